@@ -1,0 +1,145 @@
+//! Rendering one layer: the kernel fills a tera context, the layer's template turns it into a
+//! Rust function, and syn checks that the result parses before anything is written.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+
+/// Element type of a weight static.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    I8,
+    I32,
+}
+
+impl Elem {
+    pub fn rust(self) -> &'static str {
+        match self {
+            Elem::I8 => "i8",
+            Elem::I32 => "i32",
+        }
+    }
+
+    pub fn bytes(self) -> usize {
+        match self {
+            Elem::I8 => 1,
+            Elem::I32 => 4,
+        }
+    }
+}
+
+/// A 16-byte aligned `static` array holding constant data of one layer.
+#[derive(Debug, Clone)]
+pub struct StaticArray {
+    pub name: String,
+    pub elem: Elem,
+    /// Outer to inner; the last dimension is the innermost array.
+    pub dims: Vec<usize>,
+    pub values: Vec<i64>,
+}
+
+impl StaticArray {
+    pub fn bytes(&self) -> usize {
+        self.values.len() * self.elem.bytes()
+    }
+}
+
+/// What a kernel hands to its template.
+pub struct KernelEmit {
+    context: tera::Context,
+    prefix: String,
+    pub statics: Vec<StaticArray>,
+    pub description: String,
+}
+
+impl KernelEmit {
+    /// `fn_name` is the layer function's name; `inputs` the lengths of its input buffers.
+    pub fn new(fn_name: &str, inputs: &[usize], output: usize) -> KernelEmit {
+        let names: Vec<String> = if inputs.len() == 1 {
+            vec!["input".to_string()]
+        } else {
+            (0..inputs.len()).map(|i| format!("input{i}")).collect()
+        };
+        let params: Vec<String> = names
+            .iter()
+            .zip(inputs)
+            .map(|(name, len)| format!("{name}: &[i8; {len}]"))
+            .chain(std::iter::once(format!("output: &mut [i8; {output}]")))
+            .collect();
+        let mut context = tera::Context::new();
+        context.insert("fn_name", fn_name);
+        context.insert("inputs", &names);
+        context.insert("signature", &format!("{fn_name}({})", params.join(", ")));
+        KernelEmit {
+            context,
+            prefix: fn_name.to_uppercase(),
+            statics: Vec::new(),
+            description: String::new(),
+        }
+    }
+
+    /// Sets a template variable.
+    pub fn set<T: Serialize>(&mut self, key: &str, value: T) {
+        self.context.insert(key, &value);
+    }
+
+    /// Registers a weight static and returns its Rust name (use `NAME.0` in templates).
+    pub fn add_static(&mut self, suffix: &str, elem: Elem, dims: &[usize], values: Vec<i64>) -> String {
+        let name = format!("{}_{suffix}", self.prefix);
+        self.statics.push(StaticArray {
+            name: name.clone(),
+            elem,
+            dims: dims.to_vec(),
+            values,
+        });
+        name
+    }
+
+    /// One line describing the layer's parameters, for its doc comment.
+    pub fn describe(&mut self, text: String) {
+        self.description = text;
+    }
+
+    pub fn context(&self) -> &tera::Context {
+        &self.context
+    }
+}
+
+/// Renders `template` and checks that it is one Rust function.
+pub fn render(
+    tera: &tera::Tera,
+    template: &str,
+    context: &tera::Context,
+    node: &str,
+) -> Result<syn::ItemFn> {
+    let source = tera.render(template, context).map_err(|e| Error::Template {
+        template: template.to_string(),
+        message: format!("rendering node '{node}': {}", error_chain(&e)),
+    })?;
+    syn::parse_str::<syn::ItemFn>(&source).map_err(|e| {
+        let line = e.span().start().line;
+        let snippet = source
+            .lines()
+            .enumerate()
+            .skip(line.saturating_sub(3))
+            .take(5)
+            .map(|(i, l)| format!("{:>4} | {l}", i + 1))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Error::InvalidRust {
+            what: format!("template {template} (node '{node}')"),
+            message: format!("line {line}: {e}"),
+            snippet,
+        }
+    })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

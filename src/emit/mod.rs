@@ -1,0 +1,89 @@
+//! Emission: renders every layer from its template, assembles the module skeleton with quote,
+//! then formats it with prettyplease behind a plain-text header.
+
+mod header;
+mod kernel;
+mod module;
+mod templates;
+
+pub use kernel::{Elem, KernelEmit, StaticArray};
+pub use templates::builtin_templates;
+
+use crate::error::Result;
+use crate::ir::QGraph;
+use crate::onnx::Graph;
+use crate::plan::Plan;
+
+/// One rendered layer.
+pub struct RenderedLayer {
+    pub fn_name: String,
+    pub function: syn::ItemFn,
+    pub statics: Vec<StaticArray>,
+    pub description: String,
+}
+
+/// Renders the whole module as formatted Rust source.
+pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan) -> Result<String> {
+    let tera = builtin_templates()?;
+    let mut layers = Vec::with_capacity(qgraph.layers.len());
+    for (index, layer) in qgraph.layers.iter().enumerate() {
+        let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
+        let inputs: Vec<usize> = layer.inputs.iter().map(|&t| qgraph.tensors[t].len()).collect();
+        let mut out = KernelEmit::new(&fn_name, &inputs, qgraph.tensors[layer.output].len());
+        layer.kernel.emit(&mut out)?;
+        let mut function =
+            kernel::render(&tera, layer.kernel.template(), out.context(), &layer.node)?;
+        let doc = module::layer_doc(qgraph, layer, index, &out.description);
+        function.attrs.splice(0..0, doc);
+        layers.push(RenderedLayer {
+            fn_name,
+            function,
+            statics: out.statics,
+            description: out.description,
+        });
+    }
+    let file = module::assemble(qgraph, plan, &layers)?;
+    let mut code = header::header(graph, qgraph, plan, &layers);
+    code.push_str(&separate_items(&prettyplease::unparse(&file)));
+    code.push_str("\n// Weights and biases.\n");
+    for array in layers.iter().flat_map(|l| &l.statics) {
+        code.push('\n');
+        code.push_str(&module::static_item(array)?);
+    }
+    Ok(code)
+}
+
+/// Puts a blank line between top-level items, which prettyplease packs together.
+fn separate_items(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + code.len() / 20);
+    let mut previous_closed_item = false;
+    for line in code.lines() {
+        let starts_item = !line.starts_with([' ', '}', ')', ']']) && !line.is_empty();
+        if previous_closed_item && starts_item {
+            out.push('\n');
+        }
+        previous_closed_item = line == "}" || (!line.starts_with(' ') && line.ends_with(';'));
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// A lowercase Rust identifier made from arbitrary text (model names never reach code as-is).
+pub fn rust_ident(text: &str) -> String {
+    let mut ident: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
+        ident.insert(0, 'x');
+    }
+    ident
+}
+
+/// Text safe for a comment or doc line: no control characters.
+pub fn comment_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

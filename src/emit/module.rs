@@ -1,0 +1,392 @@
+//! The module skeleton: I/O constants, `Model` with its arena, `run`/`predict`, the weight
+//! statics and the integer helpers. Built with quote; layer functions come from templates.
+
+use super::{comment_safe, RenderedLayer, StaticArray};
+use crate::error::{Error, Result};
+use crate::ir::{Layer, Port, QGraph};
+use crate::plan::{Plan, Storage};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+
+/// Names of the items of one model input or output.
+struct PortItems {
+    param: Ident,
+    len: Ident,
+    shape: Ident,
+    exponent: Ident,
+    /// `2^-e` (inputs) or `2^e` (outputs), as f32.
+    scale: Ident,
+}
+
+fn port_items(kind: &str, ports: &[Port], index: usize) -> PortItems {
+    let upper = kind.to_uppercase();
+    let (param, prefix) = if ports.len() == 1 {
+        (kind.to_string(), upper)
+    } else {
+        // Several ports: items are named after the tensor (sanitised, and numbered when two
+        // names sanitise alike).
+        let mut name = super::rust_ident(&ports[index].name);
+        if ports
+            .iter()
+            .enumerate()
+            .any(|(i, p)| i != index && super::rust_ident(&p.name) == name)
+        {
+            name = format!("{name}_{index}");
+        }
+        (format!("{kind}_{name}"), format!("{upper}_{}", name.to_uppercase()))
+    };
+    PortItems {
+        param: format_ident!("{}", param),
+        len: format_ident!("{}_LEN", prefix),
+        shape: format_ident!("{}_SHAPE", prefix),
+        exponent: format_ident!("{}_EXPONENT", prefix),
+        scale: format_ident!("{}_SCALE", prefix),
+    }
+}
+
+pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result<syn::File> {
+    let inputs: Vec<PortItems> = (0..graph.inputs.len())
+        .map(|i| port_items("input", &graph.inputs, i))
+        .collect();
+    let outputs: Vec<PortItems> = (0..graph.outputs.len())
+        .map(|i| port_items("output", &graph.outputs, i))
+        .collect();
+
+    let mut constants = TokenStream::new();
+    for (kind, ports, items) in [("input", &graph.inputs, &inputs), ("output", &graph.outputs, &outputs)] {
+        for (port, item) in ports.iter().zip(items) {
+            let tensor = &graph.tensors[port.tensor];
+            let PortItems { len, shape, exponent, scale, .. } = item;
+            let n = Literal::usize_unsuffixed(tensor.len());
+            let rank = Literal::usize_unsuffixed(tensor.shape.len());
+            let dims = tensor.shape.iter().map(|&d| Literal::usize_unsuffixed(d));
+            let e = tensor.exponent;
+            let exponent_literal = Literal::i32_unsuffixed(e);
+            let doc_len = format!(" Elements of {kind} `{}`, in ONNX layout.", comment_safe(&port.name));
+            let doc_shape = format!(" Shape of {kind} `{}`, in ONNX order.", comment_safe(&port.name));
+            let doc_exp = format!(" `real = q * 2^{e}` for {kind} `{}`.", comment_safe(&port.name));
+            // predict multiplies by these powers of two, which is exact in f32.
+            let factor = Literal::f32_suffixed(2f32.powi(if kind == "input" { -e } else { e }));
+            constants.extend(quote! {
+                #[doc = #doc_len]
+                pub const #len: usize = #n;
+                #[doc = #doc_shape]
+                pub const #shape: [usize; #rank] = [#(#dims),*];
+                #[doc = #doc_exp]
+                pub const #exponent: i32 = #exponent_literal;
+                const #scale: f32 = #factor;
+            });
+        }
+    }
+    let arena_bytes = Literal::usize_unsuffixed(plan.arena_bytes);
+
+    let input_params: Vec<TokenStream> = inputs
+        .iter()
+        .map(|p| {
+            let (param, len) = (&p.param, &p.len);
+            quote!(#param: &[i8; #len])
+        })
+        .collect();
+    let output_params: Vec<TokenStream> = outputs
+        .iter()
+        .map(|p| {
+            let (param, len) = (&p.param, &p.len);
+            quote!(#param: &mut [i8; #len])
+        })
+        .collect();
+    let float_inputs: Vec<TokenStream> = inputs
+        .iter()
+        .map(|p| {
+            let (param, len) = (&p.param, &p.len);
+            quote!(#param: &[f32; #len])
+        })
+        .collect();
+    let float_outputs: Vec<TokenStream> = outputs
+        .iter()
+        .map(|p| {
+            let (param, len) = (&p.param, &p.len);
+            quote!(#param: &mut [f32; #len])
+        })
+        .collect();
+    let input_names: Vec<&Ident> = inputs.iter().map(|p| &p.param).collect();
+    let output_names: Vec<&Ident> = outputs.iter().map(|p| &p.param).collect();
+    let quantized_in: Vec<Ident> = inputs.iter().map(|p| format_ident!("quantized_{}", p.param)).collect();
+    let quantized_out: Vec<Ident> = outputs.iter().map(|p| format_ident!("quantized_{}", p.param)).collect();
+    let in_lens: Vec<&Ident> = inputs.iter().map(|p| &p.len).collect();
+    let out_lens: Vec<&Ident> = outputs.iter().map(|p| &p.len).collect();
+    let in_scales: Vec<&Ident> = inputs.iter().map(|p| &p.scale).collect();
+    let out_scales: Vec<&Ident> = outputs.iter().map(|p| &p.scale).collect();
+
+    let calls = graph
+        .layers
+        .iter()
+        .zip(layers)
+        .map(|(layer, rendered)| layer_call(graph, plan, layer, rendered, &inputs, &outputs))
+        .collect::<Result<Vec<_>>>()?;
+    let functions = layers.iter().map(|l| &l.function);
+    let runtime: syn::File = syn::parse_str(crate::quant::runtime::SOURCE).map_err(|e| {
+        Error::InvalidRust {
+            what: "templates/runtime.rs".into(),
+            message: e.to_string(),
+            snippet: String::new(),
+        }
+    })?;
+    let runtime = runtime.items;
+
+    let tokens = quote! {
+        #constants
+
+        /// Bytes of working memory inside [`Model`].
+        pub const ARENA_BYTES: usize = #arena_bytes;
+
+        /// Aligns weights and the arena to 16 bytes, as the ESP32-S3's vector loads need.
+        #[repr(C, align(16))]
+        struct Align16<T>(T);
+
+        /// The model with its working memory; it never allocates.
+        pub struct Model {
+            arena: Align16<[i8; ARENA_BYTES]>,
+        }
+
+        impl Default for Model {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl Model {
+            /// A model ready to run; `const`, so it can live in a `static`.
+            pub const fn new() -> Self {
+                Model { arena: Align16([0; ARENA_BYTES]) }
+            }
+
+            /// Runs the integer network: int8 in, int8 out, at the exponents above.
+            pub fn run(&mut self, #(#input_params,)* #(#output_params,)*) {
+                // Every window below was checked against ARENA_BYTES at codegen, so `None`
+                // never happens: the Option only keeps panicking paths out of the code.
+                let _ = self.run_layers(#(#input_names,)* #(#output_names,)*);
+            }
+
+            /// Quantizes (`round_half_even(x * 2^-e)`, saturated), runs, and dequantizes (`q * 2^e`).
+            pub fn predict(&mut self, #(#float_inputs,)* #(#float_outputs,)*) {
+                #(
+                    let mut #quantized_in = [0i8; #in_lens];
+                    for (q, x) in #quantized_in.iter_mut().zip(#input_names.iter()) {
+                        *q = quantize_i8(*x, #in_scales);
+                    }
+                )*
+                #( let mut #quantized_out = [0i8; #out_lens]; )*
+                self.run(#(&#quantized_in,)* #(&mut #quantized_out,)*);
+                #(
+                    for (y, q) in #output_names.iter_mut().zip(#quantized_out.iter()) {
+                        *y = *q as f32 * #out_scales;
+                    }
+                )*
+            }
+
+            fn run_layers(&mut self, #(#input_params,)* #(#output_params,)*) -> Option<()> {
+                let arena = &mut self.arena.0;
+                #(#calls)*
+                Some(())
+            }
+        }
+
+        /// A read-only window of the arena.
+        #[inline(always)]
+        fn window<const OFFSET: usize, const LEN: usize>(bytes: &[i8]) -> Option<&[i8; LEN]> {
+            bytes.get(OFFSET..)?.first_chunk::<LEN>()
+        }
+
+        /// Splits the arena into the bytes below a layer's output, the output, and the rest.
+        #[inline(always)]
+        fn split_arena<const OFFSET: usize, const LEN: usize>(
+            bytes: &mut [i8],
+        ) -> Option<(&[i8], &mut [i8; LEN], &[i8])> {
+            let (below, rest) = bytes.split_at_mut_checked(OFFSET)?;
+            let (output, above) = rest.split_first_chunk_mut::<LEN>()?;
+            Some((below, output, above))
+        }
+
+        #(#runtime)*
+
+        #(#functions)*
+    };
+    syn::parse2(tokens).map_err(|e| Error::InvalidRust {
+        what: "the module skeleton".into(),
+        message: e.to_string(),
+        snippet: String::new(),
+    })
+}
+
+/// The statement in `run_layers` that calls one layer with its buffers.
+fn layer_call(
+    graph: &QGraph,
+    plan: &Plan,
+    layer: &Layer,
+    rendered: &RenderedLayer,
+    inputs: &[PortItems],
+    outputs: &[PortItems],
+) -> Result<TokenStream> {
+    let function = Ident::new(&rendered.fn_name, Span::call_site());
+    let out_len = graph.tensors[layer.output].len();
+    let out_len_literal = Literal::usize_unsuffixed(out_len);
+    let read = |tensor: usize, arena_view: &dyn Fn(usize, usize) -> TokenStream| -> TokenStream {
+        let len = graph.tensors[tensor].len();
+        match plan.storage[tensor] {
+            Storage::Input(n) => {
+                let p = &inputs[n].param;
+                quote!(#p)
+            }
+            Storage::Output(n) => {
+                let p = &outputs[n].param;
+                quote!(&*#p)
+            }
+            Storage::Arena { offset } => arena_view(offset, len),
+        }
+    };
+    let tokens = match plan.storage[layer.output] {
+        Storage::Arena { offset: out } => {
+            let mut uses_below = false;
+            let mut uses_above = false;
+            let args: Vec<TokenStream> = layer
+                .inputs
+                .iter()
+                .map(|&t| {
+                    read(t, &|offset, len| {
+                        let len_literal = Literal::usize_unsuffixed(len);
+                        if offset + len <= out {
+                            let offset = Literal::usize_unsuffixed(offset);
+                            quote!(window::<#offset, #len_literal>(below)?)
+                        } else {
+                            let offset = Literal::usize_unsuffixed(offset - (out + out_len));
+                            quote!(window::<#offset, #len_literal>(above)?)
+                        }
+                    })
+                })
+                .collect();
+            for &t in &layer.inputs {
+                if let Storage::Arena { offset } = plan.storage[t] {
+                    uses_below |= offset < out;
+                    uses_above |= offset > out;
+                }
+            }
+            let out = Literal::usize_unsuffixed(out);
+            let below = if uses_below { quote!(below) } else { quote!(_) };
+            let above = if uses_above { quote!(above) } else { quote!(_) };
+            quote! {
+                {
+                    let (#below, output, #above) = split_arena::<#out, #out_len_literal>(arena)?;
+                    #function(#(#args,)* output);
+                }
+            }
+        }
+        Storage::Output(n) => {
+            let p = &outputs[n].param;
+            let args: Vec<TokenStream> = layer
+                .inputs
+                .iter()
+                .map(|&t| {
+                    read(t, &|offset, len| {
+                        let (offset, len) = (Literal::usize_unsuffixed(offset), Literal::usize_unsuffixed(len));
+                        quote!(window::<#offset, #len>(&arena[..])?)
+                    })
+                })
+                .collect();
+            quote!(#function(#(#args,)* #p);)
+        }
+        Storage::Input(_) => {
+            return Err(Error::Model(format!(
+                "internal: layer '{}' would write into a model input",
+                layer.node
+            )))
+        }
+    };
+    Ok(tokens)
+}
+
+/// `static NAME: Align16<[[T; inner]; outer]> = Align16([...]);`, formatted here rather than
+/// by prettyplease, which would put every value on a line of its own. Innermost arrays wrap
+/// at 100 columns; the result is checked by parsing it.
+pub fn static_item(array: &StaticArray) -> Result<String> {
+    let mut ty = array.elem.rust().to_string();
+    for &d in array.dims.iter().rev() {
+        ty = format!("[{ty}; {d}]");
+    }
+    let mut text = format!(
+        "/// {} values, {} bytes.\nstatic {}: Align16<{ty}> = Align16(",
+        array.values.len(),
+        array.bytes(),
+        array.name
+    );
+    nested(&mut text, &array.values, &array.dims, 0);
+    text.push_str(");\n");
+    syn::parse_str::<syn::ItemStatic>(&text).map_err(|e| Error::InvalidRust {
+        what: format!("static {}", array.name),
+        message: e.to_string(),
+        snippet: text.chars().take(200).collect(),
+    })?;
+    Ok(text)
+}
+
+fn nested(text: &mut String, values: &[i64], dims: &[usize], depth: usize) {
+    const WIDTH: usize = 100;
+    let indent = "    ".repeat(depth + 1);
+    match dims.split_first() {
+        None | Some((_, [])) => {
+            let items: Vec<String> = values.iter().map(i64::to_string).collect();
+            let flat = format!("[{}]", items.join(", "));
+            if flat.len() + indent.len() <= WIDTH {
+                text.push_str(&flat);
+                return;
+            }
+            text.push_str("[\n");
+            let mut line = String::new();
+            for item in items {
+                if !line.is_empty() && indent.len() + line.len() + item.len() + 2 > WIDTH {
+                    text.push_str(&format!("{indent}{}\n", line.trim_end()));
+                    line.clear();
+                }
+                line.push_str(&item);
+                line.push_str(", ");
+            }
+            if !line.is_empty() {
+                text.push_str(&format!("{indent}{}\n", line.trim_end()));
+            }
+            text.push_str(&"    ".repeat(depth));
+            text.push(']');
+        }
+        Some((_, inner)) => {
+            let stride: usize = inner.iter().product();
+            text.push_str("[\n");
+            for chunk in values.chunks(stride.max(1)) {
+                text.push_str(&indent);
+                nested(text, chunk, inner, depth + 1);
+                text.push_str(",\n");
+            }
+            text.push_str(&"    ".repeat(depth));
+            text.push(']');
+        }
+    }
+}
+
+/// Doc comment attributes of a layer function.
+pub fn layer_doc(graph: &QGraph, layer: &Layer, index: usize, description: &str) -> Vec<syn::Attribute> {
+    let shape = |t: usize| {
+        let tensor = &graph.tensors[t];
+        format!("{:?} at 2^{}", tensor.shape, tensor.exponent)
+    };
+    let inputs: Vec<String> = layer.inputs.iter().map(|&t| shape(t)).collect();
+    let lines = [
+        format!(
+            " Layer {index}: `{}` from node `{}`.",
+            layer.ops,
+            comment_safe(&layer.node)
+        ),
+        format!(" {} -> {}.", inputs.join(" and "), shape(layer.output)),
+        format!(" {}.", comment_safe(description)),
+    ];
+    lines
+        .iter()
+        .map(|line| syn::parse_quote!(#[doc = #line]))
+        .collect()
+}

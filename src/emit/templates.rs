@@ -1,0 +1,26 @@
+//! The built-in kernel templates, compiled into the binary so that the tool works from any
+//! directory (and in build.rs).
+
+use crate::error::{Error, Result};
+
+/// (file name, source) of every built-in template under `templates/`.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("add.rs.tera", include_str!("../../templates/add.rs.tera")),
+    ("clamp.rs.tera", include_str!("../../templates/clamp.rs.tera")),
+    ("conv2d.rs.tera", include_str!("../../templates/conv2d.rs.tera")),
+    ("dense.rs.tera", include_str!("../../templates/dense.rs.tera")),
+    ("pool2d.rs.tera", include_str!("../../templates/pool2d.rs.tera")),
+    ("requantize.rs.tera", include_str!("../../templates/requantize.rs.tera")),
+];
+
+pub fn builtin_templates() -> Result<tera::Tera> {
+    let mut tera = tera::Tera::default();
+    // Generated Rust is not HTML.
+    tera.autoescape_on(vec![]);
+    tera.add_raw_templates(BUILTIN.iter().copied())
+        .map_err(|e| Error::Template {
+            template: "built-in".into(),
+            message: e.to_string(),
+        })?;
+    Ok(tera)
+}

@@ -1,0 +1,85 @@
+//! The one error type of the library. Every input-dependent failure names what it is about:
+//! the node (name and op type) or the tensor, and what was expected against what was found.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while turning a model into a Rust module.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{file}: not a valid ONNX protobuf: {message}")]
+    Decode { file: String, message: String },
+
+    #[error("model: {0}")]
+    Model(String),
+
+    #[error("node '{node}' ({op}): {message}")]
+    Node {
+        node: String,
+        op: String,
+        message: String,
+    },
+
+    #[error("tensor '{tensor}': {message}")]
+    Tensor { tensor: String, message: String },
+
+    #[error(
+        "tensor '{tensor}' (produced by node '{node}'): scale {scale:e} is not a power of two; \
+         the nearest exponent is {nearest} (2^{nearest} = {nearest_scale:e}, relative error {relative_error:.3e})"
+    )]
+    NotPowerOfTwo {
+        tensor: String,
+        node: String,
+        scale: f64,
+        nearest: i32,
+        nearest_scale: f64,
+        relative_error: f64,
+    },
+
+    #[error("tensor '{tensor}' (produced by node '{node}'): zero point {zero_point} is not 0")]
+    ZeroPoint {
+        tensor: String,
+        node: String,
+        zero_point: i64,
+    },
+
+    #[error("generated code for {what} does not parse as Rust: {message}\n--- snippet ---\n{snippet}")]
+    InvalidRust {
+        what: String,
+        message: String,
+        snippet: String,
+    },
+
+    #[error("template {template}: {message}")]
+    Template { template: String, message: String },
+
+    #[error("{path} is stale: it differs from what would be generated\n{diff}")]
+    Stale { path: PathBuf, diff: String },
+}
+
+impl Error {
+    /// An error about one node.
+    pub fn node(node: &crate::onnx::Node, message: impl Into<String>) -> Self {
+        Error::Node {
+            node: node.name.clone(),
+            op: node.op_type.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// An error about one tensor.
+    pub fn tensor(tensor: &str, message: impl Into<String>) -> Self {
+        Error::Tensor {
+            tensor: tensor.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,82 @@
+//! The quantized IR: what the lowering produces and the planner and emitter consume.
+//! Every tensor is int8 with a per-tensor power-of-two exponent; every layer is a kernel whose
+//! sizes, shifts and weights are known.
+
+use crate::error::Result;
+use crate::ops::Kernel;
+
+pub type TensorId = usize;
+
+/// An int8 tensor: `real = q * 2^exponent`.
+#[derive(Debug, Clone)]
+pub struct QTensor {
+    /// The ONNX tensor name this value came from (for comments and I/O item names).
+    pub name: String,
+    /// Shape in ONNX order.
+    pub shape: Vec<usize>,
+    pub exponent: i32,
+    /// Reshape-like ops reuse their input's storage: the tensor whose bytes these are.
+    pub alias_of: Option<TensorId>,
+}
+
+impl QTensor {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One generated function: a kernel with its inputs and its output.
+#[derive(Debug)]
+pub struct Layer {
+    /// The ONNX node the layer comes from (the first, when several are fused).
+    pub node: String,
+    /// The ONNX op types it implements, e.g. `Conv+Relu`.
+    pub ops: String,
+    pub inputs: Vec<TensorId>,
+    pub output: TensorId,
+    pub kernel: Box<dyn Kernel>,
+}
+
+/// A model input or output.
+#[derive(Debug, Clone)]
+pub struct Port {
+    pub name: String,
+    pub tensor: TensorId,
+}
+
+#[derive(Debug)]
+pub struct QGraph {
+    pub tensors: Vec<QTensor>,
+    pub layers: Vec<Layer>,
+    pub inputs: Vec<Port>,
+    pub outputs: Vec<Port>,
+}
+
+impl QGraph {
+    /// The tensor that owns the storage of `id` (follows aliases).
+    pub fn storage_root(&self, mut id: TensorId) -> TensorId {
+        while let Some(parent) = self.tensors[id].alias_of {
+            id = parent;
+        }
+        id
+    }
+
+    /// Checks invariants that the emitter relies on, so that a lowering bug surfaces here and
+    /// not as wrong code.
+    pub fn validate(&self) -> Result<()> {
+        for layer in &self.layers {
+            let out = &self.tensors[layer.output];
+            if out.alias_of.is_some() {
+                return Err(crate::Error::Model(format!(
+                    "internal: layer '{}' writes into an alias",
+                    layer.node
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+//! onnx2esp compiles a quantized ONNX model with power-of-two scales into a `no_std` Rust
+//! module of specialised, allocation-free integer code, for the ESP32-S3 and other MCUs.
+//!
+//! The pipeline: [`onnx`] loads and folds the graph, [`quant`] lowers the QDQ float graph into
+//! the integer [`ir`], [`plan`] places tensors in one arena, and [`emit`] writes the module.
+//!
+//! In `build.rs`:
+//!
+//! ```no_run
+//! onnx2esp::Builder::new("models/digits.onnx").generate().unwrap();
+//! // then, in the crate: mod digits { include!(concat!(env!("OUT_DIR"), "/digits.rs")); }
+//! ```
+
+pub mod emit;
+pub mod error;
+pub mod ir;
+pub mod onnx;
+pub mod ops;
+pub mod plan;
+pub mod quant;
+
+pub use error::{Error, Result};
+
+use std::path::{Path, PathBuf};
+
+/// Generates the Rust module for a model held in memory. `file_name` names the model in the
+/// header and in messages.
+pub fn generate_from_bytes(bytes: &[u8], file_name: &str) -> Result<String> {
+    let graph = onnx::Graph::load(bytes, file_name)?;
+    let qgraph = quant::lower(&graph)?;
+    let plan = plan::Plan::new(&qgraph);
+    emit::emit(&graph, &qgraph, &plan)
+}
+
+/// Generates a module from a model file, in the style of prost-build: usable from `build.rs`
+/// (writes into `OUT_DIR` and prints `cargo:rerun-if-changed`) and behind the CLI.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    model: PathBuf,
+    out_dir: Option<PathBuf>,
+    output: Option<PathBuf>,
+    rerun_if_changed: bool,
+}
+
+impl Builder {
+    pub fn new(model: impl AsRef<Path>) -> Builder {
+        Builder {
+            model: model.as_ref().to_path_buf(),
+            out_dir: None,
+            output: None,
+            rerun_if_changed: true,
+        }
+    }
+
+    /// Directory for the module, named after the model (`digits.onnx` → `digits.rs`).
+    /// Defaults to `$OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl AsRef<Path>) -> Builder {
+        self.out_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Exact path of the module file; overrides [`Builder::out_dir`].
+    pub fn output(mut self, path: impl AsRef<Path>) -> Builder {
+        self.output = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Whether [`Builder::generate`] prints `cargo:rerun-if-changed` (default: yes).
+    pub fn rerun_if_changed(mut self, emit: bool) -> Builder {
+        self.rerun_if_changed = emit;
+        self
+    }
+
+    /// The generated module's source, without writing anything.
+    pub fn generate_string(&self) -> Result<String> {
+        let bytes = std::fs::read(&self.model).map_err(|source| Error::Io {
+            path: self.model.clone(),
+            source,
+        })?;
+        let file_name = self
+            .model
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model.onnx".into());
+        generate_from_bytes(&bytes, &file_name)
+    }
+
+    /// Where [`Builder::generate`] writes.
+    pub fn output_path(&self) -> Result<PathBuf> {
+        if let Some(path) = &self.output {
+            return Ok(path.clone());
+        }
+        let dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
+                Error::Model("no output path: set out_dir/output, or run inside build.rs".into())
+            })?,
+        };
+        let stem = self
+            .model
+            .file_stem()
+            .map(|s| emit::rust_ident(&s.to_string_lossy()))
+            .unwrap_or_else(|| "model".into());
+        Ok(dir.join(format!("{stem}.rs")))
+    }
+
+    /// Generates and writes the module (only when its content changes, so that cargo does
+    /// not rebuild needlessly). Returns the path written.
+    pub fn generate(&self) -> Result<PathBuf> {
+        if self.rerun_if_changed {
+            println!("cargo:rerun-if-changed={}", self.model.display());
+        }
+        let code = self.generate_string()?;
+        let path = self.output_path()?;
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(code.as_str()) {
+            std::fs::write(&path, code).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(path)
+    }
+}

@@ -1,0 +1,71 @@
+//! The onnx2esp command line: a thin layer over [`onnx2esp::Builder`].
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(version, about = "Compile power-of-two quantized ONNX models into no_std Rust")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a Rust module from a quantized ONNX model.
+    Generate {
+        /// The .onnx model.
+        model: PathBuf,
+        /// Where to write the module (stdout when absent).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Write nothing; exit 1 with a diff when OUTPUT differs from what would be generated.
+        #[arg(long, requires = "output")]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> onnx2esp::Result<ExitCode> {
+    match command {
+        Command::Generate {
+            model,
+            output,
+            check,
+        } => {
+            let builder = onnx2esp::Builder::new(&model).rerun_if_changed(false);
+            let code = builder.generate_string()?;
+            match (output, check) {
+                (None, _) => print!("{code}"),
+                (Some(path), true) => {
+                    let current = std::fs::read_to_string(&path).unwrap_or_default();
+                    if current != code {
+                        let diff = similar::TextDiff::from_lines(&current, &code)
+                            .unified_diff()
+                            .header(&path.display().to_string(), "generated")
+                            .to_string();
+                        eprintln!("{}", onnx2esp::Error::Stale { path, diff });
+                        return Ok(ExitCode::from(1));
+                    }
+                    eprintln!("{} is up to date", path.display());
+                }
+                (Some(path), false) => {
+                    let written = builder.output(&path).generate()?;
+                    eprintln!("wrote {}", written.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Constant folding at load time: `Constant` nodes, `Identity` of constants, and
+//! `QuantizeLinear` of float initializers (how PyTorch exports fake-quantized weights).
+
+use super::{Attribute, Constant, DType, Graph, Node};
+use crate::error::{Error, Result};
+
+pub fn fold_constants(graph: &mut Graph) -> Result<()> {
+    let nodes = std::mem::take(&mut graph.nodes);
+    for node in nodes {
+        match fold_node(graph, &node)? {
+            Some(value) => {
+                graph.constants.insert(node.outputs[0].clone(), value);
+            }
+            None => graph.nodes.push(node),
+        }
+    }
+    Ok(())
+}
+
+/// The constant a node evaluates to, when it does.
+fn fold_node(graph: &Graph, node: &Node) -> Result<Option<Constant>> {
+    if !node.domain.is_empty() && node.domain != "ai.onnx" {
+        return Ok(None);
+    }
+    let constant = |i: usize| {
+        node.inputs
+            .get(i)
+            .filter(|n| !n.is_empty())
+            .and_then(|n| graph.constants.get(n))
+    };
+    Ok(match node.op_type.as_str() {
+        "Constant" => Some(constant_attribute(node)?),
+        "Identity" => constant(0).cloned(),
+        "QuantizeLinear" => match (constant(0), constant(1)) {
+            (Some(x), Some(scale)) if x.dtype.is_float() => {
+                Some(quantize_linear(node, x, scale, constant(2))?)
+            }
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+fn constant_attribute(node: &Node) -> Result<Constant> {
+    let (name, value) = node
+        .attributes
+        .iter()
+        .next()
+        .ok_or_else(|| Error::node(node, "Constant node has no value attribute"))?;
+    Ok(match (name.as_str(), value) {
+        ("value", Attribute::Tensor(t)) => t.clone(),
+        ("value_float", Attribute::Float(v)) => Constant::scalar(DType::F32, *v as f64),
+        ("value_int", Attribute::Int(v)) => Constant::scalar(DType::I64, *v as f64),
+        ("value_floats", Attribute::Floats(v)) => Constant {
+            dtype: DType::F32,
+            dims: vec![v.len()],
+            values: v.iter().map(|&x| x as f64).collect(),
+        },
+        ("value_ints", Attribute::Ints(v)) => Constant {
+            dtype: DType::I64,
+            dims: vec![v.len()],
+            values: v.iter().map(|&x| x as f64).collect(),
+        },
+        (other, _) => {
+            return Err(Error::node(
+                node,
+                format!("Constant attribute '{other}' is not supported"),
+            ))
+        }
+    })
+}
+
+/// The element type a QuantizeLinear node produces (opset 21 `output_dtype`, else the zero
+/// point's type, else uint8 as the ONNX default).
+pub fn quantized_dtype(node: &Node, zero_point: Option<&Constant>) -> Result<DType> {
+    let attr = node.attr_int("output_dtype", 0)?;
+    if attr != 0 {
+        return DType::from_onnx(attr as i32).map_err(|m| Error::node(node, m));
+    }
+    Ok(zero_point.map_or(DType::U8, |z| z.dtype))
+}
+
+/// The index into a per-axis parameter for each element of a tensor of shape `dims`.
+pub fn axis_index(dims: &[usize], axis: usize) -> impl Fn(usize) -> usize + '_ {
+    let inner: usize = dims[axis + 1..].iter().product();
+    let size = dims[axis];
+    move |flat| (flat / inner.max(1)) % size.max(1)
+}
+
+/// Resolves a possibly negative ONNX axis.
+pub fn normalize_axis(node: &Node, axis: i64, rank: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    if a < 0 || a >= rank.max(1) as i64 {
+        return Err(Error::node(
+            node,
+            format!("axis {axis} is out of range for rank {rank}"),
+        ));
+    }
+    Ok(a as usize)
+}
+
+/// ONNX QuantizeLinear exactly as ONNX Runtime computes it: `x / scale` in f32, rounded half
+/// to even, plus the zero point, saturated.
+fn quantize_linear(
+    node: &Node,
+    x: &Constant,
+    scale: &Constant,
+    zero_point: Option<&Constant>,
+) -> Result<Constant> {
+    let dtype = quantized_dtype(node, zero_point)?;
+    let (lo, hi) = dtype
+        .int_range()
+        .ok_or_else(|| Error::node(node, format!("cannot quantize to {dtype:?}")))?;
+    let per_axis = scale.len() > 1;
+    let axis = if per_axis {
+        normalize_axis(node, node.attr_int("axis", 1)?, x.dims.len())?
+    } else {
+        0
+    };
+    if per_axis && x.dims.get(axis) != Some(&scale.len()) {
+        return Err(Error::node(
+            node,
+            format!(
+                "per-axis scale has {} values but axis {axis} of {:?} has size {:?}",
+                scale.len(),
+                x.dims,
+                x.dims.get(axis)
+            ),
+        ));
+    }
+    let channel = axis_index(&x.dims, axis);
+    let values = x
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = if per_axis { channel(i) } else { 0 };
+            let zp = zero_point.map_or(0.0, |z| z.values.get(c).copied().unwrap_or(0.0));
+            let q = ((v as f32) / (scale.values[c] as f32)).round_ties_even() as f64 + zp;
+            q.clamp(lo as f64, hi as f64)
+        })
+        .collect();
+    Ok(Constant {
+        dtype,
+        dims: x.dims.clone(),
+        values,
+    })
+}

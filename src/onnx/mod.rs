@@ -1,0 +1,238 @@
+//! Reading ONNX: decodes the protobuf (tract-onnx's prost types), folds `Constant`,
+//! constant `Identity` and `QuantizeLinear` of float initializers, and checks that the graph is
+//! a DAG listed in topological order. The result is a small, owned [`Graph`] that the lowering
+//! walks; nothing downstream touches protobuf types.
+
+mod attrs;
+mod fold;
+mod tensor;
+
+pub use attrs::Attribute;
+pub use fold::{normalize_axis, quantized_dtype};
+pub use tensor::{Constant, DType};
+
+use crate::error::{Error, Result};
+use prost::Message;
+use std::collections::{BTreeMap, BTreeSet};
+use tract_onnx::pb;
+
+/// Opsets whose semantics the lowering implements.
+pub const SUPPORTED_OPSETS: std::ops::RangeInclusive<i64> = 10..=21;
+
+/// A graph input or output.
+#[derive(Debug, Clone)]
+pub struct ValueInfo {
+    pub name: String,
+    pub dtype: DType,
+    /// Static shape in ONNX order; `None` when the model does not say (outputs often don't).
+    pub shape: Option<Vec<usize>>,
+}
+
+/// One ONNX node with its attributes decoded.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub op_type: String,
+    pub domain: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub attributes: BTreeMap<String, Attribute>,
+}
+
+/// A loaded model: constants folded, nodes in topological order.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// The model's file name (no directories, so that output does not depend on where it lives).
+    pub file_name: String,
+    /// SHA-256 of the model bytes, lowercase hex.
+    pub sha256: String,
+    pub opset: i64,
+    pub producer: String,
+    pub inputs: Vec<ValueInfo>,
+    pub outputs: Vec<ValueInfo>,
+    pub constants: BTreeMap<String, Constant>,
+    pub nodes: Vec<Node>,
+}
+
+impl Graph {
+    /// Decodes and normalises a model. `file_name` is used in messages and in the header.
+    pub fn load(bytes: &[u8], file_name: &str) -> Result<Graph> {
+        let model = pb::ModelProto::decode(bytes).map_err(|e| Error::Decode {
+            file: file_name.to_string(),
+            message: e.to_string(),
+        })?;
+        let opset = model
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map(|o| o.version)
+            .ok_or_else(|| Error::Model(format!("{file_name}: no default-domain opset import")))?;
+        if !SUPPORTED_OPSETS.contains(&opset) {
+            return Err(Error::Model(format!(
+                "{file_name}: opset {opset} is not supported (supported: {}..={})",
+                SUPPORTED_OPSETS.start(),
+                SUPPORTED_OPSETS.end()
+            )));
+        }
+        let graph = model
+            .graph
+            .ok_or_else(|| Error::Model(format!("{file_name}: the model has no graph")))?;
+
+        let mut constants = BTreeMap::new();
+        for init in &graph.initializer {
+            constants.insert(init.name.clone(), Constant::from_proto(init)?);
+        }
+        let inputs = graph
+            .input
+            .iter()
+            .filter(|v| !constants.contains_key(&v.name))
+            .map(|v| value_info(v, true))
+            .collect::<Result<Vec<_>>>()?;
+        let outputs = graph
+            .output
+            .iter()
+            .map(|v| value_info(v, false))
+            .collect::<Result<Vec<_>>>()?;
+        if inputs.is_empty() || outputs.is_empty() {
+            return Err(Error::Model(format!(
+                "{file_name}: the graph needs at least one input and one output"
+            )));
+        }
+
+        let mut nodes = Vec::with_capacity(graph.node.len());
+        for (index, n) in graph.node.iter().enumerate() {
+            let mut node = Node {
+                // Unnamed nodes get a stable name from their position, for messages and code.
+                name: if n.name.is_empty() {
+                    format!("{}_{index}", n.op_type)
+                } else {
+                    n.name.clone()
+                },
+                op_type: n.op_type.clone(),
+                domain: n.domain.clone(),
+                inputs: n.input.clone(),
+                outputs: n.output.clone(),
+                attributes: BTreeMap::new(),
+            };
+            for a in &n.attribute {
+                let value = Attribute::from_proto(a).map_err(|m| Error::node(&node, m))?;
+                node.attributes.insert(a.name.clone(), value);
+            }
+            nodes.push(node);
+        }
+
+        let mut graph = Graph {
+            file_name: file_name.to_string(),
+            sha256: sha256_hex(bytes),
+            opset,
+            producer: format!("{} {}", model.producer_name, model.producer_version)
+                .trim()
+                .to_string(),
+            inputs,
+            outputs,
+            constants,
+            nodes,
+        };
+        graph.check_topological_order()?;
+        fold::fold_constants(&mut graph)?;
+        Ok(graph)
+    }
+
+    /// Every node input must be a graph input, a constant, optional (""), or the output of an
+    /// earlier node; every tensor has one producer. This also rules out cycles.
+    fn check_topological_order(&self) -> Result<()> {
+        let mut known: BTreeSet<&str> = self.inputs.iter().map(|v| v.name.as_str()).collect();
+        known.extend(self.constants.keys().map(String::as_str));
+        let produced_later: BTreeSet<&str> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.outputs.iter().map(String::as_str))
+            .collect();
+        for node in &self.nodes {
+            for input in node.inputs.iter().filter(|i| !i.is_empty()) {
+                if !known.contains(input.as_str()) {
+                    let why = if produced_later.contains(input.as_str()) {
+                        "is produced by a later node: the graph is cyclic or not in topological order"
+                    } else {
+                        "is produced by no node, initializer or graph input"
+                    };
+                    return Err(Error::node(node, format!("input '{input}' {why}")));
+                }
+            }
+            for output in node.outputs.iter().filter(|o| !o.is_empty()) {
+                if !known.insert(output) {
+                    return Err(Error::node(
+                        node,
+                        format!("output '{output}' is already produced elsewhere"),
+                    ));
+                }
+            }
+        }
+        for output in &self.outputs {
+            if !known.contains(output.name.as_str()) {
+                return Err(Error::tensor(
+                    &output.name,
+                    "graph output is produced by no node",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The node that produces `tensor`, for messages.
+    pub fn producer_of(&self, tensor: &str) -> Option<&Node> {
+        self.nodes
+            .iter()
+            .find(|n| n.outputs.iter().any(|o| o == tensor))
+    }
+}
+
+fn value_info(v: &pb::ValueInfoProto, is_input: bool) -> Result<ValueInfo> {
+    use pb::type_proto::Value;
+    use pb::tensor_shape_proto::dimension::Value as Dim;
+    let Some(Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Err(Error::tensor(&v.name, "graph input/output is not a tensor"));
+    };
+    let dtype = DType::from_onnx(t.elem_type).map_err(|m| Error::tensor(&v.name, m))?;
+    let shape = match &t.shape {
+        None => None,
+        Some(shape) => {
+            let mut dims = Vec::with_capacity(shape.dim.len());
+            let mut known = true;
+            for (axis, d) in shape.dim.iter().enumerate() {
+                match &d.value {
+                    Some(Dim::DimValue(n)) if *n > 0 => dims.push(*n as usize),
+                    // A symbolic batch axis is the usual export default; firmware runs batch 1.
+                    Some(Dim::DimParam(_)) if axis == 0 => dims.push(1),
+                    _ if !is_input => known = false,
+                    other => {
+                        return Err(Error::tensor(
+                            &v.name,
+                            format!(
+                                "axis {axis} of the graph input has no static size ({other:?}); \
+                                 export the model with a fixed shape"
+                            ),
+                        ))
+                    }
+                }
+            }
+            known.then_some(dims)
+        }
+    };
+    if is_input && shape.is_none() {
+        return Err(Error::tensor(&v.name, "graph input has no shape"));
+    }
+    Ok(ValueInfo {
+        name: v.name.clone(),
+        dtype,
+        shape,
+    })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,176 @@
+//! Conv (2-D, any groups, so depthwise too): `acc = b + sum(x * w)`, requantized to the
+//! output exponent, with a fused Relu/Clip clamp.
+
+use super::window::Window2d;
+use super::{Clamp, Kernel, Pending};
+use crate::emit::{Elem, KernelEmit};
+use crate::error::{Error, Result};
+use crate::ir::TensorId;
+use crate::onnx::Node;
+use crate::quant::bias::{bias_input, check_accumulators, int8_values, Bias};
+use crate::quant::{Lowering, QuantConst};
+use std::rc::Rc;
+
+pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    let input = lowering.quant_input(node, 0)?;
+    let weights = lowering.quant_const(node, 1)?;
+    let bias = bias_input(lowering, node, 2)?;
+    let in_shape = lowering.tensor(input).shape.clone();
+    let [batch, in_channels, in_h, in_w] = in_shape[..] else {
+        return Err(Error::node(
+            node,
+            format!("input shape {in_shape:?}: only 2-D convolution (NCHW) is supported so far"),
+        ));
+    };
+    let [out_channels, group_channels, k_h, k_w] = weights.dims[..] else {
+        return Err(Error::node(
+            node,
+            format!("weight shape {:?}: expected [M, C/group, kH, kW]", weights.dims),
+        ));
+    };
+    let groups = node.attr_int("group", 1)?;
+    let groups = usize::try_from(groups)
+        .ok()
+        .filter(|&g| g >= 1 && in_channels % g == 0 && out_channels % g == 0)
+        .ok_or_else(|| {
+            Error::node(
+                node,
+                format!("group {groups} does not divide {in_channels} input and {out_channels} output channels"),
+            )
+        })?;
+    if in_channels / groups != group_channels {
+        return Err(Error::node(
+            node,
+            format!(
+                "weights have {group_channels} input channels per group, the input has {in_channels} channels in {groups} groups"
+            ),
+        ));
+    }
+    let window = Window2d::from_node(node, in_h, in_w, Some([k_h, k_w]))?;
+    let output_shape = vec![batch, out_channels, window.out_h, window.out_w];
+    let pending = ConvPending {
+        node: node.clone(),
+        input,
+        weights,
+        bias,
+        groups,
+        window,
+        output_shape,
+    };
+    super::define_pending(lowering, node, Rc::new(pending))
+}
+
+#[derive(Debug)]
+struct ConvPending {
+    node: Node,
+    input: TensorId,
+    weights: Rc<QuantConst>,
+    bias: Option<Bias>,
+    groups: usize,
+    window: Window2d,
+    output_shape: Vec<usize>,
+}
+
+impl Pending for ConvPending {
+    fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    fn finish(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let node = &self.node;
+        let x = lowering.tensor(self.input);
+        let acc_exponent = x.exponent + self.weights.exponent;
+        let out_channels = self.output_shape[1];
+        let weights = int8_values(node, &self.weights)?;
+        let per_channel = weights.len() / out_channels;
+        let bias = match &self.bias {
+            Some(b) => b.at_exponent(node, out_channels, acc_exponent)?,
+            None => vec![0; out_channels],
+        };
+        check_accumulators(
+            node,
+            weights.chunks_exact(per_channel).zip(bias.iter().copied()),
+        )?;
+        let kernel = Conv2d {
+            batch: self.output_shape[0],
+            in_channels: x.shape[1],
+            out_channels,
+            groups: self.groups,
+            window: self.window.clone(),
+            weights,
+            bias,
+            shift: output_exponent - acc_exponent,
+            clamp,
+        };
+        Ok((Box::new(kernel), vec![self.input]))
+    }
+}
+
+#[derive(Debug)]
+pub struct Conv2d {
+    batch: usize,
+    in_channels: usize,
+    out_channels: usize,
+    groups: usize,
+    window: Window2d,
+    /// `[out_channels][in_channels / groups * kH * kW]`, ONNX order within a channel.
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    shift: i32,
+    clamp: Clamp,
+}
+
+impl Kernel for Conv2d {
+    fn template(&self) -> &'static str {
+        "conv2d.rs.tera"
+    }
+
+    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        let per_group_in = self.in_channels / self.groups;
+        let per_channel = self.weights.len() / self.out_channels;
+        out.set("batch", self.batch);
+        out.set("in_channels", self.in_channels);
+        out.set("out_channels", self.out_channels);
+        out.set("in_per_group", per_group_in);
+        out.set("out_per_group", self.out_channels / self.groups);
+        out.set("weights_per_channel", per_channel);
+        out.set("shift", self.shift);
+        self.window.set(out);
+        self.clamp.set(out);
+        let weights = out.add_static(
+            "WEIGHTS",
+            Elem::I8,
+            &[self.out_channels, per_channel],
+            self.weights.iter().map(|&w| w as i64).collect(),
+        );
+        let bias = out.add_static(
+            "BIAS",
+            Elem::I32,
+            &[self.out_channels],
+            self.bias.iter().map(|&b| b as i64).collect(),
+        );
+        out.set("weights", weights);
+        out.set("bias", bias);
+        out.describe(format!(
+            "{} groups, {}, shift {}",
+            self.groups,
+            self.window.describe(),
+            self.shift
+        ));
+        Ok(())
+    }
+
+    fn macs(&self) -> u64 {
+        (self.batch * self.out_channels * self.window.out_h * self.window.out_w) as u64
+            * (self.weights.len() / self.out_channels) as u64
+    }
+
+    fn shift(&self) -> Option<i32> {
+        Some(self.shift)
+    }
+}

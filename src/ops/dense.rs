@@ -1,0 +1,185 @@
+//! Gemm and MatMul with a constant 2-D weight: a fully connected layer,
+//! `acc = b + sum_k x[m][k] * w[n][k]`, requantized with a fused clamp.
+
+use super::{Clamp, Kernel, Pending};
+use crate::emit::{Elem, KernelEmit};
+use crate::error::{Error, Result};
+use crate::ir::TensorId;
+use crate::onnx::Node;
+use crate::quant::bias::{bias_input, check_accumulators, int8_values, Bias};
+use crate::quant::{Lowering, QuantConst};
+use std::rc::Rc;
+
+pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    let input = lowering.quant_input(node, 0)?;
+    let weights = lowering.quant_const(node, 1)?;
+    let is_gemm = node.op_type == "Gemm";
+    let bias = if is_gemm {
+        bias_input(lowering, node, 2)?
+    } else {
+        None
+    };
+    if is_gemm {
+        if node.attr_int("transA", 0)? != 0 {
+            return Err(Error::node(node, "transA = 1 is not supported yet"));
+        }
+        for (name, value) in [
+            ("alpha", node.attr_float("alpha", 1.0)?),
+            ("beta", node.attr_float("beta", 1.0)?),
+        ] {
+            if value != 1.0 {
+                return Err(Error::node(
+                    node,
+                    format!("{name} = {value} is not supported yet (only 1.0)"),
+                ));
+            }
+        }
+    }
+    let trans_b = is_gemm && node.attr_int("transB", 0)? != 0;
+    let in_shape = lowering.tensor(input).shape.clone();
+    let [rows, cols] = weights.dims[..] else {
+        return Err(Error::node(
+            node,
+            format!("weight '{}' has shape {:?}; only 2-D weights are supported", weights.name, weights.dims),
+        ));
+    };
+    let (in_features, out_features) = if trans_b { (cols, rows) } else { (rows, cols) };
+    let Some((&last, leading)) = in_shape.split_last() else {
+        return Err(Error::node(node, "input is a scalar"));
+    };
+    if last != in_features || (is_gemm && in_shape.len() != 2) {
+        return Err(Error::node(
+            node,
+            format!(
+                "input shape {in_shape:?} does not match weight shape {:?} (transB = {trans_b})",
+                weights.dims
+            ),
+        ));
+    }
+    let mut output_shape = leading.to_vec();
+    output_shape.push(out_features);
+    let pending = DensePending {
+        node: node.clone(),
+        input,
+        weights,
+        trans_b,
+        bias,
+        in_features,
+        out_features,
+        output_shape,
+    };
+    super::define_pending(lowering, node, Rc::new(pending))
+}
+
+#[derive(Debug)]
+struct DensePending {
+    node: Node,
+    input: TensorId,
+    weights: Rc<QuantConst>,
+    trans_b: bool,
+    bias: Option<Bias>,
+    in_features: usize,
+    out_features: usize,
+    output_shape: Vec<usize>,
+}
+
+impl Pending for DensePending {
+    fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    fn finish(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let node = &self.node;
+        let acc_exponent = lowering.tensor(self.input).exponent + self.weights.exponent;
+        let values = int8_values(node, &self.weights)?;
+        // Store one contiguous row of weights per output unit.
+        let weights: Vec<i8> = if self.trans_b {
+            values
+        } else {
+            (0..self.out_features)
+                .flat_map(|n| {
+                    let values = &values;
+                    (0..self.in_features).map(move |k| values[k * self.out_features + n])
+                })
+                .collect()
+        };
+        let bias = match &self.bias {
+            Some(b) => b.at_exponent(node, self.out_features, acc_exponent)?,
+            None => vec![0; self.out_features],
+        };
+        check_accumulators(
+            node,
+            weights
+                .chunks_exact(self.in_features)
+                .zip(bias.iter().copied()),
+        )?;
+        let kernel = Dense {
+            rows: self.output_shape.iter().rev().skip(1).product(),
+            in_features: self.in_features,
+            out_features: self.out_features,
+            weights,
+            bias,
+            shift: output_exponent - acc_exponent,
+            clamp,
+        };
+        Ok((Box::new(kernel), vec![self.input]))
+    }
+}
+
+#[derive(Debug)]
+pub struct Dense {
+    rows: usize,
+    in_features: usize,
+    out_features: usize,
+    /// `[out_features][in_features]`
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    shift: i32,
+    clamp: Clamp,
+}
+
+impl Kernel for Dense {
+    fn template(&self) -> &'static str {
+        "dense.rs.tera"
+    }
+
+    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        out.set("rows", self.rows);
+        out.set("in_features", self.in_features);
+        out.set("out_features", self.out_features);
+        out.set("shift", self.shift);
+        self.clamp.set(out);
+        let weights = out.add_static(
+            "WEIGHTS",
+            Elem::I8,
+            &[self.out_features, self.in_features],
+            self.weights.iter().map(|&w| w as i64).collect(),
+        );
+        let bias = out.add_static(
+            "BIAS",
+            Elem::I32,
+            &[self.out_features],
+            self.bias.iter().map(|&b| b as i64).collect(),
+        );
+        out.set("weights", weights);
+        out.set("bias", bias);
+        out.describe(format!(
+            "{} -> {} features, shift {}",
+            self.in_features, self.out_features, self.shift
+        ));
+        Ok(())
+    }
+
+    fn macs(&self) -> u64 {
+        (self.rows * self.in_features * self.out_features) as u64
+    }
+
+    fn shift(&self) -> Option<i32> {
+        Some(self.shift)
+    }
+}

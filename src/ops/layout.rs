@@ -1,0 +1,109 @@
+//! Identity, Flatten and Reshape: the bytes stay where they are, so the output is an alias
+//! with a new shape and the same exponent. No code is emitted.
+
+use crate::error::{Error, Result};
+use crate::onnx::{Constant, Node};
+use crate::quant::{Lowering, QuantConst, Value};
+use std::rc::Rc;
+
+pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    let output = super::single_output(node)?;
+    let value = lowering.value(node, 0)?.clone();
+    if node.op_type == "Identity" {
+        lowering.define(output, value);
+        return Ok(());
+    }
+    let in_shape = match &value {
+        Value::Quant(t) => lowering.tensor(*t).shape.clone(),
+        Value::Const(c) => c.dims.clone(),
+        Value::QuantConst(q) => q.dims.clone(),
+        other => {
+            return Err(Error::node(
+                node,
+                format!(
+                    "input is {}",
+                    crate::quant::lower::describe(other)
+                ),
+            ))
+        }
+    };
+    let shape = if node.op_type == "Flatten" {
+        flatten_shape(node, &in_shape)?
+    } else {
+        let target = lowering
+            .constant(node, 1)?
+            .ok_or_else(|| Error::node(node, "Reshape needs a constant shape input"))?;
+        reshape_shape(node, &in_shape, target)?
+    };
+    let reshaped = match value {
+        Value::Quant(t) => {
+            let exponent = lowering.tensor(t).exponent;
+            Value::Quant(lowering.new_tensor(output, shape, exponent, Some(t)))
+        }
+        Value::Const(c) => Value::Const(Constant { dims: shape, ..c }),
+        Value::QuantConst(q) => Value::QuantConst(Rc::new(QuantConst {
+            dims: shape,
+            ..(*q).clone()
+        })),
+        _ => unreachable!("rejected above"),
+    };
+    lowering.define(output, reshaped);
+    Ok(())
+}
+
+fn flatten_shape(node: &Node, shape: &[usize]) -> Result<Vec<usize>> {
+    let rank = shape.len() as i64;
+    let axis = node.attr_int("axis", 1)?;
+    let axis = if axis < 0 { axis + rank } else { axis };
+    if !(0..=rank).contains(&axis) {
+        return Err(Error::node(
+            node,
+            format!("axis {axis} is out of range for rank {rank}"),
+        ));
+    }
+    let (outer, inner) = shape.split_at(axis as usize);
+    Ok(vec![outer.iter().product(), inner.iter().product()])
+}
+
+fn reshape_shape(node: &Node, shape: &[usize], target: &Constant) -> Result<Vec<usize>> {
+    let allow_zero = node.attr_int("allowzero", 0)? != 0;
+    let total: usize = shape.iter().product();
+    let mut dims = Vec::with_capacity(target.len());
+    let mut infer = None;
+    for (axis, &d) in target.values.iter().enumerate() {
+        let d = d as i64;
+        match d {
+            -1 if infer.is_none() => {
+                infer = Some(axis);
+                dims.push(1);
+            }
+            0 if !allow_zero => dims.push(*shape.get(axis).ok_or_else(|| {
+                Error::node(node, format!("shape entry 0 at axis {axis} has no input axis to copy"))
+            })?),
+            d if d >= 0 => dims.push(d as usize),
+            _ => {
+                return Err(Error::node(
+                    node,
+                    format!("invalid target shape {:?}", target.values),
+                ))
+            }
+        }
+    }
+    let known: usize = dims.iter().product();
+    if let Some(axis) = infer {
+        if known == 0 || total % known != 0 {
+            return Err(Error::node(
+                node,
+                format!("cannot reshape {shape:?} to {:?}", target.values),
+            ));
+        }
+        dims[axis] = total / known;
+    }
+    if dims.iter().product::<usize>() != total {
+        return Err(Error::node(
+            node,
+            format!("cannot reshape {shape:?} ({total} elements) to {dims:?}"),
+        ));
+    }
+    Ok(dims)
+}

@@ -1,0 +1,145 @@
+//! MaxPool (exponent-preserving, emitted at once) and AveragePool / GlobalAveragePool
+//! (`y = round(sum * 2^(ex-ey) / N)`, emitted when the output exponent is known).
+
+use super::window::Window2d;
+use super::{Clamp, Kernel, Pending};
+use crate::emit::KernelEmit;
+use crate::error::{Error, Result};
+use crate::ir::TensorId;
+use crate::onnx::Node;
+use crate::quant::{Lowering, Value};
+use std::rc::Rc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PoolKind {
+    Max,
+    Average { count_include_pad: bool },
+}
+
+pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    let input = lowering.quant_input(node, 0)?;
+    let x = lowering.tensor(input).clone();
+    let [batch, channels, in_h, in_w] = x.shape[..] else {
+        return Err(Error::node(
+            node,
+            format!("input shape {:?}: only 2-D pooling (NCHW) is supported so far", x.shape),
+        ));
+    };
+    let window = if node.op_type == "GlobalAveragePool" {
+        Window2d {
+            in_h,
+            in_w,
+            kernel: [in_h, in_w],
+            strides: [1, 1],
+            dilations: [1, 1],
+            pads: [0; 4],
+            out_h: 1,
+            out_w: 1,
+        }
+    } else {
+        if node.outputs.iter().skip(1).any(|o| !o.is_empty()) {
+            return Err(Error::node(node, "the Indices output of MaxPool is not supported"));
+        }
+        Window2d::from_node(node, in_h, in_w, None)?
+    };
+    let output_shape = vec![batch, channels, window.out_h, window.out_w];
+    let kind = match node.op_type.as_str() {
+        "MaxPool" => PoolKind::Max,
+        _ => PoolKind::Average {
+            count_include_pad: node.attr_int("count_include_pad", 0)? != 0,
+        },
+    };
+    let pool = PoolPending {
+        input,
+        kind,
+        window,
+        planes: batch * channels,
+        output_shape,
+    };
+    if kind == PoolKind::Max {
+        // The maximum of values at one exponent is one of them: no rounding, no Q needed.
+        let (kernel, inputs) = pool.finish(lowering, x.exponent, Clamp::NONE)?;
+        let output = super::single_output(node)?;
+        let y = lowering.new_tensor(output, pool.output_shape.clone(), x.exponent, None);
+        lowering.push_layer(&node.name, &node.op_type, inputs, y, kernel);
+        lowering.define(output, Value::Quant(y));
+        Ok(())
+    } else {
+        super::define_pending(lowering, node, Rc::new(pool))
+    }
+}
+
+#[derive(Debug)]
+struct PoolPending {
+    input: TensorId,
+    kind: PoolKind,
+    window: Window2d,
+    planes: usize,
+    output_shape: Vec<usize>,
+}
+
+impl Pending for PoolPending {
+    fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    fn finish(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let kernel = Pool2d {
+            kind: self.kind,
+            window: self.window.clone(),
+            planes: self.planes,
+            shift: output_exponent - lowering.tensor(self.input).exponent,
+            clamp,
+        };
+        Ok((Box::new(kernel), vec![self.input]))
+    }
+}
+
+#[derive(Debug)]
+struct Pool2d {
+    kind: PoolKind,
+    window: Window2d,
+    planes: usize,
+    shift: i32,
+    clamp: Clamp,
+}
+
+impl Kernel for Pool2d {
+    fn template(&self) -> &'static str {
+        "pool2d.rs.tera"
+    }
+
+    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        self.window.set(out);
+        self.clamp.set(out);
+        out.set("planes", self.planes);
+        out.set("shift", self.shift);
+        match self.kind {
+            PoolKind::Max => out.set("kind", "max"),
+            PoolKind::Average { count_include_pad } => {
+                out.set("kind", "average");
+                // Without padding in the count, border windows divide by their valid taps.
+                out.set(
+                    "count_valid_taps",
+                    !count_include_pad && self.window.needs_bounds_checks(),
+                );
+            }
+        }
+        out.describe(format!("{}, shift {}", self.window.describe(), self.shift));
+        Ok(())
+    }
+
+    fn macs(&self) -> u64 {
+        (self.planes * self.window.out_h * self.window.out_w * self.window.kernel[0] * self.window.kernel[1])
+            as u64
+    }
+
+    fn shift(&self) -> Option<i32> {
+        (self.kind != PoolKind::Max).then_some(self.shift)
+    }
+}

@@ -1,0 +1,193 @@
+//! The 2-D sliding window shared by Conv and the pools: attributes, output size and the
+//! unrolled list of kernel taps that the templates iterate over.
+
+use crate::emit::KernelEmit;
+use crate::error::{Error, Result};
+use crate::onnx::Node;
+use serde::Serialize;
+
+/// Geometry of a 2-D window over an NCHW tensor (batch 1 per call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window2d {
+    pub in_h: usize,
+    pub in_w: usize,
+    pub kernel: [usize; 2],
+    pub strides: [usize; 2],
+    pub dilations: [usize; 2],
+    /// top, left, bottom, right
+    pub pads: [usize; 4],
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
+/// One kernel tap: its index in the kernel and its offset from the window origin.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tap {
+    pub index: usize,
+    pub dy: usize,
+    pub dx: usize,
+}
+
+impl Window2d {
+    /// Reads kernel_shape/strides/dilations/pads/auto_pad/ceil_mode for an input of spatial
+    /// size `in_h × in_w`. `kernel` overrides `kernel_shape` (Conv takes it from the weights).
+    pub fn from_node(
+        node: &Node,
+        in_h: usize,
+        in_w: usize,
+        kernel: Option<[usize; 2]>,
+    ) -> Result<Window2d> {
+        let pair = |name: &str, default: usize| -> Result<[usize; 2]> {
+            match node.attr_ints(name)? {
+                None => Ok([default, default]),
+                Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 1) => {
+                    Ok([v[0] as usize, v[1] as usize])
+                }
+                Some(v) => Err(Error::node(
+                    node,
+                    format!("attribute '{name}' = {v:?}: expected two positive values (2-D)"),
+                )),
+            }
+        };
+        let kernel = match (node.attr_ints("kernel_shape")?, kernel) {
+            (Some(k), Some(from_weights)) if k.iter().map(|&x| x as usize).ne(from_weights) => {
+                return Err(Error::node(
+                    node,
+                    format!("kernel_shape {k:?} disagrees with the weights' {from_weights:?}"),
+                ))
+            }
+            (_, Some(k)) => k,
+            (Some(_), None) => pair("kernel_shape", 1)?,
+            (None, None) => return Err(Error::node(node, "kernel_shape is required")),
+        };
+        let strides = pair("strides", 1)?;
+        let dilations = pair("dilations", 1)?;
+        let ceil_mode = node.attr_int("ceil_mode", 0)? != 0;
+        let extent = |axis: usize| dilations[axis] * (kernel[axis] - 1) + 1;
+        let input = [in_h, in_w];
+        let auto_pad = node.attr_string("auto_pad", "NOTSET")?;
+        let pads = match auto_pad.as_str() {
+            "NOTSET" => match node.attr_ints("pads")? {
+                None => [0; 4],
+                Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => {
+                    // ONNX order: [top, left, bottom, right]
+                    [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]
+                }
+                Some(p) => {
+                    return Err(Error::node(
+                        node,
+                        format!("pads {p:?}: expected four non-negative values"),
+                    ))
+                }
+            },
+            "VALID" => [0; 4],
+            "SAME_UPPER" | "SAME_LOWER" => {
+                let mut pads = [0; 4];
+                for axis in 0..2 {
+                    let out = input[axis].div_ceil(strides[axis]);
+                    let total = ((out - 1) * strides[axis] + extent(axis)).saturating_sub(input[axis]);
+                    let small = total / 2;
+                    let (begin, end) = if auto_pad == "SAME_UPPER" {
+                        (small, total - small)
+                    } else {
+                        (total - small, small)
+                    };
+                    pads[axis] = begin;
+                    pads[axis + 2] = end;
+                }
+                pads
+            }
+            other => return Err(Error::node(node, format!("auto_pad '{other}' is not valid"))),
+        };
+        let mut out = [0; 2];
+        for axis in 0..2 {
+            let span = input[axis] + pads[axis] + pads[axis + 2];
+            if span < extent(axis) {
+                return Err(Error::node(
+                    node,
+                    format!(
+                        "the window ({} with dilation {}) is larger than the padded input ({span})",
+                        kernel[axis], dilations[axis]
+                    ),
+                ));
+            }
+            let steps = span - extent(axis);
+            out[axis] = if ceil_mode {
+                let o = steps.div_ceil(strides[axis]) + 1;
+                // ONNX: the last window must start inside the input or the left padding.
+                if (o - 1) * strides[axis] >= input[axis] + pads[axis] {
+                    o - 1
+                } else {
+                    o
+                }
+            } else {
+                steps / strides[axis] + 1
+            };
+        }
+        Ok(Window2d {
+            in_h,
+            in_w,
+            kernel,
+            strides,
+            dilations,
+            pads,
+            out_h: out[0],
+            out_w: out[1],
+        })
+    }
+
+    /// Whether some tap of some output position falls outside the input.
+    pub fn needs_bounds_checks(&self) -> bool {
+        let last = |axis: usize, out: usize, input: usize| {
+            (out - 1) * self.strides[axis] + self.dilations[axis] * (self.kernel[axis] - 1)
+                >= input + self.pads[axis]
+        };
+        self.pads.iter().any(|&p| p > 0)
+            || last(0, self.out_h, self.in_h)
+            || last(1, self.out_w, self.in_w)
+    }
+
+    pub fn taps(&self) -> Vec<Tap> {
+        let mut taps = Vec::with_capacity(self.kernel[0] * self.kernel[1]);
+        for ky in 0..self.kernel[0] {
+            for kx in 0..self.kernel[1] {
+                taps.push(Tap {
+                    index: taps.len(),
+                    dy: ky * self.dilations[0],
+                    dx: kx * self.dilations[1],
+                });
+            }
+        }
+        taps
+    }
+
+    /// Sets the template variables every windowed kernel uses.
+    pub fn set(&self, out: &mut KernelEmit) {
+        out.set("in_h", self.in_h);
+        out.set("in_w", self.in_w);
+        out.set("in_plane", self.in_h * self.in_w);
+        out.set("out_h", self.out_h);
+        out.set("out_w", self.out_w);
+        out.set("out_plane", self.out_h * self.out_w);
+        out.set("stride_h", self.strides[0]);
+        out.set("stride_w", self.strides[1]);
+        out.set("pad_top", self.pads[0]);
+        out.set("pad_left", self.pads[1]);
+        out.set("kernel_size", self.kernel[0] * self.kernel[1]);
+        out.set("bounds_checks", self.needs_bounds_checks());
+        out.set("taps", self.taps());
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "kernel {}x{}, stride {}x{}, dilation {}x{}, pads {:?}",
+            self.kernel[0],
+            self.kernel[1],
+            self.strides[0],
+            self.strides[1],
+            self.dilations[0],
+            self.dilations[1],
+            self.pads
+        )
+    }
+}

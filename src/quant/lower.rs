@@ -1,0 +1,323 @@
+//! The lowering walk. Every ONNX tensor gets a [`Value`] that says what its float contents
+//! are in integer terms:
+//!
+//! - `DequantizeLinear` output (and exponent-preserving ops applied to it): exactly `q * 2^e`
+//!   of an int8 tensor, i.e. [`Value::Quant`].
+//! - A compute op (Conv, Gemm, Add, pools) over such tensors: an exact integer computation
+//!   whose rounding is fixed only by the `QuantizeLinear` that follows, i.e. [`Value::Pending`].
+//!   Relu/Clip on a pending value fuse into it; the `QuantizeLinear` turns it into a layer.
+
+use crate::error::{Error, Result};
+use crate::ir::{Layer, Port, QGraph, QTensor, TensorId};
+use crate::onnx::{Constant, DType, Graph, Node};
+use crate::ops::{self, Kernel, Pending, RealBounds};
+use crate::quant::exponent::exact_exponent;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// What an ONNX tensor is, in integer terms.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// A float graph input that no QuantizeLinear has consumed yet.
+    FloatInput,
+    /// Exactly `q * 2^e` of an int8 tensor of the IR.
+    Quant(TensorId),
+    /// A constant (initializer or folded).
+    Const(Constant),
+    /// `DequantizeLinear` of a constant: integer values at an exponent (weights, biases).
+    QuantConst(Rc<QuantConst>),
+    /// An integer computation waiting for its output exponent.
+    Pending(PendingValue),
+}
+
+/// Integer constant values at a power-of-two exponent.
+#[derive(Debug, Clone)]
+pub struct QuantConst {
+    /// The ONNX name of the integer tensor, for messages.
+    pub name: String,
+    pub dtype: DType,
+    pub dims: Vec<usize>,
+    pub values: Vec<i64>,
+    pub exponent: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingValue {
+    pub compute: Rc<dyn Pending>,
+    /// Relu/Clip bounds fused so far.
+    pub bounds: RealBounds,
+    /// The first node of the fused chain, and the chain's op types.
+    pub node: String,
+    pub ops: String,
+}
+
+pub struct Lowering<'g> {
+    pub graph: &'g Graph,
+    values: BTreeMap<String, Value>,
+    tensors: Vec<QTensor>,
+    layers: Vec<Layer>,
+    inputs: Vec<Port>,
+}
+
+/// Lowers a loaded graph into the quantized IR.
+pub fn lower(graph: &Graph) -> Result<QGraph> {
+    let mut lowering = Lowering {
+        graph,
+        values: BTreeMap::new(),
+        tensors: Vec::new(),
+        layers: Vec::new(),
+        inputs: Vec::new(),
+    };
+    for (name, constant) in &graph.constants {
+        lowering.define(name, Value::Const(constant.clone()));
+    }
+    for input in &graph.inputs {
+        if !input.dtype.is_float() {
+            return Err(Error::tensor(
+                &input.name,
+                format!(
+                    "graph input of type {:?}: onnx2esp expects a float input followed by QuantizeLinear",
+                    input.dtype
+                ),
+            ));
+        }
+        lowering.define(&input.name, Value::FloatInput);
+    }
+    for node in &graph.nodes {
+        ops::lower_node(&mut lowering, node)?;
+    }
+    lowering.finish()
+}
+
+impl<'g> Lowering<'g> {
+    pub fn define(&mut self, name: &str, value: Value) {
+        self.values.insert(name.to_string(), value);
+    }
+
+    /// The value of input `index` of `node`; a missing input is an error naming both.
+    pub fn value(&self, node: &Node, index: usize) -> Result<&Value> {
+        let name = self.input_name(node, index)?;
+        self.values
+            .get(name)
+            .ok_or_else(|| Error::node(node, format!("input '{name}' has no value")))
+    }
+
+    pub fn input_name<'n>(&self, node: &'n Node, index: usize) -> Result<&'n str> {
+        node.inputs
+            .get(index)
+            .filter(|n| !n.is_empty())
+            .map(String::as_str)
+            .ok_or_else(|| Error::node(node, format!("input {index} is missing")))
+    }
+
+    pub fn has_input(&self, node: &Node, index: usize) -> bool {
+        node.inputs.get(index).is_some_and(|n| !n.is_empty())
+    }
+
+    /// Input `index` as an int8 activation tensor.
+    pub fn quant_input(&self, node: &Node, index: usize) -> Result<TensorId> {
+        match self.value(node, index)? {
+            Value::Quant(t) => Ok(*t),
+            other => Err(Error::node(
+                node,
+                format!(
+                    "input '{}' must be a quantized activation (DequantizeLinear output), found {}",
+                    node.inputs[index],
+                    describe(other)
+                ),
+            )),
+        }
+    }
+
+    /// Input `index` as dequantized integer constants (weights, biases).
+    pub fn quant_const(&self, node: &Node, index: usize) -> Result<Rc<QuantConst>> {
+        match self.value(node, index)? {
+            Value::QuantConst(c) => Ok(c.clone()),
+            other => Err(Error::node(
+                node,
+                format!(
+                    "input '{}' must be a quantized constant (DequantizeLinear of an initializer), found {}",
+                    node.inputs[index],
+                    describe(other)
+                ),
+            )),
+        }
+    }
+
+    /// Input `index` as a constant, or `None` when the input is absent.
+    pub fn constant(&self, node: &Node, index: usize) -> Result<Option<&Constant>> {
+        if !self.has_input(node, index) {
+            return Ok(None);
+        }
+        match self.value(node, index)? {
+            Value::Const(c) => Ok(Some(c)),
+            other => Err(Error::node(
+                node,
+                format!(
+                    "input '{}' must be a constant, found {}",
+                    node.inputs[index],
+                    describe(other)
+                ),
+            )),
+        }
+    }
+
+    pub fn tensor(&self, id: TensorId) -> &QTensor {
+        &self.tensors[id]
+    }
+
+    pub fn new_tensor(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        exponent: i32,
+        alias_of: Option<TensorId>,
+    ) -> TensorId {
+        self.tensors.push(QTensor {
+            name: name.to_string(),
+            shape,
+            exponent,
+            alias_of,
+        });
+        self.tensors.len() - 1
+    }
+
+    pub fn push_layer(
+        &mut self,
+        node: &str,
+        ops: &str,
+        inputs: Vec<TensorId>,
+        output: TensorId,
+        kernel: Box<dyn Kernel>,
+    ) {
+        self.layers.push(Layer {
+            node: node.to_string(),
+            ops: ops.to_string(),
+            inputs,
+            output,
+            kernel,
+        });
+    }
+
+    pub fn add_input_port(&mut self, name: &str, tensor: TensorId) {
+        self.inputs.push(Port {
+            name: name.to_string(),
+            tensor,
+        });
+    }
+
+    pub fn input_port(&self, name: &str) -> Option<TensorId> {
+        self.inputs.iter().find(|p| p.name == name).map(|p| p.tensor)
+    }
+
+    /// The exponent of a (scale, zero point) pair. `tensor` is the quantized tensor the pair
+    /// belongs to; errors name it and the node.
+    pub fn exponent(
+        &self,
+        node: &Node,
+        tensor: &str,
+        scale: &Constant,
+        zero_point: Option<&Constant>,
+    ) -> Result<i32> {
+        let Some(scale_value) = scale.single() else {
+            return Err(Error::node(
+                node,
+                format!(
+                    "tensor '{tensor}' has {} scales (per-channel quantization); only per-tensor scales are supported so far",
+                    scale.len()
+                ),
+            ));
+        };
+        if let Some(zp) = zero_point.and_then(|z| z.values.iter().find(|&&v| v != 0.0)) {
+            return Err(Error::ZeroPoint {
+                tensor: tensor.to_string(),
+                node: node.name.clone(),
+                zero_point: *zp as i64,
+            });
+        }
+        exact_exponent(scale_value).map_err(|e| Error::NotPowerOfTwo {
+            tensor: tensor.to_string(),
+            node: node.name.clone(),
+            scale: scale_value,
+            nearest: e.nearest,
+            nearest_scale: 2f64.powi(e.nearest),
+            relative_error: e.relative_error,
+        })
+    }
+
+    fn finish(mut self) -> Result<QGraph> {
+        let mut outputs = Vec::new();
+        for output in &self.graph.outputs {
+            let tensor = match self.values.get(&output.name) {
+                Some(Value::Quant(t)) => *t,
+                Some(other) => {
+                    return Err(Error::tensor(
+                        &output.name,
+                        format!(
+                            "graph output must be a dequantized int8 tensor (QuantizeLinear → DequantizeLinear), found {}",
+                            describe(other)
+                        ),
+                    ))
+                }
+                None => return Err(Error::tensor(&output.name, "graph output has no value")),
+            };
+            // An output needs storage of its own: copy when it shares bytes with an input or
+            // with an earlier output.
+            let root = self.storage_root(tensor);
+            let shared = self.inputs.iter().any(|p| self.storage_root(p.tensor) == root)
+                || outputs
+                    .iter()
+                    .any(|p: &Port| self.storage_root(p.tensor) == root);
+            let tensor = if shared {
+                ops::copy_layer(&mut self, &output.name, tensor)
+            } else {
+                tensor
+            };
+            outputs.push(Port {
+                name: output.name.clone(),
+                tensor,
+            });
+        }
+        if self.inputs.len() != self.graph.inputs.len() {
+            let missing: Vec<_> = self
+                .graph
+                .inputs
+                .iter()
+                .filter(|i| self.input_port(&i.name).is_none())
+                .map(|i| i.name.as_str())
+                .collect();
+            return Err(Error::Model(format!(
+                "graph inputs {missing:?} are never quantized (no QuantizeLinear consumes them)"
+            )));
+        }
+        let graph = QGraph {
+            tensors: self.tensors,
+            layers: self.layers,
+            inputs: self.inputs,
+            outputs,
+        };
+        graph.validate()?;
+        Ok(graph)
+    }
+
+    fn storage_root(&self, mut id: TensorId) -> TensorId {
+        while let Some(parent) = self.tensors[id].alias_of {
+            id = parent;
+        }
+        id
+    }
+}
+
+/// A short description of a value, for messages.
+pub(crate) fn describe(value: &Value) -> String {
+    match value {
+        Value::FloatInput => "a float graph input that is not quantized".into(),
+        Value::Quant(_) => "a quantized activation".into(),
+        Value::Const(c) => format!("a {:?} constant of shape {:?}", c.dtype, c.dims),
+        Value::QuantConst(_) => "a quantized constant".into(),
+        Value::Pending(p) => format!(
+            "the float result of '{}' ({}), which must first go through QuantizeLinear",
+            p.node, p.ops
+        ),
+    }
+}

@@ -1,0 +1,128 @@
+//! The integer helpers that every generated module carries, compiled here as well so that the
+//! generator and its tests use the very same code (`templates/runtime.rs` is the one source).
+#![allow(dead_code)]
+
+include!("../../templates/runtime.rs");
+
+/// The helpers' source text, copied verbatim into generated modules.
+pub const SOURCE: &str = include_str!("../../templates/runtime.rs");
+
+pub fn saturate(value: i64) -> i8 {
+    saturate_i8(value)
+}
+
+pub fn requantize(acc: i32, shift: i32) -> i8 {
+    requantize_i8(acc, shift)
+}
+
+pub fn round_shift(value: i32, shift: i32) -> i64 {
+    shift_round(value, shift)
+}
+
+pub fn average(sum: i32, shift: i32, count: i32) -> i8 {
+    divide_round(sum, shift, count)
+}
+
+pub fn quantize(x: f32, inverse_scale: f32) -> i8 {
+    quantize_i8(x, inverse_scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shift_of_zero_is_identity_then_saturation() {
+        assert_eq!(requantize(5, 0), 5);
+        assert_eq!(requantize(-128, 0), -128);
+        assert_eq!(requantize(128, 0), 127);
+        assert_eq!(requantize(-129, 0), -128);
+    }
+
+    #[test]
+    fn ties_round_to_even() {
+        // 2.5 -> 2, 3.5 -> 4, -2.5 -> -2, -3.5 -> -4 (shift 1: values 5, 7, -5, -7).
+        assert_eq!(round_shift(5, 1), 2);
+        assert_eq!(round_shift(7, 1), 4);
+        assert_eq!(round_shift(-5, 1), -2);
+        assert_eq!(round_shift(-7, 1), -4);
+        // 0.5 -> 0 and -0.5 -> 0 (shift 2: 2/4).
+        assert_eq!(round_shift(2, 2), 0);
+        assert_eq!(round_shift(-2, 2), 0);
+        assert_eq!(round_shift(6, 2), 2); // 1.5 -> 2
+    }
+
+    #[test]
+    fn non_ties_round_to_nearest() {
+        assert_eq!(round_shift(9, 2), 2); // 2.25
+        assert_eq!(round_shift(11, 2), 3); // 2.75
+        assert_eq!(round_shift(-9, 2), -2);
+        assert_eq!(round_shift(-11, 2), -3);
+    }
+
+    #[test]
+    fn matches_float_reference_on_a_sweep() {
+        for shift in 1..12 {
+            for value in -5000..5000 {
+                let expected = (value as f64 / (1u64 << shift) as f64).round_ties_even() as i64;
+                assert_eq!(round_shift(value, shift), expected, "{value} >> {shift}");
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_values_do_not_overflow() {
+        assert_eq!(round_shift(i32::MAX, 1), 1 << 30);
+        assert_eq!(round_shift(i32::MIN, 1), -(1 << 30));
+        assert_eq!(round_shift(i32::MAX, 63), 0);
+        assert_eq!(round_shift(i32::MIN, 200), 0);
+        assert_eq!(requantize(i32::MAX, -40), 127);
+        assert_eq!(requantize(i32::MIN, -40), -128);
+        assert_eq!(requantize(1, -3), 8);
+        assert_eq!(requantize(-1, -7), -128);
+        assert_eq!(requantize(1, -7), 127);
+    }
+
+    #[test]
+    fn average_rounds_the_exact_quotient() {
+        assert_eq!(average(10, 0, 4), 2); // 2.5 -> 2
+        assert_eq!(average(14, 0, 4), 4); // 3.5 -> 4
+        assert_eq!(average(-10, 0, 4), -2);
+        assert_eq!(average(-14, 0, 4), -4);
+        assert_eq!(average(10, 0, 3), 3); // 3.33
+        assert_eq!(average(11, 0, 3), 4); // 3.67
+        assert_eq!(average(10, 1, 1), 5);
+        assert_eq!(average(3, -1, 2), 3);
+        assert_eq!(average(1000, 0, 1), 127);
+        assert_eq!(average(-1000, 0, 1), -128);
+        for count in 1..20 {
+            for shift in -3..4 {
+                for sum in -300..300 {
+                    let exact = sum as f64 * 2f64.powi(-shift) / count as f64;
+                    let expected = (exact.round_ties_even() as i64).clamp(-128, 127) as i8;
+                    assert_eq!(average(sum, shift, count), expected, "{sum} {shift} {count}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quantize_matches_onnx_quantize_linear() {
+        let s = 2f32.powi(4); // scale 2^-4
+        assert_eq!(quantize(0.03125, s), 0); // 0.5 -> 0
+        assert_eq!(quantize(0.09375, s), 2); // 1.5 -> 2
+        assert_eq!(quantize(-0.03125, s), 0);
+        assert_eq!(quantize(-0.09375, s), -2);
+        assert_eq!(quantize(100.0, s), 127);
+        assert_eq!(quantize(-100.0, s), -128);
+        assert_eq!(quantize(f32::INFINITY, s), 127);
+        assert_eq!(quantize(f32::NEG_INFINITY, s), -128);
+        assert_eq!(quantize(f32::NAN, s), 0);
+        assert_eq!(quantize(7.96875, s), 127); // 127.5 saturates
+        for i in -3000..3000 {
+            let x = i as f32 * 0.013;
+            let expected = ((x * s).round_ties_even() as i64).clamp(-128, 127) as i8;
+            assert_eq!(quantize(x, s), expected, "{x}");
+        }
+    }
+}

@@ -1,0 +1,93 @@
+// Integer helpers shared by every generated module. This file is the single source: the
+// generator copies it into each module and also compiles it itself, so that its unit tests
+// exercise exactly the code that runs on the device.
+
+/// Saturates to the int8 range.
+#[inline(always)]
+fn saturate_i8(value: i64) -> i8 {
+    if value > 127 {
+        127
+    } else if value < -128 {
+        -128
+    } else {
+        value as i8
+    }
+}
+
+/// `value * 2^-shift`, rounded to nearest with ties to even (ONNX QuantizeLinear rounding).
+/// A negative shift is an exact left shift. Computed in i64, so no input can overflow.
+#[inline(always)]
+fn shift_round(value: i32, shift: i32) -> i64 {
+    let value = value as i64;
+    if shift > 0 {
+        // Beyond 40 every i32 rounds to 0, so capping keeps the arithmetic in range.
+        let s = if shift > 40 { 40 } else { shift as u32 };
+        (value + (1i64 << (s - 1)) - 1 + ((value >> s) & 1)) >> s
+    } else if shift < 0 {
+        // Beyond 32 every nonzero i32 saturates any narrow type, so capping is exact after saturation.
+        let s = if shift < -32 { 32 } else { (-shift) as u32 };
+        value << s
+    } else {
+        value
+    }
+}
+
+/// Requantizes an accumulator to int8: `saturate(round_half_even(acc * 2^-shift))`.
+#[inline(always)]
+fn requantize_i8(acc: i32, shift: i32) -> i8 {
+    saturate_i8(shift_round(acc, shift))
+}
+
+/// Rounds `(sum * 2^-shift) / count` to nearest, ties to even, exactly in integers.
+/// `count` is at least 1; used by the average pools.
+#[inline(always)]
+fn divide_round(sum: i32, shift: i32, count: i32) -> i8 {
+    // Scale first (exactly) so that one rounding step handles both the shift and the division.
+    let (numerator, denominator) = if shift >= 0 {
+        let s = if shift > 30 { 30 } else { shift as u32 };
+        (sum as i64, (count as i64) << s)
+    } else {
+        let s = if shift < -32 { 32 } else { (-shift) as u32 };
+        ((sum as i64) << s, count as i64)
+    };
+    let denominator = if denominator < 1 { 1 } else { denominator };
+    let quotient = numerator.div_euclid(denominator);
+    let twice_remainder = 2 * numerator.rem_euclid(denominator);
+    let rounded = if twice_remainder > denominator
+        || (twice_remainder == denominator && quotient & 1 == 1)
+    {
+        quotient + 1
+    } else {
+        quotient
+    };
+    saturate_i8(rounded)
+}
+
+/// ONNX QuantizeLinear to int8 for a power-of-two scale: `x * inverse_scale` is exact, then
+/// round half to even and saturate. NaN becomes 0, as in ONNX Runtime.
+#[inline(always)]
+fn quantize_i8(x: f32, inverse_scale: f32) -> i8 {
+    let v = x * inverse_scale;
+    // Clamping first makes the integer conversion below exact; saturation happens here too.
+    #[allow(clippy::eq_op)]
+    let v = if v > 127.0 {
+        127.0
+    } else if v < -128.0 {
+        -128.0
+    } else if v == v {
+        v
+    } else {
+        0.0
+    };
+    let truncated = v as i32;
+    let fraction = v - truncated as f32;
+    let odd = truncated & 1 == 1;
+    let rounded = if fraction > 0.5 || (fraction == 0.5 && odd) {
+        truncated + 1
+    } else if fraction < -0.5 || (fraction == -0.5 && odd) {
+        truncated - 1
+    } else {
+        truncated
+    };
+    saturate_i8(rounded as i64)
+}
