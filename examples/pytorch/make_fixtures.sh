@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Regenerate the ONNX fixtures and their ONNX Runtime reference outputs.
+# Run from anywhere; paths are resolved against the repository root.
+# Override the interpreter with PYTHON=/path/to/python.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+PYTHON="${PYTHON:-/work/venv/bin/python}"
+export PYTHONHASHSEED=0
+export PYTHONDONTWRITEBYTECODE=1
+
+# 1. PyTorch QAT with power-of-two observers -> examples/models/digits.onnx
+"$PYTHON" examples/pytorch/train_digits_qat.py
+
+# 2. Test-fixture copy of the default model.
+cp examples/models/digits.onnx codegen-tests/models/digits_qat.onnx
+cp examples/models/digits.framework.json codegen-tests/models/digits_qat.framework.json
+
+# 3. Float CNN quantized by ESP-PPQ (esp32s3, int8) -> codegen-tests/models/digits_esppq.onnx
+"$PYTHON" examples/pytorch/quantize_digits_esppq.py
+
+# 4. ONNX Runtime reference outputs on the digits test split.
+"$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/digits_qat.onnx
+"$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/digits_esppq.onnx
