@@ -49,7 +49,9 @@ pub enum Error {
         zero_point: i64,
     },
 
-    #[error("generated code for {what} does not parse as Rust: {message}\n--- snippet ---\n{snippet}")]
+    #[error(
+        "generated code for {what} does not parse as Rust: {message}\n--- snippet ---\n{snippet}"
+    )]
     InvalidRust {
         what: String,
         message: String,

@@ -92,9 +92,13 @@ impl Builder {
         }
         let dir = match &self.out_dir {
             Some(dir) => dir.clone(),
-            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
-                Error::Model("no output path: set out_dir/output, or run inside build.rs".into())
-            })?,
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    Error::Model(
+                        "no output path: set out_dir/output, or run inside build.rs".into(),
+                    )
+                })?,
         };
         let stem = self
             .model

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(version, about = "Compile power-of-two quantized ONNX models into no_std Rust")]
+#[command(
+    version,
+    about = "Compile power-of-two quantized ONNX models into no_std Rust"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-PYTHON="${PYTHON:-/work/venv/bin/python}"
+PYTHON="${PYTHON:-python3}"
 export PYTHONHASHSEED=0
 export PYTHONDONTWRITEBYTECODE=1
 

@@ -83,7 +83,13 @@ impl KernelEmit {
     }
 
     /// Registers a weight static and returns its Rust name (use `NAME.0` in templates).
-    pub fn add_static(&mut self, suffix: &str, elem: Elem, dims: &[usize], values: Vec<i64>) -> String {
+    pub fn add_static(
+        &mut self,
+        suffix: &str,
+        elem: Elem,
+        dims: &[usize],
+        values: Vec<i64>,
+    ) -> String {
         let name = format!("{}_{suffix}", self.prefix);
         self.statics.push(StaticArray {
             name: name.clone(),
@@ -111,10 +117,12 @@ pub fn render(
     context: &tera::Context,
     node: &str,
 ) -> Result<syn::ItemFn> {
-    let source = tera.render(template, context).map_err(|e| Error::Template {
-        template: template.to_string(),
-        message: format!("rendering node '{node}': {}", error_chain(&e)),
-    })?;
+    let source = tera
+        .render(template, context)
+        .map_err(|e| Error::Template {
+            template: template.to_string(),
+            message: format!("rendering node '{node}': {}", error_chain(&e)),
+        })?;
     syn::parse_str::<syn::ItemFn>(&source).map_err(|e| {
         let line = e.span().start().line;
         let snippet = source

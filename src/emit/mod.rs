@@ -28,7 +28,11 @@ pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan) -> Result<String> {
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
-        let inputs: Vec<usize> = layer.inputs.iter().map(|&t| qgraph.tensors[t].len()).collect();
+        let inputs: Vec<usize> = layer
+            .inputs
+            .iter()
+            .map(|&t| qgraph.tensors[t].len())
+            .collect();
         let mut out = KernelEmit::new(&fn_name, &inputs, qgraph.tensors[layer.output].len());
         layer.kernel.emit(&mut out)?;
         let mut function =
@@ -73,7 +77,13 @@ fn separate_items(code: &str) -> String {
 pub fn rust_ident(text: &str) -> String {
     let mut ident: String = text
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
         ident.insert(0, 'x');

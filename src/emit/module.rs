@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::ir::{Layer, Port, QGraph};
 use crate::plan::{Plan, Storage};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 
 /// Names of the items of one model input or output.
 struct PortItems {
@@ -33,7 +33,10 @@ fn port_items(kind: &str, ports: &[Port], index: usize) -> PortItems {
         {
             name = format!("{name}_{index}");
         }
-        (format!("{kind}_{name}"), format!("{upper}_{}", name.to_uppercase()))
+        (
+            format!("{kind}_{name}"),
+            format!("{upper}_{}", name.to_uppercase()),
+        )
     };
     PortItems {
         param: format_ident!("{}", param),
@@ -53,18 +56,36 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         .collect();
 
     let mut constants = TokenStream::new();
-    for (kind, ports, items) in [("input", &graph.inputs, &inputs), ("output", &graph.outputs, &outputs)] {
+    for (kind, ports, items) in [
+        ("input", &graph.inputs, &inputs),
+        ("output", &graph.outputs, &outputs),
+    ] {
         for (port, item) in ports.iter().zip(items) {
             let tensor = &graph.tensors[port.tensor];
-            let PortItems { len, shape, exponent, scale, .. } = item;
+            let PortItems {
+                len,
+                shape,
+                exponent,
+                scale,
+                ..
+            } = item;
             let n = Literal::usize_unsuffixed(tensor.len());
             let rank = Literal::usize_unsuffixed(tensor.shape.len());
             let dims = tensor.shape.iter().map(|&d| Literal::usize_unsuffixed(d));
             let e = tensor.exponent;
             let exponent_literal = Literal::i32_unsuffixed(e);
-            let doc_len = format!(" Elements of {kind} `{}`, in ONNX layout.", comment_safe(&port.name));
-            let doc_shape = format!(" Shape of {kind} `{}`, in ONNX order.", comment_safe(&port.name));
-            let doc_exp = format!(" `real = q * 2^{e}` for {kind} `{}`.", comment_safe(&port.name));
+            let doc_len = format!(
+                " Elements of {kind} `{}`, in ONNX layout.",
+                comment_safe(&port.name)
+            );
+            let doc_shape = format!(
+                " Shape of {kind} `{}`, in ONNX order.",
+                comment_safe(&port.name)
+            );
+            let doc_exp = format!(
+                " `real = q * 2^{e}` for {kind} `{}`.",
+                comment_safe(&port.name)
+            );
             // predict multiplies by these powers of two, which is exact in f32.
             let factor = Literal::f32_suffixed(2f32.powi(if kind == "input" { -e } else { e }));
             constants.extend(quote! {
@@ -110,8 +131,14 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         .collect();
     let input_names: Vec<&Ident> = inputs.iter().map(|p| &p.param).collect();
     let output_names: Vec<&Ident> = outputs.iter().map(|p| &p.param).collect();
-    let quantized_in: Vec<Ident> = inputs.iter().map(|p| format_ident!("quantized_{}", p.param)).collect();
-    let quantized_out: Vec<Ident> = outputs.iter().map(|p| format_ident!("quantized_{}", p.param)).collect();
+    let quantized_in: Vec<Ident> = inputs
+        .iter()
+        .map(|p| format_ident!("quantized_{}", p.param))
+        .collect();
+    let quantized_out: Vec<Ident> = outputs
+        .iter()
+        .map(|p| format_ident!("quantized_{}", p.param))
+        .collect();
     let in_lens: Vec<&Ident> = inputs.iter().map(|p| &p.len).collect();
     let out_lens: Vec<&Ident> = outputs.iter().map(|p| &p.len).collect();
     let in_scales: Vec<&Ident> = inputs.iter().map(|p| &p.scale).collect();
@@ -124,14 +151,44 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         .map(|(layer, rendered)| layer_call(graph, plan, layer, rendered, &inputs, &outputs))
         .collect::<Result<Vec<_>>>()?;
     let functions = layers.iter().map(|l| &l.function);
-    let runtime: syn::File = syn::parse_str(crate::quant::runtime::SOURCE).map_err(|e| {
-        Error::InvalidRust {
+    let runtime: syn::File =
+        syn::parse_str(crate::quant::runtime::SOURCE).map_err(|e| Error::InvalidRust {
             what: "templates/runtime.rs".into(),
             message: e.to_string(),
             snippet: String::new(),
+        })?;
+    let arena_helpers: syn::File = syn::parse2(quote! {
+        /// A read-only window of the arena.
+        #[inline(always)]
+        fn window<const OFFSET: usize, const LEN: usize>(bytes: &[i8]) -> Option<&[i8; LEN]> {
+            bytes.get(OFFSET..)?.first_chunk::<LEN>()
         }
+
+        /// Splits the arena into the bytes below a layer's output, the output, and the rest.
+        #[inline(always)]
+        fn split_arena<const OFFSET: usize, const LEN: usize>(
+            bytes: &mut [i8],
+        ) -> Option<(&[i8], &mut [i8; LEN], &[i8])> {
+            let (below, rest) = bytes.split_at_mut_checked(OFFSET)?;
+            let (output, above) = rest.split_first_chunk_mut::<LEN>()?;
+            Some((below, output, above))
+        }
+    })
+    .map_err(|e| Error::InvalidRust {
+        what: "arena helpers".into(),
+        message: e.to_string(),
+        snippet: String::new(),
     })?;
-    let runtime = runtime.items;
+    let mut callers: Vec<TokenStream> = layers
+        .iter()
+        .map(|l| l.function.to_token_stream())
+        .collect();
+    callers.extend(calls.iter().cloned());
+    // predict quantizes the inputs.
+    callers.push(quote!(quantize_i8(x, scale)));
+    let mut helpers = arena_helpers.items;
+    helpers.extend(runtime.items);
+    let runtime = used_helpers(helpers, &callers);
 
     let tokens = quote! {
         #constants
@@ -191,22 +248,6 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
             }
         }
 
-        /// A read-only window of the arena.
-        #[inline(always)]
-        fn window<const OFFSET: usize, const LEN: usize>(bytes: &[i8]) -> Option<&[i8; LEN]> {
-            bytes.get(OFFSET..)?.first_chunk::<LEN>()
-        }
-
-        /// Splits the arena into the bytes below a layer's output, the output, and the rest.
-        #[inline(always)]
-        fn split_arena<const OFFSET: usize, const LEN: usize>(
-            bytes: &mut [i8],
-        ) -> Option<(&[i8], &mut [i8; LEN], &[i8])> {
-            let (below, rest) = bytes.split_at_mut_checked(OFFSET)?;
-            let (output, above) = rest.split_first_chunk_mut::<LEN>()?;
-            Some((below, output, above))
-        }
-
         #(#runtime)*
 
         #(#functions)*
@@ -216,6 +257,40 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         message: e.to_string(),
         snippet: String::new(),
     })
+}
+
+/// The helpers that the generated code calls, directly or through another helper; the rest
+/// are left out so that no module carries dead code.
+fn used_helpers(helpers: Vec<syn::Item>, callers: &[TokenStream]) -> Vec<syn::Item> {
+    let name = |item: &syn::Item| match item {
+        syn::Item::Fn(f) => f.sig.ident.to_string(),
+        _ => String::new(),
+    };
+    let mut text: String = callers.iter().map(|c| c.to_string()).collect();
+    let mut used = vec![false; helpers.len()];
+    // Helpers call each other, so repeat until nothing new is found.
+    loop {
+        let mut grew = false;
+        for (i, item) in helpers.iter().enumerate() {
+            let name = name(item);
+            // Token streams print a call as `name (` and a generic call as `name ::`.
+            if !used[i]
+                && (text.contains(&format!("{name} (")) || text.contains(&format!("{name} ::")))
+            {
+                used[i] = true;
+                grew = true;
+                text.push_str(&item.to_token_stream().to_string());
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    helpers
+        .into_iter()
+        .zip(used)
+        .filter_map(|(item, used)| used.then_some(item))
+        .collect()
 }
 
 /// The statement in `run_layers` that calls one layer with its buffers.
@@ -287,7 +362,10 @@ fn layer_call(
                 .iter()
                 .map(|&t| {
                     read(t, &|offset, len| {
-                        let (offset, len) = (Literal::usize_unsuffixed(offset), Literal::usize_unsuffixed(len));
+                        let (offset, len) = (
+                            Literal::usize_unsuffixed(offset),
+                            Literal::usize_unsuffixed(len),
+                        );
                         quote!(window::<#offset, #len>(&arena[..])?)
                     })
                 })
@@ -370,7 +448,12 @@ fn nested(text: &mut String, values: &[i64], dims: &[usize], depth: usize) {
 }
 
 /// Doc comment attributes of a layer function.
-pub fn layer_doc(graph: &QGraph, layer: &Layer, index: usize, description: &str) -> Vec<syn::Attribute> {
+pub fn layer_doc(
+    graph: &QGraph,
+    layer: &Layer,
+    index: usize,
+    description: &str,
+) -> Vec<syn::Attribute> {
     let shape = |t: usize| {
         let tensor = &graph.tensors[t];
         format!("{:?} at 2^{}", tensor.shape, tensor.exponent)

@@ -6,11 +6,26 @@ use crate::error::{Error, Result};
 /// (file name, source) of every built-in template under `templates/`.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("add.rs.tera", include_str!("../../templates/add.rs.tera")),
-    ("clamp.rs.tera", include_str!("../../templates/clamp.rs.tera")),
-    ("conv2d.rs.tera", include_str!("../../templates/conv2d.rs.tera")),
-    ("dense.rs.tera", include_str!("../../templates/dense.rs.tera")),
-    ("pool2d.rs.tera", include_str!("../../templates/pool2d.rs.tera")),
-    ("requantize.rs.tera", include_str!("../../templates/requantize.rs.tera")),
+    (
+        "clamp.rs.tera",
+        include_str!("../../templates/clamp.rs.tera"),
+    ),
+    (
+        "conv2d.rs.tera",
+        include_str!("../../templates/conv2d.rs.tera"),
+    ),
+    (
+        "dense.rs.tera",
+        include_str!("../../templates/dense.rs.tera"),
+    ),
+    (
+        "pool2d.rs.tera",
+        include_str!("../../templates/pool2d.rs.tera"),
+    ),
+    (
+        "requantize.rs.tera",
+        include_str!("../../templates/requantize.rs.tera"),
+    ),
 ];
 
 pub fn builtin_templates() -> Result<tera::Tera> {

@@ -47,7 +47,10 @@ impl super::Node {
     fn wrong_type(&self, name: &str, expected: &str) -> crate::Error {
         crate::Error::node(
             self,
-            format!("attribute '{name}' should be {expected}, found {:?}", self.attr(name)),
+            format!(
+                "attribute '{name}' should be {expected}, found {:?}",
+                self.attr(name)
+            ),
         )
     }
 

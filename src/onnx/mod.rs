@@ -188,8 +188,8 @@ impl Graph {
 }
 
 fn value_info(v: &pb::ValueInfoProto, is_input: bool) -> Result<ValueInfo> {
-    use pb::type_proto::Value;
     use pb::tensor_shape_proto::dimension::Value as Dim;
+    use pb::type_proto::Value;
     let Some(Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
         return Err(Error::tensor(&v.name, "graph input/output is not a tensor"));
     };

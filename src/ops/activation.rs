@@ -56,9 +56,10 @@ fn bounds(lowering: &Lowering, node: &Node) -> Result<RealBounds> {
         }
         match lowering.constant(node, index)? {
             None => Ok(None),
-            Some(c) => c.single().map(Some).ok_or_else(|| {
-                Error::node(node, format!("Clip {attr} must be a scalar constant"))
-            }),
+            Some(c) => c
+                .single()
+                .map(Some)
+                .ok_or_else(|| Error::node(node, format!("Clip {attr} must be a scalar constant"))),
         }
     };
     Ok(RealBounds {

@@ -45,7 +45,10 @@ impl Pending for AddPending {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
-        let (ea, eb) = (lowering.tensor(self.a).exponent, lowering.tensor(self.b).exponent);
+        let (ea, eb) = (
+            lowering.tensor(self.a).exponent,
+            lowering.tensor(self.b).exponent,
+        );
         let common = ea.min(eb);
         let (shift_a, shift_b) = (ea - common, eb - common);
         // |a << sa| + |b << sb| must fit in i32.

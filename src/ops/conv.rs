@@ -25,7 +25,10 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let [out_channels, group_channels, k_h, k_w] = weights.dims[..] else {
         return Err(Error::node(
             node,
-            format!("weight shape {:?}: expected [M, C/group, kH, kW]", weights.dims),
+            format!(
+                "weight shape {:?}: expected [M, C/group, kH, kW]",
+                weights.dims
+            ),
         ));
     };
     let groups = node.attr_int("group", 1)?;

@@ -40,7 +40,10 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let [rows, cols] = weights.dims[..] else {
         return Err(Error::node(
             node,
-            format!("weight '{}' has shape {:?}; only 2-D weights are supported", weights.name, weights.dims),
+            format!(
+                "weight '{}' has shape {:?}; only 2-D weights are supported",
+                weights.name, weights.dims
+            ),
         ));
     };
     let (in_features, out_features) = if trans_b { (cols, rows) } else { (rows, cols) };

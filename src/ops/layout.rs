@@ -20,10 +20,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         other => {
             return Err(Error::node(
                 node,
-                format!(
-                    "input is {}",
-                    crate::quant::lower::describe(other)
-                ),
+                format!("input is {}", crate::quant::lower::describe(other)),
             ))
         }
     };
@@ -78,7 +75,10 @@ fn reshape_shape(node: &Node, shape: &[usize], target: &Constant) -> Result<Vec<
                 dims.push(1);
             }
             0 if !allow_zero => dims.push(*shape.get(axis).ok_or_else(|| {
-                Error::node(node, format!("shape entry 0 at axis {axis} has no input axis to copy"))
+                Error::node(
+                    node,
+                    format!("shape entry 0 at axis {axis} has no input axis to copy"),
+                )
             })?),
             d if d >= 0 => dims.push(d as usize),
             _ => {

@@ -87,7 +87,6 @@ pub struct Clamp {
     pub hi: i8,
 }
 
-
 impl Clamp {
     pub const NONE: Clamp = Clamp { lo: -128, hi: 127 };
 

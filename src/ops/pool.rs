@@ -22,7 +22,10 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let [batch, channels, in_h, in_w] = x.shape[..] else {
         return Err(Error::node(
             node,
-            format!("input shape {:?}: only 2-D pooling (NCHW) is supported so far", x.shape),
+            format!(
+                "input shape {:?}: only 2-D pooling (NCHW) is supported so far",
+                x.shape
+            ),
         ));
     };
     let window = if node.op_type == "GlobalAveragePool" {
@@ -38,7 +41,10 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         }
     } else {
         if node.outputs.iter().skip(1).any(|o| !o.is_empty()) {
-            return Err(Error::node(node, "the Indices output of MaxPool is not supported"));
+            return Err(Error::node(
+                node,
+                "the Indices output of MaxPool is not supported",
+            ));
         }
         Window2d::from_node(node, in_h, in_w, None)?
     };
@@ -135,8 +141,11 @@ impl Kernel for Pool2d {
     }
 
     fn macs(&self) -> u64 {
-        (self.planes * self.window.out_h * self.window.out_w * self.window.kernel[0] * self.window.kernel[1])
-            as u64
+        (self.planes
+            * self.window.out_h
+            * self.window.out_w
+            * self.window.kernel[0]
+            * self.window.kernel[1]) as u64
     }
 
     fn shift(&self) -> Option<i32> {

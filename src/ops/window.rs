@@ -85,7 +85,8 @@ impl Window2d {
                 let mut pads = [0; 4];
                 for axis in 0..2 {
                     let out = input[axis].div_ceil(strides[axis]);
-                    let total = ((out - 1) * strides[axis] + extent(axis)).saturating_sub(input[axis]);
+                    let total =
+                        ((out - 1) * strides[axis] + extent(axis)).saturating_sub(input[axis]);
                     let small = total / 2;
                     let (begin, end) = if auto_pad == "SAME_UPPER" {
                         (small, total - small)
@@ -97,7 +98,12 @@ impl Window2d {
                 }
                 pads
             }
-            other => return Err(Error::node(node, format!("auto_pad '{other}' is not valid"))),
+            other => {
+                return Err(Error::node(
+                    node,
+                    format!("auto_pad '{other}' is not valid"),
+                ))
+            }
         };
         let mut out = [0; 2];
         for axis in 0..2 {

@@ -207,7 +207,10 @@ impl<'g> Lowering<'g> {
     }
 
     pub fn input_port(&self, name: &str) -> Option<TensorId> {
-        self.inputs.iter().find(|p| p.name == name).map(|p| p.tensor)
+        self.inputs
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.tensor)
     }
 
     /// The exponent of a (scale, zero point) pair. `tensor` is the quantized tensor the pair
@@ -264,7 +267,10 @@ impl<'g> Lowering<'g> {
             // An output needs storage of its own: copy when it shares bytes with an input or
             // with an earlier output.
             let root = self.storage_root(tensor);
-            let shared = self.inputs.iter().any(|p| self.storage_root(p.tensor) == root)
+            let shared = self
+                .inputs
+                .iter()
+                .any(|p| self.storage_root(p.tensor) == root)
                 || outputs
                     .iter()
                     .any(|p: &Port| self.storage_root(p.tensor) == root);

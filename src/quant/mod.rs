@@ -1,8 +1,8 @@
 //! Lowering: rewrites the float QDQ graph into the integer IR in which every tensor has an
 //! exponent. Holds the scale-to-exponent rule and the integer helpers of DESIGN.md.
 
-pub mod exponent;
 pub mod bias;
+pub mod exponent;
 pub(crate) mod lower;
 pub mod runtime;
 

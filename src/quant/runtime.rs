@@ -100,7 +100,11 @@ mod tests {
                 for sum in -300..300 {
                     let exact = sum as f64 * 2f64.powi(-shift) / count as f64;
                     let expected = (exact.round_ties_even() as i64).clamp(-128, 127) as i8;
-                    assert_eq!(average(sum, shift, count), expected, "{sum} {shift} {count}");
+                    assert_eq!(
+                        average(sum, shift, count),
+                        expected,
+                        "{sum} {shift} {count}"
+                    );
                 }
             }
         }

@@ -1,0 +1,15 @@
+//! The fixture models, each compiled by onnx2esp into a module. This crate is `no_std` and
+//! forbids `unsafe`, and CI builds it for `riscv32imc-unknown-none-elf` and
+//! `thumbv7em-none-eabihf`: that is the proof that generated code needs only `core`.
+#![no_std]
+#![forbid(unsafe_code)]
+
+/// PyTorch eager-mode QAT with power-of-two observers (float biases), 8×8 digits.
+pub mod digits_qat {
+    include!(concat!(env!("OUT_DIR"), "/digits_qat.rs"));
+}
+
+/// ESP-PPQ for esp32s3 (int8 weights, int32 biases), exported as QDQ ONNX.
+pub mod digits_esppq {
+    include!(concat!(env!("OUT_DIR"), "/digits_esppq.rs"));
+}

@@ -1,0 +1,102 @@
+//! Reading the ONNX Runtime recordings made by `examples/pytorch/record_outputs.py`.
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct Recording {
+    pub reference: String,
+    pub labels: Vec<usize>,
+    pub reference_accuracy: f64,
+    pub framework_accuracy: Option<f64>,
+    pub inputs: Vec<Vec<f32>>,
+    pub outputs: Vec<Vec<f32>>,
+}
+
+pub fn load(name: &str) -> Recording {
+    let path = format!("{}/models/{name}.expected.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// How the generated code compares with the recording.
+#[derive(Debug, Default)]
+pub struct Agreement {
+    pub samples: usize,
+    pub elements: usize,
+    pub exact_elements: usize,
+    /// Largest difference in units of the output's last bit.
+    pub max_lsb: f64,
+    pub argmax_agree: usize,
+    pub correct: usize,
+}
+
+/// Runs `predict` on every recorded sample and tallies the agreement.
+pub fn compare(
+    recording: &Recording,
+    output_exponent: i32,
+    mut predict: impl FnMut(&[f32], &mut [f32]),
+    output_len: usize,
+) -> Agreement {
+    assert_eq!(recording.inputs.len(), recording.outputs.len());
+    assert!(!recording.inputs.is_empty(), "the recording has no samples");
+    let lsb = 2f64.powi(output_exponent);
+    let mut a = Agreement::default();
+    let mut got = vec![0f32; output_len];
+    for ((input, expected), &label) in recording
+        .inputs
+        .iter()
+        .zip(&recording.outputs)
+        .zip(&recording.labels)
+    {
+        assert_eq!(expected.len(), output_len);
+        predict(input, &mut got);
+        a.samples += 1;
+        for (&g, &e) in got.iter().zip(expected) {
+            a.elements += 1;
+            if g == e {
+                a.exact_elements += 1;
+            }
+            a.max_lsb = a.max_lsb.max(((g as f64) - (e as f64)).abs() / lsb);
+        }
+        if argmax(&got) == argmax(expected) {
+            a.argmax_agree += 1;
+        }
+        if argmax(&got) == label {
+            a.correct += 1;
+        }
+    }
+    a
+}
+
+impl Agreement {
+    pub fn print(&self, name: &str, recording: &Recording) {
+        println!(
+            "{name}: {}/{} elements exact ({:.2}%), max difference {} LSB, argmax agrees on {}/{} samples",
+            self.exact_elements,
+            self.elements,
+            100.0 * self.exact_elements as f64 / self.elements as f64,
+            self.max_lsb,
+            self.argmax_agree,
+            self.samples
+        );
+        println!(
+            "{name}: accuracy generated code {:.2}%, ONNX Runtime {:.2}%, framework {} ({})",
+            100.0 * self.correct as f64 / self.samples as f64,
+            100.0 * recording.reference_accuracy,
+            recording
+                .framework_accuracy
+                .map_or("n/a".to_string(), |f| format!("{:.2}%", 100.0 * f)),
+            recording.reference
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The command line: generation is deterministic, and `--check` reports stale files.
+
+use std::process::Command;
+
+const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/models/digits.onnx");
+
+fn onnx2esp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_onnx2esp"))
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn generating_twice_gives_identical_bytes() {
+    let (a, b) = (temp("a.rs"), temp("b.rs"));
+    for path in [&a, &b] {
+        let status = onnx2esp()
+            .args(["generate", MODEL, "-o"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    // No absolute paths leak into the output.
+    let text = String::from_utf8(a).unwrap();
+    assert!(!text.contains(env!("CARGO_MANIFEST_DIR")));
+}
+
+#[test]
+fn check_passes_on_a_fresh_file_and_fails_with_a_diff_on_a_stale_one() {
+    let path = temp("checked.rs");
+    let status = onnx2esp()
+        .args(["generate", MODEL, "-o"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let fresh = onnx2esp()
+        .args(["generate", MODEL, "--check", "-o"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(fresh.status.code(), Some(0));
+
+    let stale = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("pub const ARENA_BYTES", "pub const ARENA_BYTES_OLD");
+    std::fs::write(&path, &stale).unwrap();
+    let checked = onnx2esp()
+        .args(["generate", MODEL, "--check", "-o"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(checked.status.code(), Some(1));
+    let diff = String::from_utf8_lossy(&checked.stderr);
+    assert!(diff.contains("-pub const ARENA_BYTES_OLD"), "{diff}");
+    assert!(diff.contains("+pub const ARENA_BYTES"), "{diff}");
+    // --check never writes.
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), stale);
+}
+
+#[test]
+fn a_missing_model_is_a_clear_error() {
+    let out = onnx2esp()
+        .args(["generate", "no/such/model.onnx"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such/model.onnx"), "{err}");
+}
