@@ -58,6 +58,9 @@ pub enum Error {
         snippet: String,
     },
 
+    #[error("{count} node(s) have no implementation (built-in ops: see the README; custom layers: `--templates DIR`):\n{list}")]
+    Unsupported { count: usize, list: String },
+
     #[error("template {template}: {message}")]
     Template { template: String, message: String },
 

@@ -33,7 +33,7 @@ impl QTensor {
 #[derive(Debug)]
 pub struct Layer {
     /// The ONNX node the layer comes from (the first, when several are fused).
-    pub node: String,
+    pub node: crate::onnx::Node,
     /// The ONNX op types it implements, e.g. `Conv+Relu`.
     pub ops: String,
     pub inputs: Vec<TensorId>,
@@ -73,7 +73,7 @@ impl QGraph {
             if out.alias_of.is_some() {
                 return Err(crate::Error::Model(format!(
                     "internal: layer '{}' writes into an alias",
-                    layer.node
+                    layer.node.name
                 )));
             }
         }

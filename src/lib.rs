@@ -23,13 +23,27 @@ pub use error::{Error, Result};
 
 use std::path::{Path, PathBuf};
 
-/// Generates the Rust module for a model held in memory. `file_name` names the model in the
-/// header and in messages.
+/// Code generation settings shared by [`Builder`] and the CLI.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A directory of user templates: custom layers and overrides of built-in kernels
+    /// (see `templates/README.md`).
+    pub templates: Option<PathBuf>,
+}
+
+/// Generates the Rust module for a model held in memory, with default options.
+/// `file_name` names the model in the header and in messages.
 pub fn generate_from_bytes(bytes: &[u8], file_name: &str) -> Result<String> {
+    generate_with(bytes, file_name, &Options::default())
+}
+
+/// Generates the Rust module for a model held in memory.
+pub fn generate_with(bytes: &[u8], file_name: &str, options: &Options) -> Result<String> {
+    let templates = emit::Templates::new(options.templates.as_deref())?;
     let graph = onnx::Graph::load(bytes, file_name)?;
-    let qgraph = quant::lower(&graph)?;
+    let qgraph = quant::lower(&graph, &templates)?;
     let plan = plan::Plan::new(&qgraph);
-    emit::emit(&graph, &qgraph, &plan)
+    emit::emit(&graph, &qgraph, &plan, &templates)
 }
 
 /// Generates a module from a model file, in the style of prost-build: usable from `build.rs`
@@ -40,6 +54,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     output: Option<PathBuf>,
     rerun_if_changed: bool,
+    options: Options,
 }
 
 impl Builder {
@@ -49,7 +64,15 @@ impl Builder {
             out_dir: None,
             output: None,
             rerun_if_changed: true,
+            options: Options::default(),
         }
+    }
+
+    /// Adds a directory of templates: `DIR/D/T.rs.tera` implements op `T` of domain `D`
+    /// (`DIR/T.rs.tera` for the default domain), and overrides a built-in kernel of that op.
+    pub fn templates(mut self, dir: impl AsRef<Path>) -> Builder {
+        self.options.templates = Some(dir.as_ref().to_path_buf());
+        self
     }
 
     /// Directory for the module, named after the model (`digits.onnx` → `digits.rs`).
@@ -82,7 +105,7 @@ impl Builder {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model.onnx".into());
-        generate_from_bytes(&bytes, &file_name)
+        generate_with(&bytes, &file_name, &self.options)
     }
 
     /// Where [`Builder::generate`] writes.
@@ -113,6 +136,9 @@ impl Builder {
     pub fn generate(&self) -> Result<PathBuf> {
         if self.rerun_if_changed {
             println!("cargo:rerun-if-changed={}", self.model.display());
+            if let Some(dir) = &self.options.templates {
+                println!("cargo:rerun-if-changed={}", dir.display());
+            }
         }
         let code = self.generate_string()?;
         let path = self.output_path()?;

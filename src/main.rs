@@ -26,6 +26,10 @@ enum Command {
         /// Write nothing; exit 1 with a diff when OUTPUT differs from what would be generated.
         #[arg(long, requires = "output")]
         check: bool,
+        /// A directory of templates for custom layers (DIR/<domain>/<Op>.rs.tera) and
+        /// overrides of built-in kernels (DIR/<Op>.rs.tera).
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
     },
 }
 
@@ -46,8 +50,12 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             model,
             output,
             check,
+            templates,
         } => {
-            let builder = onnx2esp::Builder::new(&model).rerun_if_changed(false);
+            let mut builder = onnx2esp::Builder::new(&model).rerun_if_changed(false);
+            if let Some(dir) = templates {
+                builder = builder.templates(dir);
+            }
             let code = builder.generate_string()?;
             match (output, check) {
                 (None, _) => print!("{code}"),

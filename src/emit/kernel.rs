@@ -49,6 +49,7 @@ pub struct KernelEmit {
     prefix: String,
     pub statics: Vec<StaticArray>,
     pub description: String,
+    input_vars: Vec<String>,
 }
 
 impl KernelEmit {
@@ -67,14 +68,19 @@ impl KernelEmit {
             .collect();
         let mut context = tera::Context::new();
         context.insert("fn_name", fn_name);
-        context.insert("inputs", &names);
         context.insert("signature", &format!("{fn_name}({})", params.join(", ")));
         KernelEmit {
             context,
             prefix: fn_name.to_uppercase(),
             statics: Vec::new(),
             description: String::new(),
+            input_vars: names,
         }
+    }
+
+    /// The Rust names of the input buffers, in order (`input`, or `input0`, `input1`, ...).
+    pub fn input_vars(&self) -> &[String] {
+        &self.input_vars
     }
 
     /// Sets a template variable.
@@ -120,7 +126,7 @@ pub fn render(
     let source = tera
         .render(template, context)
         .map_err(|e| Error::Template {
-            template: template.to_string(),
+            template: super::templates::Templates::display_name(template),
             message: format!("rendering node '{node}': {}", error_chain(&e)),
         })?;
     syn::parse_str::<syn::ItemFn>(&source).map_err(|e| {
@@ -134,14 +140,17 @@ pub fn render(
             .collect::<Vec<_>>()
             .join("\n");
         Error::InvalidRust {
-            what: format!("template {template} (node '{node}')"),
+            what: format!(
+                "template {} (node '{node}')",
+                super::templates::Templates::display_name(template)
+            ),
             message: format!("line {line}: {e}"),
             snippet,
         }
     })
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -1,13 +1,14 @@
 //! Emission: renders every layer from its template, assembles the module skeleton with quote,
 //! then formats it with prettyplease behind a plain-text header.
 
+mod context;
 mod header;
 mod kernel;
 mod module;
 mod templates;
 
 pub use kernel::{Elem, KernelEmit, StaticArray};
-pub use templates::builtin_templates;
+pub use templates::Templates;
 
 use crate::error::Result;
 use crate::ir::QGraph;
@@ -23,20 +24,20 @@ pub struct RenderedLayer {
 }
 
 /// Renders the whole module as formatted Rust source.
-pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan) -> Result<String> {
-    let tera = builtin_templates()?;
+pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) -> Result<String> {
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
-        let inputs: Vec<usize> = layer
-            .inputs
-            .iter()
-            .map(|&t| qgraph.tensors[t].len())
-            .collect();
+        let inputs: Vec<usize> = layer.inputs.iter().map(|&t| qgraph.tensors[t].len()).collect();
         let mut out = KernelEmit::new(&fn_name, &inputs, qgraph.tensors[layer.output].len());
+        context::set_layer_context(qgraph, layer, &mut out);
         layer.kernel.emit(&mut out)?;
+        // A user template for the node's op replaces the built-in kernel template.
+        let template = templates
+            .user_template(&layer.node.domain, &layer.node.op_type)
+            .unwrap_or(layer.kernel.template());
         let mut function =
-            kernel::render(&tera, layer.kernel.template(), out.context(), &layer.node)?;
+            kernel::render(templates.tera(), template, out.context(), &layer.node.name)?;
         let doc = module::layer_doc(qgraph, layer, index, &out.description);
         function.attrs.splice(0..0, doc);
         layers.push(RenderedLayer {

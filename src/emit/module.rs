@@ -375,7 +375,7 @@ fn layer_call(
         Storage::Input(_) => {
             return Err(Error::Model(format!(
                 "internal: layer '{}' would write into a model input",
-                layer.node
+                layer.node.name
             )))
         }
     };
@@ -463,7 +463,7 @@ pub fn layer_doc(
         format!(
             " Layer {index}: `{}` from node `{}`.",
             layer.ops,
-            comment_safe(&layer.node)
+            comment_safe(&layer.node.name)
         ),
         format!(" {} -> {}.", inputs.join(" and "), shape(layer.output)),
         format!(" {}.", comment_safe(description)),

@@ -52,6 +52,9 @@ pub struct Graph {
     pub outputs: Vec<ValueInfo>,
     pub constants: BTreeMap<String, Constant>,
     pub nodes: Vec<Node>,
+    /// Static shapes the model declares for intermediate tensors (`value_info`); custom
+    /// layers take their output shape from here.
+    pub declared_shapes: BTreeMap<String, Vec<usize>>,
 }
 
 impl Graph {
@@ -99,6 +102,12 @@ impl Graph {
             )));
         }
 
+        let declared_shapes = graph
+            .value_info
+            .iter()
+            .filter_map(|v| value_info(v, false).ok())
+            .filter_map(|v| Some((v.name, v.shape?)))
+            .collect();
         let mut nodes = Vec::with_capacity(graph.node.len());
         for (index, n) in graph.node.iter().enumerate() {
             let mut node = Node {
@@ -132,6 +141,7 @@ impl Graph {
             outputs,
             constants,
             nodes,
+            declared_shapes,
         };
         graph.check_topological_order()?;
         fold::fold_constants(&mut graph)?;

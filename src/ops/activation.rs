@@ -25,7 +25,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 lo: clamp.lo,
                 hi: clamp.hi,
             };
-            lowering.push_layer(&node.name, &node.op_type, vec![x], y, Box::new(kernel));
+            lowering.push_layer(node, &node.op_type, vec![x], y, Box::new(kernel));
             lowering.define(output, Value::Quant(y));
         }
         other => {

@@ -4,6 +4,7 @@
 mod activation;
 mod add;
 mod conv;
+mod custom;
 mod dense;
 mod layout;
 mod pool;
@@ -103,13 +104,38 @@ impl Clamp {
     }
 }
 
+/// The ONNX ops with a built-in kernel (default domain).
+pub const BUILTIN_OPS: &[&str] = &[
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "Conv",
+    "Gemm",
+    "MatMul",
+    "Relu",
+    "Clip",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "Add",
+    "Flatten",
+    "Reshape",
+    "Identity",
+];
+
+pub fn is_builtin(node: &Node) -> bool {
+    (node.domain.is_empty() || node.domain == "ai.onnx") && BUILTIN_OPS.contains(&node.op_type.as_str())
+}
+
 /// Lowers one ONNX node into the IR (or into a pending value, a constant or an alias).
+/// Ops without a built-in kernel are custom layers when the user has a template for them.
 pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
-    if !node.domain.is_empty() && node.domain != "ai.onnx" {
-        return Err(Error::node(
-            node,
-            format!("custom domain '{}' has no implementation", node.domain),
-        ));
+    if !is_builtin(node) {
+        let template = lowering
+            .templates
+            .user_template(&node.domain, &node.op_type)
+            .ok_or_else(|| Error::node(node, "no built-in kernel and no template"))?
+            .to_string();
+        return custom::lower(lowering, node, &template);
     }
     match node.op_type.as_str() {
         "QuantizeLinear" => quantize::lower_quantize(lowering, node),
@@ -120,10 +146,42 @@ pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
         "MaxPool" | "AveragePool" | "GlobalAveragePool" => pool::lower(lowering, node),
         "Add" => add::lower(lowering, node),
         "Flatten" | "Reshape" | "Identity" => layout::lower(lowering, node),
-        other => Err(Error::node(
-            node,
-            format!("operator {other} is not supported yet"),
-        )),
+        other => Err(Error::node(node, format!("internal: {other} is listed as built-in but has no lowering"))),
+    }
+}
+
+/// Every node that has neither a built-in kernel nor a user template, in one error.
+pub fn check_implemented(graph: &crate::onnx::Graph, templates: &crate::emit::Templates) -> Result<()> {
+    for node in &graph.nodes {
+        if let Some(Error::Template { template, message }) =
+            templates.broken_template(&node.domain, &node.op_type)
+        {
+            return Err(Error::Template {
+                template: template.clone(),
+                message: format!("used by node '{}': {message}", crate::emit::comment_safe(&node.name)),
+            });
+        }
+    }
+    let missing: Vec<String> = graph
+        .nodes
+        .iter()
+        .filter(|n| !is_builtin(n) && templates.user_template(&n.domain, &n.op_type).is_none())
+        .map(|n| {
+            let op = if n.domain.is_empty() { n.op_type.clone() } else { format!("{}::{}", n.domain, n.op_type) };
+            format!(
+                "  node '{}' ({op}): no built-in kernel; a template at {} would implement it",
+                crate::emit::comment_safe(&n.name),
+                templates.expected_path(&n.domain, &n.op_type)
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unsupported {
+            count: missing.len(),
+            list: missing.join("\n"),
+        })
     }
 }
 
@@ -139,7 +197,7 @@ pub fn define_pending(
         crate::quant::Value::Pending(crate::quant::lower::PendingValue {
             compute,
             bounds: RealBounds::default(),
-            node: node.name.clone(),
+            node: node.clone(),
             ops: node.op_type.clone(),
         }),
     );

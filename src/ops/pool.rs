@@ -67,7 +67,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         let (kernel, inputs) = pool.finish(lowering, x.exponent, Clamp::NONE)?;
         let output = super::single_output(node)?;
         let y = lowering.new_tensor(output, pool.output_shape.clone(), x.exponent, None);
-        lowering.push_layer(&node.name, &node.op_type, inputs, y, kernel);
+        lowering.push_layer(node, &node.op_type, inputs, y, kernel);
         lowering.define(output, Value::Quant(y));
         Ok(())
     } else {

@@ -132,7 +132,7 @@ fn requantize(
         len: tensor.len(),
         shift: exponent - tensor.exponent,
     };
-    lowering.push_layer(&node.name, &node.op_type, vec![x], y, Box::new(kernel));
+    lowering.push_layer(node, &node.op_type, vec![x], y, Box::new(kernel));
     y
 }
 
@@ -144,7 +144,15 @@ pub fn copy_layer(lowering: &mut Lowering, name: &str, x: TensorId) -> TensorId 
         len: tensor.len(),
         shift: 0,
     };
-    lowering.push_layer(name, "Copy", vec![x], y, Box::new(kernel));
+    let node = crate::onnx::Node {
+        name: name.to_string(),
+        op_type: "Copy".into(),
+        domain: String::new(),
+        inputs: vec![tensor.name.clone()],
+        outputs: vec![name.to_string()],
+        attributes: Default::default(),
+    };
+    lowering.push_layer(&node, "Copy", vec![x], y, Box::new(kernel));
     y
 }
 

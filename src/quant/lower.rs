@@ -47,12 +47,14 @@ pub struct PendingValue {
     /// Relu/Clip bounds fused so far.
     pub bounds: RealBounds,
     /// The first node of the fused chain, and the chain's op types.
-    pub node: String,
+    pub node: Node,
     pub ops: String,
 }
 
 pub struct Lowering<'g> {
     pub graph: &'g Graph,
+    /// User templates: custom layers are the ops they implement.
+    pub templates: &'g crate::emit::Templates,
     values: BTreeMap<String, Value>,
     tensors: Vec<QTensor>,
     layers: Vec<Layer>,
@@ -60,9 +62,11 @@ pub struct Lowering<'g> {
 }
 
 /// Lowers a loaded graph into the quantized IR.
-pub fn lower(graph: &Graph) -> Result<QGraph> {
+pub fn lower(graph: &Graph, templates: &crate::emit::Templates) -> Result<QGraph> {
+    ops::check_implemented(graph, templates)?;
     let mut lowering = Lowering {
         graph,
+        templates,
         values: BTreeMap::new(),
         tensors: Vec::new(),
         layers: Vec::new(),
@@ -184,14 +188,14 @@ impl<'g> Lowering<'g> {
 
     pub fn push_layer(
         &mut self,
-        node: &str,
+        node: &Node,
         ops: &str,
         inputs: Vec<TensorId>,
         output: TensorId,
         kernel: Box<dyn Kernel>,
     ) {
         self.layers.push(Layer {
-            node: node.to_string(),
+            node: node.clone(),
             ops: ops.to_string(),
             inputs,
             output,
@@ -323,7 +327,7 @@ pub(crate) fn describe(value: &Value) -> String {
         Value::QuantConst(_) => "a quantized constant".into(),
         Value::Pending(p) => format!(
             "the float result of '{}' ({}), which must first go through QuantizeLinear",
-            p.node, p.ops
+            p.node.name, p.ops
         ),
     }
 }

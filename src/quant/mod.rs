@@ -3,7 +3,9 @@
 
 pub mod bias;
 pub mod exponent;
+pub mod expr;
 pub(crate) mod lower;
 pub mod runtime;
+pub mod table;
 
 pub use lower::{lower, Lowering, QuantConst, Value};

@@ -1,0 +1,72 @@
+//! 256-entry int8 lookup tables: `T[q + 128] = sat(round_half_even(f(q * 2^ex) * 2^-ey))`,
+//! with `f` evaluated in f64 at codegen (DESIGN.md, unary nonlinear ops).
+
+use super::expr::Expression;
+use std::collections::BTreeMap;
+
+/// The table of `f` from int8 at exponent `ex` to int8 at exponent `ey`. A NaN result maps
+/// to 0, as ONNX QuantizeLinear does.
+pub fn int8_table(mut f: impl FnMut(f64) -> Result<f64, String>, ex: i32, ey: i32) -> Result<Vec<i8>, String> {
+    (-128i32..=127)
+        .map(|q| {
+            let y = f(q as f64 * 2f64.powi(ex))? * 2f64.powi(-ey);
+            Ok(if y.is_nan() {
+                0
+            } else {
+                y.round_ties_even().clamp(-128.0, 127.0) as i8
+            })
+        })
+        .collect()
+}
+
+/// The table of an expression in `x`, with extra named variables.
+pub fn expression_table(
+    expression: &str,
+    ex: i32,
+    ey: i32,
+    variables: &BTreeMap<String, f64>,
+) -> Result<Vec<i8>, String> {
+    let parsed = Expression::parse(expression)?;
+    let mut vars = variables.clone();
+    int8_table(
+        |x| {
+            vars.insert("x".into(), x);
+            parsed.eval(&vars)
+        },
+        ex,
+        ey,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_table_is_exact() {
+        let t = expression_table("x", -3, -3, &BTreeMap::new()).unwrap();
+        assert_eq!(t[0], -128);
+        assert_eq!(t[128], 0);
+        assert_eq!(t[255], 127);
+    }
+
+    #[test]
+    fn ties_round_to_even_and_saturate() {
+        // x * 2^-(ey) with ey = ex + 1 halves the value: 3/2 -> 2, 5/2 -> 2, 1/2 -> 0.
+        let t = expression_table("x", 0, 1, &BTreeMap::new()).unwrap();
+        assert_eq!(t[128 + 3], 2);
+        assert_eq!(t[128 + 5], 2);
+        assert_eq!(t[128 + 1], 0);
+        assert_eq!(t[128 - 3], -2);
+        let doubled = expression_table("2 * x", 0, 0, &BTreeMap::new()).unwrap();
+        assert_eq!(doubled[255], 127);
+        assert_eq!(doubled[0], -128);
+    }
+
+    #[test]
+    fn nan_maps_to_zero() {
+        let t = expression_table("sqrt(x)", 0, 0, &BTreeMap::new()).unwrap();
+        assert_eq!(t[0], 0);
+        assert_eq!(t[128 + 4], 2);
+    }
+}
