@@ -143,11 +143,25 @@ impl Builder {
         let code = self.generate_string()?;
         let path = self.output_path()?;
         if std::fs::read_to_string(&path).ok().as_deref() != Some(code.as_str()) {
-            std::fs::write(&path, code).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+            write_atomically(&path, &code)?;
         }
         Ok(path)
     }
+}
+
+/// Writes through a temporary file in the same directory and renames it over `path`, so that
+/// a reader (or a build interrupted half-way) never sees a partial module.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text).map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        io(e)
+    })
 }

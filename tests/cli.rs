@@ -76,3 +76,23 @@ fn a_missing_model_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no/such/model.onnx"), "{err}");
 }
+
+#[test]
+fn a_failed_generation_leaves_the_previous_output_untouched() {
+    let path = temp("kept.rs");
+    std::fs::write(&path, "previous contents\n").unwrap();
+    let broken = temp("broken.onnx");
+    std::fs::write(&broken, b"\x08\x07 definitely not a model").unwrap();
+    let out = onnx2esp()
+        .args(["generate"])
+        .arg(&broken)
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "previous contents\n"
+    );
+}

@@ -28,7 +28,11 @@ pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) 
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
-        let inputs: Vec<usize> = layer.inputs.iter().map(|&t| qgraph.tensors[t].len()).collect();
+        let inputs: Vec<usize> = layer
+            .inputs
+            .iter()
+            .map(|&t| qgraph.tensors[t].len())
+            .collect();
         let mut out = KernelEmit::new(&fn_name, &inputs, qgraph.tensors[layer.output].len());
         context::set_layer_context(qgraph, layer, &mut out);
         layer.kernel.emit(&mut out)?;

@@ -11,11 +11,26 @@ use std::path::{Path, PathBuf};
 /// (file name, source) of every built-in template under `templates/`.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("add.rs.tera", include_str!("../../templates/add.rs.tera")),
-    ("clamp.rs.tera", include_str!("../../templates/clamp.rs.tera")),
-    ("conv2d.rs.tera", include_str!("../../templates/conv2d.rs.tera")),
-    ("dense.rs.tera", include_str!("../../templates/dense.rs.tera")),
-    ("pool2d.rs.tera", include_str!("../../templates/pool2d.rs.tera")),
-    ("requantize.rs.tera", include_str!("../../templates/requantize.rs.tera")),
+    (
+        "clamp.rs.tera",
+        include_str!("../../templates/clamp.rs.tera"),
+    ),
+    (
+        "conv2d.rs.tera",
+        include_str!("../../templates/conv2d.rs.tera"),
+    ),
+    (
+        "dense.rs.tera",
+        include_str!("../../templates/dense.rs.tera"),
+    ),
+    (
+        "pool2d.rs.tera",
+        include_str!("../../templates/pool2d.rs.tera"),
+    ),
+    (
+        "requantize.rs.tera",
+        include_str!("../../templates/requantize.rs.tera"),
+    ),
 ];
 
 /// Prefix of user template names inside tera, so they never collide with built-ins.
@@ -165,7 +180,12 @@ fn register_helpers(tera: &mut tera::Tera) {
             .ok_or_else(|| tera::Error::msg(format!("argument `{key}` must be an integer")))
     }
     tera.register_function("requantize", |args: &HashMap<String, tera::Value>| {
-        Ok(format!("requantize_i8({}, {})", string(args, "value")?, int(args, "shift")?).into())
+        Ok(format!(
+            "requantize_i8({}, {})",
+            string(args, "value")?,
+            int(args, "shift")?
+        )
+        .into())
     });
     tera.register_function("saturate", |args: &HashMap<String, tera::Value>| {
         Ok(format!("saturate_i8({})", string(args, "value")?).into())

@@ -143,7 +143,11 @@ impl Kernel for CustomKernel {
             let fits_i8 = c.values.iter().all(|&v| (-128.0..=127.0).contains(&v));
             let (static_name, dtype) = if c.integer {
                 let elem = if fits_i8 { Elem::I8 } else { Elem::I32 };
-                let dims = if c.dims.is_empty() { vec![1] } else { c.dims.clone() };
+                let dims = if c.dims.is_empty() {
+                    vec![1]
+                } else {
+                    c.dims.clone()
+                };
                 let name = out.add_static(
                     &format!("INPUT{}", c.index),
                     elem,

@@ -123,7 +123,8 @@ pub const BUILTIN_OPS: &[&str] = &[
 ];
 
 pub fn is_builtin(node: &Node) -> bool {
-    (node.domain.is_empty() || node.domain == "ai.onnx") && BUILTIN_OPS.contains(&node.op_type.as_str())
+    (node.domain.is_empty() || node.domain == "ai.onnx")
+        && BUILTIN_OPS.contains(&node.op_type.as_str())
 }
 
 /// Lowers one ONNX node into the IR (or into a pending value, a constant or an alias).
@@ -146,19 +147,28 @@ pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
         "MaxPool" | "AveragePool" | "GlobalAveragePool" => pool::lower(lowering, node),
         "Add" => add::lower(lowering, node),
         "Flatten" | "Reshape" | "Identity" => layout::lower(lowering, node),
-        other => Err(Error::node(node, format!("internal: {other} is listed as built-in but has no lowering"))),
+        other => Err(Error::node(
+            node,
+            format!("internal: {other} is listed as built-in but has no lowering"),
+        )),
     }
 }
 
 /// Every node that has neither a built-in kernel nor a user template, in one error.
-pub fn check_implemented(graph: &crate::onnx::Graph, templates: &crate::emit::Templates) -> Result<()> {
+pub fn check_implemented(
+    graph: &crate::onnx::Graph,
+    templates: &crate::emit::Templates,
+) -> Result<()> {
     for node in &graph.nodes {
         if let Some(Error::Template { template, message }) =
             templates.broken_template(&node.domain, &node.op_type)
         {
             return Err(Error::Template {
                 template: template.clone(),
-                message: format!("used by node '{}': {message}", crate::emit::comment_safe(&node.name)),
+                message: format!(
+                    "used by node '{}': {message}",
+                    crate::emit::comment_safe(&node.name)
+                ),
             });
         }
     }
@@ -167,7 +177,11 @@ pub fn check_implemented(graph: &crate::onnx::Graph, templates: &crate::emit::Te
         .iter()
         .filter(|n| !is_builtin(n) && templates.user_template(&n.domain, &n.op_type).is_none())
         .map(|n| {
-            let op = if n.domain.is_empty() { n.op_type.clone() } else { format!("{}::{}", n.domain, n.op_type) };
+            let op = if n.domain.is_empty() {
+                n.op_type.clone()
+            } else {
+                format!("{}::{}", n.domain, n.op_type)
+            };
             format!(
                 "  node '{}' ({op}): no built-in kernel; a template at {} would implement it",
                 crate::emit::comment_safe(&n.name),

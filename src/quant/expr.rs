@@ -66,9 +66,16 @@ fn eval(expr: &Expr, vars: &BTreeMap<String, f64>) -> Result<f64, String> {
                 .iter()
                 .map(|a| eval(a, vars))
                 .collect::<Result<Vec<_>, _>>()?;
-            let arity = if matches!(name.as_str(), "min" | "max" | "pow") { 2 } else { 1 };
+            let arity = if matches!(name.as_str(), "min" | "max" | "pow") {
+                2
+            } else {
+                1
+            };
             if args.len() != arity {
-                return Err(format!("{name} takes {arity} argument(s), got {}", args.len()));
+                return Err(format!(
+                    "{name} takes {arity} argument(s), got {}",
+                    args.len()
+                ));
             }
             let x = args[0];
             match name.as_str() {
@@ -127,7 +134,11 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn skip_space(&mut self) {
-        while let Some(c) = self.text[self.pos..].chars().next().filter(|c| c.is_whitespace()) {
+        while let Some(c) = self.text[self.pos..]
+            .chars()
+            .next()
+            .filter(|c| c.is_whitespace())
+        {
             self.pos += c.len_utf8();
         }
     }
@@ -289,10 +300,15 @@ mod tests {
 
     #[test]
     fn errors_are_explained() {
-        assert!(Expression::parse("foo(x)").unwrap_err().contains("unknown function"));
+        assert!(Expression::parse("foo(x)")
+            .unwrap_err()
+            .contains("unknown function"));
         assert!(Expression::parse("(x").unwrap_err().contains("missing ')'"));
         assert!(Expression::parse("x +").is_err());
         let e = Expression::parse("y * 2").unwrap();
-        assert!(e.eval(&BTreeMap::new()).unwrap_err().contains("unknown variable 'y'"));
+        assert!(e
+            .eval(&BTreeMap::new())
+            .unwrap_err()
+            .contains("unknown variable 'y'"));
     }
 }

@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 /// The table of `f` from int8 at exponent `ex` to int8 at exponent `ey`. A NaN result maps
 /// to 0, as ONNX QuantizeLinear does.
-pub fn int8_table(mut f: impl FnMut(f64) -> Result<f64, String>, ex: i32, ey: i32) -> Result<Vec<i8>, String> {
+pub fn int8_table(
+    mut f: impl FnMut(f64) -> Result<f64, String>,
+    ex: i32,
+    ey: i32,
+) -> Result<Vec<i8>, String> {
     (-128i32..=127)
         .map(|q| {
             let y = f(q as f64 * 2f64.powi(ex))? * 2f64.powi(-ey);
