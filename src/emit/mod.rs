@@ -78,27 +78,37 @@ fn separate_items(code: &str) -> String {
     out
 }
 
-/// A lowercase Rust identifier made from arbitrary text (model names never reach code as-is).
+/// A lowercase snake_case Rust identifier made from arbitrary text: ASCII letters and digits
+/// kept, every other run of characters one underscore (model names never reach code as-is).
 pub fn rust_ident(text: &str) -> String {
-    let mut ident: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut ident = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            ident.push(c.to_ascii_lowercase());
+        } else if !ident.is_empty() && !ident.ends_with('_') {
+            ident.push('_');
+        }
+    }
+    while ident.ends_with('_') {
+        ident.pop();
+    }
     if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
         ident.insert(0, 'x');
     }
     ident
 }
 
-/// Text safe for a comment or doc line: no control characters.
+/// Text safe for a comment or doc line: printable ASCII as is, anything else (control and
+/// text-direction characters included) as a `\u{..}` escape, so no name can end a comment,
+/// break a line or reorder what a reviewer sees.
 pub fn comment_safe(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c.to_string()
+            } else {
+                c.escape_unicode().to_string()
+            }
+        })
         .collect()
 }

@@ -151,6 +151,19 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         .map(|(layer, rendered)| layer_call(graph, plan, layer, rendered, &inputs, &outputs))
         .collect::<Result<Vec<_>>>()?;
     let functions = layers.iter().map(|l| &l.function);
+    // Models whose tensors all live in the caller's buffers never touch the arena.
+    let uses_arena = graph.layers.iter().any(|l| {
+        l.inputs
+            .iter()
+            .chain([&l.output])
+            .any(|&t| matches!(plan.storage[t], Storage::Arena { .. }))
+    });
+    let arena_binding = if uses_arena {
+        quote!(let arena = &mut self.arena.0;)
+    } else {
+        // Still borrowed, so that the (empty) field counts as used.
+        quote!(let _empty_arena = &mut self.arena.0;)
+    };
     let runtime: syn::File =
         syn::parse_str(crate::quant::runtime::SOURCE).map_err(|e| Error::InvalidRust {
             what: "templates/runtime.rs".into(),
@@ -242,7 +255,7 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
             }
 
             fn run_layers(&mut self, #(#input_params,)* #(#output_params,)*) -> Option<()> {
-                let arena = &mut self.arena.0;
+                #arena_binding
                 #(#calls)*
                 Some(())
             }

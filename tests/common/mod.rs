@@ -75,6 +75,21 @@ pub fn model(
     input_dims: &[i64],
     output_dims: &[i64],
 ) -> Vec<u8> {
+    model_with_ports(
+        nodes,
+        initializers,
+        &[("x", input_dims)],
+        &[("y", output_dims)],
+    )
+}
+
+/// A model with named float inputs and outputs.
+pub fn model_with_ports(
+    nodes: Vec<pb::NodeProto>,
+    initializers: Vec<pb::TensorProto>,
+    inputs: &[(&str, &[i64])],
+    outputs: &[(&str, &[i64])],
+) -> Vec<u8> {
     pb::ModelProto {
         ir_version: 7,
         opset_import: vec![pb::OperatorSetIdProto {
@@ -85,8 +100,8 @@ pub fn model(
             name: "test".into(),
             node: nodes,
             initializer: initializers,
-            input: vec![value_info("x", input_dims)],
-            output: vec![value_info("y", output_dims)],
+            input: inputs.iter().map(|(n, d)| value_info(n, d)).collect(),
+            output: outputs.iter().map(|(n, d)| value_info(n, d)).collect(),
             ..Default::default()
         }),
         ..Default::default()
