@@ -13,3 +13,18 @@ pub mod digits_qat {
 pub mod digits_esppq {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq.rs"));
 }
+
+/// `digits_qat` again, with Gemm rendered from the user template in `templates-override/`.
+pub mod digits_qat_gemm_override {
+    include!(concat!(env!("OUT_DIR"), "/digits_qat_gemm_override.rs"));
+}
+
+/// The custom-layer example (`examples/custom-layer`): the LearnableSwish layer alone.
+pub mod swish_layer {
+    include!(concat!(env!("OUT_DIR"), "/swish_layer.rs"));
+}
+
+/// The custom-layer example: the whole PyTorch QAT model with its LearnableSwish layer.
+pub mod digits_swish {
+    include!(concat!(env!("OUT_DIR"), "/digits_swish.rs"));
+}
