@@ -53,13 +53,55 @@ pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) 
     }
     let file = module::assemble(qgraph, plan, &layers)?;
     let mut code = header::header(graph, qgraph, plan, &layers);
-    code.push_str(&separate_items(&prettyplease::unparse(&file)));
+    code.push_str(&separate_items(&compact_number_lists(&prettyplease::unparse(
+        &file,
+    ))));
     code.push_str("\n// Weights and biases.\n");
     for array in layers.iter().flat_map(|l| &l.statics) {
         code.push('\n');
         code.push_str(&module::static_item(array)?);
     }
     Ok(code)
+}
+
+/// Packs the one-number-per-line arrays that prettyplease prints (lookup tables inside
+/// templates) into rows of up to 100 columns.
+fn compact_number_lists(code: &str) -> String {
+    fn number_item(line: &str) -> Option<(usize, &str)> {
+        let body = line.trim_start();
+        let number = body.strip_suffix(',')?;
+        let digits = number.strip_prefix('-').unwrap_or(number);
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| (line.len() - body.len(), body))
+    }
+    let mut out = String::with_capacity(code.len());
+    let lines: Vec<&str> = code.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((indent, _)) = number_item(lines[i]) else {
+            out.push_str(lines[i]);
+            out.push('\n');
+            i += 1;
+            continue;
+        };
+        let mut row = String::new();
+        while let Some((item_indent, item)) = lines.get(i).and_then(|l| number_item(l)) {
+            if item_indent != indent {
+                break;
+            }
+            if !row.is_empty() && indent + row.len() + 1 + item.len() > 100 {
+                out.push_str(&format!("{}{row}\n", " ".repeat(indent)));
+                row.clear();
+            }
+            if !row.is_empty() {
+                row.push(' ');
+            }
+            row.push_str(item);
+            i += 1;
+        }
+        out.push_str(&format!("{}{row}\n", " ".repeat(indent)));
+    }
+    out
 }
 
 /// Puts a blank line between top-level items, which prettyplease packs together.
