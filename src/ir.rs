@@ -68,6 +68,14 @@ impl QGraph {
     /// Checks invariants that the emitter relies on, so that a lowering bug surfaces here and
     /// not as wrong code.
     pub fn validate(&self) -> Result<()> {
+        for tensor in &self.tensors {
+            if tensor.is_empty() {
+                return Err(crate::Error::tensor(
+                    &tensor.name,
+                    format!("shape {:?} has no elements", tensor.shape),
+                ));
+            }
+        }
         for layer in &self.layers {
             let out = &self.tensors[layer.output];
             if out.alias_of.is_some() {

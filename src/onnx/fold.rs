@@ -9,7 +9,11 @@ pub fn fold_constants(graph: &mut Graph) -> Result<()> {
     for node in nodes {
         match fold_node(graph, &node)? {
             Some(value) => {
-                graph.constants.insert(node.outputs[0].clone(), value);
+                let output = node
+                    .outputs
+                    .first()
+                    .ok_or_else(|| Error::node(&node, "has no output"))?;
+                graph.constants.insert(output.clone(), value);
             }
             None => graph.nodes.push(node),
         }
@@ -82,8 +86,8 @@ pub fn quantized_dtype(node: &Node, zero_point: Option<&Constant>) -> Result<DTy
 
 /// The index into a per-axis parameter for each element of a tensor of shape `dims`.
 pub fn axis_index(dims: &[usize], axis: usize) -> impl Fn(usize) -> usize + '_ {
-    let inner: usize = dims[axis + 1..].iter().product();
-    let size = dims[axis];
+    let inner: usize = dims.get(axis + 1..).map_or(1, |d| d.iter().product());
+    let size = dims.get(axis).copied().unwrap_or(1);
     move |flat| (flat / inner.max(1)) % size.max(1)
 }
 

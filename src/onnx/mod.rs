@@ -9,7 +9,7 @@ mod tensor;
 
 pub use attrs::Attribute;
 pub use fold::{normalize_axis, quantized_dtype};
-pub use tensor::{Constant, DType};
+pub use tensor::{element_count, Constant, DType, MAX_ELEMENTS};
 
 use crate::error::{Error, Result};
 use prost::Message;
@@ -231,6 +231,26 @@ fn value_info(v: &pb::ValueInfoProto, is_input: bool) -> Result<ValueInfo> {
     };
     if is_input && shape.is_none() {
         return Err(Error::tensor(&v.name, "graph input has no shape"));
+    }
+    if let Some(dims) = &shape {
+        match tensor::element_count(dims) {
+            Some(n) if n > 0 || !is_input => {}
+            Some(_) => {
+                return Err(Error::tensor(
+                    &v.name,
+                    format!("graph input shape {dims:?} has no elements"),
+                ))
+            }
+            None => {
+                return Err(Error::tensor(
+                    &v.name,
+                    format!(
+                        "shape {dims:?} has more elements than onnx2esp accepts ({})",
+                        tensor::MAX_ELEMENTS
+                    ),
+                ))
+            }
+        }
     }
     Ok(ValueInfo {
         name: v.name.clone(),

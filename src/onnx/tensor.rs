@@ -53,6 +53,17 @@ impl DType {
     }
 }
 
+/// No tensor on a microcontroller comes near this; larger shapes are rejected at load time,
+/// which also keeps every size computation far from overflow.
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+/// The number of elements of a shape, if it is at most [`MAX_ELEMENTS`].
+pub fn element_count(dims: &[usize]) -> Option<usize> {
+    dims.iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+}
+
 /// A constant tensor: shape in ONNX order and values in row-major order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Constant {
@@ -97,7 +108,9 @@ impl Constant {
             .iter()
             .map(|&d| usize::try_from(d).map_err(|_| fail(format!("negative dimension {d}"))))
             .collect::<Result<Vec<_>>>()?;
-        let count: usize = dims.iter().product();
+        let count = element_count(&dims).ok_or_else(|| {
+            fail(format!("shape {dims:?} has more elements than onnx2esp accepts ({MAX_ELEMENTS})"))
+        })?;
         let values = if !t.raw_data.is_empty() {
             decode_raw(dtype, &t.raw_data)
         } else {

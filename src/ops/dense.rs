@@ -47,6 +47,12 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         ));
     };
     let (in_features, out_features) = if trans_b { (cols, rows) } else { (rows, cols) };
+    if in_features == 0 || out_features == 0 {
+        return Err(Error::node(
+            node,
+            format!("weight '{}' has a zero size: {:?}", weights.name, weights.dims),
+        ));
+    }
     let Some((&last, leading)) = in_shape.split_last() else {
         return Err(Error::node(node, "input is a scalar"));
     };

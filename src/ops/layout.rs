@@ -89,7 +89,9 @@ fn reshape_shape(node: &Node, shape: &[usize], target: &Constant) -> Result<Vec<
             }
         }
     }
-    let known: usize = dims.iter().product();
+    let known = crate::onnx::element_count(&dims).ok_or_else(|| {
+        Error::node(node, format!("target shape {:?} is too large", target.values))
+    })?;
     if let Some(axis) = infer {
         if known == 0 || total % known != 0 {
             return Err(Error::node(
@@ -99,7 +101,7 @@ fn reshape_shape(node: &Node, shape: &[usize], target: &Constant) -> Result<Vec<
         }
         dims[axis] = total / known;
     }
-    if dims.iter().product::<usize>() != total {
+    if crate::onnx::element_count(&dims) != Some(total) {
         return Err(Error::node(
             node,
             format!("cannot reshape {shape:?} ({total} elements) to {dims:?}"),

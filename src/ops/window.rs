@@ -60,6 +60,9 @@ impl Window2d {
             (Some(_), None) => pair("kernel_shape", 1)?,
             (None, None) => return Err(Error::node(node, "kernel_shape is required")),
         };
+        if kernel.contains(&0) {
+            return Err(Error::node(node, format!("kernel size {kernel:?} has a zero")));
+        }
         let strides = pair("strides", 1)?;
         let dilations = pair("dilations", 1)?;
         let ceil_mode = node.attr_int("ceil_mode", 0)? != 0;

@@ -1,0 +1,120 @@
+//! A bounded fuzz run inside the normal test suite: the fixtures, mutated with a fixed seed,
+//! must never make the generator panic. Every input either generates or gets an error.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// splitmix64: a tiny, seedable generator, so that every run tries the same inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One random edit of the kinds that break protobuf and ONNX structure: bit flips, bytes set
+/// to extremes (huge varints, negative sizes), truncation, duplicated and deleted spans.
+fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) {
+    let len = bytes.len().max(1);
+    match rng.below(7) {
+        0 => {
+            let i = rng.below(len);
+            if let Some(b) = bytes.get_mut(i) {
+                *b ^= 1 << rng.below(8);
+            }
+        }
+        1 => {
+            let i = rng.below(len);
+            if let Some(b) = bytes.get_mut(i) {
+                *b = [0x00, 0xFF, 0x7F, 0x80, 0x01][rng.below(5)];
+            }
+        }
+        2 => bytes.truncate(rng.below(len)),
+        3 => {
+            let start = rng.below(len);
+            let end = (start + rng.below(64)).min(bytes.len());
+            let span: Vec<u8> = bytes.get(start..end).unwrap_or_default().to_vec();
+            let at = rng.below(len);
+            bytes.splice(at.min(bytes.len())..at.min(bytes.len()), span);
+        }
+        4 => {
+            let start = rng.below(len);
+            let end = (start + rng.below(16)).min(bytes.len());
+            if start < end {
+                bytes.drain(start..end);
+            }
+        }
+        5 => {
+            let i = rng.below(len);
+            let value = rng.next().to_le_bytes();
+            for (k, v) in value.iter().enumerate().take(rng.below(8) + 1) {
+                if let Some(b) = bytes.get_mut(i + k) {
+                    *b = *v;
+                }
+            }
+        }
+        _ => {
+            let at = rng.below(len).min(bytes.len());
+            let n = rng.below(8) + 1;
+            let insert: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            bytes.splice(at..at, insert);
+        }
+    }
+}
+
+fn seeds() -> Vec<Vec<u8>> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    [
+        "examples/models/digits.onnx",
+        "codegen-tests/models/digits_esppq.onnx",
+        "examples/custom-layer/models/swish_layer.onnx",
+    ]
+    .iter()
+    .map(|p| std::fs::read(format!("{root}/{p}")).unwrap())
+    .collect()
+}
+
+#[test]
+fn mutated_models_never_panic() {
+    const INPUTS: usize = 20_000;
+    let seeds = seeds();
+    let mut rng = Rng(std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_0E5A));
+    // Panics are caught and counted with where they happened; keep them out of the output.
+    static LOCATION: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+    std::panic::set_hook(Box::new(|info| {
+        if let (Some(l), Ok(mut slot)) = (info.location(), LOCATION.lock()) {
+            *slot = format!("{}:{}", l.file(), l.line());
+        }
+    }));
+    let (mut generated, mut errors, mut panics) = (0, 0, Vec::new());
+    for case in 0..INPUTS {
+        let mut bytes = seeds[case % seeds.len()].clone();
+        for _ in 0..=rng.below(4) {
+            mutate(&mut rng, &mut bytes);
+        }
+        match catch_unwind(AssertUnwindSafe(|| onnx2esp::generate_from_bytes(&bytes, "fuzz.onnx"))) {
+            Ok(Ok(_)) => generated += 1,
+            Ok(Err(_)) => errors += 1,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                let location = LOCATION.lock().map(|l| l.clone()).unwrap_or_default();
+                panics.push((case, message, location));
+            }
+        }
+    }
+    let _ = std::panic::take_hook();
+    println!("{INPUTS} mutated models: {generated} generated, {errors} clear errors, {} panics", panics.len());
+    assert!(panics.is_empty(), "panics (case, message, location): {:?}", &panics[..panics.len().min(10)]);
+}
