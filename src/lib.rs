@@ -29,6 +29,8 @@ pub struct Options {
     /// A directory of user templates: custom layers and overrides of built-in kernels
     /// (see `templates/README.md`).
     pub templates: Option<PathBuf>,
+    /// Static shapes for graph inputs, by name (required where the model's are dynamic).
+    pub input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
 }
 
 /// Generates the Rust module for a model held in memory, with default options.
@@ -40,7 +42,7 @@ pub fn generate_from_bytes(bytes: &[u8], file_name: &str) -> Result<String> {
 /// Generates the Rust module for a model held in memory.
 pub fn generate_with(bytes: &[u8], file_name: &str, options: &Options) -> Result<String> {
     let templates = emit::Templates::new(options.templates.as_deref())?;
-    let graph = onnx::Graph::load(bytes, file_name)?;
+    let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
     let qgraph = quant::lower(&graph, &templates)?;
     let plan = plan::Plan::new(&qgraph);
     emit::emit(&graph, &qgraph, &plan, &templates)
@@ -85,6 +87,15 @@ impl Builder {
     /// Exact path of the module file; overrides [`Builder::out_dir`].
     pub fn output(mut self, path: impl AsRef<Path>) -> Builder {
         self.output = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Gives graph input `name` a static shape (ONNX order), for models exported with
+    /// dynamic axes.
+    pub fn input_shape(mut self, name: &str, dims: &[usize]) -> Builder {
+        self.options
+            .input_shapes
+            .insert(name.to_string(), dims.to_vec());
         self
     }
 

@@ -30,6 +30,10 @@ enum Command {
         /// overrides of built-in kernels (DIR/<Op>.rs.tera).
         #[arg(long, value_name = "DIR")]
         templates: Option<PathBuf>,
+        /// A static shape for a graph input with dynamic axes, e.g. `input=1,3,32,32`
+        /// (repeat for several inputs).
+        #[arg(long, value_name = "NAME=D0,D1,...", value_parser = parse_input_shape)]
+        input_shape: Vec<(String, Vec<usize>)>,
     },
 }
 
@@ -51,10 +55,14 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             output,
             check,
             templates,
+            input_shape,
         } => {
             let mut builder = onnx2esp::Builder::new(&model).rerun_if_changed(false);
             if let Some(dir) = templates {
                 builder = builder.templates(dir);
+            }
+            for (name, dims) in &input_shape {
+                builder = builder.input_shape(name, dims);
             }
             let code = builder.generate_string()?;
             match (output, check) {
@@ -79,4 +87,22 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `NAME=1,3,32,32` → (NAME, [1, 3, 32, 32]).
+fn parse_input_shape(text: &str) -> Result<(String, Vec<usize>), String> {
+    let (name, dims) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected NAME=D0,D1,..., found '{text}'"))?;
+    let dims = dims
+        .split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&d| d > 0)
+                .ok_or_else(|| format!("'{d}' is not a positive dimension"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((name.to_string(), dims))
 }

@@ -86,7 +86,10 @@ fn seeds() -> Vec<Vec<u8>> {
 fn mutated_models_never_panic() {
     const INPUTS: usize = 20_000;
     let seeds = seeds();
-    let mut rng = Rng(std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_0E5A));
+    let mut rng = Rng(std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_0E5A));
     // Panics are caught and counted with where they happened; keep them out of the output.
     static LOCATION: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
     std::panic::set_hook(Box::new(|info| {
@@ -100,7 +103,9 @@ fn mutated_models_never_panic() {
         for _ in 0..=rng.below(4) {
             mutate(&mut rng, &mut bytes);
         }
-        match catch_unwind(AssertUnwindSafe(|| onnx2esp::generate_from_bytes(&bytes, "fuzz.onnx"))) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            onnx2esp::generate_from_bytes(&bytes, "fuzz.onnx")
+        })) {
             Ok(Ok(_)) => generated += 1,
             Ok(Err(_)) => errors += 1,
             Err(panic) => {
@@ -115,6 +120,13 @@ fn mutated_models_never_panic() {
         }
     }
     let _ = std::panic::take_hook();
-    println!("{INPUTS} mutated models: {generated} generated, {errors} clear errors, {} panics", panics.len());
-    assert!(panics.is_empty(), "panics (case, message, location): {:?}", &panics[..panics.len().min(10)]);
+    println!(
+        "{INPUTS} mutated models: {generated} generated, {errors} clear errors, {} panics",
+        panics.len()
+    );
+    assert!(
+        panics.is_empty(),
+        "panics (case, message, location): {:?}",
+        &panics[..panics.len().min(10)]
+    );
 }

@@ -25,6 +25,7 @@ fn template_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
 fn options(dir: PathBuf) -> Options {
     Options {
         templates: Some(dir),
+        ..Options::default()
     }
 }
 

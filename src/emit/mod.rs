@@ -53,9 +53,9 @@ pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) 
     }
     let file = module::assemble(qgraph, plan, &layers)?;
     let mut code = header::header(graph, qgraph, plan, &layers);
-    code.push_str(&separate_items(&compact_number_lists(&prettyplease::unparse(
-        &file,
-    ))));
+    code.push_str(&separate_items(&compact_number_lists(
+        &prettyplease::unparse(&file),
+    )));
     code.push_str("\n// Weights and biases.\n");
     for array in layers.iter().flat_map(|l| &l.statics) {
         code.push('\n');

@@ -58,8 +58,19 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// Decodes and normalises a model. `file_name` is used in messages and in the header.
-    pub fn load(bytes: &[u8], file_name: &str) -> Result<Graph> {
+    /// Decodes and normalises a model. `file_name` is used in messages and in the header;
+    /// `input_shapes` gives static shapes to graph inputs (required for dynamic ones).
+    pub fn load(
+        bytes: &[u8],
+        file_name: &str,
+        input_shapes: &BTreeMap<String, Vec<usize>>,
+    ) -> Result<Graph> {
+        if bytes.is_empty() {
+            return Err(Error::Decode {
+                file: file_name.to_string(),
+                message: "the file is empty".into(),
+            });
+        }
         let model = pb::ModelProto::decode(bytes).map_err(|e| Error::Decode {
             file: file_name.to_string(),
             message: e.to_string(),
@@ -85,16 +96,28 @@ impl Graph {
         for init in &graph.initializer {
             constants.insert(init.name.clone(), Constant::from_proto(init)?);
         }
-        let inputs = graph
+        let input_protos: Vec<&pb::ValueInfoProto> = graph
             .input
             .iter()
             .filter(|v| !constants.contains_key(&v.name))
-            .map(|v| value_info(v, true))
+            .collect();
+        if let Some(unknown) = input_shapes
+            .keys()
+            .find(|name| !input_protos.iter().any(|v| &v.name == *name))
+        {
+            let names: Vec<&str> = input_protos.iter().map(|v| v.name.as_str()).collect();
+            return Err(Error::Model(format!(
+                "{file_name}: --input-shape names '{unknown}', which is not a graph input (inputs: {names:?})"
+            )));
+        }
+        let inputs = input_protos
+            .iter()
+            .map(|v| value_info(v, true, input_shapes.get(&v.name)))
             .collect::<Result<Vec<_>>>()?;
         let outputs = graph
             .output
             .iter()
-            .map(|v| value_info(v, false))
+            .map(|v| value_info(v, false, None))
             .collect::<Result<Vec<_>>>()?;
         if inputs.is_empty() || outputs.is_empty() {
             return Err(Error::Model(format!(
@@ -105,7 +128,7 @@ impl Graph {
         let declared_shapes = graph
             .value_info
             .iter()
-            .filter_map(|v| value_info(v, false).ok())
+            .filter_map(|v| value_info(v, false, None).ok())
             .filter_map(|v| Some((v.name, v.shape?)))
             .collect();
         let mut nodes = Vec::with_capacity(graph.node.len());
@@ -197,32 +220,55 @@ impl Graph {
     }
 }
 
-fn value_info(v: &pb::ValueInfoProto, is_input: bool) -> Result<ValueInfo> {
+fn value_info(
+    v: &pb::ValueInfoProto,
+    is_input: bool,
+    given_shape: Option<&Vec<usize>>,
+) -> Result<ValueInfo> {
     use pb::tensor_shape_proto::dimension::Value as Dim;
     use pb::type_proto::Value;
     let Some(Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
         return Err(Error::tensor(&v.name, "graph input/output is not a tensor"));
     };
     let dtype = DType::from_onnx(t.elem_type).map_err(|m| Error::tensor(&v.name, m))?;
-    let shape = match &t.shape {
-        None => None,
-        Some(shape) => {
+    let shape = match (&t.shape, given_shape) {
+        (Some(shape), Some(given)) if shape.dim.len() != given.len() => {
+            return Err(Error::tensor(
+                &v.name,
+                format!(
+                    "--input-shape gives {} dimensions, the model has {}",
+                    given.len(),
+                    shape.dim.len()
+                ),
+            ))
+        }
+        (_, Some(given)) => Some(given.clone()),
+        (None, None) => None,
+        (Some(shape), None) => {
             let mut dims = Vec::with_capacity(shape.dim.len());
             let mut known = true;
             for (axis, d) in shape.dim.iter().enumerate() {
                 match &d.value {
-                    Some(Dim::DimValue(n)) if *n > 0 => dims.push(*n as usize),
-                    // A symbolic batch axis is the usual export default; firmware runs batch 1.
-                    Some(Dim::DimParam(_)) if axis == 0 => dims.push(1),
+                    Some(Dim::DimValue(n)) if *n > 0 => {
+                        dims.push(usize::try_from(*n).unwrap_or(usize::MAX))
+                    }
                     _ if !is_input => known = false,
                     other => {
+                        let what = match other {
+                            Some(Dim::DimParam(p)) => {
+                                format!("is dynamic ('{}')", p.escape_debug())
+                            }
+                            Some(Dim::DimValue(n)) => format!("has size {n}"),
+                            None => "has no size".to_string(),
+                        };
                         return Err(Error::tensor(
                             &v.name,
                             format!(
-                                "axis {axis} of the graph input has no static size ({other:?}); \
-                                 export the model with a fixed shape"
+                                "axis {axis} of the graph input {what}; give its static shape with \
+                                 --input-shape {}=d0,d1,... (Builder::input_shape)",
+                                v.name.escape_debug()
                             ),
-                        ))
+                        ));
                     }
                 }
             }
@@ -235,6 +281,12 @@ fn value_info(v: &pb::ValueInfoProto, is_input: bool) -> Result<ValueInfo> {
     if let Some(dims) = &shape {
         match tensor::element_count(dims) {
             Some(n) if n > 0 || !is_input => {}
+            Some(_) if given_shape.is_some() => {
+                return Err(Error::tensor(
+                    &v.name,
+                    format!("--input-shape {dims:?} has no elements"),
+                ))
+            }
             Some(_) => {
                 return Err(Error::tensor(
                     &v.name,

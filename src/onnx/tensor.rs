@@ -109,7 +109,9 @@ impl Constant {
             .map(|&d| usize::try_from(d).map_err(|_| fail(format!("negative dimension {d}"))))
             .collect::<Result<Vec<_>>>()?;
         let count = element_count(&dims).ok_or_else(|| {
-            fail(format!("shape {dims:?} has more elements than onnx2esp accepts ({MAX_ELEMENTS})"))
+            fail(format!(
+                "shape {dims:?} has more elements than onnx2esp accepts ({MAX_ELEMENTS})"
+            ))
         })?;
         let values = if !t.raw_data.is_empty() {
             decode_raw(dtype, &t.raw_data)

@@ -34,7 +34,10 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     if [out_channels, group_channels, in_channels].contains(&0) {
         return Err(Error::node(
             node,
-            format!("input {in_shape:?} or weights {:?} have a zero size", weights.dims),
+            format!(
+                "input {in_shape:?} or weights {:?} have a zero size",
+                weights.dims
+            ),
         ));
     }
     let groups = node.attr_int("group", 1)?;

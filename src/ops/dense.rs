@@ -50,7 +50,10 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     if in_features == 0 || out_features == 0 {
         return Err(Error::node(
             node,
-            format!("weight '{}' has a zero size: {:?}", weights.name, weights.dims),
+            format!(
+                "weight '{}' has a zero size: {:?}",
+                weights.name, weights.dims
+            ),
         ));
     }
     let Some((&last, leading)) = in_shape.split_last() else {

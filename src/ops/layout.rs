@@ -90,7 +90,10 @@ fn reshape_shape(node: &Node, shape: &[usize], target: &Constant) -> Result<Vec<
         }
     }
     let known = crate::onnx::element_count(&dims).ok_or_else(|| {
-        Error::node(node, format!("target shape {:?} is too large", target.values))
+        Error::node(
+            node,
+            format!("target shape {:?} is too large", target.values),
+        )
     })?;
     if let Some(axis) = infer {
         if known == 0 || total % known != 0 {

@@ -61,7 +61,10 @@ impl Window2d {
             (None, None) => return Err(Error::node(node, "kernel_shape is required")),
         };
         if kernel.contains(&0) {
-            return Err(Error::node(node, format!("kernel size {kernel:?} has a zero")));
+            return Err(Error::node(
+                node,
+                format!("kernel size {kernel:?} has a zero"),
+            ));
         }
         let strides = pair("strides", 1)?;
         let dilations = pair("dilations", 1)?;
