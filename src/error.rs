@@ -61,6 +61,15 @@ pub enum Error {
     #[error("{count} node(s) have no implementation (built-in ops: see the README; custom layers: `--templates DIR`):\n{list}")]
     Unsupported { count: usize, list: String },
 
+    #[error("{model}: the {what} needs {used} bytes, over the budget of {limit}; raise it with {flag} if the target has more")]
+    Budget {
+        model: String,
+        what: &'static str,
+        used: usize,
+        limit: usize,
+        flag: &'static str,
+    },
+
     #[error("template {template}: {message}")]
     Template { template: String, message: String },
 

@@ -31,6 +31,78 @@ pub struct Options {
     pub templates: Option<PathBuf>,
     /// Static shapes for graph inputs, by name (required where the model's are dynamic).
     pub input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
+    /// The RAM and flash the module may use.
+    pub budget: Budget,
+}
+
+/// Memory budgets: an arena or a weight set over them is an error that states the figures,
+/// and using more than [`Budget::WARN_PERCENT`] of either is a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes of RAM for the arena (`ARENA_BYTES`).
+    pub max_ram: usize,
+    /// Bytes of flash for weights and biases.
+    pub max_flash: usize,
+}
+
+impl Budget {
+    pub const WARN_PERCENT: usize = 80;
+
+    /// Sized for an ESP32-S3 without PSRAM: of its 512 KiB of SRAM about 320 KiB are free for
+    /// data next to esp-hal and a stack; 4 MiB is its smallest flash.
+    pub const ESP32_S3: Budget = Budget {
+        max_ram: 320 * 1024,
+        max_flash: 4 * 1024 * 1024,
+    };
+
+    /// Errors when over budget, warnings when close.
+    fn check(&self, emitted: &emit::Emitted, file_name: &str) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        for (what, used, limit, flag) in [
+            (
+                "arena (RAM)",
+                emitted.arena_bytes,
+                self.max_ram,
+                "--max-ram",
+            ),
+            (
+                "weights (flash)",
+                emitted.weight_bytes,
+                self.max_flash,
+                "--max-flash",
+            ),
+        ] {
+            if used > limit {
+                return Err(Error::Budget {
+                    model: file_name.to_string(),
+                    what,
+                    used,
+                    limit,
+                    flag,
+                });
+            }
+            if used.saturating_mul(100) > limit.saturating_mul(Self::WARN_PERCENT) {
+                warnings.push(format!(
+                    "{file_name}: the {what} takes {used} of {limit} bytes ({}%); raise {flag} if the target has more",
+                    used.saturating_mul(100) / limit.max(1)
+                ));
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::ESP32_S3
+    }
+}
+
+/// A generated module and what the generator wants the user to know about it.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub code: String,
+    pub warnings: Vec<String>,
 }
 
 /// Generates the Rust module for a model held in memory, with default options.
@@ -41,11 +113,21 @@ pub fn generate_from_bytes(bytes: &[u8], file_name: &str) -> Result<String> {
 
 /// Generates the Rust module for a model held in memory.
 pub fn generate_with(bytes: &[u8], file_name: &str, options: &Options) -> Result<String> {
+    generate_reporting(bytes, file_name, options).map(|g| g.code)
+}
+
+/// Generates the Rust module for a model held in memory, with the warnings.
+pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> Result<Generated> {
     let templates = emit::Templates::new(options.templates.as_deref())?;
     let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
     let qgraph = quant::lower(&graph, &templates)?;
     let plan = plan::Plan::new(&qgraph);
-    emit::emit(&graph, &qgraph, &plan, &templates)
+    let emitted = emit::emit(&graph, &qgraph, &plan, &templates)?;
+    let warnings = options.budget.check(&emitted, file_name)?;
+    Ok(Generated {
+        code: emitted.code,
+        warnings,
+    })
 }
 
 /// Generates a module from a model file, in the style of prost-build: usable from `build.rs`
@@ -105,8 +187,22 @@ impl Builder {
         self
     }
 
-    /// The generated module's source, without writing anything.
+    /// Sets the RAM and flash budgets (default: [`Budget::ESP32_S3`]).
+    pub fn budget(mut self, budget: Budget) -> Builder {
+        self.options.budget = budget;
+        self
+    }
+
+    /// The generated module's source, without writing anything. Warnings go to stderr.
     pub fn generate_string(&self) -> Result<String> {
+        let generated = self.generate_reporting()?;
+        for warning in &generated.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(generated.code)
+    }
+
+    fn generate_reporting(&self) -> Result<Generated> {
         let bytes = std::fs::read(&self.model).map_err(|source| Error::Io {
             path: self.model.clone(),
             source,
@@ -116,7 +212,7 @@ impl Builder {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model.onnx".into());
-        generate_with(&bytes, &file_name, &self.options)
+        generate_reporting(&bytes, &file_name, &self.options)
     }
 
     /// Where [`Builder::generate`] writes.
@@ -151,7 +247,16 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", dir.display());
             }
         }
-        let code = self.generate_string()?;
+        let generated = self.generate_reporting()?;
+        for warning in &generated.warnings {
+            // Build scripts show cargo:warning lines; elsewhere stderr is the place.
+            if self.rerun_if_changed {
+                println!("cargo:warning={warning}");
+            } else {
+                eprintln!("warning: {warning}");
+            }
+        }
+        let code = generated.code;
         let path = self.output_path()?;
         if std::fs::read_to_string(&path).ok().as_deref() != Some(code.as_str()) {
             write_atomically(&path, &code)?;

@@ -34,6 +34,12 @@ enum Command {
         /// (repeat for several inputs).
         #[arg(long, value_name = "NAME=D0,D1,...", value_parser = parse_input_shape)]
         input_shape: Vec<(String, Vec<usize>)>,
+        /// Bytes of RAM the arena may use (default: 320 KiB, an ESP32-S3 without PSRAM).
+        #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_ram)]
+        max_ram: usize,
+        /// Bytes of flash the weights may use (default: 4 MiB).
+        #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_flash)]
+        max_flash: usize,
     },
 }
 
@@ -56,18 +62,22 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             check,
             templates,
             input_shape,
+            max_ram,
+            max_flash,
         } => {
-            let mut builder = onnx2esp::Builder::new(&model).rerun_if_changed(false);
+            let mut builder = onnx2esp::Builder::new(&model)
+                .rerun_if_changed(false)
+                .budget(onnx2esp::Budget { max_ram, max_flash });
             if let Some(dir) = templates {
                 builder = builder.templates(dir);
             }
             for (name, dims) in &input_shape {
                 builder = builder.input_shape(name, dims);
             }
-            let code = builder.generate_string()?;
             match (output, check) {
-                (None, _) => print!("{code}"),
+                (None, _) => print!("{}", builder.generate_string()?),
                 (Some(path), true) => {
+                    let code = builder.generate_string()?;
                     let current = std::fs::read_to_string(&path).unwrap_or_default();
                     if current != code {
                         let diff = similar::TextDiff::from_lines(&current, &code)

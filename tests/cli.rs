@@ -96,3 +96,39 @@ fn a_failed_generation_leaves_the_previous_output_untouched() {
         "previous contents\n"
     );
 }
+
+#[test]
+fn memory_budgets_are_enforced_with_figures_and_warned_when_close() {
+    let over = onnx2esp()
+        .args(["generate", MODEL, "--max-ram", "600"])
+        .output()
+        .unwrap();
+    assert_eq!(over.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&over.stderr);
+    assert!(
+        err.contains("needs 640 bytes, over the budget of 600"),
+        "{err}"
+    );
+    assert!(err.contains("--max-ram"), "{err}");
+
+    let flash = onnx2esp()
+        .args(["generate", MODEL, "--max-flash", "1000"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&flash.stderr);
+    assert!(
+        err.contains("weights (flash) needs 1424 bytes, over the budget of 1000"),
+        "{err}"
+    );
+
+    let close = onnx2esp()
+        .args(["generate", MODEL, "--max-ram", "700"])
+        .output()
+        .unwrap();
+    assert!(close.status.success());
+    let warning = String::from_utf8_lossy(&close.stderr);
+    assert!(
+        warning.contains("warning:") && warning.contains("640 of 700 bytes"),
+        "{warning}"
+    );
+}

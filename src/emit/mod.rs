@@ -23,8 +23,15 @@ pub struct RenderedLayer {
     pub description: String,
 }
 
+/// A rendered module and the figures the memory budgets are checked against.
+pub struct Emitted {
+    pub code: String,
+    pub arena_bytes: usize,
+    pub weight_bytes: usize,
+}
+
 /// Renders the whole module as formatted Rust source.
-pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) -> Result<String> {
+pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) -> Result<Emitted> {
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
@@ -57,11 +64,17 @@ pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) 
         &prettyplease::unparse(&file),
     )));
     code.push_str("\n// Weights and biases.\n");
+    let mut weight_bytes = 0;
     for array in layers.iter().flat_map(|l| &l.statics) {
         code.push('\n');
         code.push_str(&module::static_item(array)?);
+        weight_bytes += array.bytes();
     }
-    Ok(code)
+    Ok(Emitted {
+        code,
+        arena_bytes: plan.arena_bytes,
+        weight_bytes,
+    })
 }
 
 /// Packs the one-number-per-line arrays that prettyplease prints (lookup tables inside
