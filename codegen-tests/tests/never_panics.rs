@@ -1,0 +1,61 @@
+//! Every fixture's generated module on random int8 inputs, in this debug build (overflow
+//! checks on): no input may panic, and `predict` must agree with `run` (a second path through
+//! the same module: quantize, run, dequantize). The Gemm override must agree with the built-in
+//! kernel on every input, not only on the recorded ones.
+
+use codegen_tests::*;
+use proptest::prelude::*;
+
+/// Runs `run` on `q` and `predict` on `q * 2^e`, and checks that they agree exactly.
+macro_rules! check_module {
+    ($module:ident, $q:expr) => {{
+        use $module as m;
+        let q: [i8; m::INPUT_LEN] = $q;
+        let mut model = m::Model::new();
+        let mut integer = [0i8; m::OUTPUT_LEN];
+        model.run(&q, &mut integer);
+        // q * 2^e is exact in f32 and quantizes back to q.
+        let x: [f32; m::INPUT_LEN] = q.map(|v| v as f32 * 2f32.powi(m::INPUT_EXPONENT));
+        let mut real = [0f32; m::OUTPUT_LEN];
+        model.predict(&x, &mut real);
+        for (r, i) in real.iter().zip(integer.iter()) {
+            prop_assert_eq!(*r, *i as f32 * 2f32.powi(m::OUTPUT_EXPONENT));
+        }
+        integer
+    }};
+}
+
+fn int8_array<const N: usize>() -> impl Strategy<Value = [i8; N]> {
+    prop_oneof![
+        // Uniform values, and saturated ones that push accumulators to their bounds.
+        proptest::collection::vec(any::<i8>(), N),
+        proptest::collection::vec(prop_oneof![Just(-128i8), Just(127i8)], N),
+    ]
+    .prop_map(|v| v.try_into().unwrap_or([0; N]))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn digits_qat_and_its_gemm_override(q in int8_array::<{ digits_qat::INPUT_LEN }>()) {
+        let built_in = check_module!(digits_qat, q);
+        let overridden = check_module!(digits_qat_gemm_override, q);
+        prop_assert_eq!(built_in, overridden);
+    }
+
+    #[test]
+    fn digits_esppq(q in int8_array::<{ digits_esppq::INPUT_LEN }>()) {
+        check_module!(digits_esppq, q);
+    }
+
+    #[test]
+    fn digits_swish(q in int8_array::<{ digits_swish::INPUT_LEN }>()) {
+        check_module!(digits_swish, q);
+    }
+
+    #[test]
+    fn swish_layer(q in int8_array::<{ swish_layer::INPUT_LEN }>()) {
+        check_module!(swish_layer, q);
+    }
+}
