@@ -51,8 +51,8 @@ impl Pending for AddPending {
         );
         let common = ea.min(eb);
         let (shift_a, shift_b) = (ea - common, eb - common);
-        // |a << sa| + |b << sb| must fit in i32.
-        if 128i64 << shift_a.max(shift_b) >= 1 << 30 {
+        // |a << sa| + |b << sb| must fit in i32: (128 << 22) * 2 < 2^31.
+        if shift_a.max(shift_b) > 22 {
             return Err(Error::Model(format!(
                 "Add of '{}' (2^{ea}) and '{}' (2^{eb}): the exponents are too far apart",
                 lowering.tensor(self.a).name,

@@ -6,6 +6,10 @@ use crate::error::{Error, Result};
 use crate::onnx::Node;
 use serde::Serialize;
 
+/// Bound on kernel sizes, strides, dilations and pads. Far beyond any MCU model, it keeps
+/// every window computation far from overflow whatever the attributes say.
+const MAX_WINDOW: i64 = 1 << 16;
+
 /// Geometry of a 2-D window over an NCHW tensor (batch 1 per call).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window2d {
@@ -40,12 +44,14 @@ impl Window2d {
         let pair = |name: &str, default: usize| -> Result<[usize; 2]> {
             match node.attr_ints(name)? {
                 None => Ok([default, default]),
-                Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 1) => {
+                Some(v) if v.len() == 2 && v.iter().all(|&x| (1..=MAX_WINDOW).contains(&x)) => {
                     Ok([v[0] as usize, v[1] as usize])
                 }
                 Some(v) => Err(Error::node(
                     node,
-                    format!("attribute '{name}' = {v:?}: expected two positive values (2-D)"),
+                    format!(
+                        "attribute '{name}' = {v:?}: expected two values in 1..={MAX_WINDOW} (2-D)"
+                    ),
                 )),
             }
         };
@@ -60,10 +66,10 @@ impl Window2d {
             (Some(_), None) => pair("kernel_shape", 1)?,
             (None, None) => return Err(Error::node(node, "kernel_shape is required")),
         };
-        if kernel.contains(&0) {
+        if kernel.iter().any(|&k| k == 0 || k as i64 > MAX_WINDOW) {
             return Err(Error::node(
                 node,
-                format!("kernel size {kernel:?} has a zero"),
+                format!("kernel size {kernel:?} must be in 1..={MAX_WINDOW}"),
             ));
         }
         let strides = pair("strides", 1)?;
@@ -75,14 +81,14 @@ impl Window2d {
         let pads = match auto_pad.as_str() {
             "NOTSET" => match node.attr_ints("pads")? {
                 None => [0; 4],
-                Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => {
+                Some(p) if p.len() == 4 && p.iter().all(|&x| (0..=MAX_WINDOW).contains(&x)) => {
                     // ONNX order: [top, left, bottom, right]
                     [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]
                 }
                 Some(p) => {
                     return Err(Error::node(
                         node,
-                        format!("pads {p:?}: expected four non-negative values"),
+                        format!("pads {p:?}: expected four values in 0..={MAX_WINDOW}"),
                     ))
                 }
             },

@@ -242,14 +242,24 @@ impl<'g> Lowering<'g> {
                 zero_point: *zp as i64,
             });
         }
-        exact_exponent(scale_value).map_err(|e| Error::NotPowerOfTwo {
+        let exponent = exact_exponent(scale_value).map_err(|e| Error::NotPowerOfTwo {
             tensor: tensor.to_string(),
             node: node.name.clone(),
             scale: scale_value,
             nearest: e.nearest,
             nearest_scale: 2f64.powi(e.nearest),
             relative_error: e.relative_error,
-        })
+        })?;
+        // predict() scales by 2^e in f32, which must stay a normal number.
+        if !(-126..=126).contains(&exponent) {
+            return Err(Error::node(
+                node,
+                format!(
+                    "tensor '{tensor}': exponent {exponent} is outside the f32 range -126..=126"
+                ),
+            ));
+        }
+        Ok(exponent)
     }
 
     fn finish(mut self) -> Result<QGraph> {
