@@ -3,7 +3,7 @@
 //!   test passes codegen-tests' own OUT_DIR, so the generator is never rebuilt for riscv);
 //! - embeds, for every fixture with a recording in `../models/`, the recorded inputs, the
 //!   same inputs quantized to int8, ONNX Runtime's outputs and the labels;
-//! - puts the linker script on the link search path.
+//! - links with its own linker script, qemu-virt.ld.
 //!
 //! No dependencies: the recordings are read with the small JSON reader below.
 
@@ -28,6 +28,9 @@ fn main() {
 
     std::fs::copy(manifest.join("qemu-virt.ld"), out.join("qemu-virt.ld")).unwrap();
     println!("cargo:rustc-link-search={}", out.display());
+    // Here rather than in .cargo/config.toml, so that a RUSTFLAGS from the environment (which
+    // replaces config rustflags) cannot drop it.
+    println!("cargo:rustc-link-arg=-Tqemu-virt.ld");
     println!("cargo:rerun-if-changed=qemu-virt.ld");
 
     println!("cargo:rerun-if-env-changed=ONNX2ESP_GENERATED_DIR");
