@@ -6,7 +6,10 @@
 //! On CI (`CI` set) insta never writes and a mismatch fails.
 
 fn generate(fixture: &str) -> String {
-    let path = format!("{}/codegen-tests/models/{fixture}.onnx", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/codegen-tests/models/{fixture}.onnx",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     onnx2esp::generate_from_bytes(&bytes, &format!("{fixture}.onnx"))
         .unwrap_or_else(|e| panic!("{path}: {e}"))

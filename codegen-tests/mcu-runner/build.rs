@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Largest difference from ONNX Runtime allowed per output element, in output LSBs. Every
 /// fixture not listed here must be bit-exact. The limits match codegen-tests/tests/exactness.rs.
@@ -35,13 +35,15 @@ fn main() {
 
     println!("cargo:rerun-if-env-changed=ONNX2ESP_GENERATED_DIR");
     println!("cargo:rerun-if-env-changed=MCU_RUNNER_SAMPLES");
-    let generated = PathBuf::from(std::env::var_os("ONNX2ESP_GENERATED_DIR").unwrap_or_else(|| {
-        panic!(
-            "ONNX2ESP_GENERATED_DIR is not set: point it at a directory holding the modules \
+    let generated = PathBuf::from(std::env::var_os("ONNX2ESP_GENERATED_DIR").unwrap_or_else(
+        || {
+            panic!(
+                "ONNX2ESP_GENERATED_DIR is not set: point it at a directory holding the modules \
              onnx2esp generated for ../models/*.onnx (codegen-tests' OUT_DIR, or the output \
              of `onnx2esp generate`). `cargo test -p codegen-tests --test qemu` does this."
-        )
-    }));
+            )
+        },
+    ));
     let limit: usize = std::env::var("MCU_RUNNER_SAMPLES")
         .ok()
         .map(|s| s.parse().expect("MCU_RUNNER_SAMPLES is a number"))
@@ -53,7 +55,11 @@ fn main() {
         .unwrap_or_else(|e| panic!("{}: {e}", models.display()))
         .filter_map(|e| {
             let path = e.unwrap().path();
-            let name = path.file_name()?.to_str()?.strip_suffix(".onnx")?.to_owned();
+            let name = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".onnx")?
+                .to_owned();
             Some(name)
         })
         .collect();
@@ -89,20 +95,43 @@ fn main() {
         let json = Json::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", recording.display()));
         let inputs = json.get("inputs").matrix();
         let outputs = json.get("outputs").matrix();
-        let labels: Vec<usize> = json.get("labels").array().iter().map(|v| v.number() as usize).collect();
+        let labels: Vec<usize> = json
+            .get("labels")
+            .array()
+            .iter()
+            .map(|v| v.number() as usize)
+            .collect();
         let n = inputs.len().min(limit);
-        assert!(n > 0 && outputs.len() >= n && labels.len() >= n, "{name}: short recording");
+        assert!(
+            n > 0 && outputs.len() >= n && labels.len() >= n,
+            "{name}: short recording"
+        );
         let (in_len, out_len) = (inputs[0].len(), outputs[0].len());
 
         writeln!(src, "pub mod {name} {{").unwrap();
-        writeln!(src, "    #[allow(dead_code)]
-    pub mod model {{ include!({:?}); }}", module.display().to_string()).unwrap();
+        writeln!(
+            src,
+            "    #[allow(dead_code)]
+    pub mod model {{ include!({:?}); }}",
+            module.display().to_string()
+        )
+        .unwrap();
         writeln!(src, "    pub const NAME: &str = {name:?};").unwrap();
-        writeln!(src, "    pub const TOLERANCE_LSB: u32 = {};", tolerance_lsb(name)).unwrap();
+        writeln!(
+            src,
+            "    pub const TOLERANCE_LSB: u32 = {};",
+            tolerance_lsb(name)
+        )
+        .unwrap();
         writeln!(src, "    pub const SAMPLES: usize = {n};").unwrap();
         writeln!(src, "    pub static INPUTS: [[f32; {in_len}]; {n}] = [").unwrap();
         for row in &inputs[..n] {
-            writeln!(src, "        [{}],", join(row.iter().map(|&x| format!("{:?}", x as f32)))).unwrap();
+            writeln!(
+                src,
+                "        [{}],",
+                join(row.iter().map(|&x| format!("{:?}", x as f32)))
+            )
+            .unwrap();
         }
         writeln!(src, "    ];").unwrap();
         // The input as `predict` quantizes it: sat(round_half_even(x * 2^-e)), exact in f64.
@@ -117,20 +146,38 @@ fn main() {
         writeln!(src, "    ];").unwrap();
         writeln!(src, "    pub static EXPECTED: [[f32; {out_len}]; {n}] = [").unwrap();
         for row in &outputs[..n] {
-            writeln!(src, "        [{}],", join(row.iter().map(|&y| format!("{:?}", y as f32)))).unwrap();
+            writeln!(
+                src,
+                "        [{}],",
+                join(row.iter().map(|&y| format!("{:?}", y as f32)))
+            )
+            .unwrap();
         }
         writeln!(src, "    ];").unwrap();
-        writeln!(src, "    pub static LABELS: [usize; {n}] = [{}];", join(labels[..n].iter().map(|l| l.to_string()))).unwrap();
+        writeln!(
+            src,
+            "    pub static LABELS: [usize; {n}] = [{}];",
+            join(labels[..n].iter().map(|l| l.to_string()))
+        )
+        .unwrap();
         writeln!(src, "}}\n").unwrap();
         writeln!(checks, "    crate::check_fixture!(report, {name});").unwrap();
     }
-    writeln!(src, "/// Fixtures in ../models that the runner cannot check, with the reason.").unwrap();
+    writeln!(
+        src,
+        "/// Fixtures in ../models that the runner cannot check, with the reason."
+    )
+    .unwrap();
     writeln!(src, "pub static SKIPPED: &[(&str, &str)] = &[").unwrap();
     for (name, why) in &skipped {
         writeln!(src, "    ({name:?}, {why:?}),").unwrap();
     }
     writeln!(src, "];\n").unwrap();
-    writeln!(src, "pub fn check_all(report: &mut crate::Report) {{\n{checks}}}").unwrap();
+    writeln!(
+        src,
+        "pub fn check_all(report: &mut crate::Report) {{\n{checks}}}"
+    )
+    .unwrap();
     std::fs::write(out.join("fixtures.rs"), src).unwrap();
 }
 
@@ -158,7 +205,10 @@ enum Json {
 
 impl Json {
     fn parse(text: &str) -> Result<Json, String> {
-        let mut p = Parser { s: text.as_bytes(), i: 0 };
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
         let v = p.value()?;
         p.ws();
         if p.i != p.s.len() {
@@ -186,7 +236,10 @@ impl Json {
     }
     /// An array of arrays of numbers.
     fn matrix(&self) -> Vec<Vec<f64>> {
-        self.array().iter().map(|r| r.array().iter().map(Json::number).collect()).collect()
+        self.array()
+            .iter()
+            .map(|r| r.array().iter().map(Json::number).collect())
+            .collect()
     }
 }
 
@@ -231,7 +284,9 @@ impl Parser<'_> {
                 }
                 loop {
                     self.ws();
-                    let Json::String(k) = self.string()? else { unreachable!() };
+                    let Json::String(k) = self.string()? else {
+                        unreachable!()
+                    };
                     self.eat(b':')?;
                     m.insert(k, self.value()?);
                     self.ws();
@@ -273,13 +328,18 @@ impl Parser<'_> {
             Some(_) => {
                 let start = self.i;
                 while self.i < self.s.len()
-                    && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                    && matches!(
+                        self.s[self.i],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
                 {
                     self.i += 1;
                 }
                 let t = std::str::from_utf8(&self.s[start..self.i]).unwrap();
                 // Python's json also writes NaN and Infinity; the recordings have none.
-                t.parse().map(Json::Number).map_err(|_| format!("bad number {t:?} at byte {start}"))
+                t.parse()
+                    .map(Json::Number)
+                    .map_err(|_| format!("bad number {t:?} at byte {start}"))
             }
             None => Err("unexpected end".into()),
         }
@@ -305,7 +365,10 @@ impl Parser<'_> {
                         b'u' => {
                             let hex = std::str::from_utf8(&self.s[self.i..self.i + 4]).unwrap();
                             self.i += 4;
-                            out.push(char::from_u32(u32::from_str_radix(hex, 16).unwrap()).unwrap_or('?'));
+                            out.push(
+                                char::from_u32(u32::from_str_radix(hex, 16).unwrap())
+                                    .unwrap_or('?'),
+                            );
                         }
                         c => out.push(c as char),
                     }

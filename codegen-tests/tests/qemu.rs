@@ -54,12 +54,26 @@ fn build_runner() -> PathBuf {
 
 fn run_qemu(elf: &Path) -> (bool, String) {
     let args = [
-        "-machine", "virt", "-bios", "none", "-nographic", "-monitor", "none", "-serial", "none",
+        "-machine",
+        "virt",
+        "-bios",
+        "none",
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        "none",
         // minstret counts executed instructions only with -icount.
-        "-icount", "shift=0",
-        "-semihosting-config", "enable=on,target=native",
+        "-icount",
+        "shift=0",
+        "-semihosting-config",
+        "enable=on,target=native",
     ];
-    println!("running: {QEMU} {} -kernel {}", args.join(" "), elf.display());
+    println!(
+        "running: {QEMU} {} -kernel {}",
+        args.join(" "),
+        elf.display()
+    );
     let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcu-runner.log");
     let file = std::fs::File::create(&log).expect("create the qemu log");
     let mut child = Command::new(QEMU)
@@ -89,7 +103,10 @@ fn run_qemu(elf: &Path) -> (bool, String) {
         std::thread::sleep(Duration::from_millis(20));
     };
     println!("qemu ran {:.1?}, {status}", started.elapsed());
-    (status.success(), std::fs::read_to_string(&log).expect("read the qemu log"))
+    (
+        status.success(),
+        std::fs::read_to_string(&log).expect("read the qemu log"),
+    )
 }
 
 /// The int8 outputs of `predict` on the host for a recorded fixture.
@@ -118,13 +135,22 @@ fn host_outputs(name: &str) -> Option<Vec<Vec<i8>>> {
 #[test]
 fn fixtures_run_on_riscv32imc_under_qemu() {
     // Fail loudly, not skip, when qemu is missing.
-    let version = Command::new(QEMU).arg("--version").output().unwrap_or_else(|e| {
-        panic!(
-            "{QEMU} is not installed ({e}). Install it (Debian/Ubuntu: `apt-get install -y \
+    let version = Command::new(QEMU)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{QEMU} is not installed ({e}). Install it (Debian/Ubuntu: `apt-get install -y \
              qemu-system-misc`); .ci/run does this on CI."
-        )
-    });
-    println!("{}", String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or(""));
+            )
+        });
+    println!(
+        "{}",
+        String::from_utf8_lossy(&version.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+    );
 
     let elf = build_runner();
     println!(
@@ -146,12 +172,20 @@ fn fixtures_run_on_riscv32imc_under_qemu() {
             println!("{line}");
         }
     }
-    assert!(success, "the runner failed under qemu (exit status 1); output above");
-    assert!(log.contains("RESULT PASS"), "the runner did not report RESULT PASS");
+    assert!(
+        success,
+        "the runner failed under qemu (exit status 1); output above"
+    );
+    assert!(
+        log.contains("RESULT PASS"),
+        "the runner did not report RESULT PASS"
+    );
 
     for name in ["digits_esppq", "digits_qat"] {
         let host = host_outputs(name).expect("a known fixture");
-        let got = mcu.get(name).unwrap_or_else(|| panic!("the runner printed nothing for {name}"));
+        let got = mcu
+            .get(name)
+            .unwrap_or_else(|| panic!("the runner printed nothing for {name}"));
         assert!(!got.is_empty());
         for (&i, values) in got {
             assert_eq!(

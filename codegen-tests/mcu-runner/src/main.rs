@@ -48,7 +48,12 @@ struct Counts {
 
 impl Counts {
     const fn new() -> Self {
-        Counts { min: u64::MAX, max: 0, sum: 0, n: 0 }
+        Counts {
+            min: u64::MAX,
+            max: 0,
+            sum: 0,
+            n: 0,
+        }
     }
     fn add(&mut self, v: u64) {
         self.min = self.min.min(v);
@@ -172,8 +177,14 @@ fn calibration() -> u64 {
 #[no_mangle]
 extern "C" fn runner_main() -> ! {
     println!("mcu-runner: riscv32imc, onnx2esp fixtures against ONNX Runtime");
-    println!("calibration: a 2000-instruction loop counts {}", calibration());
-    let mut report = Report { fixtures: 0, failures: 0 };
+    println!(
+        "calibration: a 2000-instruction loop counts {}",
+        calibration()
+    );
+    let mut report = Report {
+        fixtures: 0,
+        failures: 0,
+    };
     fixtures::check_all(&mut report);
     for (name, why) in fixtures::SKIPPED {
         println!("skipped {name}: {why}");

@@ -61,7 +61,11 @@ const ADP_STOPPED_RUNTIME_ERROR_UNKNOWN: usize = 0x20023;
 /// Ends the qemu process: exit status 0 when `success`, 1 otherwise (on RV32, QEMU maps
 /// ADP_Stopped_ApplicationExit to 0 and any other reason to 1).
 pub fn exit(success: bool) -> ! {
-    let reason = if success { ADP_STOPPED_APPLICATION_EXIT } else { ADP_STOPPED_RUNTIME_ERROR_UNKNOWN };
+    let reason = if success {
+        ADP_STOPPED_APPLICATION_EXIT
+    } else {
+        ADP_STOPPED_RUNTIME_ERROR_UNKNOWN
+    };
     // SAFETY: SYS_EXIT takes the reason as its parameter and does not return under qemu.
     unsafe { semihosting_call(SYS_EXIT, reason) };
     loop {}
@@ -75,7 +79,10 @@ pub struct Console {
 
 impl Console {
     pub const fn new() -> Self {
-        Console { buf: [0; 256], len: 0 }
+        Console {
+            buf: [0; 256],
+            len: 0,
+        }
     }
     pub fn flush(&mut self) {
         if self.len == 0 {
