@@ -13,3 +13,9 @@ pub mod digits_qat {
 pub mod digits_esppq {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq.rs"));
 }
+
+/// The single-op fixtures of `models/ops/` (made by `examples/ops/make_op_fixtures.py`), one
+/// module each, listed by build.rs.
+pub mod ops {
+    include!(concat!(env!("OUT_DIR"), "/op_fixtures.rs"));
+}

@@ -54,11 +54,9 @@ pub struct KernelEmit {
 impl KernelEmit {
     /// `fn_name` is the layer function's name; `inputs` the lengths of its input buffers.
     pub fn new(fn_name: &str, inputs: &[usize], output: usize) -> KernelEmit {
-        let names: Vec<String> = if inputs.len() == 1 {
-            vec!["input".to_string()]
-        } else {
-            (0..inputs.len()).map(|i| format!("input{i}")).collect()
-        };
+        let names: Vec<String> = (0..inputs.len())
+            .map(|i| Self::input_name(i, inputs.len()))
+            .collect();
         let params: Vec<String> = names
             .iter()
             .zip(inputs)
@@ -74,6 +72,15 @@ impl KernelEmit {
             prefix: fn_name.to_uppercase(),
             statics: Vec::new(),
             description: String::new(),
+        }
+    }
+
+    /// The parameter name of input `index` of `count`: `input` alone, else `input0`, `input1`...
+    pub fn input_name(index: usize, count: usize) -> String {
+        if count == 1 {
+            "input".to_string()
+        } else {
+            format!("input{index}")
         }
     }
 

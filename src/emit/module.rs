@@ -150,6 +150,14 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         .zip(layers)
         .map(|(layer, rendered)| layer_call(graph, plan, layer, rendered, &inputs, &outputs))
         .collect::<Result<Vec<_>>>()?;
+    // A model whose only layer reads its inputs and writes its outputs never touches the arena
+    // (ARENA_BYTES is then 0), and an unused binding would be a warning in the user's crate.
+    let uses_arena = calls.iter().any(|c| c.to_string().contains("arena"));
+    let arena_binding = if uses_arena {
+        quote!(let arena = &mut self.arena.0;)
+    } else {
+        quote!(let _ = &self.arena;)
+    };
     let functions = layers.iter().map(|l| &l.function);
     let runtime: syn::File =
         syn::parse_str(crate::quant::runtime::SOURCE).map_err(|e| Error::InvalidRust {
@@ -242,7 +250,7 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
             }
 
             fn run_layers(&mut self, #(#input_params,)* #(#output_params,)*) -> Option<()> {
-                let arena = &mut self.arena.0;
+                #arena_binding
                 #(#calls)*
                 Some(())
             }

@@ -5,10 +5,13 @@ use crate::error::{Error, Result};
 
 /// (file name, source) of every built-in template under `templates/`.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("add.rs.tera", include_str!("../../templates/add.rs.tera")),
     (
         "clamp.rs.tera",
         include_str!("../../templates/clamp.rs.tera"),
+    ),
+    (
+        "concat.rs.tera",
+        include_str!("../../templates/concat.rs.tera"),
     ),
     (
         "conv2d.rs.tera",
@@ -19,12 +22,20 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/dense.rs.tera"),
     ),
     (
+        "elementwise.rs.tera",
+        include_str!("../../templates/elementwise.rs.tera"),
+    ),
+    (
         "pool2d.rs.tera",
         include_str!("../../templates/pool2d.rs.tera"),
     ),
     (
         "requantize.rs.tera",
         include_str!("../../templates/requantize.rs.tera"),
+    ),
+    (
+        "table.rs.tera",
+        include_str!("../../templates/table.rs.tera"),
     ),
 ];
 

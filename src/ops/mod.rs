@@ -2,12 +2,14 @@
 //! and its emit context; the kernel code itself is a template under `templates/`.
 
 mod activation;
-mod add;
+mod concat;
 mod conv;
 mod dense;
+mod elementwise;
 mod layout;
 mod pool;
 mod quantize;
+mod table;
 mod window;
 
 use crate::emit::KernelEmit;
@@ -103,6 +105,127 @@ impl Clamp {
     }
 }
 
+type LowerFn = fn(&mut Lowering, &Node) -> Result<()>;
+
+/// A supported ONNX operator: its lowering, the constraints on its use, and the fixtures
+/// that test it (paths under `codegen-tests/models/`, without `.onnx`). The README's operator table is rendered
+/// from this list ([`operator_table_markdown`]) and a test keeps the two equal.
+pub struct Operator {
+    pub name: &'static str,
+    pub constraints: &'static str,
+    pub fixtures: &'static [&'static str],
+    lower: LowerFn,
+}
+
+const fn op(
+    name: &'static str,
+    lower: LowerFn,
+    constraints: &'static str,
+    fixtures: &'static [&'static str],
+) -> Operator {
+    Operator {
+        name,
+        constraints,
+        fixtures,
+        lower,
+    }
+}
+
+const TABLE_CONSTRAINT: &str =
+    "256-entry int8 table, f in f64; may differ from ONNX Runtime's f32 by 1 LSB";
+
+/// Every operator the lowering implements, in the order of the README table (one line each).
+#[rustfmt::skip]
+pub const OPERATORS: &[Operator] = &[
+    op("QuantizeLinear", quantize::lower_quantize, "int8, power-of-two per-tensor scale, zero point 0", &["digits_esppq", "digits_qat"]),
+    op("DequantizeLinear", quantize::lower_dequantize, "int8 activations; int8/int32 constants", &["digits_esppq", "digits_qat"]),
+    op("Conv", conv::lower, "1-D and 2-D; any groups (depthwise); pads, auto_pad, strides, dilations; constant int8 weights", &["ops/conv1d_pads_stride", "ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat"]),
+    op("Gemm", dense::lower, "constant 2-D int8 weight; transB; alpha = beta = 1, transA = 0", &["digits_esppq", "digits_qat"]),
+    op("MatMul", dense::lower, "activation × constant 2-D int8 weight", &[]),
+    op("Add", elementwise::lower, "two activations, numpy broadcasting; exponents at most 16 apart", &["ops/add_broadcast_channel", "ops/add_broadcast_both", "digits_esppq"]),
+    op("Sub", elementwise::lower, "two activations, numpy broadcasting; exponents at most 16 apart", &["ops/sub_same_shape", "ops/sub_broadcast_rank"]),
+    op("Mul", elementwise::lower, "two activations, numpy broadcasting", &["ops/mul_same_shape", "ops/mul_broadcast"]),
+    op("Div", elementwise::lower, "two activations, numpy broadcasting; ea - eb - ey >= -8, so that it is exact", &["ops/div_broadcast"]),
+    op("Concat", concat::lower, "activations at any exponents (requantized to the output's)", &["ops/concat_mixed_exponents", "ops/concat_last_axis"]),
+    op("Relu", activation::lower, "fused into the preceding layer, or a clamp", &["ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat"]),
+    op("Clip", activation::lower, "constant bounds; fused into the preceding layer, or a clamp", &[]),
+    op("LeakyRelu", table::lower, "256-entry table, slope * x in f32 as ONNX Runtime (exact)", &["ops/leaky_relu"]),
+    op("PRelu", table::lower, "one slope or one per channel (float or int8 DequantizeLinear); a table per channel (exact)", &["ops/prelu_per_channel", "ops/prelu_quantized_slope"]),
+    op("MaxPool", pool::lower, "1-D and 2-D; pads, strides, dilations, ceil_mode; no Indices output", &["ops/maxpool1d", "digits_qat"]),
+    op("AveragePool", pool::lower, "1-D and 2-D; pads, strides, ceil_mode, count_include_pad", &["ops/avgpool1d_ceil"]),
+    op("GlobalAveragePool", pool::lower, "1-D and 2-D", &["digits_esppq"]),
+    op("GlobalMaxPool", pool::lower, "1-D and 2-D", &["ops/global_max_pool"]),
+    op("Sigmoid", table::lower, TABLE_CONSTRAINT, &["ops/sigmoid"]),
+    op("Tanh", table::lower, TABLE_CONSTRAINT, &["ops/tanh"]),
+    op("HardSigmoid", table::lower, TABLE_CONSTRAINT, &["ops/hard_sigmoid"]),
+    op("HardSwish", table::lower, TABLE_CONSTRAINT, &["ops/hard_swish"]),
+    op("Elu", table::lower, TABLE_CONSTRAINT, &["ops/elu"]),
+    op("Exp", table::lower, TABLE_CONSTRAINT, &["ops/exp"]),
+    op("Log", table::lower, TABLE_CONSTRAINT, &["ops/log"]),
+    op("Sqrt", table::lower, TABLE_CONSTRAINT, &["ops/sqrt"]),
+    op("Softplus", table::lower, TABLE_CONSTRAINT, &["ops/softplus"]),
+    op("Neg", table::lower, "256-entry int8 table (exact)", &["ops/neg"]),
+    op("Erf", table::lower, TABLE_CONSTRAINT, &["ops/erf"]),
+    op("Gelu", table::lower, "approximate none or tanh (opset 20); 256-entry int8 table, f in f64", &["ops/gelu"]),
+    op("Flatten", layout::lower, "no code: a view", &["digits_esppq", "digits_qat"]),
+    op("Reshape", layout::lower, "constant shape; no code: a view", &[]),
+    op("Identity", layout::lower, "no code", &["digits_qat"]),
+];
+
+/// The names of the supported operators.
+pub fn supported_ops() -> impl Iterator<Item = &'static str> {
+    OPERATORS.iter().map(|o| o.name)
+}
+
+fn operator(op_type: &str) -> Option<&'static Operator> {
+    OPERATORS.iter().find(|o| o.name == op_type)
+}
+
+/// The README's operator table, in Markdown.
+pub fn operator_table_markdown() -> String {
+    let mut table = String::from("| op | constraints | fixtures |\n|---|---|---|\n");
+    for o in OPERATORS {
+        let fixtures: Vec<String> = o.fixtures.iter().map(|f| format!("`{f}`")).collect();
+        table.push_str(&format!(
+            "| {} | {} | {} |\n",
+            o.name,
+            o.constraints,
+            fixtures.join(", ")
+        ));
+    }
+    table
+}
+
+/// Fails with one error that lists every node whose operator is not supported, so that a
+/// user sees the whole gap at once instead of one node per run.
+pub fn check_supported(nodes: &[Node]) -> Result<()> {
+    let unsupported: Vec<String> = nodes
+        .iter()
+        .filter(|n| {
+            !(n.domain.is_empty() || n.domain == "ai.onnx") || operator(&n.op_type).is_none()
+        })
+        .map(|n| {
+            if n.domain.is_empty() || n.domain == "ai.onnx" {
+                format!("  node '{}' ({})", n.name, n.op_type)
+            } else {
+                format!(
+                    "  node '{}' ({} in custom domain '{}')",
+                    n.name, n.op_type, n.domain
+                )
+            }
+        })
+        .collect();
+    if unsupported.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Model(format!(
+        "{} node(s) use operators that are not supported:\n{}\nsupported operators: {}\n(an unsupported op can be supplied as a custom layer template: see the custom-layer issue, #5)",
+        unsupported.len(),
+        unsupported.join("\n"),
+        supported_ops().collect::<Vec<_>>().join(", ")
+    )))
+}
+
 /// Lowers one ONNX node into the IR (or into a pending value, a constant or an alias).
 pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
     if !node.domain.is_empty() && node.domain != "ai.onnx" {
@@ -111,18 +234,11 @@ pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
             format!("custom domain '{}' has no implementation", node.domain),
         ));
     }
-    match node.op_type.as_str() {
-        "QuantizeLinear" => quantize::lower_quantize(lowering, node),
-        "DequantizeLinear" => quantize::lower_dequantize(lowering, node),
-        "Conv" => conv::lower(lowering, node),
-        "Gemm" | "MatMul" => dense::lower(lowering, node),
-        "Relu" | "Clip" => activation::lower(lowering, node),
-        "MaxPool" | "AveragePool" | "GlobalAveragePool" => pool::lower(lowering, node),
-        "Add" => add::lower(lowering, node),
-        "Flatten" | "Reshape" | "Identity" => layout::lower(lowering, node),
-        other => Err(Error::node(
+    match operator(&node.op_type) {
+        Some(o) => (o.lower)(lowering, node),
+        None => Err(Error::node(
             node,
-            format!("operator {other} is not supported yet"),
+            format!("operator {} is not supported", node.op_type),
         )),
     }
 }

@@ -83,6 +83,7 @@ pub fn lower(graph: &Graph) -> Result<QGraph> {
         }
         lowering.define(&input.name, Value::FloatInput);
     }
+    ops::check_supported(&graph.nodes)?;
     for node in &graph.nodes {
         ops::lower_node(&mut lowering, node)?;
     }

@@ -1,17 +1,23 @@
-//! Reading the ONNX Runtime recordings made by `examples/pytorch/record_outputs.py`.
+// Each test file uses a different part of these helpers.
+#![allow(dead_code)]
+
+//! Reading the ONNX Runtime recordings made by `examples/pytorch/record_outputs.py` (and by
+//! `examples/ops/make_op_fixtures.py`, which has no labels).
 
 use serde::Deserialize;
 
 #[derive(Deserialize)]
 pub struct Recording {
     pub reference: String,
-    pub labels: Vec<usize>,
-    pub reference_accuracy: f64,
+    /// Class labels; `None` for op fixtures, which are not classifiers.
+    pub labels: Option<Vec<usize>>,
+    pub reference_accuracy: Option<f64>,
     pub framework_accuracy: Option<f64>,
     pub inputs: Vec<Vec<f32>>,
     pub outputs: Vec<Vec<f32>>,
 }
 
+/// Loads `models/{name}.expected.json`; `name` may have a directory, e.g. `ops/neg`.
 pub fn load(name: &str) -> Recording {
     let path = format!("{}/models/{name}.expected.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -36,6 +42,8 @@ pub struct Agreement {
     pub exact_elements: usize,
     /// Largest difference in units of the output's last bit.
     pub max_lsb: f64,
+    /// Elements that differ by exactly one unit of the last bit.
+    pub one_lsb_elements: usize,
     pub argmax_agree: usize,
     pub correct: usize,
 }
@@ -52,12 +60,7 @@ pub fn compare(
     let lsb = 2f64.powi(output_exponent);
     let mut a = Agreement::default();
     let mut got = vec![0f32; output_len];
-    for ((input, expected), &label) in recording
-        .inputs
-        .iter()
-        .zip(&recording.outputs)
-        .zip(&recording.labels)
-    {
+    for (sample, (input, expected)) in recording.inputs.iter().zip(&recording.outputs).enumerate() {
         assert_eq!(expected.len(), output_len);
         predict(input, &mut got);
         a.samples += 1;
@@ -66,12 +69,17 @@ pub fn compare(
             if g == e {
                 a.exact_elements += 1;
             }
-            a.max_lsb = a.max_lsb.max(((g as f64) - (e as f64)).abs() / lsb);
+            let lsbs = ((g as f64) - (e as f64)).abs() / lsb;
+            a.max_lsb = a.max_lsb.max(lsbs);
+            if lsbs == 1.0 {
+                a.one_lsb_elements += 1;
+            }
         }
         if argmax(&got) == argmax(expected) {
             a.argmax_agree += 1;
         }
-        if argmax(&got) == label {
+        let label = recording.labels.as_ref().map(|labels| labels[sample]);
+        if Some(argmax(&got)) == label {
             a.correct += 1;
         }
     }
@@ -79,6 +87,19 @@ pub fn compare(
 }
 
 impl Agreement {
+    /// One line of figures for an op fixture (no classes, no accuracy).
+    pub fn print_elements(&self, name: &str) {
+        println!(
+            "{name}: {}/{} elements exact ({:.2}%), {} off by 1 LSB ({:.3}%), max difference {} LSB",
+            self.exact_elements,
+            self.elements,
+            100.0 * self.exact_elements as f64 / self.elements as f64,
+            self.one_lsb_elements,
+            100.0 * self.one_lsb_elements as f64 / self.elements as f64,
+            self.max_lsb
+        );
+    }
+
     pub fn print(&self, name: &str, recording: &Recording) {
         println!(
             "{name}: {}/{} elements exact ({:.2}%), max difference {} LSB, argmax agrees on {}/{} samples",
@@ -92,7 +113,7 @@ impl Agreement {
         println!(
             "{name}: accuracy generated code {:.2}%, ONNX Runtime {:.2}%, framework {} ({})",
             100.0 * self.correct as f64 / self.samples as f64,
-            100.0 * recording.reference_accuracy,
+            100.0 * recording.reference_accuracy.unwrap_or(f64::NAN),
             recording
                 .framework_accuracy
                 .map_or("n/a".to_string(), |f| format!("{:.2}%", 100.0 * f)),

@@ -1,0 +1,207 @@
+//! Add, Sub, Mul and Div of two quantized tensors with numpy broadcasting. One kernel serves
+//! all four; only the integer arithmetic per element differs:
+//! - Add/Sub: both operands exactly at `e = min(ea, eb)` by left shifts, then requantized.
+//! - Mul: the product is exact at `ea + eb`, then requantized.
+//! - Div: `round_half_even(a * 2^k / b)` with `k = ea - eb - ey`, in integers.
+
+use super::{Clamp, Kernel, Pending};
+use crate::emit::KernelEmit;
+use crate::error::{Error, Result};
+use crate::ir::TensorId;
+use crate::onnx::Node;
+use crate::quant::Lowering;
+use std::rc::Rc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arithmetic {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    let arithmetic = match node.op_type.as_str() {
+        "Add" => Arithmetic::Add,
+        "Sub" => Arithmetic::Sub,
+        "Mul" => Arithmetic::Mul,
+        "Div" => Arithmetic::Div,
+        other => return Err(Error::node(node, format!("{other} is not elementwise"))),
+    };
+    let a = lowering.quant_input(node, 0)?;
+    let b = lowering.quant_input(node, 1)?;
+    let shape = broadcast_shape(node, &lowering.tensor(a).shape, &lowering.tensor(b).shape)?;
+    let pending = ElementwisePending {
+        node: node.clone(),
+        arithmetic,
+        a,
+        b,
+        shape,
+    };
+    super::define_pending(lowering, node, Rc::new(pending))
+}
+
+/// The numpy broadcast of two shapes: aligned at the right, each pair of dims equal or one 1.
+pub fn broadcast_shape(node: &Node, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let dim = |shape: &[usize], axis: usize| {
+        (axis + shape.len())
+            .checked_sub(rank)
+            .map_or(1, |i| shape[i])
+    };
+    (0..rank)
+        .map(|axis| match (dim(a, axis), dim(b, axis)) {
+            (x, y) if x == y || y == 1 => Ok(x),
+            (1, y) => Ok(y),
+            (x, y) => Err(Error::node(
+                node,
+                format!("shapes {a:?} and {b:?} do not broadcast (axis {axis}: {x} vs {y})"),
+            )),
+        })
+        .collect()
+}
+
+/// Rust expression for the flat index into an input of shape `input` (broadcast to `output`)
+/// at flat output index `i`. Broadcast axes contribute nothing; an input as large as the
+/// output is read at `i` itself.
+pub fn broadcast_index(input: &[usize], output: &[usize]) -> String {
+    let len: usize = output.iter().product();
+    if input.iter().product::<usize>() == len {
+        return "i".into();
+    }
+    let offset = output.len() - input.len();
+    let mut terms = Vec::new();
+    let (mut out_stride, mut in_stride) = (1, 1);
+    for axis in (0..output.len()).rev() {
+        let in_dim = axis.checked_sub(offset).map_or(1, |a| input[a]);
+        if in_dim > 1 {
+            let mut term = "i".to_string();
+            if out_stride > 1 {
+                term = format!("{term} / {out_stride}");
+            }
+            // `/`, `%` and `*` associate left to right: no parentheses needed.
+            if out_stride * output[axis] < len {
+                term = format!("{term} % {}", output[axis]);
+            }
+            if in_stride > 1 {
+                term = format!("{term} * {in_stride}");
+            }
+            terms.push(term);
+        }
+        out_stride *= output[axis];
+        in_stride *= in_dim;
+    }
+    if terms.is_empty() {
+        "0".into()
+    } else {
+        terms.reverse();
+        terms.join(" + ")
+    }
+}
+
+#[derive(Debug)]
+struct ElementwisePending {
+    node: Node,
+    arithmetic: Arithmetic,
+    a: TensorId,
+    b: TensorId,
+    shape: Vec<usize>,
+}
+
+impl Pending for ElementwisePending {
+    fn output_shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn finish(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let (a, b) = (lowering.tensor(self.a), lowering.tensor(self.b));
+        let (ea, eb) = (a.exponent, b.exponent);
+        let (mut shift_a, mut shift_b) = (0, 0);
+        let shift = match self.arithmetic {
+            Arithmetic::Add | Arithmetic::Sub => {
+                let common = ea.min(eb);
+                (shift_a, shift_b) = (ea - common, eb - common);
+                // ONNX Runtime adds in f32: the sum is exact (and so is ours) while both
+                // aligned operands fit in f32's 24-bit significand, i.e. 128 << 16 + 128.
+                if shift_a.max(shift_b) > 16 {
+                    return Err(Error::node(
+                        &self.node,
+                        format!("input exponents 2^{ea} and 2^{eb} are more than 16 apart; the float sum would round"),
+                    ));
+                }
+                output_exponent - common
+            }
+            Arithmetic::Mul => output_exponent - ea - eb,
+            Arithmetic::Div => {
+                // The quotient's distance to a rounding boundary is at least 2^(k-8) for
+                // |b| <= 128; f32's error below 128.5 is at most 2^-17. So ONNX Runtime's f32
+                // division rounds like the exact quotient when k >= -8.
+                let k = ea - eb - output_exponent;
+                if k < -8 {
+                    return Err(Error::node(
+                        &self.node,
+                        format!("output exponent 2^{output_exponent} is too fine for a quotient of 2^{ea} by 2^{eb} (k = {k} < -8): ONNX Runtime's f32 division would not round exactly"),
+                    ));
+                }
+                -k
+            }
+        };
+        let kernel = ElementwiseKernel {
+            arithmetic: self.arithmetic,
+            index_a: broadcast_index(&a.shape, &self.shape),
+            index_b: broadcast_index(&b.shape, &self.shape),
+            shift_a,
+            shift_b,
+            shift,
+            clamp,
+        };
+        Ok((Box::new(kernel), vec![self.a, self.b]))
+    }
+}
+
+#[derive(Debug)]
+struct ElementwiseKernel {
+    arithmetic: Arithmetic,
+    /// Index expressions in the flat output index `i`.
+    index_a: String,
+    index_b: String,
+    shift_a: i32,
+    shift_b: i32,
+    shift: i32,
+    clamp: Clamp,
+}
+
+impl Kernel for ElementwiseKernel {
+    fn template(&self) -> &'static str {
+        "elementwise.rs.tera"
+    }
+
+    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        let op = format!("{:?}", self.arithmetic).to_lowercase();
+        out.set("op", &op);
+        out.set("index_a", &self.index_a);
+        out.set("index_b", &self.index_b);
+        out.set("shift_a", self.shift_a);
+        out.set("shift_b", self.shift_b);
+        out.set("shift", self.shift);
+        self.clamp.set(out);
+        out.describe(match self.arithmetic {
+            Arithmetic::Add | Arithmetic::Sub => format!(
+                "{op}: inputs aligned by << {} and << {}, shift {}",
+                self.shift_a, self.shift_b, self.shift
+            ),
+            Arithmetic::Mul => format!("mul: product shifted by {}", self.shift),
+            Arithmetic::Div => format!("div: quotient scaled by 2^{}", -self.shift),
+        });
+        Ok(())
+    }
+
+    fn shift(&self) -> Option<i32> {
+        Some(self.shift)
+    }
+}
