@@ -59,6 +59,11 @@ class Graph:
         self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(op), **attrs))
         return out
 
+    def node_outputs(self, op, inputs, count, **attrs):
+        outs = [self.fresh(op.lower()) for _ in range(count)]
+        self.nodes.append(helper.make_node(op, inputs, outs, name=self.fresh(op), **attrs))
+        return outs
+
     def qdq(self, x, exponent, stem="q", out=None):
         """QuantizeLinear then DequantizeLinear at scale 2^exponent, int8, zero point 0."""
         scale = self.const(np.float32(2.0**exponent), "scale")
@@ -281,6 +286,102 @@ def avgpool1d_ceil():
     x = g.input([1, 3, 15], -5)
     y = g.node("AveragePool", [x], kernel_shape=[4], strides=[3], ceil_mode=1)
     return g.finish(y, -6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout ops: pure moves, requantized when the output exponent differs.
+
+
+@fixture
+def transpose():
+    g = Graph("transpose")
+    x = g.input([1, 3, 4, 5], -5)
+    return g.finish(g.node("Transpose", [x], perm=[0, 2, 3, 1]), -4)
+
+
+@fixture
+def squeeze_unsqueeze():
+    g = Graph("squeeze_unsqueeze")
+    x = g.input([1, 3, 1, 5], -5)
+    y = g.node("Squeeze", [x, g.const(np.array([2], dtype=np.int64), "axes")])
+    y = g.node("Unsqueeze", [y, g.const(np.array([0, -1], dtype=np.int64), "axes")])
+    return g.finish(y, -5)
+
+
+@fixture
+def slice_steps():
+    g = Graph("slice_steps")
+    x = g.input([1, 4, 6, 7], -5)
+    starts = g.const(np.array([3, -1, 1], dtype=np.int64), "starts")
+    ends = g.const(np.array([0, -100, 2**62], dtype=np.int64), "ends")
+    axes = g.const(np.array([1, 2, 3], dtype=np.int64), "axes")
+    steps = g.const(np.array([-1, -2, 3], dtype=np.int64), "steps")
+    return g.finish(g.node("Slice", [x, starts, ends, axes, steps]), -6)
+
+
+@fixture
+def split():
+    # Split has several outputs; they are quantized and concatenated back in another order.
+    g = Graph("split")
+    x = g.input([1, 6, 2, 3], -5)
+    sizes = g.const(np.array([1, 3, 2], dtype=np.int64), "split")
+    parts = g.node_outputs("Split", [x, sizes], 3, axis=1)
+    parts = [g.qdq(p, e, "part") for p, e in zip(parts, [-5, -4, -6])]
+    return g.finish(g.node("Concat", [parts[2], parts[0], parts[1]], axis=1), -5)
+
+
+@fixture
+def pad_constant():
+    g = Graph("pad_constant")
+    x = g.input([1, 2, 3, 4], -5)
+    pads = g.const(np.array([0, 0, 1, 2, 0, 1, 2, -1], dtype=np.int64), "pads")
+    value = g.const(np.float32(0.3), "value")
+    return g.finish(g.node("Pad", [x, pads, value], mode="constant"), -4)
+
+
+@fixture
+def pad_reflect():
+    g = Graph("pad_reflect")
+    x = g.input([1, 2, 4, 5], -5)
+    pads = g.const(np.array([0, 0, 2, 1, 0, 0, 1, 3], dtype=np.int64), "pads")
+    return g.finish(g.node("Pad", [x, pads], mode="reflect"), -5)
+
+
+@fixture
+def pad_edge():
+    g = Graph("pad_edge")
+    x = g.input([1, 2, 3, 4], -5)
+    pads = g.const(np.array([0, 1, 2, 0, 0, 0, 1, 3], dtype=np.int64), "pads")
+    return g.finish(g.node("Pad", [x, pads], mode="edge"), -6)
+
+
+@fixture
+def gather_constant():
+    g = Graph("gather_constant")
+    x = g.input([1, 5, 3, 4], -5)
+    indices = g.const(np.array([[4, 0], [-1, 2]], dtype=np.int64), "indices")
+    return g.finish(g.node("Gather", [x, indices], axis=1), -5)
+
+
+@fixture
+def depth_to_space_dcr():
+    g = Graph("depth_to_space_dcr")
+    x = g.input([1, 8, 2, 3], -5)
+    return g.finish(g.node("DepthToSpace", [x], blocksize=2, mode="DCR"), -5)
+
+
+@fixture
+def depth_to_space_crd():
+    g = Graph("depth_to_space_crd")
+    x = g.input([1, 8, 2, 3], -5)
+    return g.finish(g.node("DepthToSpace", [x], blocksize=2, mode="CRD"), -6)
+
+
+@fixture
+def space_to_depth():
+    g = Graph("space_to_depth")
+    x = g.input([1, 2, 4, 6], -5)
+    return g.finish(g.node("SpaceToDepth", [x], blocksize=2), -5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ use serde::Serialize;
 pub enum Elem {
     I8,
     I32,
+    /// Index tables.
+    U16,
+    U32,
 }
 
 impl Elem {
@@ -16,13 +19,16 @@ impl Elem {
         match self {
             Elem::I8 => "i8",
             Elem::I32 => "i32",
+            Elem::U16 => "u16",
+            Elem::U32 => "u32",
         }
     }
 
     pub fn bytes(self) -> usize {
         match self {
             Elem::I8 => 1,
-            Elem::I32 => 4,
+            Elem::U16 => 2,
+            Elem::I32 | Elem::U32 => 4,
         }
     }
 }

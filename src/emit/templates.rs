@@ -25,6 +25,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "elementwise.rs.tera",
         include_str!("../../templates/elementwise.rs.tera"),
     ),
+    ("move.rs.tera", include_str!("../../templates/move.rs.tera")),
     (
         "pool2d.rs.tera",
         include_str!("../../templates/pool2d.rs.tera"),

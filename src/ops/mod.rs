@@ -6,6 +6,7 @@ mod concat;
 mod conv;
 mod dense;
 mod elementwise;
+mod gather;
 mod layout;
 mod pool;
 mod quantize;
@@ -170,6 +171,15 @@ pub const OPERATORS: &[Operator] = &[
     op("Flatten", layout::lower, "no code: a view", &["digits_esppq", "digits_qat"]),
     op("Reshape", layout::lower, "constant shape; no code: a view", &[]),
     op("Identity", layout::lower, "no code", &["digits_qat"]),
+    op("Squeeze", layout::lower, "no code: a view", &["ops/squeeze_unsqueeze"]),
+    op("Unsqueeze", layout::lower, "no code: a view", &["ops/squeeze_unsqueeze"]),
+    op("Transpose", gather::lower, "any permutation; an index table", &["ops/transpose"]),
+    op("Slice", gather::lower, "constant starts/ends/axes/steps, negative steps; an index table", &["ops/slice_steps"]),
+    op("Split", gather::lower, "constant sizes or equal parts; an index table per output", &["ops/split"]),
+    op("Pad", gather::lower, "constant pads; constant, reflect or edge mode; an index table", &["ops/pad_constant", "ops/pad_reflect", "ops/pad_edge"]),
+    op("Gather", gather::lower, "constant indices (negative allowed); an index table", &["ops/gather_constant"]),
+    op("DepthToSpace", gather::lower, "DCR and CRD; an index table", &["ops/depth_to_space_dcr", "ops/depth_to_space_crd"]),
+    op("SpaceToDepth", gather::lower, "an index table", &["ops/space_to_depth"]),
 ];
 
 /// The names of the supported operators.
