@@ -288,6 +288,35 @@ def avgpool1d_ceil():
     return g.finish(y, -6)
 
 
+@fixture
+def gemm_trans_alpha_beta():
+    rng = rng_for("gemm_trans_alpha_beta")
+    g = Graph("gemm_trans_alpha_beta")
+    x = g.input([6, 3], -5)  # transA: A is [K, M]
+    w = g.weight(int8_weights(rng, [4, 6]), -6)  # transB: B is [N, K]
+    c = g.weight(rng.integers(-3000, 3000, size=[4]), -11, np.int32)
+    y = g.node("Gemm", [x, w, c], transA=1, transB=1, alpha=0.5, beta=2.0)
+    return g.finish(y, -4)
+
+
+@fixture
+def matmul_batched():
+    # Two activations; A's batch [2, 3] against B's [3]: broadcast.
+    g = Graph("matmul_batched")
+    a = g.input([2, 3, 4, 5], -4)
+    b = g.input([3, 5, 6], -5)
+    return g.finish(g.node("MatMul", [a, b]), -3)
+
+
+@fixture
+def matmul_weight():
+    rng = rng_for("matmul_weight")
+    g = Graph("matmul_weight")
+    x = g.input([2, 3, 5], -4)
+    w = g.weight(int8_weights(rng, [5, 4]), -7)
+    return g.finish(g.node("MatMul", [x, w]), -4)
+
+
 # ---------------------------------------------------------------------------------------------
 # Layout ops: pure moves, requantized when the output exponent differs.
 

@@ -25,6 +25,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "elementwise.rs.tera",
         include_str!("../../templates/elementwise.rs.tera"),
     ),
+    (
+        "matmul.rs.tera",
+        include_str!("../../templates/matmul.rs.tera"),
+    ),
     ("move.rs.tera", include_str!("../../templates/move.rs.tera")),
     (
         "pool2d.rs.tera",

@@ -43,13 +43,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 ));
             }
             let out_shape: Vec<usize> = perm.iter().map(|&a| shape[a]).collect();
-            let source = |out: &[usize]| {
-                let mut coords = vec![0; rank];
-                for (i, &a) in perm.iter().enumerate() {
-                    coords[a] = out[i];
-                }
-                Some(coords)
-            };
+            let source = transposed(&perm);
             define(lowering, node, 0, input, &shape, out_shape, &source, None)
         }
         "Slice" => {
@@ -172,6 +166,17 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             }
         }
         other => Err(Error::node(node, format!("{other} is not a layout op"))),
+    }
+}
+
+/// Output coordinate `i` of a transpose reads input axis `perm[i]`.
+fn transposed(perm: &[usize]) -> impl Fn(&[usize]) -> Option<Vec<usize>> + '_ {
+    move |out: &[usize]| {
+        let mut coords = vec![0; perm.len()];
+        for (i, &a) in perm.iter().enumerate() {
+            coords[a] = out[i];
+        }
+        Some(coords)
     }
 }
 
@@ -406,29 +411,7 @@ fn define(
         .filter(|o| !o.is_empty())
         .ok_or_else(|| Error::node(node, format!("output {index} is missing")))?;
     let in_len: usize = in_shape.iter().product();
-    let mut map = Vec::with_capacity(out_shape.iter().product());
-    let mut coords = vec![0; out_shape.len()];
-    loop {
-        let flat = source(&coords).map_or(in_len, |c| {
-            c.iter().zip(in_shape).fold(0, |acc, (&i, &d)| acc * d + i)
-        });
-        map.push(flat as u32);
-        // Next output coordinate, last axis fastest.
-        let Some(axis) = (0..coords.len())
-            .rev()
-            .find(|&a| coords[a] + 1 < out_shape[a])
-        else {
-            break;
-        };
-        coords[axis] += 1;
-        coords[axis + 1..].iter_mut().for_each(|c| *c = 0);
-    }
-    if in_len >= u32::MAX as usize {
-        return Err(Error::node(
-            node,
-            "the input is too large for an index table",
-        ));
-    }
+    let map = index_map(node, in_shape, &out_shape, source)?;
     let pending = MovePending {
         input,
         map,
@@ -446,6 +429,70 @@ fn define(
         }),
     );
     Ok(())
+}
+
+/// The input index of every output element, in output order; `in_len` marks padding.
+fn index_map(
+    node: &Node,
+    in_shape: &[usize],
+    out_shape: &[usize],
+    source: &Source,
+) -> Result<Vec<u32>> {
+    let in_len: usize = in_shape.iter().product();
+    if in_len >= u32::MAX as usize {
+        return Err(Error::node(
+            node,
+            "the input is too large for an index table",
+        ));
+    }
+    let mut map = Vec::with_capacity(out_shape.iter().product());
+    let mut coords = vec![0; out_shape.len()];
+    loop {
+        let flat = source(&coords).map_or(in_len, |c| {
+            c.iter().zip(in_shape).fold(0, |acc, (&i, &d)| acc * d + i)
+        });
+        map.push(flat as u32);
+        // Next output coordinate, last axis fastest.
+        let Some(axis) = (0..coords.len())
+            .rev()
+            .find(|&a| coords[a] + 1 < out_shape[a])
+        else {
+            break;
+        };
+        coords[axis] += 1;
+        coords[axis + 1..].iter_mut().for_each(|c| *c = 0);
+    }
+    Ok(map)
+}
+
+/// Emits a transposed copy of `input` at once, at the same exponent (for ops that read an
+/// operand transposed, like Gemm's transA), and returns it.
+pub fn transpose_now(
+    lowering: &mut Lowering,
+    node: &Node,
+    input: TensorId,
+    perm: &[usize],
+) -> Result<TensorId> {
+    let tensor = lowering.tensor(input).clone();
+    let out_shape: Vec<usize> = perm.iter().map(|&a| tensor.shape[a]).collect();
+    let map = index_map(node, &tensor.shape, &out_shape, &transposed(perm))?;
+    let kernel = MoveKernel {
+        map,
+        in_len: tensor.len(),
+        shift: 0,
+        pad: 0,
+        clamp: Clamp::NONE,
+    };
+    let name = format!("{}_transposed", tensor.name);
+    let output = lowering.new_tensor(&name, out_shape, tensor.exponent, None);
+    lowering.push_layer(
+        &node.name,
+        "Transpose",
+        vec![input],
+        output,
+        Box::new(kernel),
+    );
+    Ok(output)
 }
 
 #[derive(Debug)]

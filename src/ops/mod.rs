@@ -8,6 +8,7 @@ mod dense;
 mod elementwise;
 mod gather;
 mod layout;
+mod matmul;
 mod pool;
 mod quantize;
 mod table;
@@ -141,8 +142,8 @@ pub const OPERATORS: &[Operator] = &[
     op("QuantizeLinear", quantize::lower_quantize, "int8, power-of-two per-tensor scale, zero point 0", &["digits_esppq", "digits_qat"]),
     op("DequantizeLinear", quantize::lower_dequantize, "int8 activations; int8/int32 constants", &["digits_esppq", "digits_qat"]),
     op("Conv", conv::lower, "1-D and 2-D; any groups (depthwise); pads, auto_pad, strides, dilations; constant int8 weights", &["ops/conv1d_pads_stride", "ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat"]),
-    op("Gemm", dense::lower, "constant 2-D int8 weight; transB; alpha = beta = 1, transA = 0", &["digits_esppq", "digits_qat"]),
-    op("MatMul", dense::lower, "activation × constant 2-D int8 weight", &[]),
+    op("Gemm", dense::lower, "constant 2-D int8 weight; transA, transB; power-of-two alpha, and beta (power of two for an int32 C)", &["ops/gemm_trans_alpha_beta", "digits_esppq", "digits_qat"]),
+    op("MatMul", dense::lower, "activation × constant 2-D int8 weight, or activation × activation with broadcast batch dims", &["ops/matmul_batched", "ops/matmul_weight"]),
     op("Add", elementwise::lower, "two activations, numpy broadcasting; exponents at most 16 apart", &["ops/add_broadcast_channel", "ops/add_broadcast_both", "digits_esppq"]),
     op("Sub", elementwise::lower, "two activations, numpy broadcasting; exponents at most 16 apart", &["ops/sub_same_shape", "ops/sub_broadcast_rank"]),
     op("Mul", elementwise::lower, "two activations, numpy broadcasting", &["ops/mul_same_shape", "ops/mul_broadcast"]),
