@@ -413,6 +413,24 @@ def space_to_depth():
     return g.finish(g.node("SpaceToDepth", [x], blocksize=2), -5)
 
 
+@fixture
+def resize_nearest_half_pixel():
+    g = Graph("resize_nearest_half_pixel")
+    x = g.input([1, 2, 3, 4], -5)
+    scales = g.const(np.array([1, 1, 2.5, 1.5], dtype=np.float32), "scales")
+    y = g.node("Resize", [x, "", scales], mode="nearest")
+    return g.finish(y, -5)
+
+
+@fixture
+def resize_nearest_asymmetric():
+    g = Graph("resize_nearest_asymmetric")
+    x = g.input([1, 2, 3, 4], -5)
+    sizes = g.const(np.array([1, 2, 6, 8], dtype=np.int64), "sizes")
+    y = g.node("Resize", [x, "", "", sizes], mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    return g.finish(y, -4)
+
+
 # ---------------------------------------------------------------------------------------------
 # Table ops: one input walking all 256 codes in sample 0, output exponent sized to the range.
 

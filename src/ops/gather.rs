@@ -1,5 +1,5 @@
 //! Layout ops that move elements: Transpose, Slice, Split, Pad, Gather (constant indices),
-//! DepthToSpace and SpaceToDepth. Each is an index table computed at codegen,
+//! DepthToSpace, SpaceToDepth and Resize (nearest). Each is an index table computed at codegen,
 //! `y[i] = x[MAP[i]]`, with one kernel for all of them. An index past the input is padding.
 //!
 //! ONNX Runtime moves the dequantized floats and the QuantizeLinear after the op rounds them,
@@ -165,6 +165,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 )
             }
         }
+        "Resize" => lower_resize(lowering, node, input, &shape),
         other => Err(Error::node(node, format!("{other} is not a layout op"))),
     }
 }
@@ -391,6 +392,103 @@ fn lower_pad(lowering: &mut Lowering, node: &Node, input: TensorId, shape: &[usi
     define(
         lowering, node, 0, input, shape, out_shape, &source, pad_value,
     )
+}
+
+/// Resize with mode `nearest` (opset 11+): every output coordinate picks one input coordinate,
+/// computed in f32 as ONNX Runtime does.
+fn lower_resize(
+    lowering: &mut Lowering,
+    node: &Node,
+    input: TensorId,
+    shape: &[usize],
+) -> Result<()> {
+    let mode = node.attr_string("mode", "nearest")?;
+    if mode != "nearest" {
+        return Err(Error::node(
+            node,
+            format!("mode '{mode}' is not supported (only nearest)"),
+        ));
+    }
+    if lowering.graph.opset < 11 {
+        return Err(Error::node(node, "Resize before opset 11 is not supported"));
+    }
+    let rank = shape.len();
+    let (scales, out_shape): (Vec<f32>, Vec<usize>) =
+        match (lowering.constant(node, 2)?, lowering.constant(node, 3)?) {
+            (_, Some(sizes)) if !sizes.is_empty() => {
+                let sizes: Vec<usize> = sizes.values.iter().map(|&v| v as usize).collect();
+                let scales = sizes
+                    .iter()
+                    .zip(shape)
+                    .map(|(&o, &i)| o as f32 / i as f32)
+                    .collect();
+                (scales, sizes)
+            }
+            (Some(scales), _) if !scales.is_empty() => {
+                let scales: Vec<f32> = scales.values.iter().map(|&v| v as f32).collect();
+                let sizes = scales
+                    .iter()
+                    .zip(shape)
+                    .map(|(&s, &i)| (s * i as f32).floor() as usize)
+                    .collect();
+                (scales, sizes)
+            }
+            _ => return Err(Error::node(node, "needs constant scales or sizes")),
+        };
+    if scales.len() != rank
+        || out_shape.contains(&0)
+        || scales.iter().any(|&s| s <= 0.0 || !s.is_finite())
+    {
+        return Err(Error::node(
+            node,
+            format!("scales {scales:?} / sizes {out_shape:?} do not fit input {shape:?}"),
+        ));
+    }
+    let transform = node.attr_string("coordinate_transformation_mode", "half_pixel")?;
+    let nearest = node.attr_string("nearest_mode", "round_prefer_floor")?;
+    let mut picks: Vec<Vec<usize>> = Vec::with_capacity(rank);
+    for axis in 0..rank {
+        let (scale, in_dim, out_dim) = (scales[axis], shape[axis], out_shape[axis]);
+        let axis_picks = (0..out_dim)
+            .map(|o| {
+                let o = o as f32;
+                let x = match transform.as_str() {
+                    "half_pixel" => (o + 0.5) / scale - 0.5,
+                    "pytorch_half_pixel" if out_dim > 1 => (o + 0.5) / scale - 0.5,
+                    "pytorch_half_pixel" => 0.0,
+                    "asymmetric" => o / scale,
+                    "tf_half_pixel_for_nn" => (o + 0.5) / scale,
+                    "align_corners" if out_dim > 1 => {
+                        o * (in_dim as f32 - 1.0) / (out_dim as f32 - 1.0)
+                    }
+                    "align_corners" => 0.0,
+                    other => {
+                        return Err(Error::node(
+                            node,
+                            format!("coordinate_transformation_mode '{other}' is not supported"),
+                        ))
+                    }
+                };
+                let i = match nearest.as_str() {
+                    "round_prefer_floor" if x == x.floor() + 0.5 => x.floor(),
+                    "round_prefer_ceil" if x == x.floor() + 0.5 => x.ceil(),
+                    "round_prefer_floor" | "round_prefer_ceil" => x.round(),
+                    "floor" => x.floor(),
+                    "ceil" => x.ceil(),
+                    other => {
+                        return Err(Error::node(
+                            node,
+                            format!("nearest_mode '{other}' is not supported"),
+                        ))
+                    }
+                };
+                Ok(i.clamp(0.0, in_dim as f32 - 1.0) as usize)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        picks.push(axis_picks);
+    }
+    let source = |out: &[usize]| Some(out.iter().zip(&picks).map(|(&o, p)| p[o]).collect());
+    define(lowering, node, 0, input, shape, out_shape, &source, None)
 }
 
 /// Binds output `index` of `node` to a pending move of `input` with the given source map.

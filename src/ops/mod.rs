@@ -181,6 +181,7 @@ pub const OPERATORS: &[Operator] = &[
     op("Gather", gather::lower, "constant indices (negative allowed); an index table", &["ops/gather_constant"]),
     op("DepthToSpace", gather::lower, "DCR and CRD; an index table", &["ops/depth_to_space_dcr", "ops/depth_to_space_crd"]),
     op("SpaceToDepth", gather::lower, "an index table", &["ops/space_to_depth"]),
+    op("Resize", gather::lower, "mode nearest, constant scales or sizes, every coordinate transformation and nearest mode; an index table", &["ops/resize_nearest_half_pixel", "ops/resize_nearest_asymmetric"]),
 ];
 
 /// The names of the supported operators.
