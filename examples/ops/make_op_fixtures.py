@@ -432,6 +432,50 @@ def resize_nearest_asymmetric():
 
 
 # ---------------------------------------------------------------------------------------------
+# Reductions (opset 13: axes are attributes, except ReduceSum's input).
+
+
+def reduction(op, name, axes, keepdims, ex, ey):
+    g = Graph(name)
+    x = g.input([2, 3, 4, 5], ex)
+    if op == "ReduceSum":
+        y = g.node(op, [x, g.const(np.array(axes, dtype=np.int64), "axes")], keepdims=keepdims)
+    else:
+        y = g.node(op, [x], axes=axes, keepdims=keepdims)
+    return g.finish(y, ey)
+
+
+@fixture
+def reduce_sum():
+    return reduction("ReduceSum", "reduce_sum", [1, 3], 1, -5, -2)
+
+
+@fixture
+def reduce_mean():
+    return reduction("ReduceMean", "reduce_mean", [2, 3], 0, -5, -6)
+
+
+@fixture
+def reduce_max():
+    return reduction("ReduceMax", "reduce_max", [1], 0, -5, -5)
+
+
+@fixture
+def reduce_min():
+    return reduction("ReduceMin", "reduce_min", [-1], 1, -5, -4)
+
+
+@fixture
+def reduce_sum_square():
+    return reduction("ReduceSumSquare", "reduce_sum_square", [1, 2], 0, -4, 2)
+
+
+@fixture
+def reduce_l1():
+    return reduction("ReduceL1", "reduce_l1", [0, 3], 1, -5, -2)
+
+
+# ---------------------------------------------------------------------------------------------
 # Table ops: one input walking all 256 codes in sample 0, output exponent sized to the range.
 
 

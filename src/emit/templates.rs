@@ -35,6 +35,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/pool2d.rs.tera"),
     ),
     (
+        "reduce.rs.tera",
+        include_str!("../../templates/reduce.rs.tera"),
+    ),
+    (
         "requantize.rs.tera",
         include_str!("../../templates/requantize.rs.tera"),
     ),

@@ -11,6 +11,7 @@ mod layout;
 mod matmul;
 mod pool;
 mod quantize;
+mod reduce;
 mod table;
 mod window;
 
@@ -157,6 +158,12 @@ pub const OPERATORS: &[Operator] = &[
     op("AveragePool", pool::lower, "1-D and 2-D; pads, strides, ceil_mode, count_include_pad", &["ops/avgpool1d_ceil"]),
     op("GlobalAveragePool", pool::lower, "1-D and 2-D", &["digits_esppq"]),
     op("GlobalMaxPool", pool::lower, "1-D and 2-D", &["ops/global_max_pool"]),
+    op("ReduceSum", reduce::lower, "constant axes, keepdims", &["ops/reduce_sum"]),
+    op("ReduceMean", reduce::lower, "constant axes, keepdims; N * 2^(ey - ex) <= 4096, so that it is exact", &["ops/reduce_mean"]),
+    op("ReduceMax", reduce::lower, "constant axes, keepdims", &["ops/reduce_max"]),
+    op("ReduceMin", reduce::lower, "constant axes, keepdims", &["ops/reduce_min"]),
+    op("ReduceSumSquare", reduce::lower, "constant axes, keepdims", &["ops/reduce_sum_square"]),
+    op("ReduceL1", reduce::lower, "constant axes, keepdims", &["ops/reduce_l1"]),
     op("Sigmoid", table::lower, TABLE_CONSTRAINT, &["ops/sigmoid"]),
     op("Tanh", table::lower, TABLE_CONSTRAINT, &["ops/tanh"]),
     op("HardSigmoid", table::lower, TABLE_CONSTRAINT, &["ops/hard_sigmoid"]),
