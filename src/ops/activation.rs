@@ -54,13 +54,20 @@ fn bounds(lowering: &Lowering, node: &Node) -> Result<RealBounds> {
             let v = node.attr_float(attr, default)?;
             return Ok(v.is_finite().then_some(v as f64));
         }
-        match lowering.constant(node, index)? {
-            None => Ok(None),
-            Some(c) => c
-                .single()
-                .map(Some)
-                .ok_or_else(|| Error::node(node, format!("Clip {attr} must be a scalar constant"))),
+        if !lowering.has_input(node, index) {
+            return Ok(None);
         }
+        // ESP-PPQ gives the bounds as DequantizeLinear of integers; others as floats.
+        let value = match lowering.value(node, index)? {
+            Value::Const(c) => c.single(),
+            Value::QuantConst(q) if q.values.len() == 1 => {
+                Some(q.values[0] as f64 * 2f64.powi(q.exponent))
+            }
+            _ => None,
+        };
+        value
+            .map(Some)
+            .ok_or_else(|| Error::node(node, format!("Clip {attr} must be a scalar constant")))
     };
     Ok(RealBounds {
         lo: bound(1, "min", f32::MIN)?,
