@@ -50,6 +50,13 @@ fn divide_round(sum: i32, shift: i32, count: i32) -> i8 {
         let s = if shift < -32 { 32 } else { (-shift) as u32 };
         ((sum as i64) << s, count as i64)
     };
+    round_quotient(numerator, denominator)
+}
+
+/// `numerator / denominator` rounded to nearest, ties to even, saturated to int8; exact in
+/// integers. A denominator below 1 counts as 1. Used by the average pools and Softmax.
+#[inline(always)]
+fn round_quotient(numerator: i64, denominator: i64) -> i8 {
     let denominator = if denominator < 1 { 1 } else { denominator };
     let quotient = numerator.div_euclid(denominator);
     let twice_remainder = 2 * numerator.rem_euclid(denominator);

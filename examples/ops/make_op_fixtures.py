@@ -475,6 +475,20 @@ def reduce_l1():
     return reduction("ReduceL1", "reduce_l1", [0, 3], 1, -5, -2)
 
 
+@fixture
+def softmax_last_axis():
+    g = Graph("softmax_last_axis")
+    x = g.input([2, 3, 10], -4)
+    return g.finish(g.node("Softmax", [x]), -7)
+
+
+@fixture
+def softmax_channels():
+    g = Graph("softmax_channels")
+    x = g.input([1, 5, 3, 4], -3)
+    return g.finish(g.node("Softmax", [x], axis=1), -8)
+
+
 # ---------------------------------------------------------------------------------------------
 # Table ops: one input walking all 256 codes in sample 0, output exponent sized to the range.
 

@@ -43,6 +43,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/requantize.rs.tera"),
     ),
     (
+        "softmax.rs.tera",
+        include_str!("../../templates/softmax.rs.tera"),
+    ),
+    (
         "table.rs.tera",
         include_str!("../../templates/table.rs.tera"),
     ),

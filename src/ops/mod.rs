@@ -12,6 +12,7 @@ mod matmul;
 mod pool;
 mod quantize;
 mod reduce;
+mod softmax;
 mod table;
 mod window;
 
@@ -164,6 +165,7 @@ pub const OPERATORS: &[Operator] = &[
     op("ReduceMin", reduce::lower, "constant axes, keepdims", &["ops/reduce_min"]),
     op("ReduceSumSquare", reduce::lower, "constant axes, keepdims", &["ops/reduce_sum_square"]),
     op("ReduceL1", reduce::lower, "constant axes, keepdims", &["ops/reduce_l1"]),
+    op("Softmax", softmax::lower, "int8 output; exp table in Q24 and an exact integer division; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/softmax_last_axis", "ops/softmax_channels"]),
     op("Sigmoid", table::lower, TABLE_CONSTRAINT, &["ops/sigmoid", "residual_cnn_esppq"]),
     op("Tanh", table::lower, TABLE_CONSTRAINT, &["ops/tanh", "kws1d_esppq"]),
     op("HardSigmoid", table::lower, TABLE_CONSTRAINT, &["ops/hard_sigmoid"]),
