@@ -33,11 +33,14 @@ const TABLE_FIXTURES: &[&str] = &[
     "hard_sigmoid",
     "hard_swish",
     "log",
+    "pow_cube",
+    "pow_square",
     "softplus",
     "sigmoid",
     "softmax_channels",
     "softmax_last_axis",
     "sqrt",
+    "swish_fused",
     "tanh",
 ];
 const TABLE_MAX_ONE_LSB_FRACTION: f64 = 0.02;

@@ -201,6 +201,37 @@ def div_broadcast():
     return binary("Div", [1, 3, 4, 5], -4, [1, 3, 1, 5], -3, -3, "div_broadcast")
 
 
+@fixture
+def swish_fused():
+    # x * Sigmoid(x) with the Sigmoid output not quantized: one table of x * sigmoid(x).
+    g = Graph("swish_fused")
+    x = g.input([1, 4, 8, 8], -5)
+    return g.finish(g.node("Mul", [x, g.node("Sigmoid", [x])]), -5)
+
+
+@fixture
+def swish_qdq():
+    # The QDQ form: the Sigmoid output is quantized, then multiplied (a table and a Mul).
+    g = Graph("swish_qdq")
+    x = g.input([1, 4, 8, 8], -5)
+    s = g.qdq(g.node("Sigmoid", [x]), -7, "sig")
+    return g.finish(g.node("Mul", [x, s]), -5)
+
+
+@fixture
+def pow_square():
+    g = Graph("pow_square")
+    x = g.input([1, 4, 8, 8], -5)
+    return g.finish(g.node("Pow", [x, g.const(np.float32(2.0), "p")]), -5)
+
+
+@fixture
+def pow_cube():
+    g = Graph("pow_cube")
+    x = g.input([1, 4, 8, 8], -4)
+    return g.finish(g.node("Pow", [x, g.const(np.float32(3.0), "p")]), 0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Concat, activations, pools.
 
@@ -525,7 +556,7 @@ for _name, (_op, _ex, _ey, _opset, _attrs) in TABLE_OPS.items():
 
 
 def record(name, model):
-    samples = TABLE_SAMPLES if name in TABLE_OPS or name.startswith(("leaky_relu", "prelu")) else SAMPLES
+    samples = TABLE_SAMPLES if name in TABLE_OPS or name.startswith(("leaky_relu", "prelu", "swish", "pow")) else SAMPLES
     os.makedirs(OUT_DIR, exist_ok=True)
     path = os.path.join(OUT_DIR, name + ".onnx")
     onnx.save(model, path)

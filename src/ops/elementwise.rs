@@ -28,6 +28,9 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         "Div" => Arithmetic::Div,
         other => return Err(Error::node(node, format!("{other} is not elementwise"))),
     };
+    if arithmetic == Arithmetic::Mul && super::table::lower_product_with_self(lowering, node)? {
+        return Ok(());
+    }
     let a = lowering.quant_input(node, 0)?;
     let b = lowering.quant_input(node, 1)?;
     let shape = broadcast_shape(node, &lowering.tensor(a).shape, &lowering.tensor(b).shape)?;

@@ -49,6 +49,11 @@ pub trait Pending: std::fmt::Debug {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<crate::ir::TensorId>)>;
+    /// A unary table op's input and real function, so that `x * f(x)` (Swish) can become one
+    /// table; `None` for everything else.
+    fn unary_function(&self) -> Option<(crate::ir::TensorId, table::RealFunction)> {
+        None
+    }
 }
 
 /// Bounds fused from Relu/Clip, in real values; `None` is unbounded.
@@ -148,7 +153,7 @@ pub const OPERATORS: &[Operator] = &[
     op("MatMul", dense::lower, "activation × constant 2-D int8 weight, or activation × activation with broadcast batch dims", &["ops/matmul_batched", "ops/matmul_weight"]),
     op("Add", elementwise::lower, "two activations, numpy broadcasting; exponents at most 16 apart", &["ops/add_broadcast_channel", "ops/add_broadcast_both", "digits_esppq", "residual_cnn_esppq"]),
     op("Sub", elementwise::lower, "two activations, numpy broadcasting; exponents at most 16 apart", &["ops/sub_same_shape", "ops/sub_broadcast_rank"]),
-    op("Mul", elementwise::lower, "two activations, numpy broadcasting", &["ops/mul_same_shape", "ops/mul_broadcast"]),
+    op("Mul", elementwise::lower, "two activations, numpy broadcasting; x * f(x) of a table op (Swish) fuses into one table", &["ops/swish_fused", "ops/swish_qdq", "ops/mul_same_shape", "ops/mul_broadcast"]),
     op("Div", elementwise::lower, "two activations, numpy broadcasting; ea - eb - ey >= -8, so that it is exact", &["ops/div_broadcast"]),
     op("Concat", concat::lower, "activations at any exponents (requantized to the output's)", &["ops/concat_mixed_exponents", "ops/concat_last_axis", "kws1d_esppq"]),
     op("Relu", activation::lower, "fused into the preceding layer, or a clamp", &["ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat"]),
@@ -166,6 +171,7 @@ pub const OPERATORS: &[Operator] = &[
     op("ReduceSumSquare", reduce::lower, "constant axes, keepdims", &["ops/reduce_sum_square"]),
     op("ReduceL1", reduce::lower, "constant axes, keepdims", &["ops/reduce_l1"]),
     op("Softmax", softmax::lower, "int8 output; exp table in Q24 and an exact integer division; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/softmax_last_axis", "ops/softmax_channels"]),
+    op("Pow", table::lower, "constant scalar exponent; 256-entry int8 table, f in f64", &["ops/pow_square", "ops/pow_cube"]),
     op("Sigmoid", table::lower, TABLE_CONSTRAINT, &["ops/sigmoid", "residual_cnn_esppq"]),
     op("Tanh", table::lower, TABLE_CONSTRAINT, &["ops/tanh", "kws1d_esppq"]),
     op("HardSigmoid", table::lower, TABLE_CONSTRAINT, &["ops/hard_sigmoid"]),

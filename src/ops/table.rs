@@ -8,7 +8,7 @@
 //!
 //! [`unary_function`] is the one place that maps an op to its real function.
 
-use super::{Clamp, Kernel, Pending};
+use super::{Clamp, Kernel, Pending, RealBounds};
 use crate::emit::{Elem, KernelEmit};
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
@@ -17,12 +17,24 @@ use crate::quant::{Lowering, Value};
 use std::rc::Rc;
 
 /// The real function of a unary op, for the ops that become tables.
-type RealFunction = Rc<dyn Fn(f64) -> f64>;
+pub type RealFunction = Rc<dyn Fn(f64) -> f64>;
 
-/// `f` of each table op, in f64. Attributes are read here, with their ONNX defaults.
-fn unary_function(node: &Node) -> Result<RealFunction> {
+/// `f` of each table op, in f64. Attributes (and Pow's constant exponent) are read here, with
+/// their ONNX defaults.
+fn unary_function(lowering: &Lowering, node: &Node) -> Result<RealFunction> {
     let attr = |name: &str, default: f32| node.attr_float(name, default).map(f64::from);
     Ok(match node.op_type.as_str() {
+        "Pow" => {
+            let exponent = match lowering.value(node, 1)? {
+                Value::Const(c) => c.single(),
+                Value::QuantConst(q) if q.values.len() == 1 => {
+                    Some(q.values[0] as f64 * 2f64.powi(q.exponent))
+                }
+                _ => None,
+            }
+            .ok_or_else(|| Error::node(node, "the exponent must be a scalar constant"))?;
+            Rc::new(move |x: f64| x.powf(exponent))
+        }
         "Sigmoid" => Rc::new(|x: f64| 1.0 / (1.0 + (-x).exp())),
         "Tanh" => Rc::new(f64::tanh),
         "HardSigmoid" => {
@@ -94,7 +106,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             .into_iter()
             .map(leaky)
             .collect(),
-        _ => vec![unary_function(node)?],
+        _ => vec![unary_function(lowering, node)?],
     };
     // Elements per channel, for per-channel tables over NCHW (the channel is axis 1).
     let inner = if functions.len() > 1 {
@@ -109,6 +121,35 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         shape,
     };
     super::define_pending(lowering, node, Rc::new(pending))
+}
+
+/// Mul of an activation `x` and the still unquantized output of a table op on that same `x`
+/// (Swish/SiLU exported as `x * Sigmoid(x)`) becomes one table of `x * f(x)`. Returns whether
+/// the node was lowered this way.
+pub fn lower_product_with_self(lowering: &mut Lowering, node: &Node) -> Result<bool> {
+    let (Ok(a), Ok(b)) = (lowering.value(node, 0), lowering.value(node, 1)) else {
+        return Ok(false);
+    };
+    let fused = match (a, b) {
+        (Value::Quant(x), Value::Pending(p)) | (Value::Pending(p), Value::Quant(x))
+            if p.bounds == RealBounds::default() =>
+        {
+            p.compute.unary_function().filter(|(input, _)| input == x)
+        }
+        _ => None,
+    };
+    let Some((input, f)) = fused else {
+        return Ok(false);
+    };
+    let shape = lowering.tensor(input).shape.clone();
+    let pending = TablePending {
+        input,
+        functions: vec![Rc::new(move |x: f64| x * f(x))],
+        inner: shape.iter().product(),
+        shape,
+    };
+    super::define_pending(lowering, node, Rc::new(pending))?;
+    Ok(true)
 }
 
 /// `x` for `x >= 0`, else `slope * x` rounded to f32 as ONNX Runtime computes it.
@@ -189,6 +230,13 @@ impl std::fmt::Debug for TablePending {
 impl Pending for TablePending {
     fn output_shape(&self) -> &[usize] {
         &self.shape
+    }
+
+    fn unary_function(&self) -> Option<(TensorId, RealFunction)> {
+        match &self.functions[..] {
+            [f] => Some((self.input, f.clone())),
+            _ => None,
+        }
     }
 
     fn finish(
