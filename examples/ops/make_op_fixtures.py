@@ -305,6 +305,27 @@ def conv1d_depthwise_dilated():
 
 
 @fixture
+def conv_transpose_stride2():
+    rng = rng_for("conv_transpose_stride2")
+    g = Graph("conv_transpose_stride2")
+    x = g.input([1, 3, 4, 5], -5)
+    w = g.weight(int8_weights(rng, [3, 4, 3, 3]), -7)
+    bias = g.weight(rng.integers(-3000, 3000, size=[4]), -12, np.int32)
+    y = g.node("ConvTranspose", [x, w, bias], strides=[2, 2], pads=[1, 0, 0, 1], output_padding=[1, 0])
+    return g.finish(y, -4)
+
+
+@fixture
+def conv_transpose1d_groups():
+    rng = rng_for("conv_transpose1d_groups")
+    g = Graph("conv_transpose1d_groups")
+    x = g.input([1, 4, 7], -5)
+    w = g.weight(int8_weights(rng, [4, 3, 3]), -6)
+    y = g.node("ConvTranspose", [x, w], group=2, strides=[3], dilations=[2], pads=[2, 1])
+    return g.finish(g.node("Relu", [y]), -3)
+
+
+@fixture
 def maxpool1d():
     g = Graph("maxpool1d")
     x = g.input([1, 3, 15], -5)

@@ -18,6 +18,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/conv2d.rs.tera"),
     ),
     (
+        "conv_transpose.rs.tera",
+        include_str!("../../templates/conv_transpose.rs.tera"),
+    ),
+    (
         "dense.rs.tera",
         include_str!("../../templates/dense.rs.tera"),
     ),

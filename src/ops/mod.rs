@@ -4,6 +4,7 @@
 mod activation;
 mod concat;
 mod conv;
+mod conv_transpose;
 mod dense;
 mod elementwise;
 mod gather;
@@ -149,6 +150,7 @@ pub const OPERATORS: &[Operator] = &[
     op("QuantizeLinear", quantize::lower_quantize, "int8, power-of-two per-tensor scale, zero point 0", &["digits_esppq", "digits_qat"]),
     op("DequantizeLinear", quantize::lower_dequantize, "int8 activations; int8/int32 constants", &["digits_esppq", "digits_qat"]),
     op("Conv", conv::lower, "1-D and 2-D; any groups (depthwise); pads, auto_pad, strides, dilations; constant int8 weights", &["ops/conv1d_pads_stride", "ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
+    op("ConvTranspose", conv_transpose::lower, "1-D and 2-D; any groups; explicit pads, strides, dilations, output_padding (no output_shape)", &["ops/conv_transpose_stride2", "ops/conv_transpose1d_groups"]),
     op("Gemm", dense::lower, "constant 2-D int8 weight; transA, transB; power-of-two alpha, and beta (power of two for an int32 C)", &["ops/gemm_trans_alpha_beta", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
     op("MatMul", dense::lower, "activation × constant 2-D int8 weight, or activation × activation with broadcast batch dims", &["ops/matmul_batched", "ops/matmul_weight"]),
     op("Add", elementwise::lower, "two activations, numpy broadcasting; exponents at most 16 apart", &["ops/add_broadcast_channel", "ops/add_broadcast_both", "digits_esppq", "residual_cnn_esppq"]),
