@@ -326,6 +326,72 @@ def conv_transpose1d_groups():
 
 
 @fixture
+def conv2d_same_upper_stride2():
+    rng = rng_for("conv2d_same_upper_stride2")
+    g = Graph("conv2d_same_upper_stride2")
+    x = g.input([1, 3, 7, 6], -5)
+    w = g.weight(int8_weights(rng, [4, 3, 3, 2]), -7)
+    bias = g.weight(rng.integers(-3000, 3000, size=[4]), -12, np.int32)
+    y = g.node("Conv", [x, w, bias], auto_pad="SAME_UPPER", strides=[2, 2])
+    return g.finish(y, -4)
+
+
+@fixture
+def conv2d_grouped_dilated():
+    rng = rng_for("conv2d_grouped_dilated")
+    g = Graph("conv2d_grouped_dilated")
+    x = g.input([1, 4, 7, 7], -5)
+    w = g.weight(int8_weights(rng, [6, 2, 3, 3]), -7)
+    y = g.node("Conv", [x, w], group=2, dilations=[2, 1], pads=[2, 0, 1, 1])
+    lo = g.const(np.float32(-0.5), "lo")
+    hi = g.const(np.float32(1.5), "hi")
+    return g.finish(g.node("Clip", [y, lo, hi]), -5)
+
+
+@fixture
+def avgpool2d_count_include_pad():
+    g = Graph("avgpool2d_count_include_pad")
+    x = g.input([1, 2, 5, 6], -5)
+    y = g.node("AveragePool", [x], kernel_shape=[3, 2], strides=[2, 2], pads=[1, 1, 0, 1], count_include_pad=1)
+    return g.finish(y, -6)
+
+
+@fixture
+def avgpool2d_exclude_pad_ceil():
+    g = Graph("avgpool2d_exclude_pad_ceil")
+    x = g.input([1, 2, 5, 6], -5)
+    y = g.node("AveragePool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 1], ceil_mode=1)
+    return g.finish(y, -5)
+
+
+@fixture
+def maxpool2d_ceil_dilated():
+    g = Graph("maxpool2d_ceil_dilated")
+    x = g.input([1, 2, 7, 6], -5)
+    y = g.node("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2], dilations=[2, 1], pads=[0, 1, 1, 0], ceil_mode=1)
+    return g.finish(y, -5)
+
+
+@fixture
+def global_average_pool1d():
+    g = Graph("global_average_pool1d")
+    x = g.input([1, 3, 10], -5)
+    return g.finish(g.node("GlobalAveragePool", [x]), -7)
+
+
+@fixture
+def clip_standalone():
+    # Clip of a quantized activation (no layer to fuse into). The bound 0.32 is 10.24 steps at
+    # 2^-5 but 2.56 at 2^-3: clamping at the input exponent (10, then 10/4 -> 2) would round
+    # twice; ONNX Runtime gives round(2.56) = 3.
+    g = Graph("clip_standalone")
+    x = g.input([1, 3, 4, 5], -5)
+    lo = g.const(np.float32(-1.0), "lo")
+    hi = g.const(np.float32(0.32), "hi")
+    return g.finish(g.node("Clip", [x, lo, hi]), -3)
+
+
+@fixture
 def maxpool1d():
     g = Graph("maxpool1d")
     x = g.input([1, 3, 15], -5)

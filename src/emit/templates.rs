@@ -6,10 +6,6 @@ use crate::error::{Error, Result};
 /// (file name, source) of every built-in template under `templates/`.
 pub const BUILTIN: &[(&str, &str)] = &[
     (
-        "clamp.rs.tera",
-        include_str!("../../templates/clamp.rs.tera"),
-    ),
-    (
         "concat.rs.tera",
         include_str!("../../templates/concat.rs.tera"),
     ),
