@@ -44,12 +44,12 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             }
             let out_shape: Vec<usize> = perm.iter().map(|&a| shape[a]).collect();
             let source = transposed(&perm);
-            define(lowering, node, 0, input, &shape, out_shape, &source, None)
+            define(lowering, node, 0, input, out_shape, &source, None)
         }
         "Slice" => {
             let ranges = slice_ranges(lowering, node, &shape)?;
             let (out_shape, source) = ranges_source(&ranges);
-            define(lowering, node, 0, input, &shape, out_shape, &source, None)
+            define(lowering, node, 0, input, out_shape, &source, None)
         }
         "Split" => lower_split(lowering, node, input, &shape),
         "Pad" => lower_pad(lowering, node, input, &shape),
@@ -91,7 +91,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 coords.extend(&out[axis + k..]);
                 Some(coords)
             };
-            define(lowering, node, 0, input, &shape, out_shape, &source, None)
+            define(lowering, node, 0, input, out_shape, &source, None)
         }
         "DepthToSpace" | "SpaceToDepth" => {
             let [n, c, h, w] = shape[..] else {
@@ -136,7 +136,6 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                     node,
                     0,
                     input,
-                    &shape,
                     vec![n, depth, h * b, w * b],
                     &source,
                     None,
@@ -158,7 +157,6 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                     node,
                     0,
                     input,
-                    &shape,
                     vec![n, c * b * b, h / b, w / b],
                     &source,
                     None,
@@ -284,9 +282,7 @@ fn lower_split(
         let mut ranges: Vec<Range> = shape.iter().map(|&d| (0, 1, d)).collect();
         ranges[axis] = (start as i64, 1, size);
         let (out_shape, source) = ranges_source(&ranges);
-        define(
-            lowering, node, index, input, shape, out_shape, &source, None,
-        )?;
+        define(lowering, node, index, input, out_shape, &source, None)?;
         start += size;
     }
     Ok(())
@@ -389,9 +385,7 @@ fn lower_pad(lowering: &mut Lowering, node: &Node, input: TensorId, shape: &[usi
             })
             .collect()
     };
-    define(
-        lowering, node, 0, input, shape, out_shape, &source, pad_value,
-    )
+    define(lowering, node, 0, input, out_shape, &source, pad_value)
 }
 
 /// Resize with mode `nearest` (opset 11+): every output coordinate picks one input coordinate,
@@ -488,17 +482,15 @@ fn lower_resize(
         picks.push(axis_picks);
     }
     let source = |out: &[usize]| Some(out.iter().zip(&picks).map(|(&o, p)| p[o]).collect());
-    define(lowering, node, 0, input, shape, out_shape, &source, None)
+    define(lowering, node, 0, input, out_shape, &source, None)
 }
 
 /// Binds output `index` of `node` to a pending move of `input` with the given source map.
-#[allow(clippy::too_many_arguments)]
 fn define(
     lowering: &mut Lowering,
     node: &Node,
     index: usize,
     input: TensorId,
-    in_shape: &[usize],
     out_shape: Vec<usize>,
     source: &Source,
     pad_value: Option<f64>,
@@ -508,8 +500,9 @@ fn define(
         .get(index)
         .filter(|o| !o.is_empty())
         .ok_or_else(|| Error::node(node, format!("output {index} is missing")))?;
+    let in_shape = lowering.tensor(input).shape.clone();
     let in_len: usize = in_shape.iter().product();
-    let map = index_map(node, in_shape, &out_shape, source)?;
+    let map = index_map(node, &in_shape, &out_shape, source)?;
     let pending = MovePending {
         input,
         map,
