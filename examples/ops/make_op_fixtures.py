@@ -232,6 +232,14 @@ def pow_cube():
     return g.finish(g.node("Pow", [x, g.const(np.float32(3.0), "p")]), 0)
 
 
+@fixture
+def mod_fmod():
+    g = Graph("mod_fmod")
+    a = g.input([1, 3, 4, 5], -4)
+    b = g.input([1, 3, 1, 5], -3)
+    return g.finish(g.node("Mod", [a, b], fmod=1), -5)
+
+
 # ---------------------------------------------------------------------------------------------
 # Concat, activations, pools.
 

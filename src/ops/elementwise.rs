@@ -3,6 +3,8 @@
 //! - Add/Sub: both operands exactly at `e = min(ea, eb)` by left shifts, then requantized.
 //! - Mul: the product is exact at `ea + eb`, then requantized.
 //! - Div: `round_half_even(a * 2^k / b)` with `k = ea - eb - ey`, in integers.
+//! - Mod (fmod = 1): both operands aligned like Add, then the truncated remainder (C's fmod,
+//!   exact in f32 too), requantized.
 
 use super::{Clamp, Kernel, Pending};
 use crate::emit::KernelEmit;
@@ -18,6 +20,7 @@ enum Arithmetic {
     Sub,
     Mul,
     Div,
+    Mod,
 }
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -26,6 +29,14 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         "Sub" => Arithmetic::Sub,
         "Mul" => Arithmetic::Mul,
         "Div" => Arithmetic::Div,
+        // Integer Mod (fmod = 0) is only defined for integer tensors; ours hold reals.
+        "Mod" if node.attr_int("fmod", 0)? == 1 => Arithmetic::Mod,
+        "Mod" => {
+            return Err(Error::node(
+                node,
+                "fmod = 0 is integer Mod; quantized (float) inputs need fmod = 1",
+            ))
+        }
         other => return Err(Error::node(node, format!("{other} is not elementwise"))),
     };
     if arithmetic == Arithmetic::Mul && super::table::lower_product_with_self(lowering, node)? {
@@ -126,7 +137,7 @@ impl Pending for ElementwisePending {
         let (ea, eb) = (a.exponent, b.exponent);
         let (mut shift_a, mut shift_b) = (0, 0);
         let shift = match self.arithmetic {
-            Arithmetic::Add | Arithmetic::Sub => {
+            Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod => {
                 let common = ea.min(eb);
                 (shift_a, shift_b) = (ea - common, eb - common);
                 // ONNX Runtime adds in f32: the sum is exact (and so is ours) while both
@@ -194,7 +205,7 @@ impl Kernel for ElementwiseKernel {
         out.set("shift", self.shift);
         self.clamp.set(out);
         out.describe(match self.arithmetic {
-            Arithmetic::Add | Arithmetic::Sub => format!(
+            Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod => format!(
                 "{op}: inputs aligned by << {} and << {}, shift {}",
                 self.shift_a, self.shift_b, self.shift
             ),

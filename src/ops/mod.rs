@@ -157,6 +157,7 @@ pub const OPERATORS: &[Operator] = &[
     op("Sub", elementwise::lower, "two activations, numpy broadcasting; exponents at most 16 apart", &["ops/sub_same_shape", "ops/sub_broadcast_rank"]),
     op("Mul", elementwise::lower, "two activations, numpy broadcasting; x * f(x) of a table op (Swish) fuses into one table", &["ops/swish_fused", "ops/swish_qdq", "ops/mul_same_shape", "ops/mul_broadcast"]),
     op("Div", elementwise::lower, "two activations, numpy broadcasting; ea - eb - ey >= -8, so that it is exact", &["ops/div_broadcast"]),
+    op("Mod", elementwise::lower, "fmod = 1 (float semantics), two activations, numpy broadcasting; exponents at most 16 apart", &["ops/mod_fmod"]),
     op("Concat", concat::lower, "activations at any exponents (requantized to the output's)", &["ops/concat_mixed_exponents", "ops/concat_last_axis", "kws1d_esppq"]),
     op("Relu", activation::lower, "fused into the preceding layer, or into the requantization after it", &["ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat"]),
     op("Clip", activation::lower, "constant bounds (float, or DequantizeLinear as ESP-PPQ writes them); fused into the preceding layer, or into the requantization after it", &["residual_cnn_esppq", "ops/conv2d_grouped_dilated", "ops/clip_standalone"]),
