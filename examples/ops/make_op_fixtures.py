@@ -240,6 +240,40 @@ def mod_fmod():
     return g.finish(g.node("Mod", [a, b], fmod=1), -5)
 
 
+def comparison(op, name, ey):
+    # Coarse input grids so that equal values are common; the boolean is Cast to float.
+    g = Graph(name)
+    a = g.input([1, 3, 4, 5], -1)
+    b = g.input([1, 3, 1, 5], -2)
+    y = g.node("Cast", [g.node(op, [a, b])], to=TensorProto.FLOAT)
+    return g.finish(y, ey)
+
+
+@fixture
+def compare_equal():
+    return comparison("Equal", "compare_equal", -3)
+
+
+@fixture
+def compare_greater():
+    return comparison("Greater", "compare_greater", 0)
+
+
+@fixture
+def compare_greater_or_equal():
+    return comparison("GreaterOrEqual", "compare_greater_or_equal", -8)
+
+
+@fixture
+def compare_less():
+    return comparison("Less", "compare_less", -2)
+
+
+@fixture
+def compare_less_or_equal():
+    return comparison("LessOrEqual", "compare_less_or_equal", -1)
+
+
 # ---------------------------------------------------------------------------------------------
 # Concat, activations, pools.
 

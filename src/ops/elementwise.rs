@@ -3,6 +3,8 @@
 //! - Add/Sub: both operands exactly at `e = min(ea, eb)` by left shifts, then requantized.
 //! - Mul: the product is exact at `ea + eb`, then requantized.
 //! - Div: `round_half_even(a * 2^k / b)` with `k = ea - eb - ey`, in integers.
+//! - Equal, Greater, GreaterOrEqual, Less, LessOrEqual: the aligned integers compared; the
+//!   boolean, once Cast to float and quantized, is 0 or `Q(1.0)` at the output exponent.
 //! - Mod (fmod = 1): both operands aligned like Add, then the truncated remainder (C's fmod,
 //!   exact in f32 too), requantized.
 
@@ -21,6 +23,8 @@ enum Arithmetic {
     Mul,
     Div,
     Mod,
+    /// A comparison; the Rust operator.
+    Compare(&'static str),
 }
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -29,6 +33,11 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         "Sub" => Arithmetic::Sub,
         "Mul" => Arithmetic::Mul,
         "Div" => Arithmetic::Div,
+        "Equal" => Arithmetic::Compare("=="),
+        "Greater" => Arithmetic::Compare(">"),
+        "GreaterOrEqual" => Arithmetic::Compare(">="),
+        "Less" => Arithmetic::Compare("<"),
+        "LessOrEqual" => Arithmetic::Compare("<="),
         // Integer Mod (fmod = 0) is only defined for integer tensors; ours hold reals.
         "Mod" if node.attr_int("fmod", 0)? == 1 => Arithmetic::Mod,
         "Mod" => {
@@ -137,7 +146,7 @@ impl Pending for ElementwisePending {
         let (ea, eb) = (a.exponent, b.exponent);
         let (mut shift_a, mut shift_b) = (0, 0);
         let shift = match self.arithmetic {
-            Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod => {
+            Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod | Arithmetic::Compare(_) => {
                 let common = ea.min(eb);
                 (shift_a, shift_b) = (ea - common, eb - common);
                 // ONNX Runtime adds in f32: the sum is exact (and so is ours) while both
@@ -148,7 +157,11 @@ impl Pending for ElementwisePending {
                         format!("input exponents 2^{ea} and 2^{eb} are more than 16 apart; the float sum would round"),
                     ));
                 }
-                output_exponent - common
+                match self.arithmetic {
+                    // A comparison's result is 0 or 1.0, quantized at ey.
+                    Arithmetic::Compare(_) => output_exponent,
+                    _ => output_exponent - common,
+                }
             }
             Arithmetic::Mul => output_exponent - ea - eb,
             Arithmetic::Div => {
@@ -190,13 +203,27 @@ struct ElementwiseKernel {
     clamp: Clamp,
 }
 
+impl ElementwiseKernel {
+    /// A true comparison as a real 1.0 at the output exponent (`shift` is then `ey`).
+    fn true_value(&self) -> i8 {
+        (2f64.powi(-self.shift)).round_ties_even().min(127.0) as i8
+    }
+}
+
 impl Kernel for ElementwiseKernel {
     fn template(&self) -> &'static str {
         "elementwise.rs.tera"
     }
 
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
-        let op = format!("{:?}", self.arithmetic).to_lowercase();
+        let op = match self.arithmetic {
+            Arithmetic::Compare(operator) => {
+                out.set("operator", operator);
+                out.set("one", self.true_value());
+                "compare".to_string()
+            }
+            other => format!("{other:?}").to_lowercase(),
+        };
         out.set("op", &op);
         out.set("index_a", &self.index_a);
         out.set("index_b", &self.index_b);
@@ -205,6 +232,12 @@ impl Kernel for ElementwiseKernel {
         out.set("shift", self.shift);
         self.clamp.set(out);
         out.describe(match self.arithmetic {
+            Arithmetic::Compare(operator) => format!(
+                "a {operator} b after << {} and << {}, true is {}",
+                self.shift_a,
+                self.shift_b,
+                self.true_value()
+            ),
             Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod => format!(
                 "{op}: inputs aligned by << {} and << {}, shift {}",
                 self.shift_a, self.shift_b, self.shift

@@ -1,4 +1,4 @@
-//! Identity, Flatten, Reshape, Squeeze and Unsqueeze: the bytes stay where they are, so the output is an alias
+//! Identity, Cast to float, Flatten, Reshape, Squeeze and Unsqueeze: the bytes stay where they are, so the output is an alias
 //! with a new shape and the same exponent. No code is emitted.
 
 use crate::error::{Error, Result};
@@ -10,6 +10,20 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let output = super::single_output(node)?;
     let value = lowering.value(node, 0)?.clone();
     if node.op_type == "Identity" {
+        lowering.define(output, value);
+        return Ok(());
+    }
+    if node.op_type == "Cast" {
+        // Cast to float of a real value (or of a comparison's boolean, which its pending
+        // computation already produces as 0 or 1.0) changes nothing.
+        const FLOAT: i64 = 1;
+        let to = node.attr_int("to", 0)?;
+        if to != FLOAT || !matches!(value, Value::Quant(_) | Value::Pending(_)) {
+            return Err(Error::node(
+                node,
+                format!("only Cast to float (1) of an activation or a comparison is supported, found to = {to}"),
+            ));
+        }
         lowering.define(output, value);
         return Ok(());
     }
