@@ -35,6 +35,7 @@ const TABLE_FIXTURES: &[&str] = &[
     "log",
     "pow_cube",
     "pow_square",
+    "reduce_l2",
     "softplus",
     "sigmoid",
     "softmax_channels",

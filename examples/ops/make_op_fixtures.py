@@ -631,6 +631,11 @@ def reduce_sum_square():
 
 
 @fixture
+def reduce_l2():
+    return reduction("ReduceL2", "reduce_l2", [1, 3], 1, -5, -3)
+
+
+@fixture
 def reduce_l1():
     return reduction("ReduceL1", "reduce_l1", [0, 3], 1, -5, -2)
 

@@ -179,6 +179,7 @@ pub const OPERATORS: &[Operator] = &[
     op("ReduceMin", reduce::lower, "constant axes, keepdims", &["ops/reduce_min"]),
     op("ReduceSumSquare", reduce::lower, "constant axes, keepdims", &["ops/reduce_sum_square"]),
     op("ReduceL1", reduce::lower, "constant axes, keepdims", &["ops/reduce_l1"]),
+    op("ReduceL2", reduce::lower, "constant axes, keepdims; exact integer square root; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/reduce_l2"]),
     op("Softmax", softmax::lower, "int8 output; exp table in Q24 and an exact integer division; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/softmax_last_axis", "ops/softmax_channels"]),
     op("Pow", table::lower, "constant scalar exponent; 256-entry int8 table, f in f64", &["ops/pow_square", "ops/pow_cube"]),
     op("Sigmoid", table::lower, TABLE_CONSTRAINT, &["ops/sigmoid", "residual_cnn_esppq"]),

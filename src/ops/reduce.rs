@@ -4,6 +4,9 @@
 //! - SumSquare: the sum of `x * x` at `2 ex`, shifted.
 //! - Mean: `round(sum * 2^(ex - ey) / N)` in integers, as the average pools.
 //! - Max, Min: one of the inputs, requantized (exact).
+//! - L2: `round(sqrt(sum of x * x) * 2^(ex - ey))`, exact in integers (`sqrt_round`). ONNX
+//!   Runtime's f32 square root can fall on the other side of a rounding boundary, so like the
+//!   table ops it may differ by 1 LSB.
 
 use super::{Clamp, Kernel, Pending};
 use crate::emit::KernelEmit;
@@ -21,6 +24,7 @@ enum Reduction {
     Min,
     SumSquare,
     L1,
+    L2,
 }
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -31,6 +35,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         "ReduceMin" => Reduction::Min,
         "ReduceSumSquare" => Reduction::SumSquare,
         "ReduceL1" => Reduction::L1,
+        "ReduceL2" => Reduction::L2,
         other => return Err(Error::node(node, format!("{other} is not a reduction"))),
     };
     let input = lowering.quant_input(node, 0)?;
@@ -69,7 +74,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         .collect();
     let count: usize = axes.iter().map(|&a| shape[a]).product();
     let largest_term: usize = match reduction {
-        Reduction::SumSquare => 128 * 128,
+        Reduction::SumSquare | Reduction::L2 => 128 * 128,
         _ => 128,
     };
     if count.saturating_mul(largest_term) > i32::MAX as usize {
