@@ -196,6 +196,34 @@ def mul_broadcast():
 
 
 @fixture
+def add_constant_int32():
+    # A bias-like Add: an int32 DequantizeLinear constant at a finer exponent.
+    rng = rng_for("add_constant_int32")
+    g = Graph("add_constant_int32")
+    x = g.input([1, 3, 4, 5], -4)
+    c = g.weight(rng.integers(-5000, 5000, size=[3, 1, 1]), -9, np.int32)
+    return g.finish(g.node("Add", [x, c]), -4)
+
+
+@fixture
+def mul_constant_int8():
+    # A per-channel scale: an int8 DequantizeLinear constant.
+    g = Graph("mul_constant_int8")
+    x = g.input([1, 3, 4, 5], -4)
+    c = g.weight(np.array([100, -37, 5], dtype=np.int8).reshape(3, 1, 1), -6)
+    return g.finish(g.node("Mul", [x, c]), -4)
+
+
+@fixture
+def sub_constant_first():
+    # The constant is the first operand: c - x.
+    g = Graph("sub_constant_first")
+    x = g.input([1, 3, 4, 5], -5)
+    c = g.weight(np.array([1, -2, 3, 4, -5], dtype=np.int8), -2)
+    return g.finish(g.node("Sub", [c, x]), -4)
+
+
+@fixture
 def div_broadcast():
     # y = a / b at shift k = ea - eb - ey = -2 (DESIGN: exact for k >= -8), b = 0 included.
     return binary("Div", [1, 3, 4, 5], -4, [1, 3, 1, 5], -3, -3, "div_broadcast")

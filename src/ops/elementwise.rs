@@ -1,5 +1,6 @@
-//! Add, Sub, Mul and Div of two quantized tensors with numpy broadcasting. One kernel serves
-//! all four; only the integer arithmetic per element differs:
+//! Add, Sub, Mul, Div, Mod and the comparisons of two quantized operands (activations, or one
+//! DequantizeLinear constant) with numpy broadcasting. One kernel serves them all; only the
+//! integer arithmetic per element differs:
 //! - Add/Sub: both operands exactly at `e = min(ea, eb)` by left shifts, then requantized.
 //! - Mul: the product is exact at `ea + eb`, then requantized.
 //! - Div: `round_half_even(a * 2^k / b)` with `k = ea - eb - ey`, in integers.
@@ -9,11 +10,11 @@
 //!   exact in f32 too), requantized.
 
 use super::{Clamp, Kernel, Pending};
-use crate::emit::KernelEmit;
+use crate::emit::{Elem, KernelEmit};
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
-use crate::quant::Lowering;
+use crate::quant::{Lowering, QuantConst, Value};
 use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +52,15 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     if arithmetic == Arithmetic::Mul && super::table::lower_product_with_self(lowering, node)? {
         return Ok(());
     }
-    let a = lowering.quant_input(node, 0)?;
-    let b = lowering.quant_input(node, 1)?;
-    let shape = broadcast_shape(node, &lowering.tensor(a).shape, &lowering.tensor(b).shape)?;
+    let a = operand(lowering, node, 0)?;
+    let b = operand(lowering, node, 1)?;
+    if matches!((&a, &b), (Operand::Constant(_), Operand::Constant(_))) {
+        return Err(Error::node(
+            node,
+            "both operands are constants; fold them before export",
+        ));
+    }
+    let shape = broadcast_shape(node, &a.shape(lowering), &b.shape(lowering))?;
     let pending = ElementwisePending {
         node: node.clone(),
         arithmetic,
@@ -62,6 +69,51 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         shape,
     };
     super::define_pending(lowering, node, Rc::new(pending))
+}
+
+/// An operand: an int8 activation, or integer constants at an exponent (DequantizeLinear of
+/// an int8 or int32 initializer), stored as a static.
+#[derive(Debug, Clone)]
+enum Operand {
+    Tensor(TensorId),
+    Constant(Rc<QuantConst>),
+}
+
+impl Operand {
+    fn shape(&self, lowering: &Lowering) -> Vec<usize> {
+        match self {
+            Operand::Tensor(t) => lowering.tensor(*t).shape.clone(),
+            Operand::Constant(c) => c.dims.clone(),
+        }
+    }
+
+    fn exponent(&self, lowering: &Lowering) -> i32 {
+        match self {
+            Operand::Tensor(t) => lowering.tensor(*t).exponent,
+            Operand::Constant(c) => c.exponent,
+        }
+    }
+
+    /// The largest magnitude the integer operand can have.
+    fn magnitude(&self) -> i64 {
+        match self {
+            Operand::Tensor(_) => 128,
+            Operand::Constant(c) => c.values.iter().map(|v| v.abs()).max().unwrap_or(0).max(1),
+        }
+    }
+}
+
+fn operand(lowering: &Lowering, node: &Node, index: usize) -> Result<Operand> {
+    match lowering.value(node, index)? {
+        Value::QuantConst(c) if c.values.iter().all(|v| v.abs() < 1 << 24) => {
+            Ok(Operand::Constant(c.clone()))
+        }
+        Value::QuantConst(c) => Err(Error::node(
+            node,
+            format!("constant '{}' has values beyond 2^24", c.name),
+        )),
+        _ => lowering.quant_input(node, index).map(Operand::Tensor),
+    }
 }
 
 /// The numpy broadcast of two shapes: aligned at the right, each pair of dims equal or one 1.
@@ -126,8 +178,8 @@ pub fn broadcast_index(input: &[usize], output: &[usize]) -> String {
 struct ElementwisePending {
     node: Node,
     arithmetic: Arithmetic,
-    a: TensorId,
-    b: TensorId,
+    a: Operand,
+    b: Operand,
     shape: Vec<usize>,
 }
 
@@ -142,19 +194,25 @@ impl Pending for ElementwisePending {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
-        let (a, b) = (lowering.tensor(self.a), lowering.tensor(self.b));
-        let (ea, eb) = (a.exponent, b.exponent);
+        let (ea, eb) = (self.a.exponent(lowering), self.b.exponent(lowering));
+        let (mag_a, mag_b) = (self.a.magnitude(), self.b.magnitude());
         let (mut shift_a, mut shift_b) = (0, 0);
         let shift = match self.arithmetic {
             Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod | Arithmetic::Compare(_) => {
                 let common = ea.min(eb);
                 (shift_a, shift_b) = (ea - common, eb - common);
-                // ONNX Runtime adds in f32: the sum is exact (and so is ours) while both
-                // aligned operands fit in f32's 24-bit significand, i.e. 128 << 16 + 128.
-                if shift_a.max(shift_b) > 16 {
+                // ONNX Runtime adds in f32: the sum is exact (and so is ours, in i32) while
+                // both aligned operands together fit in f32's 24-bit significand; for two int8
+                // activations that allows exponents up to 16 apart.
+                let aligned = |m: i64, s: i32| m.checked_shl(s as u32).filter(|&v| v < 1 << 24);
+                let fits = matches!(
+                    (aligned(mag_a, shift_a), aligned(mag_b, shift_b)),
+                    (Some(x), Some(y)) if x + y <= 1 << 24
+                );
+                if !fits {
                     return Err(Error::node(
                         &self.node,
-                        format!("input exponents 2^{ea} and 2^{eb} are more than 16 apart; the float sum would round"),
+                        format!("operands at 2^{ea} and 2^{eb} are too far apart: the aligned sum would exceed 2^24 and round in f32"),
                     ));
                 }
                 match self.arithmetic {
@@ -163,8 +221,23 @@ impl Pending for ElementwisePending {
                     _ => output_exponent - common,
                 }
             }
-            Arithmetic::Mul => output_exponent - ea - eb,
+            Arithmetic::Mul => {
+                // An f32 product of integers below 2^24 in magnitude is exact.
+                if mag_a * mag_b > 1 << 24 {
+                    return Err(Error::node(
+                        &self.node,
+                        "the constant operand is too large for an exact f32 product",
+                    ));
+                }
+                output_exponent - ea - eb
+            }
             Arithmetic::Div => {
+                if mag_b > 128 {
+                    return Err(Error::node(
+                        &self.node,
+                        "a constant divisor must fit in int8 for the rounding argument below",
+                    ));
+                }
                 // The quotient's distance to a rounding boundary is at least 2^(k-8) for
                 // |b| <= 128; f32's error below 128.5 is at most 2^-17. So ONNX Runtime's f32
                 // division rounds like the exact quotient when k >= -8.
@@ -178,16 +251,30 @@ impl Pending for ElementwisePending {
                 -k
             }
         };
+        let tensors: Vec<TensorId> = [&self.a, &self.b]
+            .into_iter()
+            .filter_map(|o| match o {
+                Operand::Tensor(t) => Some(*t),
+                Operand::Constant(_) => None,
+            })
+            .collect();
+        let constant = |o: &Operand| match o {
+            Operand::Constant(c) => Some(c.values.clone()),
+            Operand::Tensor(_) => None,
+        };
         let kernel = ElementwiseKernel {
             arithmetic: self.arithmetic,
-            index_a: broadcast_index(&a.shape, &self.shape),
-            index_b: broadcast_index(&b.shape, &self.shape),
+            index_a: broadcast_index(&self.a.shape(lowering), &self.shape),
+            index_b: broadcast_index(&self.b.shape(lowering), &self.shape),
+            constant_a: constant(&self.a),
+            constant_b: constant(&self.b),
+            tensors: tensors.len(),
             shift_a,
             shift_b,
             shift,
             clamp,
         };
-        Ok((Box::new(kernel), vec![self.a, self.b]))
+        Ok((Box::new(kernel), tensors))
     }
 }
 
@@ -197,6 +284,11 @@ struct ElementwiseKernel {
     /// Index expressions in the flat output index `i`.
     index_a: String,
     index_b: String,
+    /// The values of a constant operand, emitted as a static.
+    constant_a: Option<Vec<i64>>,
+    constant_b: Option<Vec<i64>>,
+    /// How many operands are tensors (the kernel's inputs, in order).
+    tensors: usize,
     shift_a: i32,
     shift_b: i32,
     shift: i32,
@@ -225,6 +317,24 @@ impl Kernel for ElementwiseKernel {
             other => format!("{other:?}").to_lowercase(),
         };
         out.set("op", &op);
+        // Each operand reads a kernel input or its static.
+        let mut next_input = 0;
+        for (key, constant) in [("a", &self.constant_a), ("b", &self.constant_b)] {
+            let source = match constant {
+                Some(values) => {
+                    let fits_i8 = values.iter().all(|v| i8::try_from(*v).is_ok());
+                    let elem = if fits_i8 { Elem::I8 } else { Elem::I32 };
+                    let suffix = format!("OPERAND_{}", key.to_uppercase());
+                    let name = out.add_static(&suffix, elem, &[values.len()], values.clone());
+                    format!("{name}.0")
+                }
+                None => {
+                    next_input += 1;
+                    KernelEmit::input_name(next_input - 1, self.tensors)
+                }
+            };
+            out.set(&format!("source_{key}"), source);
+        }
         out.set("index_a", &self.index_a);
         out.set("index_b", &self.index_b);
         out.set("shift_a", self.shift_a);
