@@ -50,6 +50,13 @@ fn divide_round(sum: i32, shift: i32, count: i32) -> i8 {
         let s = if shift < -32 { 32 } else { (-shift) as u32 };
         ((sum as i64) << s, count as i64)
     };
+    round_quotient(numerator, denominator)
+}
+
+/// `numerator / denominator` rounded to nearest, ties to even, saturated to int8; exact in
+/// integers. A denominator below 1 counts as 1. Used by the average pools and Softmax.
+#[inline(always)]
+fn round_quotient(numerator: i64, denominator: i64) -> i8 {
     let denominator = if denominator < 1 { 1 } else { denominator };
     let quotient = numerator.div_euclid(denominator);
     let twice_remainder = 2 * numerator.rem_euclid(denominator);
@@ -88,6 +95,48 @@ fn quantize_i8(x: f32, inverse_scale: f32) -> i8 {
         truncated - 1
     } else {
         truncated
+    };
+    saturate_i8(rounded as i64)
+}
+
+/// `floor(sqrt(value))`, exactly, by bisection on integers.
+#[inline(always)]
+fn isqrt(value: u64) -> u64 {
+    // Invariant: lo * lo <= value < hi * hi (hi * hi = 2^64 exceeds every u64).
+    let mut lo: u64 = 0;
+    let mut hi: u64 = 1 << 32;
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if mid * mid <= value {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// `sqrt(sum) * 2^-shift` rounded to nearest, ties to even, saturated to int8; exact in
+/// integers (ReduceL2). `sum` is at least 0 and below 2^40.
+#[inline(always)]
+fn sqrt_round(sum: i64, shift: i32) -> i8 {
+    // Twice the value is sqrt(x) / 2^down with x = 4 * sum * 4^up. Beyond up = 8 any nonzero
+    // sum saturates, and beyond down = 40 every sum rounds to 0, so capping both is exact.
+    let up = if shift < -8 { 8 } else if shift < 0 { (-shift) as u32 } else { 0 };
+    let down = if shift > 40 { 40 } else if shift > 0 { shift as u32 } else { 0 };
+    let x = ((if sum < 0 { 0 } else { sum }) as u64 * 4) << (2 * up);
+    let twice_floor = isqrt(x) >> down;
+    let m = twice_floor / 2;
+    let rounded = if twice_floor % 2 == 0 {
+        m
+    } else {
+        // The value lies in [m + 1/2, m + 1); exactly m + 1/2 only if 2v is that integer.
+        let scaled = twice_floor << down;
+        if scaled * scaled == x && m % 2 == 0 {
+            m
+        } else {
+            m + 1
+        }
     };
     saturate_i8(rounded as i64)
 }

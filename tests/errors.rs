@@ -143,3 +143,47 @@ fn an_overflowing_accumulator_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn every_unsupported_node_is_listed_at_once() {
+    let bytes = model(
+        vec![
+            node("Softsign", "first_gap", &["x"], &["t"]),
+            node("Relu", "fine", &["t"], &["u"]),
+            node("Celu", "second_gap", &["u"], &["y"]),
+        ],
+        vec![],
+        &[1, 4],
+        &[1, 4],
+    );
+    let err = generate_from_bytes(&bytes, "m.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("2 node(s)"), "{err}");
+    assert!(err.contains("node 'first_gap' (Softsign)"), "{err}");
+    assert!(err.contains("node 'second_gap' (Celu)"), "{err}");
+    assert!(!err.contains("node 'fine'"), "{err}");
+}
+
+#[test]
+fn every_failing_node_is_reported_at_once_without_echoes() {
+    // Two independent nodes fail (their input is never quantized); the third only depends on
+    // a failed one and must not add an echo of that error.
+    let bytes = model(
+        vec![
+            node("Relu", "first_failure", &["x"], &["a"]),
+            node("Sigmoid", "second_failure", &["x"], &["b"]),
+            node("Add", "downstream", &["a", "b"], &["y"]),
+        ],
+        vec![],
+        &[1, 4],
+        &[1, 4],
+    );
+    let err = generate_from_bytes(&bytes, "m.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("2 nodes cannot be lowered"), "{err}");
+    assert!(err.contains("node 'first_failure' (Relu)"), "{err}");
+    assert!(err.contains("node 'second_failure' (Sigmoid)"), "{err}");
+    assert!(!err.contains("downstream"), "{err}");
+}

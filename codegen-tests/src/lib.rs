@@ -28,3 +28,21 @@ pub mod swish_layer {
 pub mod digits_swish {
     include!(concat!(env!("OUT_DIR"), "/digits_swish.rs"));
 }
+
+/// The single-op fixtures of `models/ops/` (made by `examples/ops/make_op_fixtures.py`), one
+/// module each, listed by build.rs.
+pub mod ops {
+    include!(concat!(env!("OUT_DIR"), "/op_fixtures.rs"));
+}
+
+/// ESP-PPQ for esp32s3: a residual CNN (depthwise, ReLU6 as Clip, residual Add,
+/// GlobalAveragePool, Gemm, Sigmoid), made by `examples/ops/quantize_whole_models_esppq.py`.
+pub mod residual_cnn_esppq {
+    include!(concat!(env!("OUT_DIR"), "/residual_cnn_esppq.rs"));
+}
+
+/// ESP-PPQ for esp32s3: a 1-D keyword-spotting-style model (Conv1d, Tanh, MaxPool1d,
+/// LeakyRelu, Concat, AvgPool1d, Gemm), made by the same script.
+pub mod kws1d_esppq {
+    include!(concat!(env!("OUT_DIR"), "/kws1d_esppq.rs"));
+}

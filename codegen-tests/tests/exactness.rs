@@ -3,7 +3,7 @@
 
 mod common;
 
-use codegen_tests::{digits_esppq, digits_qat};
+use codegen_tests::{digits_esppq, digits_qat, kws1d_esppq, residual_cnn_esppq};
 
 /// ESP-PPQ gives int32 biases at exactly `ex + ew`, so every step of the integer pipeline
 /// equals ONNX Runtime's float QDQ arithmetic: no tolerance at all.
@@ -52,3 +52,35 @@ fn pytorch_qat_digits_matches_within_bias_rounding() {
     assert!(agreement.max_lsb <= 1.0, "{agreement:?}");
     assert_eq!(agreement.argmax_agree, agreement.samples, "{agreement:?}");
 }
+
+/// The two whole-model fixtures of issue 4, quantized by ESP-PPQ (int32 biases): every op in
+/// them, including the Sigmoid and Tanh tables, must agree with ONNX Runtime bit for bit.
+macro_rules! esppq_model_is_bit_exact {
+    ($test:ident, $model:ident) => {
+        #[test]
+        fn $test() {
+            let name = stringify!($model);
+            let recording = common::load(name);
+            let mut model = $model::Model::new();
+            let agreement = common::compare(
+                &recording,
+                $model::OUTPUT_EXPONENT,
+                |x, y| {
+                    model.predict(
+                        x.try_into().expect("input length"),
+                        y.try_into().expect("output length"),
+                    )
+                },
+                $model::OUTPUT_LEN,
+            );
+            agreement.print(name, &recording);
+            assert_eq!(
+                agreement.exact_elements, agreement.elements,
+                "{agreement:?}"
+            );
+        }
+    };
+}
+
+esppq_model_is_bit_exact!(esppq_residual_cnn_is_bit_exact, residual_cnn_esppq);
+esppq_model_is_bit_exact!(esppq_kws1d_is_bit_exact, kws1d_esppq);

@@ -22,3 +22,11 @@ cp examples/models/digits.framework.json codegen-tests/models/digits_qat.framewo
 # 4. ONNX Runtime reference outputs on the digits test split.
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/digits_qat.onnx
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/digits_esppq.onnx
+
+# 5. Single-op QDQ fixtures and their recordings -> codegen-tests/models/ops/
+"$PYTHON" examples/ops/make_op_fixtures.py
+
+# 6. Whole-model ESP-PPQ fixtures (residual CNN, 1-D keyword spotting) and their recordings.
+"$PYTHON" examples/ops/quantize_whole_models_esppq.py
+"$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/residual_cnn_esppq.onnx
+"$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/kws1d_esppq.onnx

@@ -33,6 +33,52 @@ def f32_list(a):
     return [float(v) for v in np.asarray(a, dtype=np.float32).reshape(-1)]
 
 
+def reference_session(model_path):
+    """ONNX Runtime on the CPU, graph optimizations disabled, one thread: the plain QDQ graph."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(model_path, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def write_recording(
+    out_path,
+    *,
+    model_path,
+    input_name,
+    output_name,
+    input_shape,
+    output_shape,
+    inputs,
+    outputs,
+    labels,
+    reference_accuracy,
+    framework_accuracy,
+    extra=None,
+):
+    """Writes the recording schema the Rust tests read (codegen-tests/tests/common/mod.rs).
+
+    `inputs` and `outputs` hold one flat f32 list per sample; `extra` adds keys."""
+    doc = {
+        "model": os.path.basename(model_path),
+        "reference": f"onnxruntime {ort.__version__}, graph optimizations disabled",
+        "input_name": input_name,
+        "output_name": output_name,
+        "input_shape": input_shape,
+        "output_shape": output_shape,
+        "labels": labels,
+        "reference_accuracy": reference_accuracy,
+        "framework_accuracy": framework_accuracy,
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+    doc.update(extra or {})
+    with open(out_path, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="path of the .onnx model")
@@ -49,11 +95,7 @@ def main():
         with open(side) as f:
             framework_accuracy = json.load(f).get("framework_accuracy")
 
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    sess = ort.InferenceSession(args.model, sess_options=opts, providers=["CPUExecutionProvider"])
+    sess = reference_session(args.model)
     (inp,) = sess.get_inputs()
     (outp,) = sess.get_outputs()
     assert list(inp.shape) == [1, 1, 8, 8], f"unexpected input shape {inp.shape}"
@@ -71,22 +113,19 @@ def main():
         outputs.append(f32_list(y))
     acc = correct / len(x_test)
 
-    doc = {
-        "model": os.path.basename(args.model),
-        "reference": f"onnxruntime {ort.__version__}, graph optimizations disabled",
-        "input_name": inp.name,
-        "output_name": outp.name,
-        "input_shape": [1, 1, 8, 8],
-        "output_shape": output_shape,
-        "labels": [int(v) for v in y_test],
-        "reference_accuracy": acc,
-        "framework_accuracy": framework_accuracy,
-        "inputs": inputs,
-        "outputs": outputs,
-    }
-    with open(out_path, "w") as f:
-        json.dump(doc, f, separators=(",", ":"))
-        f.write("\n")
+    write_recording(
+        out_path,
+        model_path=args.model,
+        input_name=inp.name,
+        output_name=outp.name,
+        input_shape=[1, 1, 8, 8],
+        output_shape=output_shape,
+        inputs=inputs,
+        outputs=outputs,
+        labels=[int(v) for v in y_test],
+        reference_accuracy=acc,
+        framework_accuracy=framework_accuracy,
+    )
     print(
         f"{args.model}: ORT accuracy {acc:.4f} on {len(x_test)} test samples"
         f" (framework accuracy: {framework_accuracy}); wrote {out_path}"

@@ -9,6 +9,9 @@ use serde::Serialize;
 pub enum Elem {
     I8,
     I32,
+    /// Index tables.
+    U16,
+    U32,
 }
 
 impl Elem {
@@ -16,13 +19,16 @@ impl Elem {
         match self {
             Elem::I8 => "i8",
             Elem::I32 => "i32",
+            Elem::U16 => "u16",
+            Elem::U32 => "u32",
         }
     }
 
     pub fn bytes(self) -> usize {
         match self {
             Elem::I8 => 1,
-            Elem::I32 => 4,
+            Elem::U16 => 2,
+            Elem::I32 | Elem::U32 => 4,
         }
     }
 }
@@ -55,11 +61,9 @@ pub struct KernelEmit {
 impl KernelEmit {
     /// `fn_name` is the layer function's name; `inputs` the lengths of its input buffers.
     pub fn new(fn_name: &str, inputs: &[usize], output: usize) -> KernelEmit {
-        let names: Vec<String> = if inputs.len() == 1 {
-            vec!["input".to_string()]
-        } else {
-            (0..inputs.len()).map(|i| format!("input{i}")).collect()
-        };
+        let names: Vec<String> = (0..inputs.len())
+            .map(|i| Self::input_name(i, inputs.len()))
+            .collect();
         let params: Vec<String> = names
             .iter()
             .zip(inputs)
@@ -81,6 +85,15 @@ impl KernelEmit {
     /// The Rust names of the input buffers, in order (`input`, or `input0`, `input1`, ...).
     pub fn input_vars(&self) -> &[String] {
         &self.input_vars
+    }
+
+    /// The parameter name of input `index` of `count`: `input` alone, else `input0`, `input1`...
+    pub fn input_name(index: usize, count: usize) -> String {
+        if count == 1 {
+            "input".to_string()
+        } else {
+            format!("input{index}")
+        }
     }
 
     /// Sets a template variable.

@@ -10,26 +10,50 @@ use std::path::{Path, PathBuf};
 
 /// (file name, source) of every built-in template under `templates/`.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("add.rs.tera", include_str!("../../templates/add.rs.tera")),
     (
-        "clamp.rs.tera",
-        include_str!("../../templates/clamp.rs.tera"),
+        "concat.rs.tera",
+        include_str!("../../templates/concat.rs.tera"),
     ),
     (
         "conv2d.rs.tera",
         include_str!("../../templates/conv2d.rs.tera"),
     ),
     (
+        "conv_transpose.rs.tera",
+        include_str!("../../templates/conv_transpose.rs.tera"),
+    ),
+    (
         "dense.rs.tera",
         include_str!("../../templates/dense.rs.tera"),
     ),
+    (
+        "elementwise.rs.tera",
+        include_str!("../../templates/elementwise.rs.tera"),
+    ),
+    (
+        "matmul.rs.tera",
+        include_str!("../../templates/matmul.rs.tera"),
+    ),
+    ("move.rs.tera", include_str!("../../templates/move.rs.tera")),
     (
         "pool2d.rs.tera",
         include_str!("../../templates/pool2d.rs.tera"),
     ),
     (
+        "reduce.rs.tera",
+        include_str!("../../templates/reduce.rs.tera"),
+    ),
+    (
         "requantize.rs.tera",
         include_str!("../../templates/requantize.rs.tera"),
+    ),
+    (
+        "softmax.rs.tera",
+        include_str!("../../templates/softmax.rs.tera"),
+    ),
+    (
+        "table.rs.tera",
+        include_str!("../../templates/table.rs.tera"),
     ),
 ];
 

@@ -1,10 +1,12 @@
 //! Relu and Clip. After a compute op they fuse into its requantization as a clamp in the
-//! output domain; on an already quantized tensor they are a standalone clamp.
+//! output domain. On a quantized tensor they wait for the QuantizeLinear after them too, and
+//! become a requantization with that clamp: clamping at the input exponent first would round
+//! the bounds twice when the exponents differ.
 
-use super::{Kernel, RealBounds};
-use crate::emit::KernelEmit;
+use super::RealBounds;
 use crate::error::{Error, Result};
 use crate::onnx::Node;
+use crate::quant::lower::PendingValue;
 use crate::quant::{Lowering, Value};
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -17,16 +19,16 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             lowering.define(output, Value::Pending(pending));
         }
         Value::Quant(x) => {
-            let tensor = lowering.tensor(x).clone();
-            let clamp = bounds.to_int8(tensor.exponent);
-            let y = lowering.new_tensor(output, tensor.shape.clone(), tensor.exponent, None);
-            let kernel = ClampKernel {
-                len: tensor.len(),
-                lo: clamp.lo,
-                hi: clamp.hi,
-            };
-            lowering.push_layer(node, &node.op_type, vec![x], y, Box::new(kernel));
-            lowering.define(output, Value::Quant(y));
+            let shape = lowering.tensor(x).shape.clone();
+            lowering.define(
+                output,
+                Value::Pending(PendingValue {
+                    compute: super::quantize::requantize_pending(x, shape),
+                    bounds,
+                    node: node.clone(),
+                    ops: node.op_type.clone(),
+                }),
+            );
         }
         other => {
             return Err(Error::node(
@@ -54,37 +56,23 @@ fn bounds(lowering: &Lowering, node: &Node) -> Result<RealBounds> {
             let v = node.attr_float(attr, default)?;
             return Ok(v.is_finite().then_some(v as f64));
         }
-        match lowering.constant(node, index)? {
-            None => Ok(None),
-            Some(c) => c
-                .single()
-                .map(Some)
-                .ok_or_else(|| Error::node(node, format!("Clip {attr} must be a scalar constant"))),
+        if !lowering.has_input(node, index) {
+            return Ok(None);
         }
+        // ESP-PPQ gives the bounds as DequantizeLinear of integers; others as floats.
+        let value = match lowering.value(node, index)? {
+            Value::Const(c) => c.single(),
+            Value::QuantConst(q) if q.values.len() == 1 => {
+                Some(q.values[0] as f64 * 2f64.powi(q.exponent))
+            }
+            _ => None,
+        };
+        value
+            .map(Some)
+            .ok_or_else(|| Error::node(node, format!("Clip {attr} must be a scalar constant")))
     };
     Ok(RealBounds {
         lo: bound(1, "min", f32::MIN)?,
         hi: bound(2, "max", f32::MAX)?,
     })
-}
-
-#[derive(Debug)]
-struct ClampKernel {
-    len: usize,
-    lo: i8,
-    hi: i8,
-}
-
-impl Kernel for ClampKernel {
-    fn template(&self) -> &'static str {
-        "clamp.rs.tera"
-    }
-
-    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
-        out.set("len", self.len);
-        out.set("clamp_lo", self.lo);
-        out.set("clamp_hi", self.hi);
-        out.describe(format!("clamp to [{}, {}]", self.lo, self.hi));
-        Ok(())
-    }
 }

@@ -1,4 +1,4 @@
-//! Conv (2-D, any groups, so depthwise too): `acc = b + sum(x * w)`, requantized to the
+//! Conv (1-D and 2-D, any groups, so depthwise too): `acc = b + sum(x * w)`, requantized to the
 //! output exponent, with a fused Relu/Clip clamp.
 
 use super::window::Window2d;
@@ -16,20 +16,32 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let weights = lowering.quant_const(node, 1)?;
     let bias = bias_input(lowering, node, 2)?;
     let in_shape = lowering.tensor(input).shape.clone();
-    let [batch, in_channels, in_h, in_w] = in_shape[..] else {
-        return Err(Error::node(
-            node,
-            format!("input shape {in_shape:?}: only 2-D convolution (NCHW) is supported so far"),
-        ));
-    };
-    let [out_channels, group_channels, k_h, k_w] = weights.dims[..] else {
-        return Err(Error::node(
-            node,
-            format!(
-                "weight shape {:?}: expected [M, C/group, kH, kW]",
-                weights.dims
+    // 1-D convolution runs as 2-D convolution of height 1 over [N, C, 1, L]; the weights
+    // [M, C/group, k] have the same element order as [M, C/group, 1, k].
+    let (batch, in_channels, in_h, in_w, one_d) = match in_shape[..] {
+        [n, c, h, w] => (n, c, h, w, false),
+        [n, c, l] => (n, c, 1, l, true),
+        _ => {
+            return Err(Error::node(
+                node,
+                format!(
+                "input shape {in_shape:?}: only 1-D (NCL) and 2-D (NCHW) convolution are supported"
             ),
-        ));
+            ))
+        }
+    };
+    let (out_channels, group_channels, k_h, k_w) = match (one_d, &weights.dims[..]) {
+        (false, &[m, c, kh, kw]) => (m, c, kh, kw),
+        (true, &[m, c, k]) => (m, c, 1, k),
+        _ => {
+            return Err(Error::node(
+                node,
+                format!(
+                    "weight shape {:?} does not match input shape {in_shape:?}: expected [M, C/group, kH, kW] (2-D) or [M, C/group, k] (1-D)",
+                    weights.dims
+                ),
+            ))
+        }
     };
     if [out_channels, group_channels, in_channels].contains(&0) {
         return Err(Error::node(
@@ -58,8 +70,15 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             ),
         ));
     }
-    let window = Window2d::from_node(node, in_h, in_w, Some([k_h, k_w]))?;
-    let output_shape = vec![batch, out_channels, window.out_h, window.out_w];
+    let (window, output_shape) = if one_d {
+        let window = Window2d::from_node_1d(node, in_w, Some(k_w))?;
+        let shape = vec![batch, out_channels, window.out_w];
+        (window, shape)
+    } else {
+        let window = Window2d::from_node(node, in_h, in_w, Some([k_h, k_w]))?;
+        let shape = vec![batch, out_channels, window.out_h, window.out_w];
+        (window, shape)
+    };
     let pending = ConvPending {
         node: node.clone(),
         input,

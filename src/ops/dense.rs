@@ -1,39 +1,57 @@
 //! Gemm and MatMul with a constant 2-D weight: a fully connected layer,
-//! `acc = b + sum_k x[m][k] * w[n][k]`, requantized with a fused clamp.
+//! `acc = b + sum_k x[m][k] * w[n][k]`, requantized with a fused clamp. Gemm's transA is a
+//! transposed copy of the input; power-of-two alpha and beta are exponent moves. MatMul of
+//! two activations is in `matmul.rs`.
 
 use super::{Clamp, Kernel, Pending};
 use crate::emit::{Elem, KernelEmit};
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
-use crate::onnx::Node;
+use crate::onnx::{Constant, Node};
 use crate::quant::bias::{bias_input, check_accumulators, int8_values, Bias};
-use crate::quant::{Lowering, QuantConst};
+use crate::quant::{Lowering, QuantConst, Value};
 use std::rc::Rc;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
-    let input = lowering.quant_input(node, 0)?;
-    let weights = lowering.quant_const(node, 1)?;
+    if node.op_type == "MatMul" && matches!(lowering.value(node, 1)?, Value::Quant(_)) {
+        return super::matmul::lower(lowering, node);
+    }
+    let mut input = lowering.quant_input(node, 0)?;
+    let mut weights = lowering.quant_const(node, 1)?;
     let is_gemm = node.op_type == "Gemm";
-    let bias = if is_gemm {
+    let mut bias = if is_gemm {
         bias_input(lowering, node, 2)?
     } else {
         None
     };
     if is_gemm {
         if node.attr_int("transA", 0)? != 0 {
-            return Err(Error::node(node, "transA = 1 is not supported yet"));
-        }
-        for (name, value) in [
-            ("alpha", node.attr_float("alpha", 1.0)?),
-            ("beta", node.attr_float("beta", 1.0)?),
-        ] {
-            if value != 1.0 {
-                return Err(Error::node(
-                    node,
-                    format!("{name} = {value} is not supported yet (only 1.0)"),
-                ));
+            if lowering.tensor(input).shape.len() != 2 {
+                return Err(Error::node(node, "transA needs a 2-D input"));
             }
+            input = super::gather::transpose_now(lowering, node, input, &[1, 0])?;
         }
+        // Y = alpha * A·B + beta * C. A power-of-two alpha is exact in ONNX Runtime's f32
+        // and here just moves the weights' exponent.
+        let alpha = node.attr_float("alpha", 1.0)?;
+        let alpha_exponent = power_of_two(node, "alpha", alpha)?;
+        weights = Rc::new(QuantConst {
+            exponent: weights.exponent + alpha_exponent,
+            ..(*weights).clone()
+        });
+        let beta = node.attr_float("beta", 1.0)?;
+        bias = match bias {
+            // ONNX Runtime scales a float C by beta in f32.
+            Some(Bias::Float(c)) => Some(Bias::Float(Constant {
+                values: c.values.iter().map(|&v| (beta * v as f32) as f64).collect(),
+                ..c
+            })),
+            Some(Bias::Quant(q)) => Some(Bias::Quant(Rc::new(QuantConst {
+                exponent: q.exponent + power_of_two(node, "beta", beta)?,
+                ..(*q).clone()
+            }))),
+            None => None,
+        };
     }
     let trans_b = is_gemm && node.attr_int("transB", 0)? != 0;
     let in_shape = lowering.tensor(input).shape.clone();
@@ -81,6 +99,16 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         output_shape,
     };
     super::define_pending(lowering, node, Rc::new(pending))
+}
+
+/// `log2 value` for a power of two; any other factor would round in f32.
+fn power_of_two(node: &Node, name: &str, value: f32) -> Result<i32> {
+    crate::quant::exponent::exact_exponent(value as f64).map_err(|_| {
+        Error::node(
+            node,
+            format!("{name} = {value} is not a power of two, so the scaled product would round"),
+        )
+    })
 }
 
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! Identity, Flatten and Reshape: the bytes stay where they are, so the output is an alias
+//! Identity, Cast to float, Flatten, Reshape, Squeeze and Unsqueeze: the bytes stay where they are, so the output is an alias
 //! with a new shape and the same exponent. No code is emitted.
 
 use crate::error::{Error, Result};
@@ -10,6 +10,20 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let output = super::single_output(node)?;
     let value = lowering.value(node, 0)?.clone();
     if node.op_type == "Identity" {
+        lowering.define(output, value);
+        return Ok(());
+    }
+    if node.op_type == "Cast" {
+        // Cast to float of a real value (or of a comparison's boolean, which its pending
+        // computation already produces as 0 or 1.0) changes nothing.
+        const FLOAT: i64 = 1;
+        let to = node.attr_int("to", 0)?;
+        if to != FLOAT || !matches!(value, Value::Quant(_) | Value::Pending(_)) {
+            return Err(Error::node(
+                node,
+                format!("only Cast to float (1) of an activation or a comparison is supported, found to = {to}"),
+            ));
+        }
         lowering.define(output, value);
         return Ok(());
     }
@@ -26,6 +40,8 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     };
     let shape = if node.op_type == "Flatten" {
         flatten_shape(node, &in_shape)?
+    } else if node.op_type == "Squeeze" || node.op_type == "Unsqueeze" {
+        squeeze_shape(lowering, node, &in_shape)?
     } else {
         let target = lowering
             .constant(node, 1)?
@@ -111,4 +127,52 @@ fn reshape_shape(node: &Node, shape: &[usize], target: &Constant) -> Result<Vec<
         ));
     }
     Ok(dims)
+}
+
+/// Squeeze drops the listed axes of size 1 (all of them by default); Unsqueeze inserts axes of
+/// size 1 at the listed output positions. Axes are an attribute before opset 13, an input after.
+fn squeeze_shape(lowering: &Lowering, node: &Node, shape: &[usize]) -> Result<Vec<usize>> {
+    let axes: Option<Vec<i64>> = if lowering.graph.opset < 13 {
+        node.attr_ints("axes")?
+    } else {
+        lowering
+            .constant(node, 1)?
+            .map(|c| c.values.iter().map(|&v| v as i64).collect())
+    };
+    if node.op_type == "Squeeze" {
+        let axes = match axes {
+            Some(axes) => axes
+                .iter()
+                .map(|&a| crate::onnx::normalize_axis(node, a, shape.len()))
+                .collect::<Result<Vec<_>>>()?,
+            None => (0..shape.len()).filter(|&a| shape[a] == 1).collect(),
+        };
+        if let Some(&a) = axes.iter().find(|&&a| shape[a] != 1) {
+            return Err(Error::node(
+                node,
+                format!("axis {a} of shape {shape:?} is not 1"),
+            ));
+        }
+        Ok((0..shape.len())
+            .filter(|a| !axes.contains(a))
+            .map(|a| shape[a])
+            .collect())
+    } else {
+        let axes = axes.ok_or_else(|| Error::node(node, "axes must be given"))?;
+        let rank = shape.len() + axes.len();
+        let axes = axes
+            .iter()
+            .map(|&a| crate::onnx::normalize_axis(node, a, rank))
+            .collect::<Result<Vec<_>>>()?;
+        let mut rest = shape.iter();
+        Ok((0..rank)
+            .map(|a| {
+                if axes.contains(&a) {
+                    1
+                } else {
+                    rest.next().copied().unwrap_or(1)
+                }
+            })
+            .collect())
+    }
 }

@@ -2,13 +2,20 @@
 //! and its emit context; the kernel code itself is a template under `templates/`.
 
 mod activation;
-mod add;
+mod concat;
 mod conv;
+mod conv_transpose;
 mod custom;
 mod dense;
+mod elementwise;
+mod gather;
 mod layout;
+mod matmul;
 mod pool;
 mod quantize;
+mod reduce;
+mod softmax;
+mod table;
 mod window;
 
 use crate::emit::KernelEmit;
@@ -44,6 +51,11 @@ pub trait Pending: std::fmt::Debug {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<crate::ir::TensorId>)>;
+    /// A unary table op's input and real function, so that `x * f(x)` (Swish) can become one
+    /// table; `None` for everything else.
+    fn unary_function(&self) -> Option<(crate::ir::TensorId, table::RealFunction)> {
+        None
+    }
 }
 
 /// Bounds fused from Relu/Clip, in real values; `None` is unbounded.
@@ -104,27 +116,127 @@ impl Clamp {
     }
 }
 
-/// The ONNX ops with a built-in kernel (default domain).
-pub const BUILTIN_OPS: &[&str] = &[
-    "QuantizeLinear",
-    "DequantizeLinear",
-    "Conv",
-    "Gemm",
-    "MatMul",
-    "Relu",
-    "Clip",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "Add",
-    "Flatten",
-    "Reshape",
-    "Identity",
+type LowerFn = fn(&mut Lowering, &Node) -> Result<()>;
+
+/// A supported ONNX operator: its lowering, the constraints on its use, and the fixtures
+/// that test it (paths under `codegen-tests/models/`, without `.onnx`). The README's operator table is rendered
+/// from this list ([`operator_table_markdown`]) and a test keeps the two equal.
+pub struct Operator {
+    pub name: &'static str,
+    pub constraints: &'static str,
+    pub fixtures: &'static [&'static str],
+    lower: LowerFn,
+}
+
+const fn op(
+    name: &'static str,
+    lower: LowerFn,
+    constraints: &'static str,
+    fixtures: &'static [&'static str],
+) -> Operator {
+    Operator {
+        name,
+        constraints,
+        fixtures,
+        lower,
+    }
+}
+
+const TABLE_CONSTRAINT: &str =
+    "256-entry int8 table, f in f64; may differ from ONNX Runtime's f32 by 1 LSB";
+
+/// Every operator the lowering implements, in the order of the README table (one line each).
+#[rustfmt::skip]
+pub const OPERATORS: &[Operator] = &[
+    op("QuantizeLinear", quantize::lower_quantize, "int8, power-of-two per-tensor scale, zero point 0", &["digits_esppq", "digits_qat"]),
+    op("DequantizeLinear", quantize::lower_dequantize, "int8 activations; int8/int32 constants", &["digits_esppq", "digits_qat"]),
+    op("Conv", conv::lower, "1-D and 2-D; any groups (depthwise); pads, auto_pad, strides, dilations; constant int8 weights", &["ops/conv1d_pads_stride", "ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq", "ops/conv2d_same_upper_stride2", "ops/conv2d_grouped_dilated"]),
+    op("ConvTranspose", conv_transpose::lower, "1-D and 2-D; any groups; explicit pads, strides, dilations, output_padding (no output_shape)", &["ops/conv_transpose_stride2", "ops/conv_transpose1d_groups"]),
+    op("Gemm", dense::lower, "constant 2-D int8 weight; transA, transB; power-of-two alpha, and beta (power of two for an int32 C)", &["ops/gemm_trans_alpha_beta", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
+    op("MatMul", dense::lower, "activation × constant 2-D int8 weight, or activation × activation with broadcast batch dims", &["ops/matmul_batched", "ops/matmul_weight"]),
+    op("Add", elementwise::lower, "two activations, or one and a DequantizeLinear constant; numpy broadcasting; the aligned operands within 2^24 (exponents at most 16 apart for int8)", &["ops/add_constant_int32", "ops/add_broadcast_channel", "ops/add_broadcast_both", "digits_esppq", "residual_cnn_esppq"]),
+    op("Sub", elementwise::lower, "as Add", &["ops/sub_constant_first", "ops/sub_same_shape", "ops/sub_broadcast_rank"]),
+    op("Mul", elementwise::lower, "two activations, or one and a DequantizeLinear constant; numpy broadcasting; x * f(x) of a table op (Swish) fuses into one table", &["ops/mul_constant_int8", "ops/swish_fused", "ops/swish_qdq", "ops/mul_same_shape", "ops/mul_broadcast"]),
+    op("Div", elementwise::lower, "two activations, numpy broadcasting; ea - eb - ey >= -8, so that it is exact", &["ops/div_broadcast"]),
+    op("Mod", elementwise::lower, "fmod = 1 (float semantics), two activations, numpy broadcasting; exponents at most 16 apart", &["ops/mod_fmod"]),
+    op("Equal", elementwise::lower, "two activations, broadcasting; the boolean must be Cast to float and quantized", &["ops/compare_equal"]),
+    op("Greater", elementwise::lower, "as Equal", &["ops/compare_greater"]),
+    op("GreaterOrEqual", elementwise::lower, "as Equal", &["ops/compare_greater_or_equal"]),
+    op("Less", elementwise::lower, "as Equal", &["ops/compare_less"]),
+    op("LessOrEqual", elementwise::lower, "as Equal", &["ops/compare_less_or_equal"]),
+    op("Cast", layout::lower, "to float only, of an activation or a comparison; no code", &["ops/compare_equal"]),
+    op("Concat", concat::lower, "activations at any exponents (requantized to the output's)", &["ops/concat_mixed_exponents", "ops/concat_last_axis", "kws1d_esppq"]),
+    op("Relu", activation::lower, "fused into the preceding layer, or into the requantization after it", &["ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat"]),
+    op("Clip", activation::lower, "constant bounds (float, or DequantizeLinear as ESP-PPQ writes them); fused into the preceding layer, or into the requantization after it", &["residual_cnn_esppq", "ops/conv2d_grouped_dilated", "ops/clip_standalone"]),
+    op("LeakyRelu", table::lower, "256-entry table, slope * x in f32 as ONNX Runtime (exact)", &["ops/leaky_relu", "kws1d_esppq"]),
+    op("PRelu", table::lower, "one slope or one per channel (float or int8 DequantizeLinear); a table per channel (exact)", &["ops/prelu_per_channel", "ops/prelu_quantized_slope"]),
+    op("MaxPool", pool::lower, "1-D and 2-D; pads, strides, dilations, ceil_mode; no Indices output", &["ops/maxpool1d", "digits_qat", "kws1d_esppq", "ops/maxpool2d_ceil_dilated"]),
+    op("AveragePool", pool::lower, "1-D and 2-D; pads, strides, ceil_mode, count_include_pad", &["ops/avgpool1d_ceil", "kws1d_esppq", "ops/avgpool2d_count_include_pad", "ops/avgpool2d_exclude_pad_ceil"]),
+    op("GlobalAveragePool", pool::lower, "1-D and 2-D", &["digits_esppq", "residual_cnn_esppq", "ops/global_average_pool1d"]),
+    op("GlobalMaxPool", pool::lower, "1-D and 2-D", &["ops/global_max_pool"]),
+    op("ReduceSum", reduce::lower, "constant axes, keepdims", &["ops/reduce_sum"]),
+    op("ReduceMean", reduce::lower, "constant axes, keepdims; N * 2^(ey - ex) <= 4096, so that it is exact", &["ops/reduce_mean"]),
+    op("ReduceMax", reduce::lower, "constant axes, keepdims", &["ops/reduce_max"]),
+    op("ReduceMin", reduce::lower, "constant axes, keepdims", &["ops/reduce_min"]),
+    op("ReduceSumSquare", reduce::lower, "constant axes, keepdims", &["ops/reduce_sum_square"]),
+    op("ReduceL1", reduce::lower, "constant axes, keepdims", &["ops/reduce_l1"]),
+    op("ReduceL2", reduce::lower, "constant axes, keepdims; exact integer square root; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/reduce_l2"]),
+    op("Softmax", softmax::lower, "int8 output; exp table in Q24 and an exact integer division; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/softmax_last_axis", "ops/softmax_channels"]),
+    op("Pow", table::lower, "constant scalar exponent; 256-entry int8 table, f in f64", &["ops/pow_square", "ops/pow_cube"]),
+    op("Sigmoid", table::lower, TABLE_CONSTRAINT, &["ops/sigmoid", "residual_cnn_esppq"]),
+    op("Tanh", table::lower, TABLE_CONSTRAINT, &["ops/tanh", "kws1d_esppq"]),
+    op("HardSigmoid", table::lower, TABLE_CONSTRAINT, &["ops/hard_sigmoid"]),
+    op("HardSwish", table::lower, TABLE_CONSTRAINT, &["ops/hard_swish"]),
+    op("Elu", table::lower, TABLE_CONSTRAINT, &["ops/elu"]),
+    op("Exp", table::lower, TABLE_CONSTRAINT, &["ops/exp"]),
+    op("Log", table::lower, TABLE_CONSTRAINT, &["ops/log"]),
+    op("Sqrt", table::lower, TABLE_CONSTRAINT, &["ops/sqrt"]),
+    op("Softplus", table::lower, TABLE_CONSTRAINT, &["ops/softplus"]),
+    op("Neg", table::lower, "256-entry int8 table (exact)", &["ops/neg"]),
+    op("Erf", table::lower, TABLE_CONSTRAINT, &["ops/erf"]),
+    op("Gelu", table::lower, "approximate none or tanh (opset 20); 256-entry int8 table, f in f64", &["ops/gelu"]),
+    op("Flatten", layout::lower, "no code: a view", &["digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
+    op("Reshape", layout::lower, "constant shape; no code: a view", &["kws1d_esppq"]),
+    op("Identity", layout::lower, "no code", &["digits_qat"]),
+    op("Squeeze", layout::lower, "no code: a view", &["ops/squeeze_unsqueeze"]),
+    op("Unsqueeze", layout::lower, "no code: a view", &["ops/squeeze_unsqueeze"]),
+    op("Transpose", gather::lower, "any permutation; an index table", &["ops/transpose"]),
+    op("Slice", gather::lower, "constant starts/ends/axes/steps, negative steps; an index table", &["ops/slice_steps"]),
+    op("Split", gather::lower, "constant sizes or equal parts; an index table per output", &["ops/split"]),
+    op("Pad", gather::lower, "constant pads; constant, reflect or edge mode; an index table", &["ops/pad_constant", "ops/pad_reflect", "ops/pad_edge"]),
+    op("Gather", gather::lower, "constant indices (negative allowed); an index table", &["ops/gather_constant"]),
+    op("DepthToSpace", gather::lower, "DCR and CRD; an index table", &["ops/depth_to_space_dcr", "ops/depth_to_space_crd"]),
+    op("SpaceToDepth", gather::lower, "an index table", &["ops/space_to_depth"]),
+    op("Resize", gather::lower, "mode nearest, constant scales or sizes, every coordinate transformation and nearest mode; an index table", &["ops/resize_nearest_half_pixel", "ops/resize_nearest_asymmetric"]),
 ];
 
+/// The names of the supported operators.
+pub fn supported_ops() -> impl Iterator<Item = &'static str> {
+    OPERATORS.iter().map(|o| o.name)
+}
+
+fn operator(op_type: &str) -> Option<&'static Operator> {
+    OPERATORS.iter().find(|o| o.name == op_type)
+}
+
+/// The README's operator table, in Markdown.
+pub fn operator_table_markdown() -> String {
+    let mut table = String::from("| op | constraints | fixtures |\n|---|---|---|\n");
+    for o in OPERATORS {
+        let fixtures: Vec<String> = o.fixtures.iter().map(|f| format!("`{f}`")).collect();
+        table.push_str(&format!(
+            "| {} | {} | {} |\n",
+            o.name,
+            o.constraints,
+            fixtures.join(", ")
+        ));
+    }
+    table
+}
+
+/// Whether the node's op has a built-in kernel (default domain, listed in [`OPERATORS`]).
 pub fn is_builtin(node: &Node) -> bool {
-    (node.domain.is_empty() || node.domain == "ai.onnx")
-        && BUILTIN_OPS.contains(&node.op_type.as_str())
+    (node.domain.is_empty() || node.domain == "ai.onnx") && operator(&node.op_type).is_some()
 }
 
 /// Lowers one ONNX node into the IR (or into a pending value, a constant or an alias).
@@ -138,18 +250,11 @@ pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
             .to_string();
         return custom::lower(lowering, node, &template);
     }
-    match node.op_type.as_str() {
-        "QuantizeLinear" => quantize::lower_quantize(lowering, node),
-        "DequantizeLinear" => quantize::lower_dequantize(lowering, node),
-        "Conv" => conv::lower(lowering, node),
-        "Gemm" | "MatMul" => dense::lower(lowering, node),
-        "Relu" | "Clip" => activation::lower(lowering, node),
-        "MaxPool" | "AveragePool" | "GlobalAveragePool" => pool::lower(lowering, node),
-        "Add" => add::lower(lowering, node),
-        "Flatten" | "Reshape" | "Identity" => layout::lower(lowering, node),
-        other => Err(Error::node(
+    match operator(&node.op_type) {
+        Some(o) => (o.lower)(lowering, node),
+        None => Err(Error::node(
             node,
-            format!("internal: {other} is listed as built-in but has no lowering"),
+            format!("operator {} is not supported", node.op_type),
         )),
     }
 }

@@ -1,5 +1,6 @@
-//! MaxPool (exponent-preserving, emitted at once) and AveragePool / GlobalAveragePool
-//! (`y = round(sum * 2^(ex-ey) / N)`, emitted when the output exponent is known).
+//! MaxPool / GlobalMaxPool (exponent-preserving, emitted at once) and AveragePool /
+//! GlobalAveragePool (`y = round(sum * 2^(ex-ey) / N)`, emitted when the output exponent is
+//! known), in 1-D and 2-D.
 
 use super::window::Window2d;
 use super::{Clamp, Kernel, Pending};
@@ -19,16 +20,22 @@ enum PoolKind {
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let input = lowering.quant_input(node, 0)?;
     let x = lowering.tensor(input).clone();
-    let [batch, channels, in_h, in_w] = x.shape[..] else {
-        return Err(Error::node(
-            node,
-            format!(
-                "input shape {:?}: only 2-D pooling (NCHW) is supported so far",
-                x.shape
-            ),
-        ));
+    // 1-D pools run as 2-D pools of height 1 over [N, C, 1, L].
+    let (batch, channels, in_h, in_w, one_d) = match x.shape[..] {
+        [n, c, h, w] => (n, c, h, w, false),
+        [n, c, l] => (n, c, 1, l, true),
+        _ => {
+            return Err(Error::node(
+                node,
+                format!(
+                    "input shape {:?}: only 1-D (NCL) and 2-D (NCHW) pooling are supported",
+                    x.shape
+                ),
+            ))
+        }
     };
-    let window = if node.op_type == "GlobalAveragePool" {
+    let global = node.op_type.starts_with("Global");
+    let window = if global {
         Window2d {
             in_h,
             in_w,
@@ -46,11 +53,19 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 "the Indices output of MaxPool is not supported",
             ));
         }
-        Window2d::from_node(node, in_h, in_w, None)?
+        if one_d {
+            Window2d::from_node_1d(node, in_w, None)?
+        } else {
+            Window2d::from_node(node, in_h, in_w, None)?
+        }
     };
-    let output_shape = vec![batch, channels, window.out_h, window.out_w];
+    let output_shape = if one_d {
+        vec![batch, channels, window.out_w]
+    } else {
+        vec![batch, channels, window.out_h, window.out_w]
+    };
     let kind = match node.op_type.as_str() {
-        "MaxPool" => PoolKind::Max,
+        "MaxPool" | "GlobalMaxPool" => PoolKind::Max,
         _ => PoolKind::Average {
             count_include_pad: node.attr_int("count_include_pad", 0)? != 0,
         },

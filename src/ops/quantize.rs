@@ -131,6 +131,7 @@ fn requantize(
     let kernel = Requantize {
         len: tensor.len(),
         shift: exponent - tensor.exponent,
+        clamp: Clamp::NONE,
     };
     lowering.push_layer(node, &node.op_type, vec![x], y, Box::new(kernel));
     y
@@ -143,6 +144,7 @@ pub fn copy_layer(lowering: &mut Lowering, name: &str, x: TensorId) -> TensorId 
     let kernel = Requantize {
         len: tensor.len(),
         shift: 0,
+        clamp: Clamp::NONE,
     };
     let node = crate::onnx::Node {
         name: name.to_string(),
@@ -156,10 +158,44 @@ pub fn copy_layer(lowering: &mut Lowering, name: &str, x: TensorId) -> TensorId 
     y
 }
 
+/// A quantized tensor waiting for its output exponent (Relu/Clip of an activation): the
+/// QuantizeLinear after it requantizes and clamps in the output domain, which is exact, where
+/// clamping first at the input exponent would round the bounds twice.
+pub fn requantize_pending(x: TensorId, shape: Vec<usize>) -> Rc<dyn super::Pending> {
+    Rc::new(RequantizePending { x, shape })
+}
+
+#[derive(Debug)]
+struct RequantizePending {
+    x: TensorId,
+    shape: Vec<usize>,
+}
+
+impl super::Pending for RequantizePending {
+    fn output_shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn finish(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let kernel = Requantize {
+            len: self.shape.iter().product(),
+            shift: output_exponent - lowering.tensor(self.x).exponent,
+            clamp,
+        };
+        Ok((Box::new(kernel), vec![self.x]))
+    }
+}
+
 #[derive(Debug)]
 struct Requantize {
     len: usize,
     shift: i32,
+    clamp: Clamp,
 }
 
 impl Kernel for Requantize {
@@ -170,7 +206,7 @@ impl Kernel for Requantize {
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
         out.set("len", self.len);
         out.set("shift", self.shift);
-        Clamp::NONE.set(out);
+        self.clamp.set(out);
         out.describe(format!("shift {}", self.shift));
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
-use crate::onnx::Node;
+use crate::onnx::{Attribute, Node};
 use serde::Serialize;
 
 /// Bound on kernel sizes, strides, dilations and pads. Far beyond any MCU model, it keeps
@@ -152,6 +152,44 @@ impl Window2d {
             out_h: out[0],
             out_w: out[1],
         })
+    }
+
+    /// The window of a 1-D op over `[N, C, L]`: a 2-D window of height 1 over `[N, C, 1, L]`,
+    /// so that the 2-D kernels serve both. `kernel` is the weights' kernel length.
+    pub fn from_node_1d(node: &Node, in_w: usize, kernel: Option<usize>) -> Result<Window2d> {
+        let mut lifted = node.clone();
+        for (name, height) in [("kernel_shape", 1), ("strides", 1), ("dilations", 1)] {
+            match node.attr_ints(name)? {
+                Some(v) if v.len() == 1 => {
+                    lifted
+                        .attributes
+                        .insert(name.into(), Attribute::Ints(vec![height, v[0]]));
+                }
+                Some(v) => {
+                    return Err(Error::node(
+                        node,
+                        format!("attribute '{name}' = {v:?}: expected one value (1-D)"),
+                    ))
+                }
+                None => {}
+            }
+        }
+        match node.attr_ints("pads")? {
+            // ONNX order [begin, end] becomes [top, left, bottom, right].
+            Some(p) if p.len() == 2 => {
+                lifted
+                    .attributes
+                    .insert("pads".into(), Attribute::Ints(vec![0, p[0], 0, p[1]]));
+            }
+            Some(p) => {
+                return Err(Error::node(
+                    node,
+                    format!("pads {p:?}: expected two values (1-D)"),
+                ))
+            }
+            None => {}
+        }
+        Window2d::from_node(&lifted, 1, in_w, kernel.map(|k| [1, k]))
     }
 
     /// Whether some tap of some output position falls outside the input.

@@ -87,10 +87,32 @@ pub fn lower(graph: &Graph, templates: &crate::emit::Templates) -> Result<QGraph
         }
         lowering.define(&input.name, Value::FloatInput);
     }
+    // Every node that cannot be lowered is reported, not just the first; nodes that depend on
+    // a failed one are skipped, since their errors would only echo it.
+    let mut errors = Vec::new();
+    let mut failed: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     for node in &graph.nodes {
-        ops::lower_node(&mut lowering, node)?;
+        let upstream_failed = node.inputs.iter().any(|i| failed.contains(i.as_str()));
+        if upstream_failed
+            || ops::lower_node(&mut lowering, node)
+                .map_err(|e| errors.push(e))
+                .is_err()
+        {
+            failed.extend(node.outputs.iter().map(String::as_str));
+        }
     }
-    lowering.finish()
+    match errors.len() {
+        0 => lowering.finish(),
+        1 => Err(errors.remove(0)),
+        n => Err(Error::Model(format!(
+            "{n} nodes cannot be lowered:\n{}",
+            errors
+                .iter()
+                .map(|e| format!("  {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))),
+    }
 }
 
 impl<'g> Lowering<'g> {

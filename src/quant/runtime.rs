@@ -23,6 +23,10 @@ pub fn average(sum: i32, shift: i32, count: i32) -> i8 {
     divide_round(sum, shift, count)
 }
 
+pub fn square_root(sum: i64, shift: i32) -> i8 {
+    sqrt_round(sum, shift)
+}
+
 pub fn quantize(x: f32, inverse_scale: f32) -> i8 {
     quantize_i8(x, inverse_scale)
 }
@@ -81,6 +85,22 @@ mod tests {
         assert_eq!(requantize(1, -3), 8);
         assert_eq!(requantize(-1, -7), -128);
         assert_eq!(requantize(1, -7), 127);
+    }
+
+    #[test]
+    fn square_root_rounds_the_exact_root() {
+        assert_eq!(square_root(0, 0), 0);
+        assert_eq!(square_root(16, 0), 4);
+        assert_eq!(square_root(9, 1), 2); // 1.5 -> 2
+        assert_eq!(square_root(25, 1), 2); // 2.5 -> 2
+        assert_eq!(square_root(1 << 30, 0), 127);
+        for shift in -9..12 {
+            for sum in 0..5000i64 {
+                let exact = (sum as f64).sqrt() * 2f64.powi(-shift);
+                let expected = (exact.round_ties_even() as i64).clamp(-128, 127) as i8;
+                assert_eq!(square_root(sum, shift), expected, "{sum} {shift}");
+            }
+        }
     }
 
     #[test]

@@ -1,18 +1,23 @@
-//! Reading the ONNX Runtime recordings made by `examples/pytorch/record_outputs.py`.
+// Each test file uses a different part of these helpers.
+#![allow(dead_code)]
+
+//! Reading the ONNX Runtime recordings made by `examples/pytorch/record_outputs.py` (and by
+//! `examples/ops/make_op_fixtures.py`, which has no labels).
 
 use serde::Deserialize;
 
 #[derive(Deserialize)]
 pub struct Recording {
     pub reference: String,
-    pub labels: Vec<usize>,
+    /// Class labels; `None` for op fixtures, which are not classifiers.
+    pub labels: Option<Vec<usize>>,
     pub reference_accuracy: Option<f64>,
     pub framework_accuracy: Option<f64>,
     pub inputs: Vec<Vec<f32>>,
     pub outputs: Vec<Vec<f32>>,
 }
 
-/// The recording of `codegen-tests/models/<name>.onnx`.
+/// Loads `models/{name}.expected.json`; `name` may have a directory, e.g. `ops/neg`.
 pub fn load(name: &str) -> Recording {
     load_path(&format!(
         "{}/models/{name}.expected.json",
@@ -48,6 +53,8 @@ pub struct Agreement {
     pub exact_elements: usize,
     /// Largest difference in units of the output's last bit.
     pub max_lsb: f64,
+    /// Elements that differ by exactly one unit of the last bit.
+    pub one_lsb_elements: usize,
     pub argmax_agree: usize,
     pub correct: usize,
 }
@@ -64,12 +71,7 @@ pub fn compare(
     let lsb = 2f64.powi(output_exponent);
     let mut a = Agreement::default();
     let mut got = vec![0f32; output_len];
-    for ((input, expected), &label) in recording
-        .inputs
-        .iter()
-        .zip(&recording.outputs)
-        .zip(&recording.labels)
-    {
+    for (sample, (input, expected)) in recording.inputs.iter().zip(&recording.outputs).enumerate() {
         assert_eq!(expected.len(), output_len);
         predict(input, &mut got);
         a.samples += 1;
@@ -78,12 +80,17 @@ pub fn compare(
             if g == e {
                 a.exact_elements += 1;
             }
-            a.max_lsb = a.max_lsb.max(((g as f64) - (e as f64)).abs() / lsb);
+            let lsbs = ((g as f64) - (e as f64)).abs() / lsb;
+            a.max_lsb = a.max_lsb.max(lsbs);
+            if lsbs == 1.0 {
+                a.one_lsb_elements += 1;
+            }
         }
         if argmax(&got) == argmax(expected) {
             a.argmax_agree += 1;
         }
-        if argmax(&got) == label {
+        let label = recording.labels.as_ref().map(|labels| labels[sample]);
+        if Some(argmax(&got)) == label {
             a.correct += 1;
         }
     }
@@ -91,6 +98,19 @@ pub fn compare(
 }
 
 impl Agreement {
+    /// One line of figures for an op fixture (no classes, no accuracy).
+    pub fn print_elements(&self, name: &str) {
+        println!(
+            "{name}: {}/{} elements exact ({:.2}%), {} off by 1 LSB ({:.3}%), max difference {} LSB",
+            self.exact_elements,
+            self.elements,
+            100.0 * self.exact_elements as f64 / self.elements as f64,
+            self.one_lsb_elements,
+            100.0 * self.one_lsb_elements as f64 / self.elements as f64,
+            self.max_lsb
+        );
+    }
+
     pub fn print(&self, name: &str, recording: &Recording) {
         println!(
             "{name}: {}/{} elements exact ({:.2}%), max difference {} LSB, argmax agrees on {}/{} samples",

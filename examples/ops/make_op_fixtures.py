@@ -1,0 +1,771 @@
+"""Single-op QDQ fixtures for codegen-tests, with their ONNX Runtime recordings.
+
+Every fixture is a small graph built with onnx.helper:
+
+    float input -> QuantizeLinear -> DequantizeLinear -> op(s) -> QuantizeLinear -> DequantizeLinear
+
+with power-of-two scales and int8 zero point 0 everywhere, weights as DequantizeLinear of int8
+initializers. Inputs are seeded random samples: mostly random floats across and beyond the
+quantized range (so that input rounding and saturation are exercised), and the first sample of
+a single-input fixture walks through every int8 code, so table ops see all 256 entries.
+Outputs are recorded by ONNX Runtime with graph optimizations disabled (the same recorder as
+the digits fixtures). Deterministic: rerunning rewrites identical files.
+
+Usage (from the repository root):
+    /path/to/venv/bin/python examples/ops/make_op_fixtures.py [--only NAME ...]
+Writes codegen-tests/models/ops/NAME.onnx and NAME.expected.json.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "examples", "pytorch"))
+from record_outputs import f32_list, reference_session, write_recording  # noqa: E402
+
+OUT_DIR = os.path.join(ROOT, "codegen-tests", "models", "ops")
+SAMPLES = 32
+# Sample 0 of a table op already covers its whole table; a few more exercise input rounding.
+TABLE_SAMPLES = 8
+DEFAULT_OPSET = 13
+
+
+class Graph:
+    """A QDQ graph under construction: nodes, initializers, inputs."""
+
+    def __init__(self, name):
+        self.name = name
+        self.nodes = []
+        self.initializers = []
+        self.inputs = []  # (name, shape, exponent)
+        self.counter = 0
+
+    def fresh(self, stem):
+        self.counter += 1
+        return f"{stem}_{self.counter}"
+
+    def const(self, array, stem="c"):
+        name = self.fresh(stem)
+        self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(self, op, inputs, stem=None, out=None, **attrs):
+        out = out or self.fresh(stem or op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(op), **attrs))
+        return out
+
+    def node_outputs(self, op, inputs, count, **attrs):
+        outs = [self.fresh(op.lower()) for _ in range(count)]
+        self.nodes.append(helper.make_node(op, inputs, outs, name=self.fresh(op), **attrs))
+        return outs
+
+    def qdq(self, x, exponent, stem="q", out=None):
+        """QuantizeLinear then DequantizeLinear at scale 2^exponent, int8, zero point 0."""
+        scale = self.const(np.float32(2.0**exponent), "scale")
+        zero = self.const(np.int8(0), "zero")
+        q = self.node("QuantizeLinear", [x, scale, zero], stem)
+        return self.node("DequantizeLinear", [q, scale, zero], stem + "_dq", out=out)
+
+    def input(self, shape, exponent):
+        name = f"x{len(self.inputs)}"
+        self.inputs.append((name, list(shape), exponent))
+        return self.qdq(name, exponent, "xq")
+
+    def weight(self, values, exponent, dtype=np.int8):
+        """DequantizeLinear of an integer initializer at 2^exponent."""
+        w = self.const(np.asarray(values, dtype=dtype), "w")
+        scale = self.const(np.float32(2.0**exponent), "w_scale")
+        zero = self.const(dtype(0), "w_zero")
+        return self.node("DequantizeLinear", [w, scale, zero], "w_dq")
+
+    def finish(self, y, exponent, opset=DEFAULT_OPSET):
+        self.qdq(y, exponent, "yq", out="y")
+
+        def model_with(nodes, output):
+            graph = helper.make_graph(
+                nodes,
+                self.name,
+                [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s, _ in self.inputs],
+                [output],
+                self.initializers,
+            )
+            model = helper.make_model(
+                graph,
+                opset_imports=[helper.make_opsetid("", opset)],
+                producer_name="onnx2esp examples/ops/make_op_fixtures.py",
+            )
+            model.ir_version = 8
+            return model
+
+        # The output's shape comes from ONNX shape inference, which fills in intermediate
+        # values only: probe "y" through an Identity that is then dropped.
+        probe = helper.make_node("Identity", ["y"], ["probe"])
+        probed = model_with(self.nodes + [probe], helper.make_tensor_value_info("probe", TensorProto.FLOAT, None))
+        inferred = onnx.shape_inference.infer_shapes(probed, strict_mode=True)
+        y_info = next(v for v in inferred.graph.value_info if v.name == "y")
+        model = model_with(self.nodes, y_info)
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
+
+def sample_inputs(rng, shape, exponent, first_walks_codes, samples):
+    """`samples` inputs of `shape` for an input quantized at 2^exponent."""
+    n = int(np.prod(shape))
+    scale = 2.0**exponent
+    out = []
+    for s in range(samples):
+        if s == 0 and first_walks_codes:
+            # Every int8 code, exactly on the grid (the other samples cover saturation).
+            codes = np.arange(n) % 256 - 128
+            x = codes * scale
+        elif s % 4 == 1:
+            # On the grid, with 0 and both ends first (so Div sees 0 / 0 and x / 0).
+            codes = rng.integers(-128, 128, size=n)
+            codes[: min(n, 3)] = [0, -128, 127][: min(n, 3)]
+            x = codes * scale
+        else:
+            # Off the grid and up to 30% beyond the range: input rounding and saturation.
+            x = rng.uniform(-1.3, 1.3, size=n) * 128 * scale
+        out.append(np.asarray(x, dtype=np.float32).reshape(shape))
+    return out
+
+
+FIXTURES = {}
+
+
+def fixture(fn):
+    FIXTURES[fn.__name__] = fn
+    return fn
+
+
+def rng_for(name):
+    # Seeded from the name so that adding a fixture does not change the others.
+    return np.random.default_rng(int.from_bytes(name.encode(), "little") % (2**32))
+
+
+def int8_weights(rng, shape):
+    return rng.integers(-127, 128, size=shape).astype(np.int8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise binary ops with numpy broadcasting.
+
+
+def binary(op, shape_a, ea, shape_b, eb, ey, name):
+    g = Graph(name)
+    a = g.input(shape_a, ea)
+    b = g.input(shape_b, eb)
+    return g.finish(g.node(op, [a, b]), ey)
+
+
+@fixture
+def add_broadcast_channel():
+    return binary("Add", [1, 3, 4, 5], -5, [1, 3, 1, 1], -4, -4, "add_broadcast_channel")
+
+
+@fixture
+def add_broadcast_both():
+    # Both operands broadcast: [2,1,5] + [3,1] -> [2,3,5].
+    return binary("Add", [2, 1, 5], -4, [3, 1], -6, -5, "add_broadcast_both")
+
+
+@fixture
+def sub_same_shape():
+    return binary("Sub", [1, 2, 3, 5], -4, [1, 2, 3, 5], -4, -4, "sub_same_shape")
+
+
+@fixture
+def sub_broadcast_rank():
+    # The second operand has a lower rank: [5] against [1,3,4,5].
+    return binary("Sub", [1, 3, 4, 5], -6, [5], -3, -4, "sub_broadcast_rank")
+
+
+@fixture
+def mul_same_shape():
+    return binary("Mul", [1, 2, 3, 5], -4, [1, 2, 3, 5], -5, -6, "mul_same_shape")
+
+
+@fixture
+def mul_broadcast():
+    return binary("Mul", [1, 3, 4, 5], -4, [1, 1, 4, 1], -7, -8, "mul_broadcast")
+
+
+@fixture
+def add_constant_int32():
+    # A bias-like Add: an int32 DequantizeLinear constant at a finer exponent.
+    rng = rng_for("add_constant_int32")
+    g = Graph("add_constant_int32")
+    x = g.input([1, 3, 4, 5], -4)
+    c = g.weight(rng.integers(-5000, 5000, size=[3, 1, 1]), -9, np.int32)
+    return g.finish(g.node("Add", [x, c]), -4)
+
+
+@fixture
+def mul_constant_int8():
+    # A per-channel scale: an int8 DequantizeLinear constant.
+    g = Graph("mul_constant_int8")
+    x = g.input([1, 3, 4, 5], -4)
+    c = g.weight(np.array([100, -37, 5], dtype=np.int8).reshape(3, 1, 1), -6)
+    return g.finish(g.node("Mul", [x, c]), -4)
+
+
+@fixture
+def sub_constant_first():
+    # The constant is the first operand: c - x.
+    g = Graph("sub_constant_first")
+    x = g.input([1, 3, 4, 5], -5)
+    c = g.weight(np.array([1, -2, 3, 4, -5], dtype=np.int8), -2)
+    return g.finish(g.node("Sub", [c, x]), -4)
+
+
+@fixture
+def div_broadcast():
+    # y = a / b at shift k = ea - eb - ey = -2 (DESIGN: exact for k >= -8), b = 0 included.
+    return binary("Div", [1, 3, 4, 5], -4, [1, 3, 1, 5], -3, -3, "div_broadcast")
+
+
+@fixture
+def swish_fused():
+    # x * Sigmoid(x) with the Sigmoid output not quantized: one table of x * sigmoid(x).
+    g = Graph("swish_fused")
+    x = g.input([1, 4, 8, 8], -5)
+    return g.finish(g.node("Mul", [x, g.node("Sigmoid", [x])]), -5)
+
+
+@fixture
+def swish_qdq():
+    # The QDQ form: the Sigmoid output is quantized, then multiplied (a table and a Mul).
+    g = Graph("swish_qdq")
+    x = g.input([1, 4, 8, 8], -5)
+    s = g.qdq(g.node("Sigmoid", [x]), -7, "sig")
+    return g.finish(g.node("Mul", [x, s]), -5)
+
+
+@fixture
+def pow_square():
+    g = Graph("pow_square")
+    x = g.input([1, 4, 8, 8], -5)
+    return g.finish(g.node("Pow", [x, g.const(np.float32(2.0), "p")]), -5)
+
+
+@fixture
+def pow_cube():
+    g = Graph("pow_cube")
+    x = g.input([1, 4, 8, 8], -4)
+    return g.finish(g.node("Pow", [x, g.const(np.float32(3.0), "p")]), 0)
+
+
+@fixture
+def mod_fmod():
+    g = Graph("mod_fmod")
+    a = g.input([1, 3, 4, 5], -4)
+    b = g.input([1, 3, 1, 5], -3)
+    return g.finish(g.node("Mod", [a, b], fmod=1), -5)
+
+
+def comparison(op, name, ey):
+    # Coarse input grids so that equal values are common; the boolean is Cast to float.
+    g = Graph(name)
+    a = g.input([1, 3, 4, 5], -1)
+    b = g.input([1, 3, 1, 5], -2)
+    y = g.node("Cast", [g.node(op, [a, b])], to=TensorProto.FLOAT)
+    return g.finish(y, ey)
+
+
+@fixture
+def compare_equal():
+    return comparison("Equal", "compare_equal", -3)
+
+
+@fixture
+def compare_greater():
+    return comparison("Greater", "compare_greater", 0)
+
+
+@fixture
+def compare_greater_or_equal():
+    return comparison("GreaterOrEqual", "compare_greater_or_equal", -8)
+
+
+@fixture
+def compare_less():
+    return comparison("Less", "compare_less", -2)
+
+
+@fixture
+def compare_less_or_equal():
+    return comparison("LessOrEqual", "compare_less_or_equal", -1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Concat, activations, pools.
+
+
+@fixture
+def concat_mixed_exponents():
+    g = Graph("concat_mixed_exponents")
+    a = g.input([1, 2, 3, 4], -4)
+    b = g.input([1, 3, 3, 4], -6)
+    c = g.input([1, 1, 3, 4], -3)
+    return g.finish(g.node("Concat", [a, b, c], axis=1), -5)
+
+
+@fixture
+def concat_last_axis():
+    g = Graph("concat_last_axis")
+    a = g.input([2, 3, 2], -5)
+    b = g.input([2, 3, 4], -5)
+    return g.finish(g.node("Concat", [a, b], axis=-1), -5)
+
+
+@fixture
+def leaky_relu():
+    g = Graph("leaky_relu")
+    x = g.input([1, 4, 8, 8], -5)
+    return g.finish(g.node("LeakyRelu", [x], alpha=0.1), -6)
+
+
+@fixture
+def prelu_per_channel():
+    g = Graph("prelu_per_channel")
+    x = g.input([1, 4, 8, 8], -4)
+    slope = g.const(np.array([0.25, -0.3, 0.01, 1.7], dtype=np.float32).reshape(4, 1, 1), "slope")
+    return g.finish(g.node("PRelu", [x, slope]), -5)
+
+
+@fixture
+def prelu_quantized_slope():
+    g = Graph("prelu_quantized_slope")
+    x = g.input([1, 4, 8, 8], -4)
+    slope = g.weight(np.array([13, -40, 3, 100]).reshape(4, 1, 1), -7)
+    return g.finish(g.node("PRelu", [x, slope]), -4)
+
+
+@fixture
+def global_max_pool():
+    g = Graph("global_max_pool")
+    x = g.input([1, 3, 4, 5], -5)
+    return g.finish(g.node("GlobalMaxPool", [x]), -5)
+
+
+@fixture
+def conv1d_pads_stride():
+    rng = rng_for("conv1d_pads_stride")
+    g = Graph("conv1d_pads_stride")
+    x = g.input([1, 4, 16], -5)
+    w = g.weight(int8_weights(rng, [6, 4, 3]), -7)
+    bias = g.weight(rng.integers(-2000, 2000, size=[6]), -12, np.int32)
+    y = g.node("Conv", [x, w, bias], kernel_shape=[3], pads=[1, 2], strides=[2])
+    return g.finish(y, -4)
+
+
+@fixture
+def conv1d_depthwise_dilated():
+    rng = rng_for("conv1d_depthwise_dilated")
+    g = Graph("conv1d_depthwise_dilated")
+    x = g.input([1, 4, 16], -5)
+    w = g.weight(int8_weights(rng, [4, 1, 3]), -6)
+    y = g.node("Conv", [x, w], group=4, dilations=[2], pads=[2, 2])
+    return g.finish(g.node("Relu", [y]), -4)
+
+
+@fixture
+def conv_transpose_stride2():
+    rng = rng_for("conv_transpose_stride2")
+    g = Graph("conv_transpose_stride2")
+    x = g.input([1, 3, 4, 5], -5)
+    w = g.weight(int8_weights(rng, [3, 4, 3, 3]), -7)
+    bias = g.weight(rng.integers(-3000, 3000, size=[4]), -12, np.int32)
+    y = g.node("ConvTranspose", [x, w, bias], strides=[2, 2], pads=[1, 0, 0, 1], output_padding=[1, 0])
+    return g.finish(y, -4)
+
+
+@fixture
+def conv_transpose1d_groups():
+    rng = rng_for("conv_transpose1d_groups")
+    g = Graph("conv_transpose1d_groups")
+    x = g.input([1, 4, 7], -5)
+    w = g.weight(int8_weights(rng, [4, 3, 3]), -6)
+    y = g.node("ConvTranspose", [x, w], group=2, strides=[3], dilations=[2], pads=[2, 1])
+    return g.finish(g.node("Relu", [y]), -3)
+
+
+@fixture
+def conv2d_same_upper_stride2():
+    rng = rng_for("conv2d_same_upper_stride2")
+    g = Graph("conv2d_same_upper_stride2")
+    x = g.input([1, 3, 7, 6], -5)
+    w = g.weight(int8_weights(rng, [4, 3, 3, 2]), -7)
+    bias = g.weight(rng.integers(-3000, 3000, size=[4]), -12, np.int32)
+    y = g.node("Conv", [x, w, bias], auto_pad="SAME_UPPER", strides=[2, 2])
+    return g.finish(y, -4)
+
+
+@fixture
+def conv2d_grouped_dilated():
+    rng = rng_for("conv2d_grouped_dilated")
+    g = Graph("conv2d_grouped_dilated")
+    x = g.input([1, 4, 7, 7], -5)
+    w = g.weight(int8_weights(rng, [6, 2, 3, 3]), -7)
+    y = g.node("Conv", [x, w], group=2, dilations=[2, 1], pads=[2, 0, 1, 1])
+    lo = g.const(np.float32(-0.5), "lo")
+    hi = g.const(np.float32(1.5), "hi")
+    return g.finish(g.node("Clip", [y, lo, hi]), -5)
+
+
+@fixture
+def avgpool2d_count_include_pad():
+    g = Graph("avgpool2d_count_include_pad")
+    x = g.input([1, 2, 5, 6], -5)
+    y = g.node("AveragePool", [x], kernel_shape=[3, 2], strides=[2, 2], pads=[1, 1, 0, 1], count_include_pad=1)
+    return g.finish(y, -6)
+
+
+@fixture
+def avgpool2d_exclude_pad_ceil():
+    g = Graph("avgpool2d_exclude_pad_ceil")
+    x = g.input([1, 2, 5, 6], -5)
+    y = g.node("AveragePool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 1], ceil_mode=1)
+    return g.finish(y, -5)
+
+
+@fixture
+def maxpool2d_ceil_dilated():
+    g = Graph("maxpool2d_ceil_dilated")
+    x = g.input([1, 2, 7, 6], -5)
+    y = g.node("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2], dilations=[2, 1], pads=[0, 1, 1, 0], ceil_mode=1)
+    return g.finish(y, -5)
+
+
+@fixture
+def global_average_pool1d():
+    g = Graph("global_average_pool1d")
+    x = g.input([1, 3, 10], -5)
+    return g.finish(g.node("GlobalAveragePool", [x]), -7)
+
+
+@fixture
+def clip_standalone():
+    # Clip of a quantized activation (no layer to fuse into). The bound 0.32 is 10.24 steps at
+    # 2^-5 but 2.56 at 2^-3: clamping at the input exponent (10, then 10/4 -> 2) would round
+    # twice; ONNX Runtime gives round(2.56) = 3.
+    g = Graph("clip_standalone")
+    x = g.input([1, 3, 4, 5], -5)
+    lo = g.const(np.float32(-1.0), "lo")
+    hi = g.const(np.float32(0.32), "hi")
+    return g.finish(g.node("Clip", [x, lo, hi]), -3)
+
+
+@fixture
+def maxpool1d():
+    g = Graph("maxpool1d")
+    x = g.input([1, 3, 15], -5)
+    return g.finish(g.node("MaxPool", [x], kernel_shape=[3], strides=[2], pads=[1, 1]), -5)
+
+
+@fixture
+def avgpool1d_ceil():
+    g = Graph("avgpool1d_ceil")
+    x = g.input([1, 3, 15], -5)
+    y = g.node("AveragePool", [x], kernel_shape=[4], strides=[3], ceil_mode=1)
+    return g.finish(y, -6)
+
+
+@fixture
+def gemm_trans_alpha_beta():
+    rng = rng_for("gemm_trans_alpha_beta")
+    g = Graph("gemm_trans_alpha_beta")
+    x = g.input([6, 3], -5)  # transA: A is [K, M]
+    w = g.weight(int8_weights(rng, [4, 6]), -6)  # transB: B is [N, K]
+    c = g.weight(rng.integers(-3000, 3000, size=[4]), -11, np.int32)
+    y = g.node("Gemm", [x, w, c], transA=1, transB=1, alpha=0.5, beta=2.0)
+    return g.finish(y, -4)
+
+
+@fixture
+def matmul_batched():
+    # Two activations; A's batch [2, 3] against B's [3]: broadcast.
+    g = Graph("matmul_batched")
+    a = g.input([2, 3, 4, 5], -4)
+    b = g.input([3, 5, 6], -5)
+    return g.finish(g.node("MatMul", [a, b]), -3)
+
+
+@fixture
+def matmul_weight():
+    rng = rng_for("matmul_weight")
+    g = Graph("matmul_weight")
+    x = g.input([2, 3, 5], -4)
+    w = g.weight(int8_weights(rng, [5, 4]), -7)
+    return g.finish(g.node("MatMul", [x, w]), -4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout ops: pure moves, requantized when the output exponent differs.
+
+
+@fixture
+def transpose():
+    g = Graph("transpose")
+    x = g.input([1, 3, 4, 5], -5)
+    return g.finish(g.node("Transpose", [x], perm=[0, 2, 3, 1]), -4)
+
+
+@fixture
+def squeeze_unsqueeze():
+    g = Graph("squeeze_unsqueeze")
+    x = g.input([1, 3, 1, 5], -5)
+    y = g.node("Squeeze", [x, g.const(np.array([2], dtype=np.int64), "axes")])
+    y = g.node("Unsqueeze", [y, g.const(np.array([0, -1], dtype=np.int64), "axes")])
+    return g.finish(y, -5)
+
+
+@fixture
+def slice_steps():
+    g = Graph("slice_steps")
+    x = g.input([1, 4, 6, 7], -5)
+    starts = g.const(np.array([3, -1, 1], dtype=np.int64), "starts")
+    ends = g.const(np.array([0, -100, 2**62], dtype=np.int64), "ends")
+    axes = g.const(np.array([1, 2, 3], dtype=np.int64), "axes")
+    steps = g.const(np.array([-1, -2, 3], dtype=np.int64), "steps")
+    return g.finish(g.node("Slice", [x, starts, ends, axes, steps]), -6)
+
+
+@fixture
+def split():
+    # Split has several outputs; they are quantized and concatenated back in another order.
+    g = Graph("split")
+    x = g.input([1, 6, 2, 3], -5)
+    sizes = g.const(np.array([1, 3, 2], dtype=np.int64), "split")
+    parts = g.node_outputs("Split", [x, sizes], 3, axis=1)
+    parts = [g.qdq(p, e, "part") for p, e in zip(parts, [-5, -4, -6])]
+    return g.finish(g.node("Concat", [parts[2], parts[0], parts[1]], axis=1), -5)
+
+
+@fixture
+def pad_constant():
+    g = Graph("pad_constant")
+    x = g.input([1, 2, 3, 4], -5)
+    pads = g.const(np.array([0, 0, 1, 2, 0, 1, 2, -1], dtype=np.int64), "pads")
+    value = g.const(np.float32(0.3), "value")
+    return g.finish(g.node("Pad", [x, pads, value], mode="constant"), -4)
+
+
+@fixture
+def pad_reflect():
+    g = Graph("pad_reflect")
+    x = g.input([1, 2, 4, 5], -5)
+    pads = g.const(np.array([0, 0, 2, 1, 0, 0, 1, 3], dtype=np.int64), "pads")
+    return g.finish(g.node("Pad", [x, pads], mode="reflect"), -5)
+
+
+@fixture
+def pad_edge():
+    g = Graph("pad_edge")
+    x = g.input([1, 2, 3, 4], -5)
+    pads = g.const(np.array([0, 1, 2, 0, 0, 0, 1, 3], dtype=np.int64), "pads")
+    return g.finish(g.node("Pad", [x, pads], mode="edge"), -6)
+
+
+@fixture
+def gather_constant():
+    g = Graph("gather_constant")
+    x = g.input([1, 5, 3, 4], -5)
+    indices = g.const(np.array([[4, 0], [-1, 2]], dtype=np.int64), "indices")
+    return g.finish(g.node("Gather", [x, indices], axis=1), -5)
+
+
+@fixture
+def depth_to_space_dcr():
+    g = Graph("depth_to_space_dcr")
+    x = g.input([1, 8, 2, 3], -5)
+    return g.finish(g.node("DepthToSpace", [x], blocksize=2, mode="DCR"), -5)
+
+
+@fixture
+def depth_to_space_crd():
+    g = Graph("depth_to_space_crd")
+    x = g.input([1, 8, 2, 3], -5)
+    return g.finish(g.node("DepthToSpace", [x], blocksize=2, mode="CRD"), -6)
+
+
+@fixture
+def space_to_depth():
+    g = Graph("space_to_depth")
+    x = g.input([1, 2, 4, 6], -5)
+    return g.finish(g.node("SpaceToDepth", [x], blocksize=2), -5)
+
+
+@fixture
+def resize_nearest_half_pixel():
+    g = Graph("resize_nearest_half_pixel")
+    x = g.input([1, 2, 3, 4], -5)
+    scales = g.const(np.array([1, 1, 2.5, 1.5], dtype=np.float32), "scales")
+    y = g.node("Resize", [x, "", scales], mode="nearest")
+    return g.finish(y, -5)
+
+
+@fixture
+def resize_nearest_asymmetric():
+    g = Graph("resize_nearest_asymmetric")
+    x = g.input([1, 2, 3, 4], -5)
+    sizes = g.const(np.array([1, 2, 6, 8], dtype=np.int64), "sizes")
+    y = g.node("Resize", [x, "", "", sizes], mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    return g.finish(y, -4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reductions (opset 13: axes are attributes, except ReduceSum's input).
+
+
+def reduction(op, name, axes, keepdims, ex, ey):
+    g = Graph(name)
+    x = g.input([2, 3, 4, 5], ex)
+    if op == "ReduceSum":
+        y = g.node(op, [x, g.const(np.array(axes, dtype=np.int64), "axes")], keepdims=keepdims)
+    else:
+        y = g.node(op, [x], axes=axes, keepdims=keepdims)
+    return g.finish(y, ey)
+
+
+@fixture
+def reduce_sum():
+    return reduction("ReduceSum", "reduce_sum", [1, 3], 1, -5, -2)
+
+
+@fixture
+def reduce_mean():
+    return reduction("ReduceMean", "reduce_mean", [2, 3], 0, -5, -6)
+
+
+@fixture
+def reduce_max():
+    return reduction("ReduceMax", "reduce_max", [1], 0, -5, -5)
+
+
+@fixture
+def reduce_min():
+    return reduction("ReduceMin", "reduce_min", [-1], 1, -5, -4)
+
+
+@fixture
+def reduce_sum_square():
+    return reduction("ReduceSumSquare", "reduce_sum_square", [1, 2], 0, -4, 2)
+
+
+@fixture
+def reduce_l2():
+    return reduction("ReduceL2", "reduce_l2", [1, 3], 1, -5, -3)
+
+
+@fixture
+def reduce_l1():
+    return reduction("ReduceL1", "reduce_l1", [0, 3], 1, -5, -2)
+
+
+@fixture
+def softmax_last_axis():
+    g = Graph("softmax_last_axis")
+    x = g.input([2, 3, 10], -4)
+    return g.finish(g.node("Softmax", [x]), -7)
+
+
+@fixture
+def softmax_channels():
+    g = Graph("softmax_channels")
+    x = g.input([1, 5, 3, 4], -3)
+    return g.finish(g.node("Softmax", [x], axis=1), -8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table ops: one input walking all 256 codes in sample 0, output exponent sized to the range.
+
+
+def unary(op, name, ex, ey, opset=DEFAULT_OPSET, **attrs):
+    g = Graph(name)
+    x = g.input([1, 4, 8, 8], ex)
+    return g.finish(g.node(op, [x], **attrs), ey, opset)
+
+
+TABLE_OPS = {
+    # name: (op, input exponent, output exponent, opset, attributes)
+    "sigmoid": ("Sigmoid", -5, -7, DEFAULT_OPSET, {}),
+    "tanh": ("Tanh", -5, -7, DEFAULT_OPSET, {}),
+    "hard_sigmoid": ("HardSigmoid", -5, -7, DEFAULT_OPSET, {"alpha": 0.25, "beta": 0.5}),
+    "hard_swish": ("HardSwish", -4, -4, 14, {}),
+    "elu": ("Elu", -5, -6, DEFAULT_OPSET, {"alpha": 0.7}),
+    "exp": ("Exp", -5, -2, DEFAULT_OPSET, {}),
+    "log": ("Log", -4, -5, DEFAULT_OPSET, {}),
+    "sqrt": ("Sqrt", -3, -4, DEFAULT_OPSET, {}),
+    "softplus": ("Softplus", -5, -6, DEFAULT_OPSET, {}),
+    "neg": ("Neg", -5, -5, DEFAULT_OPSET, {}),
+    "erf": ("Erf", -5, -7, DEFAULT_OPSET, {}),
+    "gelu": ("Gelu", -5, -5, 20, {}),
+}
+
+for _name, (_op, _ex, _ey, _opset, _attrs) in TABLE_OPS.items():
+    FIXTURES[_name] = (lambda n, o, ex, ey, op_set, at: lambda: unary(o, n, ex, ey, op_set, **at))(
+        _name, _op, _ex, _ey, _opset, _attrs
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def record(name, model):
+    samples = TABLE_SAMPLES if name in TABLE_OPS or name.startswith(("leaky_relu", "prelu", "swish", "pow")) else SAMPLES
+    os.makedirs(OUT_DIR, exist_ok=True)
+    path = os.path.join(OUT_DIR, name + ".onnx")
+    onnx.save(model, path)
+    sess = reference_session(path)
+    rng = rng_for(name + "/inputs")
+    inputs_per_tensor = []
+    single = len(model.graph.input) == 1
+    for vi in model.graph.input:
+        shape = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        # The input exponent is the scale of the QuantizeLinear that reads this input.
+        q = next(n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == vi.name)
+        scale = next(i for i in model.graph.initializer if i.name == q.input[1])
+        exponent = int(np.log2(numpy_helper.to_array(scale)))
+        inputs_per_tensor.append(sample_inputs(rng, shape, exponent, single, samples))
+    inputs, outputs, output_shape = [], [], None
+    for s in range(samples):
+        feed = {vi.name: xs[s] for vi, xs in zip(model.graph.input, inputs_per_tensor)}
+        (y,) = sess.run(["y"], feed)
+        output_shape = list(y.shape)
+        # Several inputs are recorded one after another, in graph input order.
+        inputs.append([v for xs in inputs_per_tensor for v in f32_list(xs[s])])
+        outputs.append(f32_list(y))
+    write_recording(
+        os.path.join(OUT_DIR, name + ".expected.json"),
+        model_path=path,
+        input_name=model.graph.input[0].name,
+        output_name="y",
+        input_shape=list(inputs_per_tensor[0][0].shape),
+        output_shape=output_shape,
+        inputs=inputs,
+        outputs=outputs,
+        labels=None,
+        reference_accuracy=None,
+        framework_accuracy=None,
+        extra={"input_shapes": [list(xs[0].shape) for xs in inputs_per_tensor]},
+    )
+    print(f"{name}: {len(model.graph.node)} nodes, output shape {output_shape}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="*", help="fixture names (default: all)")
+    args = ap.parse_args()
+    names = args.only or sorted(FIXTURES)
+    for name in names:
+        record(name, FIXTURES[name]())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Two whole-model fixtures quantized by ESP-PPQ for the ESP32-S3, for issue 4's end-to-end test.
+
+- residual_cnn_esppq: a small residual CNN on the 8x8 digits
+    Conv 3x3 + ReLU6 -> depthwise Conv 3x3 + ReLU6 -> pointwise Conv 1x1, residual Add
+    -> GlobalAveragePool -> Flatten -> Linear -> Sigmoid
+- kws1d_esppq: a keyword-spotting-style 1-D model, reading the 8 rows of a digit as 8
+  channels over 8 time steps
+    Reshape -> Conv1d + Tanh -> MaxPool1d -> two Conv1d + LeakyRelu branches -> Concat
+    -> AvgPool1d -> Flatten -> Linear
+
+Both are trained briefly in float (the point is the quantized graph, not accuracy),
+quantized with espdl_quantize_onnx (target esp32s3, w8a8, power-of-two scales) and exported
+as QDQ ONNX for ONNX Runtime, exactly as examples/pytorch/quantize_digits_esppq.py does.
+
+Run from the repository root, then record with examples/pytorch/record_outputs.py:
+    python examples/ops/quantize_whole_models_esppq.py
+Writes codegen-tests/models/{residual_cnn_esppq,kws1d_esppq}.onnx and .framework.json.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "examples", "pytorch"))
+from digits_data import load_split  # noqa: E402
+from quantize_digits_esppq import canonicalize  # noqa: E402
+from train_digits_qat import accuracy, train  # noqa: E402
+
+SEED = 0
+TARGET = "esp32s3"
+
+
+class ResidualCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 16, 3, padding=1)
+        self.depthwise = nn.Conv2d(16, 16, 3, padding=1, groups=16)
+        self.pointwise = nn.Conv2d(16, 16, 1)
+        self.relu6 = nn.ReLU6()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(16, 10)
+        # Trained on logits; the exported model ends in Sigmoid (argmax unchanged).
+        self.sigmoid = False
+
+    def forward(self, x):
+        x = self.relu6(self.stem(x))
+        x = x + self.pointwise(self.relu6(self.depthwise(x)))
+        x = self.fc(self.flatten(self.pool(x)))
+        return torch.sigmoid(x) if self.sigmoid else x
+
+
+class Kws1d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(8, 16, 3, padding=1)
+        self.pool = nn.MaxPool1d(2)
+        self.branch_a = nn.Conv1d(16, 8, 1)
+        self.branch_b = nn.Conv1d(16, 8, 3, padding=1)
+        self.leaky = nn.LeakyReLU(0.125)
+        self.average = nn.AvgPool1d(2)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(16 * 2, 10)
+
+    def forward(self, x):
+        x = torch.flatten(x, 1, 2)  # [N, 1, 8, 8] -> [N, 8 rows as channels, 8 steps]
+        x = self.pool(torch.tanh(self.conv(x)))
+        x = torch.cat([self.leaky(self.branch_a(x)), self.leaky(self.branch_b(x))], dim=1)
+        return self.fc(self.flatten(self.average(x)))
+
+
+def quantize(name, model, x_train, y_train, x_test, y_test):
+    from esp_ppq.api import espdl_quantize_onnx, export_ppq_graph
+    from esp_ppq.core import TargetPlatform
+    from esp_ppq.executor import TorchExecutor
+
+    print(f"{name}: float training")
+    train(model, x_train, y_train, epochs=15, lr=1e-2)
+    if hasattr(model, "sigmoid"):
+        model.sigmoid = True
+    float_acc = accuracy(model, x_test, y_test)
+    model.eval()
+    calib = [torch.from_numpy(x_train[i : i + 1]) for i in range(128)]
+    out = os.path.join(ROOT, "codegen-tests", "models", f"{name}.onnx")
+    with tempfile.TemporaryDirectory(prefix=f"{name}_") as tmp:
+        float_onnx = os.path.join(tmp, f"{name}_float.onnx")
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 1, 8, 8),),
+            float_onnx,
+            dynamo=False,
+            opset_version=13,
+            input_names=["input"],
+            output_names=["output"],
+        )
+        graph = espdl_quantize_onnx(
+            onnx_import_file=float_onnx,
+            espdl_export_file=os.path.join(tmp, f"{name}.espdl"),
+            calib_dataloader=calib,
+            calib_steps=len(calib),
+            input_shape=[1, 1, 8, 8],
+            target=TARGET,
+            quant_type="w8a8",
+            device="cpu",
+            error_report=False,
+            skip_export=True,
+            verbose=0,
+        )
+        executor = TorchExecutor(graph=graph, device="cpu")
+        correct = 0
+        for i in range(len(x_test)):
+            y = executor.forward(inputs=torch.from_numpy(x_test[i : i + 1]))[0]
+            correct += int(int(y.reshape(1, -1).argmax(dim=1)[0]) == int(y_test[i]))
+        ppq_acc = correct / len(x_test)
+        export_ppq_graph(graph=graph, platform=TargetPlatform.ONNXRUNTIME, graph_save_to=out)
+    canonicalize(out)
+    with open(os.path.splitext(out)[0] + ".framework.json", "w") as f:
+        json.dump(
+            {
+                "framework": f"esp-ppq simulation, target {TARGET} int8",
+                "float_accuracy": float_acc,
+                "framework_accuracy": ppq_acc,
+            },
+            f,
+            indent=1,
+        )
+        f.write("\n")
+    print(f"{name}: float accuracy {float_acc:.4f}, ESP-PPQ simulated {ppq_acc:.4f}; wrote {out}")
+
+
+def main():
+    torch.manual_seed(SEED)
+    np.random.seed(SEED)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    data = load_split()
+    quantize("residual_cnn_esppq", ResidualCnn(), *data)
+    torch.manual_seed(SEED)
+    quantize("kws1d_esppq", Kws1d(), *data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+//! ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceSumSquare and ReduceL1 over any set of
+//! axes: an i32 accumulator per output element, then one rounding to the output exponent.
+//! - Sum, L1: the sum of `x` or `|x|` at `ex`, shifted to `ey`.
+//! - SumSquare: the sum of `x * x` at `2 ex`, shifted.
+//! - Mean: `round(sum * 2^(ex - ey) / N)` in integers, as the average pools.
+//! - Max, Min: one of the inputs, requantized (exact).
+//! - L2: `round(sqrt(sum of x * x) * 2^(ex - ey))`, exact in integers (`sqrt_round`). ONNX
+//!   Runtime's f32 square root can fall on the other side of a rounding boundary, so like the
+//!   table ops it may differ by 1 LSB.
+
+use super::{Clamp, Kernel, Pending};
+use crate::emit::KernelEmit;
+use crate::error::{Error, Result};
+use crate::ir::TensorId;
+use crate::onnx::{normalize_axis, Node};
+use crate::quant::Lowering;
+use std::rc::Rc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reduction {
+    Sum,
+    Mean,
+    Max,
+    Min,
+    SumSquare,
+    L1,
+    L2,
+}
+
+pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    let reduction = match node.op_type.as_str() {
+        "ReduceSum" => Reduction::Sum,
+        "ReduceMean" => Reduction::Mean,
+        "ReduceMax" => Reduction::Max,
+        "ReduceMin" => Reduction::Min,
+        "ReduceSumSquare" => Reduction::SumSquare,
+        "ReduceL1" => Reduction::L1,
+        "ReduceL2" => Reduction::L2,
+        other => return Err(Error::node(node, format!("{other} is not a reduction"))),
+    };
+    let input = lowering.quant_input(node, 0)?;
+    let shape = lowering.tensor(input).shape.clone();
+    if shape.contains(&0) {
+        return Err(Error::node(node, format!("input shape {shape:?} is empty")));
+    }
+    // Axes are an input from opset 18 (13 for ReduceSum), an attribute before.
+    let axes_from_input =
+        lowering.graph.opset >= 18 || (reduction == Reduction::Sum && lowering.graph.opset >= 13);
+    let axes: Option<Vec<i64>> = if axes_from_input {
+        lowering
+            .constant(node, 1)?
+            .map(|c| c.values.iter().map(|&v| v as i64).collect())
+    } else {
+        node.attr_ints("axes")?
+    };
+    let noop_with_empty_axes = node.attr_int("noop_with_empty_axes", 0)? != 0;
+    let axes: Vec<usize> = match axes {
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .map(|&a| normalize_axis(node, a, shape.len()))
+            .collect::<Result<_>>()?,
+        _ if noop_with_empty_axes => {
+            return Err(Error::node(node, "noop_with_empty_axes is not supported"))
+        }
+        _ => (0..shape.len()).collect(),
+    };
+    let keepdims = node.attr_int("keepdims", 1)? != 0;
+    let output_shape: Vec<usize> = (0..shape.len())
+        .filter_map(|a| match (axes.contains(&a), keepdims) {
+            (true, true) => Some(1),
+            (true, false) => None,
+            (false, _) => Some(shape[a]),
+        })
+        .collect();
+    let count: usize = axes.iter().map(|&a| shape[a]).product();
+    let largest_term: usize = match reduction {
+        Reduction::SumSquare | Reduction::L2 => 128 * 128,
+        _ => 128,
+    };
+    if count.saturating_mul(largest_term) > i32::MAX as usize {
+        return Err(Error::node(
+            node,
+            format!("{count} reduced elements could overflow the i32 accumulator"),
+        ));
+    }
+    let pending = ReducePending {
+        node: node.clone(),
+        reduction,
+        input,
+        output_index: output_index(&shape, &axes),
+        count,
+        output_shape,
+    };
+    super::define_pending(lowering, node, Rc::new(pending))
+}
+
+/// Rust expression for the flat output index that input element `i` reduces into: the input
+/// coordinates with the reduced axes dropped.
+fn output_index(shape: &[usize], axes: &[usize]) -> String {
+    let len: usize = shape.iter().product();
+    let mut terms = Vec::new();
+    let (mut in_stride, mut out_stride) = (1, 1);
+    for axis in (0..shape.len()).rev() {
+        if !axes.contains(&axis) && shape[axis] > 1 {
+            let mut term = "i".to_string();
+            if in_stride > 1 {
+                term = format!("{term} / {in_stride}");
+            }
+            if in_stride * shape[axis] < len {
+                term = format!("{term} % {}", shape[axis]);
+            }
+            if out_stride > 1 {
+                term = format!("{term} * {out_stride}");
+            }
+            terms.push(term);
+            out_stride *= shape[axis];
+        }
+        in_stride *= shape[axis];
+    }
+    if terms.is_empty() {
+        "0".into()
+    } else {
+        terms.reverse();
+        terms.join(" + ")
+    }
+}
+
+#[derive(Debug)]
+struct ReducePending {
+    node: Node,
+    reduction: Reduction,
+    input: TensorId,
+    output_index: String,
+    count: usize,
+    output_shape: Vec<usize>,
+}
+
+impl Pending for ReducePending {
+    fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    fn finish(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let ex = lowering.tensor(self.input).exponent;
+        let acc_exponent = if self.reduction == Reduction::SumSquare {
+            2 * ex
+        } else {
+            ex
+        };
+        let shift = output_exponent - acc_exponent;
+        if self.reduction == Reduction::Mean {
+            // ONNX Runtime divides the f32 sum by N; the exact quotient is at least
+            // 1 / (N * 2^(shift + 1)) away from a rounding boundary unless on it, and f32's
+            // error below 128.5 is at most 2^-17. Keep a margin of 16.
+            let denominator = (self.count as f64) * 2f64.powi(shift.max(0));
+            if denominator > 4096.0 {
+                return Err(Error::node(
+                    &self.node,
+                    format!("a mean of {} elements at shift {shift} may not round like ONNX Runtime's f32 (N * 2^shift > 4096)", self.count),
+                ));
+            }
+        }
+        let kernel = ReduceKernel {
+            reduction: self.reduction,
+            output_len: self.output_shape.iter().product(),
+            output_index: self.output_index.clone(),
+            count: self.count,
+            shift,
+            clamp,
+        };
+        Ok((Box::new(kernel), vec![self.input]))
+    }
+}
+
+#[derive(Debug)]
+struct ReduceKernel {
+    reduction: Reduction,
+    output_len: usize,
+    output_index: String,
+    count: usize,
+    shift: i32,
+    clamp: Clamp,
+}
+
+impl Kernel for ReduceKernel {
+    fn template(&self) -> &'static str {
+        "reduce.rs.tera"
+    }
+
+    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        let kind = format!("{:?}", self.reduction).to_lowercase();
+        out.set("kind", &kind);
+        out.set("output_index", &self.output_index);
+        out.set("output_len", self.output_len);
+        out.set("count", self.count);
+        out.set("shift", self.shift);
+        self.clamp.set(out);
+        out.describe(format!(
+            "{kind} of {} elements each, shift {}",
+            self.count, self.shift
+        ));
+        Ok(())
+    }
+
+    fn shift(&self) -> Option<i32> {
+        Some(self.shift)
+    }
+}

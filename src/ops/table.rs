@@ -1,0 +1,308 @@
+//! Unary ops as 256-entry int8 tables built at codegen (DESIGN.md):
+//! `T[q + 128] = sat(round_half_even(f(q * 2^ex) * 2^-ey))`.
+//!
+//! - The smooth functions (Sigmoid, Tanh, Exp, Erf, ...) are evaluated in f64; ONNX Runtime
+//!   uses f32 approximations, so an entry can differ by one step near a rounding boundary.
+//! - LeakyRelu and PRelu are evaluated as ONNX Runtime does, `slope * x` in f32, so their
+//!   tables are exact. PRelu with a per-channel slope gets one table per channel.
+//!
+//! [`unary_function`] is the one place that maps an op to its real function.
+
+use super::{Clamp, Kernel, Pending, RealBounds};
+use crate::emit::{Elem, KernelEmit};
+use crate::error::{Error, Result};
+use crate::ir::TensorId;
+use crate::onnx::Node;
+use crate::quant::{Lowering, Value};
+use std::rc::Rc;
+
+/// The real function of a unary op, for the ops that become tables.
+pub type RealFunction = Rc<dyn Fn(f64) -> f64>;
+
+/// `f` of each table op, in f64. Attributes (and Pow's constant exponent) are read here, with
+/// their ONNX defaults.
+fn unary_function(lowering: &Lowering, node: &Node) -> Result<RealFunction> {
+    let attr = |name: &str, default: f32| node.attr_float(name, default).map(f64::from);
+    Ok(match node.op_type.as_str() {
+        "Pow" => {
+            let exponent = match lowering.value(node, 1)? {
+                Value::Const(c) => c.single(),
+                Value::QuantConst(q) if q.values.len() == 1 => {
+                    Some(q.values[0] as f64 * 2f64.powi(q.exponent))
+                }
+                _ => None,
+            }
+            .ok_or_else(|| Error::node(node, "the exponent must be a scalar constant"))?;
+            Rc::new(move |x: f64| x.powf(exponent))
+        }
+        "Sigmoid" => Rc::new(|x: f64| 1.0 / (1.0 + (-x).exp())),
+        "Tanh" => Rc::new(f64::tanh),
+        "HardSigmoid" => {
+            let (alpha, beta) = (attr("alpha", 0.2)?, attr("beta", 0.5)?);
+            Rc::new(move |x: f64| (alpha * x + beta).clamp(0.0, 1.0))
+        }
+        "HardSwish" => Rc::new(|x: f64| x * (x / 6.0 + 0.5).clamp(0.0, 1.0)),
+        "Elu" => {
+            let alpha = attr("alpha", 1.0)?;
+            Rc::new(move |x: f64| if x < 0.0 { alpha * x.exp_m1() } else { x })
+        }
+        "Exp" => Rc::new(f64::exp),
+        // Negative inputs give NaN (and 0 gives -inf), which QuantizeLinear saturates.
+        "Log" => Rc::new(f64::ln),
+        "Sqrt" => Rc::new(f64::sqrt),
+        "Softplus" => Rc::new(|x: f64| if x > 30.0 { x } else { x.exp().ln_1p() }),
+        "Neg" => Rc::new(|x: f64| -x),
+        "Erf" => Rc::new(erf),
+        "Gelu" => match node.attr_string("approximate", "none")?.as_str() {
+            "none" => Rc::new(|x: f64| 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2))),
+            "tanh" => Rc::new(|x: f64| {
+                let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+                0.5 * x * (1.0 + inner.tanh())
+            }),
+            other => {
+                return Err(Error::node(
+                    node,
+                    format!("approximate = '{other}' is not 'none' or 'tanh'"),
+                ))
+            }
+        },
+        other => return Err(Error::node(node, format!("{other} has no table function"))),
+    })
+}
+
+/// The error function in f64. `erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (2n+1)!!`
+/// has only positive terms, so it loses no precision to cancellation; beyond |x| = 6,
+/// `1 - erf(x) < 3e-17` rounds to 1.
+fn erf(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    if x.abs() >= 6.0 {
+        return x.signum();
+    }
+    let mut term = x;
+    let mut sum = x;
+    let mut n = 0.0;
+    while term.abs() > sum.abs() * 1e-18 {
+        n += 1.0;
+        term *= 2.0 * x * x / (2.0 * n + 1.0);
+        sum += term;
+    }
+    2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp() * sum
+}
+
+pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    let input = lowering.quant_input(node, 0)?;
+    let shape = lowering.tensor(input).shape.clone();
+    if shape.contains(&0) {
+        return Err(Error::node(node, format!("input shape {shape:?} is empty")));
+    }
+    let functions = match node.op_type.as_str() {
+        "LeakyRelu" => {
+            let alpha = node.attr_float("alpha", 0.01)?;
+            vec![leaky(alpha)]
+        }
+        "PRelu" => prelu_slopes(lowering, node, &shape)?
+            .into_iter()
+            .map(leaky)
+            .collect(),
+        _ => vec![unary_function(lowering, node)?],
+    };
+    // Elements per channel, for per-channel tables over NCHW (the channel is axis 1).
+    let inner = if functions.len() > 1 {
+        shape[2..].iter().product()
+    } else {
+        shape.iter().product()
+    };
+    let pending = TablePending {
+        input,
+        functions,
+        inner,
+        shape,
+    };
+    super::define_pending(lowering, node, Rc::new(pending))
+}
+
+/// Mul of an activation `x` and the still unquantized output of a table op on that same `x`
+/// (Swish/SiLU exported as `x * Sigmoid(x)`) becomes one table of `x * f(x)`. Returns whether
+/// the node was lowered this way.
+pub fn lower_product_with_self(lowering: &mut Lowering, node: &Node) -> Result<bool> {
+    let (Ok(a), Ok(b)) = (lowering.value(node, 0), lowering.value(node, 1)) else {
+        return Ok(false);
+    };
+    let fused = match (a, b) {
+        (Value::Quant(x), Value::Pending(p)) | (Value::Pending(p), Value::Quant(x))
+            if p.bounds == RealBounds::default() =>
+        {
+            p.compute.unary_function().filter(|(input, _)| input == x)
+        }
+        _ => None,
+    };
+    let Some((input, f)) = fused else {
+        return Ok(false);
+    };
+    let shape = lowering.tensor(input).shape.clone();
+    let pending = TablePending {
+        input,
+        functions: vec![Rc::new(move |x: f64| x * f(x))],
+        inner: shape.iter().product(),
+        shape,
+    };
+    super::define_pending(lowering, node, Rc::new(pending))?;
+    Ok(true)
+}
+
+/// `x` for `x >= 0`, else `slope * x` rounded to f32 as ONNX Runtime computes it.
+fn leaky(slope: f32) -> RealFunction {
+    Rc::new(move |x: f64| {
+        if x >= 0.0 {
+            x
+        } else {
+            (slope * x as f32) as f64
+        }
+    })
+}
+
+/// PRelu's slope as one value, or one per channel (axis 1) of an input of shape `shape`.
+fn prelu_slopes(lowering: &Lowering, node: &Node, shape: &[usize]) -> Result<Vec<f32>> {
+    let (values, dims): (Vec<f32>, Vec<usize>) = match lowering.value(node, 1)? {
+        Value::Const(c) if c.dtype.is_float() => {
+            (c.values.iter().map(|&v| v as f32).collect(), c.dims.clone())
+        }
+        Value::QuantConst(q) => {
+            let scale = 2f64.powi(q.exponent);
+            (
+                q.values
+                    .iter()
+                    .map(|&v| (v as f64 * scale) as f32)
+                    .collect(),
+                q.dims.clone(),
+            )
+        }
+        other => {
+            return Err(Error::node(
+                node,
+                format!(
+                    "slope must be a constant, found {}",
+                    crate::quant::lower::describe(other)
+                ),
+            ))
+        }
+    };
+    if values.len() == 1 {
+        return Ok(values);
+    }
+    // Right-aligned against the input, the only axis with more than one slope must be 1.
+    let sloped: Vec<usize> = (0..dims.len()).filter(|&a| dims[a] > 1).collect();
+    let per_channel = dims.len() <= shape.len()
+        && shape.len() >= 2
+        && sloped.len() == 1
+        && sloped[0] + shape.len() - dims.len() == 1
+        && values.len() == shape[1];
+    if !per_channel {
+        return Err(Error::node(
+            node,
+            format!("slope shape {dims:?} against input {shape:?}: only one slope or one per channel (axis 1) is supported"),
+        ));
+    }
+    Ok(values)
+}
+
+struct TablePending {
+    input: TensorId,
+    /// One function, or one per channel.
+    functions: Vec<RealFunction>,
+    inner: usize,
+    shape: Vec<usize>,
+}
+
+impl std::fmt::Debug for TablePending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TablePending")
+            .field("input", &self.input)
+            .field("functions", &self.functions.len())
+            .field("inner", &self.inner)
+            .field("shape", &self.shape)
+            .finish()
+    }
+}
+
+impl Pending for TablePending {
+    fn output_shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn unary_function(&self) -> Option<(TensorId, RealFunction)> {
+        match &self.functions[..] {
+            [f] => Some((self.input, f.clone())),
+            _ => None,
+        }
+    }
+
+    fn finish(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let input_exponent = lowering.tensor(self.input).exponent;
+        let tables = self
+            .functions
+            .iter()
+            .map(|f| {
+                (-128..=127)
+                    .map(|q| {
+                        let y = f(q as f64 * 2f64.powi(input_exponent));
+                        quantize(y, output_exponent).clamp(clamp.lo, clamp.hi)
+                    })
+                    .collect()
+            })
+            .collect();
+        let kernel = TableKernel {
+            tables,
+            inner: self.inner,
+        };
+        Ok((Box::new(kernel), vec![self.input]))
+    }
+}
+
+/// QuantizeLinear of a real value, as ONNX Runtime does it: round half to even, saturate,
+/// and NaN to -128 (what ONNX Runtime 1.32 gives for Log and Sqrt of negative inputs).
+fn quantize(y: f64, exponent: i32) -> i8 {
+    if y.is_nan() {
+        return -128;
+    }
+    (y * 2f64.powi(-exponent))
+        .round_ties_even()
+        .clamp(-128.0, 127.0) as i8
+}
+
+#[derive(Debug)]
+struct TableKernel {
+    /// One 256-entry table, or one per channel; entry `q + 128` holds the output for `q`.
+    tables: Vec<Vec<i8>>,
+    /// Consecutive elements that share a table.
+    inner: usize,
+}
+
+impl Kernel for TableKernel {
+    fn template(&self) -> &'static str {
+        "table.rs.tera"
+    }
+
+    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        out.set("inner", self.inner);
+        let table = out.add_static(
+            "TABLE",
+            Elem::I8,
+            &[self.tables.len(), 256],
+            self.tables.iter().flatten().map(|&v| v as i64).collect(),
+        );
+        out.set("table", table);
+        out.describe(format!(
+            "{} lookup table(s) of 256 entries",
+            self.tables.len()
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+//! The README's operator table is the code's operator list (`onnx2esp::ops::OPERATORS`), so
+//! the two cannot drift; every fixture it names exists and every op fixture is named.
+
+use std::path::Path;
+
+const BEGIN: &str = "<!-- operator table: rendered from src/ops/mod.rs OPERATORS, checked by tests/operator_table.rs -->\n";
+const END: &str = "<!-- end of operator table -->";
+
+#[test]
+fn readme_operator_table_matches_the_code() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    let start = readme
+        .find(BEGIN)
+        .expect("README has the operator table marker")
+        + BEGIN.len();
+    let end = start
+        + readme[start..]
+            .find(END)
+            .expect("README has the end marker");
+    let expected = onnx2esp::ops::operator_table_markdown();
+    assert_eq!(
+        &readme[start..end],
+        expected,
+        "README.md's operator table is stale; replace it with:\n{expected}"
+    );
+}
+
+#[test]
+fn every_operator_fixture_exists_and_every_fixture_is_listed() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("codegen-tests/models");
+    let listed: Vec<&str> = onnx2esp::ops::OPERATORS
+        .iter()
+        .flat_map(|o| o.fixtures.iter().copied())
+        .collect();
+    for name in &listed {
+        assert!(
+            models.join(format!("{name}.onnx")).exists(),
+            "fixture {name} is listed but missing"
+        );
+    }
+    for entry in std::fs::read_dir(models.join("ops")).expect("read models/ops") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "onnx") {
+            let stem = path.file_stem().unwrap().to_str().unwrap();
+            assert!(
+                listed.contains(&format!("ops/{stem}").as_str()),
+                "{stem}.onnx is not listed by any operator in src/ops/mod.rs"
+            );
+        }
+    }
+}
