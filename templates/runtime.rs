@@ -127,12 +127,12 @@ fn sqrt_round(sum: i64, shift: i32) -> i8 {
     let x = ((if sum < 0 { 0 } else { sum }) as u64 * 4) << (2 * up);
     let twice_floor = isqrt(x) >> down;
     let m = twice_floor / 2;
-    let rounded = if twice_floor % 2 == 0 {
+    let rounded = if twice_floor & 1 == 0 {
         m
     } else {
         // The value lies in [m + 1/2, m + 1); exactly m + 1/2 only if 2v is that integer.
         let scaled = twice_floor << down;
-        if scaled * scaled == x && m % 2 == 0 {
+        if scaled * scaled == x && m & 1 == 0 {
             m
         } else {
             m + 1

@@ -72,6 +72,8 @@ impl KernelEmit {
             .collect();
         let mut context = tera::Context::new();
         context.insert("fn_name", fn_name);
+        // No clamp unless the kernel sets one (see `Clamp::set`).
+        context.insert("clamp", "");
         context.insert("signature", &format!("{fn_name}({})", params.join(", ")));
         KernelEmit {
             context,

@@ -5,6 +5,7 @@ mod context;
 mod header;
 mod kernel;
 mod module;
+mod simplify;
 mod templates;
 
 pub use kernel::{Elem, KernelEmit, StaticArray};
@@ -49,6 +50,7 @@ pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) 
             .unwrap_or(layer.kernel.template());
         let mut function =
             kernel::render(templates.tera(), template, out.context(), &layer.node.name)?;
+        simplify::simplify(&mut function);
         let doc = module::layer_doc(qgraph, layer, index, &out.description);
         function.attrs.splice(0..0, doc);
         layers.push(RenderedLayer {

@@ -320,20 +320,28 @@ impl Kernel for ElementwiseKernel {
         // Each operand reads a kernel input or its static.
         let mut next_input = 0;
         for (key, constant) in [("a", &self.constant_a), ("b", &self.constant_b)] {
-            let source = match constant {
+            let (source, elem) = match constant {
                 Some(values) => {
                     let fits_i8 = values.iter().all(|v| i8::try_from(*v).is_ok());
                     let elem = if fits_i8 { Elem::I8 } else { Elem::I32 };
                     let suffix = format!("OPERAND_{}", key.to_uppercase());
                     let name = out.add_static(&suffix, elem, &[values.len()], values.clone());
-                    format!("{name}.0")
+                    (format!("{name}.0"), elem)
                 }
                 None => {
                     next_input += 1;
-                    KernelEmit::input_name(next_input - 1, self.tensors)
+                    (
+                        KernelEmit::input_name(next_input - 1, self.tensors),
+                        Elem::I8,
+                    )
                 }
             };
             out.set(&format!("source_{key}"), source);
+            // Operands are read as i32; an int32 static already is.
+            out.set(
+                &format!("widen_{key}"),
+                if elem == Elem::I32 { "" } else { " as i32" },
+            );
         }
         out.set("index_a", &self.index_a);
         out.set("index_b", &self.index_b);

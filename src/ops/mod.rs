@@ -107,12 +107,24 @@ impl Clamp {
         self == Clamp::NONE
     }
 
-    /// Template variables `clamp_lo` / `clamp_hi`, absent when there is no clamp.
+    /// Template variables: `clamp_lo` / `clamp_hi`, absent when there is no clamp, and
+    /// `clamp`, the method call to append to an i8 expression (`.clamp(0, 6)`, `.max(0)`, or
+    /// nothing), with no side that int8 saturation already gives.
     pub fn set(self, out: &mut KernelEmit) {
         if !self.is_none() {
             out.set("clamp_lo", self.lo);
             out.set("clamp_hi", self.hi);
         }
+        let call = match (self.lo > -128, self.hi < 127) {
+            // Ord::clamp asserts lo <= hi; a Clip with min > max (ONNX: the result is max)
+            // keeps the two calls, which never panic.
+            (true, true) if self.lo <= self.hi => format!(".clamp({}, {})", self.lo, self.hi),
+            (true, true) => format!(".max({}).min({})", self.lo, self.hi),
+            (true, false) => format!(".max({})", self.lo),
+            (false, true) => format!(".min({})", self.hi),
+            (false, false) => String::new(),
+        };
+        out.set("clamp", call);
     }
 }
 
