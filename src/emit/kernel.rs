@@ -121,6 +121,26 @@ impl KernelEmit {
         name
     }
 
+    /// The statics of a layer with one row of int8 weights and one int32 bias per output:
+    /// `WEIGHTS` (`[outputs][per_output]`) and `BIAS`, named in the template variables
+    /// `weights` and `bias`.
+    pub fn weights_and_bias(&mut self, weights: &[i8], per_output: usize, bias: &[i32]) {
+        let name = self.add_static(
+            "WEIGHTS",
+            Elem::I8,
+            &[bias.len(), per_output],
+            weights.iter().map(|&w| w as i64).collect(),
+        );
+        self.set("weights", name);
+        let name = self.add_static(
+            "BIAS",
+            Elem::I32,
+            &[bias.len()],
+            bias.iter().map(|&b| b as i64).collect(),
+        );
+        self.set("bias", name);
+    }
+
     /// One line describing the layer's parameters, for its doc comment.
     pub fn describe(&mut self, text: String) {
         self.description = text;

@@ -3,7 +3,7 @@
 
 use super::window::Window2d;
 use super::{Clamp, Kernel, Pending};
-use crate::emit::{Elem, KernelEmit};
+use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
@@ -173,20 +173,7 @@ impl Kernel for Conv2d {
         out.set("shift", self.shift);
         self.window.set(out);
         self.clamp.set(out);
-        let weights = out.add_static(
-            "WEIGHTS",
-            Elem::I8,
-            &[self.out_channels, per_channel],
-            self.weights.iter().map(|&w| w as i64).collect(),
-        );
-        let bias = out.add_static(
-            "BIAS",
-            Elem::I32,
-            &[self.out_channels],
-            self.bias.iter().map(|&b| b as i64).collect(),
-        );
-        out.set("weights", weights);
-        out.set("bias", bias);
+        out.weights_and_bias(&self.weights, per_channel, &self.bias);
         out.describe(format!(
             "{} groups, {}, shift {}",
             self.groups,

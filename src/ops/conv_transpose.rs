@@ -5,7 +5,7 @@
 
 use super::window::Tap;
 use super::{Clamp, Kernel, Pending};
-use crate::emit::{Elem, KernelEmit};
+use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
@@ -263,20 +263,7 @@ impl Kernel for ConvTranspose2d {
         out.set("taps", taps);
         out.set("shift", self.shift);
         self.clamp.set(out);
-        let weights = out.add_static(
-            "WEIGHTS",
-            Elem::I8,
-            &[self.out_channels, per_channel],
-            self.weights.iter().map(|&w| w as i64).collect(),
-        );
-        let bias = out.add_static(
-            "BIAS",
-            Elem::I32,
-            &[self.out_channels],
-            self.bias.iter().map(|&b| b as i64).collect(),
-        );
-        out.set("weights", weights);
-        out.set("bias", bias);
+        out.weights_and_bias(&self.weights, per_channel, &self.bias);
         out.describe(format!(
             "{}x{} kernel, stride {}x{}, dilation {}x{}, pads {:?}, shift {}",
             g.kernel[0],

@@ -4,7 +4,7 @@
 //! two activations is in `matmul.rs`.
 
 use super::{Clamp, Kernel, Pending};
-use crate::emit::{Elem, KernelEmit};
+use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::{Constant, Node};
@@ -194,20 +194,7 @@ impl Kernel for Dense {
         out.set("out_features", self.out_features);
         out.set("shift", self.shift);
         self.clamp.set(out);
-        let weights = out.add_static(
-            "WEIGHTS",
-            Elem::I8,
-            &[self.out_features, self.in_features],
-            self.weights.iter().map(|&w| w as i64).collect(),
-        );
-        let bias = out.add_static(
-            "BIAS",
-            Elem::I32,
-            &[self.out_features],
-            self.bias.iter().map(|&b| b as i64).collect(),
-        );
-        out.set("weights", weights);
-        out.set("bias", bias);
+        out.weights_and_bias(&self.weights, self.in_features, &self.bias);
         out.describe(format!(
             "{} -> {} features, shift {}",
             self.in_features, self.out_features, self.shift
