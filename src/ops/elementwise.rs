@@ -150,18 +150,8 @@ pub fn broadcast_index(input: &[usize], output: &[usize]) -> String {
     for axis in (0..output.len()).rev() {
         let in_dim = axis.checked_sub(offset).map_or(1, |a| input[a]);
         if in_dim > 1 {
-            let mut term = "i".to_string();
-            if out_stride > 1 {
-                term = format!("{term} / {out_stride}");
-            }
-            // `/`, `%` and `*` associate left to right: no parentheses needed.
-            if out_stride * output[axis] < len {
-                term = format!("{term} % {}", output[axis]);
-            }
-            if in_stride > 1 {
-                term = format!("{term} * {in_stride}");
-            }
-            terms.push(term);
+            let wraps = out_stride * output[axis] < len;
+            terms.push(super::index_term(out_stride, wraps.then_some(output[axis]), in_stride));
         }
         out_stride *= output[axis];
         in_stride *= in_dim;

@@ -347,3 +347,20 @@ pub fn single_output(node: &Node) -> Result<&str> {
 }
 
 pub use quantize::copy_layer;
+
+/// `i / div % modulo * mul` for a flat loop index `i`, with the trivial parts left out: one
+/// axis of the index arithmetic that broadcasting and reduction kernels write as literals.
+/// `/`, `%` and `*` associate left to right, so no parentheses are needed.
+pub fn index_term(div: usize, modulo: Option<usize>, mul: usize) -> String {
+    let mut term = "i".to_string();
+    if div > 1 {
+        term = format!("{term} / {div}");
+    }
+    if let Some(m) = modulo {
+        term = format!("{term} % {m}");
+    }
+    if mul > 1 {
+        term = format!("{term} * {mul}");
+    }
+    term
+}

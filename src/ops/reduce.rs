@@ -102,17 +102,8 @@ fn output_index(shape: &[usize], axes: &[usize]) -> String {
     let (mut in_stride, mut out_stride) = (1, 1);
     for axis in (0..shape.len()).rev() {
         if !axes.contains(&axis) && shape[axis] > 1 {
-            let mut term = "i".to_string();
-            if in_stride > 1 {
-                term = format!("{term} / {in_stride}");
-            }
-            if in_stride * shape[axis] < len {
-                term = format!("{term} % {}", shape[axis]);
-            }
-            if out_stride > 1 {
-                term = format!("{term} * {out_stride}");
-            }
-            terms.push(term);
+            let wraps = in_stride * shape[axis] < len;
+            terms.push(super::index_term(in_stride, wraps.then_some(shape[axis]), out_stride));
             out_stride *= shape[axis];
         }
         in_stride *= shape[axis];
