@@ -42,7 +42,7 @@ from torch.ao import quantization as tq
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ next to the imported ../pytorch modules
 sys.path.insert(0, os.path.join(HERE, "..", "pytorch"))
-from digits_data import load_split  # noqa: E402
+from digits_data import load_split, seed_everything  # noqa: E402
 from pow2_observer import QUANT_MAX, QUANT_MIN, pow2_fake_quant, pow2_qconfig  # noqa: E402
 from record_outputs import f32_list  # noqa: E402
 from train_digits_qat import accuracy, check_pow2_qdq, is_pow2, train  # noqa: E402
@@ -321,10 +321,7 @@ def main():
     ap.add_argument("--qat-epochs", type=int, default=5)
     args = ap.parse_args()
 
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    seed_everything(SEED)
 
     x_train, y_train, x_test, y_test = load_split()
     os.makedirs(args.out_dir, exist_ok=True)

@@ -28,7 +28,7 @@ from torch import nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "examples", "pytorch"))
-from digits_data import load_split  # noqa: E402
+from digits_data import load_split, seed_everything  # noqa: E402
 from quantize_digits_esppq import canonicalize  # noqa: E402
 from train_digits_qat import accuracy, train  # noqa: E402
 
@@ -135,10 +135,7 @@ def quantize(name, model, x_train, y_train, x_test, y_test):
 
 
 def main():
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    seed_everything(SEED)
     data = load_split()
     quantize("residual_cnn_esppq", ResidualCnn(), *data)
     torch.manual_seed(SEED)

@@ -14,6 +14,17 @@ TEST_SIZE = 0.2
 SPLIT_SEED = 0
 
 
+def seed_everything(seed):
+    """Seeds torch and numpy and makes torch single-threaded and deterministic, so that every
+    fixture script gives byte-identical files from run to run."""
+    import torch
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+
+
 def load_split():
     """Return (x_train, y_train, x_test, y_test).
 

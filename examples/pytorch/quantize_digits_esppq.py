@@ -34,7 +34,7 @@ from onnx import numpy_helper
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from digits_data import load_split  # noqa: E402
+from digits_data import load_split, seed_everything  # noqa: E402
 from train_digits_qat import accuracy, is_pow2, train  # noqa: E402
 
 SEED = 0
@@ -153,10 +153,7 @@ def main():
     ap.add_argument("--calib", type=int, default=256, help="number of training images used for calibration")
     args = ap.parse_args()
 
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    seed_everything(SEED)
 
     # Imported here so that the import-time banner does not hide argparse errors.
     from esp_ppq.api import espdl_quantize_onnx, export_ppq_graph

@@ -27,7 +27,7 @@ from torch import nn
 from torch.ao import quantization as tq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from digits_data import load_split  # noqa: E402
+from digits_data import load_split, seed_everything  # noqa: E402
 from pow2_observer import pow2_qconfig  # noqa: E402
 
 SEED = 0
@@ -127,10 +127,7 @@ def main():
     ap.add_argument("--qat-epochs", type=int, default=5)
     args = ap.parse_args()
 
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    seed_everything(SEED)
 
     x_train, y_train, x_test, y_test = load_split()
 
