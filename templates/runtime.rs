@@ -71,7 +71,7 @@ fn round_quotient(numerator: i64, denominator: i64) -> i8 {
 }
 
 /// ONNX QuantizeLinear to int8 for a power-of-two scale: `x * inverse_scale` is exact, then
-/// round half to even and saturate. NaN becomes 0, as in ONNX Runtime.
+/// round half to even and saturate. NaN becomes -128, as in ONNX Runtime 1.32.
 #[inline(always)]
 fn quantize_i8(x: f32, inverse_scale: f32) -> i8 {
     let v = x * inverse_scale;
@@ -84,7 +84,7 @@ fn quantize_i8(x: f32, inverse_scale: f32) -> i8 {
     } else if v == v {
         v
     } else {
-        0.0
+        -128.0
     };
     let truncated = v as i32;
     let fraction = v - truncated as f32;

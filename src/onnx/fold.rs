@@ -141,7 +141,12 @@ fn quantize_linear(
             let c = if per_axis { channel(i) } else { 0 };
             let zp = zero_point.map_or(0.0, |z| z.values.get(c).copied().unwrap_or(0.0));
             let q = ((v as f32) / (scale.values[c] as f32)).round_ties_even() as f64 + zp;
-            q.clamp(lo as f64, hi as f64)
+            // NaN saturates low, as in ONNX Runtime.
+            if q.is_nan() {
+                lo as f64
+            } else {
+                q.clamp(lo as f64, hi as f64)
+            }
         })
         .collect();
     Ok(Constant {

@@ -601,14 +601,9 @@ impl Pending for MovePending {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
-        let pad = self.pad_value.map_or(0, |v| {
-            let q = (v * 2f64.powi(-output_exponent)).round_ties_even();
-            if q.is_nan() {
-                -128
-            } else {
-                q.clamp(-128.0, 127.0) as i8
-            }
-        });
+        let pad = self
+            .pad_value
+            .map_or(0, |v| crate::quant::quantize_real(v, output_exponent));
         let kernel = MoveKernel {
             map: self.map.clone(),
             in_len: self.in_len,

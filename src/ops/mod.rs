@@ -81,11 +81,7 @@ impl RealBounds {
     /// The bounds in the integer domain of exponent `e`. Quantization is monotone, so clamping
     /// after it equals clipping before it.
     pub fn to_int8(self, exponent: i32) -> Clamp {
-        let q = |v: f64| {
-            ((v as f32) / 2f32.powi(exponent))
-                .round_ties_even()
-                .clamp(-128.0, 127.0) as i8
-        };
+        let q = |v: f64| crate::quant::quantize_real(v, exponent);
         Clamp {
             lo: self.lo.map_or(-128, q),
             hi: self.hi.map_or(127, q),

@@ -103,7 +103,11 @@ fn output_index(shape: &[usize], axes: &[usize]) -> String {
     for axis in (0..shape.len()).rev() {
         if !axes.contains(&axis) && shape[axis] > 1 {
             let wraps = in_stride * shape[axis] < len;
-            terms.push(super::index_term(in_stride, wraps.then_some(shape[axis]), out_stride));
+            terms.push(super::index_term(
+                in_stride,
+                wraps.then_some(shape[axis]),
+                out_stride,
+            ));
             out_stride *= shape[axis];
         }
         in_stride *= shape[axis];

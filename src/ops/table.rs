@@ -13,7 +13,8 @@ use crate::emit::{Elem, KernelEmit};
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
-use crate::quant::{Lowering, Value};
+use crate::quant::expr::erf;
+use crate::quant::{quantize_real, Lowering, Value};
 use std::rc::Rc;
 
 /// The real function of a unary op, for the ops that become tables.
@@ -68,27 +69,6 @@ fn unary_function(lowering: &Lowering, node: &Node) -> Result<RealFunction> {
         },
         other => return Err(Error::node(node, format!("{other} has no table function"))),
     })
-}
-
-/// The error function in f64. `erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (2n+1)!!`
-/// has only positive terms, so it loses no precision to cancellation; beyond |x| = 6,
-/// `1 - erf(x) < 3e-17` rounds to 1.
-fn erf(x: f64) -> f64 {
-    if x.is_nan() {
-        return x;
-    }
-    if x.abs() >= 6.0 {
-        return x.signum();
-    }
-    let mut term = x;
-    let mut sum = x;
-    let mut n = 0.0;
-    while term.abs() > sum.abs() * 1e-18 {
-        n += 1.0;
-        term *= 2.0 * x * x / (2.0 * n + 1.0);
-        sum += term;
-    }
-    2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp() * sum
 }
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -253,7 +233,7 @@ impl Pending for TablePending {
                 (-128..=127)
                     .map(|q| {
                         let y = f(q as f64 * 2f64.powi(input_exponent));
-                        quantize(y, output_exponent).clamp(clamp.lo, clamp.hi)
+                        quantize_real(y, output_exponent).clamp(clamp.lo, clamp.hi)
                     })
                     .collect()
             })
@@ -264,17 +244,6 @@ impl Pending for TablePending {
         };
         Ok((Box::new(kernel), vec![self.input]))
     }
-}
-
-/// QuantizeLinear of a real value, as ONNX Runtime does it: round half to even, saturate,
-/// and NaN to -128 (what ONNX Runtime 1.32 gives for Log and Sqrt of negative inputs).
-fn quantize(y: f64, exponent: i32) -> i8 {
-    if y.is_nan() {
-        return -128;
-    }
-    (y * 2f64.powi(-exponent))
-        .round_ties_even()
-        .clamp(-128.0, 127.0) as i8
 }
 
 #[derive(Debug)]

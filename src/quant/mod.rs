@@ -9,3 +9,14 @@ pub mod runtime;
 pub mod table;
 
 pub use lower::{lower, Lowering, QuantConst, Value};
+
+/// QuantizeLinear of a real value computed at codegen (tables, pad values, clamp bounds), as
+/// ONNX Runtime does it: `round_half_even(y * 2^-e)`, saturated to int8, NaN to -128.
+pub fn quantize_real(y: f64, exponent: i32) -> i8 {
+    if y.is_nan() {
+        return -128;
+    }
+    (y * 2f64.powi(-exponent))
+        .round_ties_even()
+        .clamp(-128.0, 127.0) as i8
+}

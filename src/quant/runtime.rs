@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(quantize(-100.0, s), -128);
         assert_eq!(quantize(f32::INFINITY, s), 127);
         assert_eq!(quantize(f32::NEG_INFINITY, s), -128);
-        assert_eq!(quantize(f32::NAN, s), 0);
+        assert_eq!(quantize(f32::NAN, s), -128);
         assert_eq!(quantize(7.96875, s), 127); // 127.5 saturates
         for i in -3000..3000 {
             let x = i as f32 * 0.013;

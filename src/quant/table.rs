@@ -5,21 +5,14 @@ use super::expr::Expression;
 use std::collections::BTreeMap;
 
 /// The table of `f` from int8 at exponent `ex` to int8 at exponent `ey`. A NaN result maps
-/// to 0, as ONNX QuantizeLinear does.
+/// to -128, as ONNX Runtime's QuantizeLinear does.
 pub fn int8_table(
     mut f: impl FnMut(f64) -> Result<f64, String>,
     ex: i32,
     ey: i32,
 ) -> Result<Vec<i8>, String> {
     (-128i32..=127)
-        .map(|q| {
-            let y = f(q as f64 * 2f64.powi(ex))? * 2f64.powi(-ey);
-            Ok(if y.is_nan() {
-                0
-            } else {
-                y.round_ties_even().clamp(-128.0, 127.0) as i8
-            })
-        })
+        .map(|q| Ok(super::quantize_real(f(q as f64 * 2f64.powi(ex))?, ey)))
         .collect()
 }
 
@@ -68,9 +61,9 @@ mod tests {
     }
 
     #[test]
-    fn nan_maps_to_zero() {
+    fn nan_maps_to_minus_128() {
         let t = expression_table("sqrt(x)", 0, 0, &BTreeMap::new()).unwrap();
-        assert_eq!(t[0], 0);
+        assert_eq!(t[0], -128);
         assert_eq!(t[128 + 4], 2);
     }
 }
