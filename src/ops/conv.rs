@@ -7,7 +7,7 @@ use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
-use crate::quant::bias::{bias_input, check_accumulators, int8_values, Bias};
+use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
 use crate::quant::{Lowering, QuantConst};
 use std::rc::Rc;
 
@@ -118,14 +118,12 @@ impl Pending for ConvPending {
         let acc_exponent = x.exponent + self.weights.exponent;
         let out_channels = self.output_shape[1];
         let weights = int8_values(node, &self.weights)?;
-        let per_channel = weights.len() / out_channels;
-        let bias = match &self.bias {
-            Some(b) => b.at_exponent(node, out_channels, acc_exponent)?,
-            None => vec![0; out_channels],
-        };
-        check_accumulators(
+        let bias = checked_bias(
             node,
-            weights.chunks_exact(per_channel).zip(bias.iter().copied()),
+            self.bias.as_ref(),
+            &weights,
+            out_channels,
+            acc_exponent,
         )?;
         let kernel = Conv2d {
             batch: self.output_shape[0],

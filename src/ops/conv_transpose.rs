@@ -9,7 +9,7 @@ use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
-use crate::quant::bias::{bias_input, check_accumulators, int8_values, Bias};
+use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
 use crate::quant::{Lowering, QuantConst};
 use std::rc::Rc;
 
@@ -190,14 +190,12 @@ impl Pending for ConvTransposePending {
                 weights.extend_from_slice(&onnx[start..start + taps]);
             }
         }
-        let bias = match &self.bias {
-            Some(b) => b.at_exponent(node, out_channels, acc_exponent)?,
-            None => vec![0; out_channels],
-        };
-        let per_channel = in_per_group * taps;
-        check_accumulators(
+        let bias = checked_bias(
             node,
-            weights.chunks_exact(per_channel).zip(bias.iter().copied()),
+            self.bias.as_ref(),
+            &weights,
+            out_channels,
+            acc_exponent,
         )?;
         let kernel = ConvTranspose2d {
             in_channels,

@@ -8,7 +8,7 @@ use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::{Constant, Node};
-use crate::quant::bias::{bias_input, check_accumulators, int8_values, Bias};
+use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
 use crate::quant::{Lowering, QuantConst, Value};
 use std::rc::Rc;
 
@@ -148,15 +148,12 @@ impl Pending for DensePending {
                 })
                 .collect()
         };
-        let bias = match &self.bias {
-            Some(b) => b.at_exponent(node, self.out_features, acc_exponent)?,
-            None => vec![0; self.out_features],
-        };
-        check_accumulators(
+        let bias = checked_bias(
             node,
-            weights
-                .chunks_exact(self.in_features)
-                .zip(bias.iter().copied()),
+            self.bias.as_ref(),
+            &weights,
+            self.out_features,
+            acc_exponent,
         )?;
         let kernel = Dense {
             rows: self.output_shape.iter().rev().skip(1).product(),

@@ -60,7 +60,7 @@ pub fn accumulator_bound(weights: &[i8], bias: i32) -> i64 {
 }
 
 /// Fails when some output's accumulator could overflow i32, naming the channel.
-pub fn check_accumulators<'a>(
+fn check_accumulators<'a>(
     node: &Node,
     channels: impl Iterator<Item = (&'a [i8], i32)>,
 ) -> Result<i64> {
@@ -78,6 +78,28 @@ pub fn check_accumulators<'a>(
         worst = worst.max(bound);
     }
     Ok(worst)
+}
+
+/// The int32 bias of a layer whose weights are one contiguous row per output, at the
+/// accumulator exponent (zeros without a bias), once it is proven that no output's
+/// accumulator can overflow i32.
+pub fn checked_bias(
+    node: &Node,
+    bias: Option<&Bias>,
+    weights: &[i8],
+    outputs: usize,
+    acc_exponent: i32,
+) -> Result<Vec<i32>> {
+    let bias = match bias {
+        Some(b) => b.at_exponent(node, outputs, acc_exponent)?,
+        None => vec![0; outputs],
+    };
+    let per_output = (weights.len() / outputs.max(1)).max(1);
+    check_accumulators(
+        node,
+        weights.chunks_exact(per_output).zip(bias.iter().copied()),
+    )?;
+    Ok(bias)
 }
 
 /// Converts int8 weight values, naming the tensor if one is out of range.
