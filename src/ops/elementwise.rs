@@ -151,7 +151,11 @@ pub fn broadcast_index(input: &[usize], output: &[usize]) -> String {
         let in_dim = axis.checked_sub(offset).map_or(1, |a| input[a]);
         if in_dim > 1 {
             let wraps = out_stride * output[axis] < len;
-            terms.push(super::index_term(out_stride, wraps.then_some(output[axis]), in_stride));
+            terms.push(super::index_term(
+                out_stride,
+                wraps.then_some(output[axis]),
+                in_stride,
+            ));
         }
         out_stride *= output[axis];
         in_stride *= in_dim;
