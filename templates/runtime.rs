@@ -140,3 +140,28 @@ fn sqrt_round(sum: i64, shift: i32) -> i8 {
     };
     saturate_i8(rounded as i64)
 }
+
+/// `ln(x)` in f64 for an integer `x >= 1` (below 1 counts as 1), to within a few f64 ULP:
+/// `x = m * 2^k` with m in [sqrt(2)/2, sqrt(2)], then `ln(m) = 2 atanh(z)` with
+/// `z = (m - 1) / (m + 1)`, `|z| < 0.172`, by 15 terms of its series (the next is below 2^-80).
+/// Used by ReduceLogSumExp and LogSoftmax.
+#[inline(always)]
+fn ln_f64(x: i64) -> f64 {
+    let bits = (if x < 1 { 1 } else { x } as f64).to_bits();
+    let mut k = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    if m > core::f64::consts::SQRT_2 {
+        m *= 0.5;
+        k += 1;
+    }
+    let z = (m - 1.0) / (m + 1.0);
+    let z2 = z * z;
+    let mut term = z;
+    let mut series = 0.0;
+    for n in 0..15 {
+        series += term / (2 * n + 1) as f64;
+        term *= z2;
+    }
+    2.0 * series + k as f64 * core::f64::consts::LN_2
+}
+

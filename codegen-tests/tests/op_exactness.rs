@@ -25,6 +25,8 @@ include!(concat!(env!("OUT_DIR"), "/op_fixture_table.rs"));
 /// entries per op, we allow at most 1 LSB anywhere and at most 2% of elements off by one (a
 /// handful of table entries, repeated across the samples that hit them). Softmax shares the
 /// argument: its exp table is f64 rounded to Q24, ONNX Runtime's exp is an f32 approximation.
+/// ReduceLogSum's ln table is f64, ReduceLogSumExp's exps are Softmax's Q24 table and its ln
+/// f64, where ONNX Runtime uses f32 exp and log: the same one-step argument.
 const TABLE_FIXTURES: &[&str] = &[
     "elu",
     "erf",
@@ -36,6 +38,8 @@ const TABLE_FIXTURES: &[&str] = &[
     "pow_cube",
     "pow_square",
     "reduce_l2",
+    "reduce_log_sum",
+    "reduce_log_sum_exp",
     "softplus",
     "sigmoid",
     "softmax_channels",

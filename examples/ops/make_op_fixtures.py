@@ -669,6 +669,25 @@ def reduce_l1():
 
 
 @fixture
+def reduce_prod():
+    return reduction("ReduceProd", "reduce_prod", [2], 0, -5, 0)
+
+
+@fixture
+def reduce_log_sum():
+    # Relu first: the sums are mostly positive (a negative sum is NaN), with zeros (-inf).
+    g = Graph("reduce_log_sum")
+    x = g.input([2, 3, 4, 5], -5)
+    r = g.qdq(g.node("Relu", [x]), -5, "r")
+    return g.finish(g.node("ReduceLogSum", [r], axes=[2, 3], keepdims=1), -5)
+
+
+@fixture
+def reduce_log_sum_exp():
+    return reduction("ReduceLogSumExp", "reduce_log_sum_exp", [1, 3], 0, -4, -3)
+
+
+@fixture
 def softmax_last_axis():
     g = Graph("softmax_last_axis")
     x = g.input([2, 3, 10], -4)

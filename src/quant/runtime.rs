@@ -31,9 +31,26 @@ pub fn quantize(x: f32, inverse_scale: f32) -> i8 {
     quantize_i8(x, inverse_scale)
 }
 
+pub fn ln(x: i64) -> f64 {
+    ln_f64(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ln_matches_std_to_a_few_ulp() {
+        let samples = (1..5000i64).chain((0..62).map(|k| (1i64 << k) + 12345 % (1i64 << k).max(1)));
+        for x in samples {
+            let (got, want) = (ln(x), (x as f64).ln());
+            assert!(
+                (got - want).abs() <= 4.0 * f64::EPSILON * want.abs().max(1.0),
+                "ln({x}): {got} vs {want}"
+            );
+        }
+        assert_eq!(ln(1), 0.0);
+    }
 
     #[test]
     fn shift_of_zero_is_identity_then_saturation() {
