@@ -26,7 +26,8 @@ include!(concat!(env!("OUT_DIR"), "/op_fixture_table.rs"));
 /// handful of table entries, repeated across the samples that hit them). Softmax shares the
 /// argument: its exp table is f64 rounded to Q24, ONNX Runtime's exp is an f32 approximation.
 /// ReduceLogSum's ln table is f64, ReduceLogSumExp's exps are Softmax's Q24 table and its ln
-/// f64, where ONNX Runtime uses f32 exp and log: the same one-step argument.
+/// f64, where ONNX Runtime uses f32 exp and log: the same one-step argument. LogSoftmax is
+/// Softmax's table and sum followed by an f64 ln, quantized from f32: the same again.
 const TABLE_FIXTURES: &[&str] = &[
     "elu",
     "erf",
@@ -35,6 +36,8 @@ const TABLE_FIXTURES: &[&str] = &[
     "hard_sigmoid",
     "hard_swish",
     "log",
+    "log_softmax_channels",
+    "log_softmax_last_axis",
     "pow_cube",
     "pow_square",
     "reduce_l2",

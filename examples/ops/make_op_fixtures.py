@@ -701,6 +701,20 @@ def softmax_channels():
     return g.finish(g.node("Softmax", [x], axis=1), -8)
 
 
+@fixture
+def log_softmax_last_axis():
+    g = Graph("log_softmax_last_axis")
+    x = g.input([2, 3, 10], -4)
+    return g.finish(g.node("LogSoftmax", [x]), -3)
+
+
+@fixture
+def log_softmax_channels():
+    g = Graph("log_softmax_channels")
+    x = g.input([1, 5, 3, 4], -3)
+    return g.finish(g.node("LogSoftmax", [x], axis=1), -2)
+
+
 # ---------------------------------------------------------------------------------------------
 # Table ops: one input walking all 256 codes in sample 0, output exponent sized to the range.
 
