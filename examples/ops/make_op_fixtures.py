@@ -715,6 +715,38 @@ def log_softmax_channels():
     return g.finish(g.node("LogSoftmax", [x], axis=1), -2)
 
 
+@fixture
+def layer_norm_last_axis():
+    g = Graph("layer_norm_last_axis")
+    rng = rng_for("layer_norm_last_axis")
+    x = g.input([2, 3, 16], -4)
+    scale = g.const(rng.uniform(0.5, 1.5, size=[16]).astype(np.float32), "scale")
+    bias = g.const(rng.uniform(-0.5, 0.5, size=[16]).astype(np.float32), "bias")
+    y = g.node("LayerNormalization", [x, scale, bias], epsilon=1e-5)
+    return g.finish(y, -5, 17)
+
+
+@fixture
+def layer_norm_channels_no_bias():
+    # Normalised over the last three axes; the scale is a DequantizeLinear of int8.
+    g = Graph("layer_norm_channels_no_bias")
+    rng = rng_for("layer_norm_channels_no_bias")
+    x = g.input([2, 4, 3, 5], -3)
+    scale = g.weight(int8_weights(rng, [4, 3, 5]), -6)
+    y = g.node("LayerNormalization", [x, scale], axis=1, epsilon=1e-3)
+    return g.finish(y, -5, 17)
+
+
+@fixture
+def rms_norm():
+    g = Graph("rms_norm")
+    rng = rng_for("rms_norm")
+    x = g.input([2, 3, 16], -4)
+    scale = g.const(rng.uniform(0.5, 1.5, size=[16]).astype(np.float32), "scale")
+    y = g.node("RMSNormalization", [x, scale], epsilon=1e-5)
+    return g.finish(y, -5, 23)
+
+
 # ---------------------------------------------------------------------------------------------
 # Table ops: one input walking all 256 codes in sample 0, output exponent sized to the range.
 

@@ -35,9 +35,45 @@ pub fn ln(x: i64) -> f64 {
     ln_f64(x)
 }
 
+pub fn square_root_f32(v: f32) -> f32 {
+    sqrt_f32(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqrt_f32_is_correctly_rounded() {
+        let mut bits: u32 = 1;
+        while bits < 0x7f80_0000 {
+            let v = f32::from_bits(bits);
+            assert_eq!(
+                square_root_f32(v).to_bits(),
+                v.sqrt().to_bits(),
+                "sqrt({v:e})"
+            );
+            bits = bits.wrapping_add(9973);
+        }
+        for v in [
+            0.0f32,
+            1.0,
+            2.0,
+            4.0,
+            1e-5,
+            0.25,
+            3.0,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+        ] {
+            assert_eq!(
+                square_root_f32(v).to_bits(),
+                v.sqrt().to_bits(),
+                "sqrt({v:e})"
+            );
+        }
+        assert!(square_root_f32(-1.0).is_nan());
+    }
 
     #[test]
     fn ln_matches_std_to_a_few_ulp() {
