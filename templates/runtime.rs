@@ -140,3 +140,63 @@ fn sqrt_round(sum: i64, shift: i32) -> i8 {
     };
     saturate_i8(rounded as i64)
 }
+
+/// `ln(x)` in f64 for an integer `x >= 1` (below 1 counts as 1), to within a few f64 ULP:
+/// `x = m * 2^k` with m in [sqrt(2)/2, sqrt(2)], then `ln(m) = 2 atanh(z)` with
+/// `z = (m - 1) / (m + 1)`, `|z| < 0.172`, by 15 terms of its series (the next is below 2^-80).
+/// Used by ReduceLogSumExp and LogSoftmax.
+#[inline(always)]
+fn ln_f64(x: i64) -> f64 {
+    let bits = (if x < 1 { 1 } else { x } as f64).to_bits();
+    let mut k = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    if m > core::f64::consts::SQRT_2 {
+        m *= 0.5;
+        k += 1;
+    }
+    let z = (m - 1.0) / (m + 1.0);
+    let z2 = z * z;
+    let mut term = z;
+    let mut series = 0.0;
+    for n in 0..15 {
+        series += term / (2 * n + 1) as f64;
+        term *= z2;
+    }
+    2.0 * series + k as f64 * core::f64::consts::LN_2
+}
+
+/// `2^k` as an f32, for `k` in `-126..=127`.
+#[inline(always)]
+fn pow2_f32(k: i32) -> f32 {
+    f32::from_bits(((k + 127) as u32) << 23)
+}
+
+/// The square root of an f32, correctly rounded (as IEEE `sqrtf`), in integers: for
+/// `v = m * 2^p` with p even, `sqrt(v) = sqrt(m * 2^28) * 2^((p - 28) / 2)`, whose integer
+/// square root has 26 or 27 bits. Rounding its floor at the 24th bit is round-to-nearest,
+/// since the square root of a float never lies exactly halfway. Used by the normalizations.
+#[inline(always)]
+fn sqrt_f32(v: f32) -> f32 {
+    if v.is_nan() || v < 0.0 {
+        return f32::NAN;
+    }
+    if v == 0.0 || v.is_infinite() {
+        return v;
+    }
+    // Subnormals are scaled by 2^64 first (exactly), and the root back by 2^-32.
+    let (v, back) = if v < f32::MIN_POSITIVE {
+        (v * pow2_f32(64), -32)
+    } else {
+        (v, 0)
+    };
+    let bits = v.to_bits();
+    let e = ((bits >> 23) & 0xff) as i32 - 150;
+    let m = ((bits & 0x7f_ffff) | 0x80_0000) as u64;
+    let (m, p) = if e & 1 != 0 { (m << 1, e - 1) } else { (m, e) };
+    let root = isqrt(m << 28);
+    let drop = 64 - root.leading_zeros() as i32 - 24;
+    let rounded = (root >> drop) + ((root >> (drop - 1)) & 1);
+    let k = drop + (p - 28) / 2 + back;
+    // Two factors keep each power of two in range; the product is exact.
+    rounded as f32 * pow2_f32(k / 2) * pow2_f32(k - k / 2)
+}

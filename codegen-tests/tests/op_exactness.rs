@@ -25,6 +25,9 @@ include!(concat!(env!("OUT_DIR"), "/op_fixture_table.rs"));
 /// entries per op, we allow at most 1 LSB anywhere and at most 2% of elements off by one (a
 /// handful of table entries, repeated across the samples that hit them). Softmax shares the
 /// argument: its exp table is f64 rounded to Q24, ONNX Runtime's exp is an f32 approximation.
+/// ReduceLogSum's ln table is f64, ReduceLogSumExp's exps are Softmax's Q24 table and its ln
+/// f64, where ONNX Runtime uses f32 exp and log: the same one-step argument. LogSoftmax is
+/// Softmax's table and sum followed by an f64 ln, quantized from f32: the same again.
 const TABLE_FIXTURES: &[&str] = &[
     "elu",
     "erf",
@@ -33,9 +36,13 @@ const TABLE_FIXTURES: &[&str] = &[
     "hard_sigmoid",
     "hard_swish",
     "log",
+    "log_softmax_channels",
+    "log_softmax_last_axis",
     "pow_cube",
     "pow_square",
     "reduce_l2",
+    "reduce_log_sum",
+    "reduce_log_sum_exp",
     "softplus",
     "sigmoid",
     "softmax_channels",

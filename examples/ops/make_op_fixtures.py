@@ -669,6 +669,25 @@ def reduce_l1():
 
 
 @fixture
+def reduce_prod():
+    return reduction("ReduceProd", "reduce_prod", [2], 0, -5, 0)
+
+
+@fixture
+def reduce_log_sum():
+    # Relu first: the sums are mostly positive (a negative sum is NaN), with zeros (-inf).
+    g = Graph("reduce_log_sum")
+    x = g.input([2, 3, 4, 5], -5)
+    r = g.qdq(g.node("Relu", [x]), -5, "r")
+    return g.finish(g.node("ReduceLogSum", [r], axes=[2, 3], keepdims=1), -5)
+
+
+@fixture
+def reduce_log_sum_exp():
+    return reduction("ReduceLogSumExp", "reduce_log_sum_exp", [1, 3], 0, -4, -3)
+
+
+@fixture
 def softmax_last_axis():
     g = Graph("softmax_last_axis")
     x = g.input([2, 3, 10], -4)
@@ -680,6 +699,52 @@ def softmax_channels():
     g = Graph("softmax_channels")
     x = g.input([1, 5, 3, 4], -3)
     return g.finish(g.node("Softmax", [x], axis=1), -8)
+
+
+@fixture
+def log_softmax_last_axis():
+    g = Graph("log_softmax_last_axis")
+    x = g.input([2, 3, 10], -4)
+    return g.finish(g.node("LogSoftmax", [x]), -3)
+
+
+@fixture
+def log_softmax_channels():
+    g = Graph("log_softmax_channels")
+    x = g.input([1, 5, 3, 4], -3)
+    return g.finish(g.node("LogSoftmax", [x], axis=1), -2)
+
+
+@fixture
+def layer_norm_last_axis():
+    g = Graph("layer_norm_last_axis")
+    rng = rng_for("layer_norm_last_axis")
+    x = g.input([2, 3, 16], -4)
+    scale = g.const(rng.uniform(0.5, 1.5, size=[16]).astype(np.float32), "scale")
+    bias = g.const(rng.uniform(-0.5, 0.5, size=[16]).astype(np.float32), "bias")
+    y = g.node("LayerNormalization", [x, scale, bias], epsilon=1e-5)
+    return g.finish(y, -5, 17)
+
+
+@fixture
+def layer_norm_channels_no_bias():
+    # Normalised over the last three axes; the scale is a DequantizeLinear of int8.
+    g = Graph("layer_norm_channels_no_bias")
+    rng = rng_for("layer_norm_channels_no_bias")
+    x = g.input([2, 4, 3, 5], -3)
+    scale = g.weight(int8_weights(rng, [4, 3, 5]), -6)
+    y = g.node("LayerNormalization", [x, scale], axis=1, epsilon=1e-3)
+    return g.finish(y, -5, 17)
+
+
+@fixture
+def rms_norm():
+    g = Graph("rms_norm")
+    rng = rng_for("rms_norm")
+    x = g.input([2, 3, 16], -4)
+    scale = g.const(rng.uniform(0.5, 1.5, size=[16]).astype(np.float32), "scale")
+    y = g.node("RMSNormalization", [x, scale], epsilon=1e-5)
+    return g.finish(y, -5, 23)
 
 
 # ---------------------------------------------------------------------------------------------

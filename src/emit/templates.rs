@@ -36,6 +36,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("move.rs.tera", include_str!("../../templates/move.rs.tera")),
     (
+        "normalization.rs.tera",
+        include_str!("../../templates/normalization.rs.tera"),
+    ),
+    (
         "pool2d.rs.tera",
         include_str!("../../templates/pool2d.rs.tera"),
     ),

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tract_onnx::pb;
 
 /// Opsets whose semantics the lowering implements.
-pub const SUPPORTED_OPSETS: std::ops::RangeInclusive<i64> = 10..=21;
+pub const SUPPORTED_OPSETS: std::ops::RangeInclusive<i64> = 10..=23;
 
 /// A graph input or output.
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@ mod elementwise;
 mod gather;
 mod layout;
 mod matmul;
+mod normalization;
 mod pool;
 mod quantize;
 mod reduce;
@@ -189,7 +190,13 @@ pub const OPERATORS: &[Operator] = &[
     op("ReduceSumSquare", reduce::lower, "constant axes, keepdims", &["ops/reduce_sum_square"]),
     op("ReduceL1", reduce::lower, "constant axes, keepdims", &["ops/reduce_l1"]),
     op("ReduceL2", reduce::lower, "constant axes, keepdims; exact integer square root; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/reduce_l2"]),
+    op("ReduceProd", reduce::lower, "constant axes, keepdims; at most 4 reduced elements, so that ONNX Runtime's f32 product rounds once (exact)", &["ops/reduce_prod"]),
+    op("ReduceLogSum", reduce::lower, "constant axes, keepdims; a table of ln over the 127 N positive sums, f in f64; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/reduce_log_sum"]),
+    op("ReduceLogSumExp", reduce::lower, "constant axes, keepdims; exp table in Q24 as Softmax, ln in f64; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/reduce_log_sum_exp"]),
     op("Softmax", softmax::lower, "int8 output; exp table in Q24 and an exact integer division; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/softmax_last_axis", "ops/softmax_channels"]),
+    op("LogSoftmax", softmax::lower, "Softmax's exp table and sum, ln in f64, quantized from f32; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/log_softmax_last_axis", "ops/log_softmax_channels"]),
+    op("LayerNormalization", normalization::lower, "stash_type 1; at most 1024 normalised elements; constant scale and bias (float or DequantizeLinear); f32 in ONNX Runtime's order of operations with a correctly rounded square root (exact)", &["ops/layer_norm_last_axis", "ops/layer_norm_channels_no_bias"]),
+    op("RMSNormalization", normalization::lower, "opset 23; as LayerNormalization", &["ops/rms_norm"]),
     op("Pow", table::lower, "constant scalar exponent; 256-entry int8 table, f in f64", &["ops/pow_square", "ops/pow_cube"]),
     op("Sigmoid", table::lower, TABLE_CONSTRAINT, &["ops/sigmoid", "residual_cnn_esppq"]),
     op("Tanh", table::lower, TABLE_CONSTRAINT, &["ops/tanh", "kws1d_esppq"]),

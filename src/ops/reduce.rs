@@ -9,7 +9,7 @@
 //!   table ops it may differ by 1 LSB.
 
 use super::{Clamp, Kernel, Pending};
-use crate::emit::KernelEmit;
+use crate::emit::{Elem, KernelEmit};
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::{normalize_axis, Node};
@@ -25,7 +25,17 @@ enum Reduction {
     SumSquare,
     L1,
     L2,
+    Prod,
+    LogSum,
+    LogSumExp,
 }
+
+/// Fixed-point scale of the LogSumExp exp table, as Softmax's.
+const ONE_BITS: i32 = 24;
+/// ReduceProd: at most this many factors, so that ONNX Runtime's f32 product rounds once.
+const MAX_PROD_FACTORS: usize = 4;
+/// ReduceLogSum: the largest table (entries `1..=127 N`).
+const MAX_LOG_TABLE: usize = 1 << 16;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let reduction = match node.op_type.as_str() {
@@ -36,6 +46,9 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         "ReduceSumSquare" => Reduction::SumSquare,
         "ReduceL1" => Reduction::L1,
         "ReduceL2" => Reduction::L2,
+        "ReduceProd" => Reduction::Prod,
+        "ReduceLogSum" => Reduction::LogSum,
+        "ReduceLogSumExp" => Reduction::LogSumExp,
         other => return Err(Error::node(node, format!("{other} is not a reduction"))),
     };
     let input = lowering.quant_input(node, 0)?;
@@ -75,8 +88,22 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let count: usize = axes.iter().map(|&a| shape[a]).product();
     let largest_term: usize = match reduction {
         Reduction::SumSquare | Reduction::L2 => 128 * 128,
+        // The Q24 exps are at most 2^24 each, summed in i64.
+        Reduction::LogSumExp => 1,
         _ => 128,
     };
+    if reduction == Reduction::Prod && count > MAX_PROD_FACTORS {
+        return Err(Error::node(
+            node,
+            format!("a product of {count} elements; at most {MAX_PROD_FACTORS}, so that ONNX Runtime's f32 product rounds only once"),
+        ));
+    }
+    if reduction == Reduction::LogSum && count * 127 > MAX_LOG_TABLE {
+        return Err(Error::node(
+            node,
+            format!("a log-sum of {count} elements needs a table of {} entries (at most {MAX_LOG_TABLE})", count * 127),
+        ));
+    }
     if count.saturating_mul(largest_term) > i32::MAX as usize {
         return Err(Error::node(
             node,
@@ -142,10 +169,10 @@ impl Pending for ReducePending {
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         let ex = lowering.tensor(self.input).exponent;
-        let acc_exponent = if self.reduction == Reduction::SumSquare {
-            2 * ex
-        } else {
-            ex
+        let acc_exponent = match self.reduction {
+            Reduction::SumSquare => 2 * ex,
+            Reduction::Prod => self.count as i32 * ex,
+            _ => ex,
         };
         let shift = output_exponent - acc_exponent;
         if self.reduction == Reduction::Mean {
@@ -160,8 +187,32 @@ impl Pending for ReducePending {
                 ));
             }
         }
+        let step = 2f64.powi(ex);
+        let table: Vec<i64> = match self.reduction {
+            Reduction::LogSum => (1..=127 * self.count)
+                .map(|s| {
+                    let y = ((s as f64) * step).ln() * 2f64.powi(-output_exponent);
+                    y.round_ties_even().clamp(-128.0, 127.0) as i64
+                })
+                .collect(),
+            Reduction::LogSumExp => {
+                if !(-100..=100).contains(&output_exponent) {
+                    return Err(Error::node(
+                        &self.node,
+                        format!("output exponent {output_exponent} outside -100..=100"),
+                    ));
+                }
+                (0..256)
+                    .map(|k| ((-(k as f64) * step).exp() * 2f64.powi(ONE_BITS)).round() as i64)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let kernel = ReduceKernel {
             reduction: self.reduction,
+            table,
+            input_step: step,
+            output_exponent,
             output_len: self.output_shape.iter().product(),
             output_index: self.output_index.clone(),
             count: self.count,
@@ -175,6 +226,10 @@ impl Pending for ReducePending {
 #[derive(Debug)]
 struct ReduceKernel {
     reduction: Reduction,
+    /// LogSum: `ln` of the sums `1..`; LogSumExp: the Q24 exps.
+    table: Vec<i64>,
+    input_step: f64,
+    output_exponent: i32,
     output_len: usize,
     output_index: String,
     count: usize,
@@ -194,6 +249,23 @@ impl Kernel for ReduceKernel {
         out.set("output_len", self.output_len);
         out.set("count", self.count);
         out.set("shift", self.shift);
+        match self.reduction {
+            Reduction::LogSum => {
+                let table = out.add_static("LN", Elem::I8, &[self.table.len()], self.table.clone());
+                out.set("table", table);
+            }
+            Reduction::LogSumExp => {
+                let table = out.add_static("EXP", Elem::U32, &[256], self.table.clone());
+                out.set("table", table);
+                out.set("input_step", format!("{:?}", self.input_step));
+                out.set(
+                    "inverse_scale",
+                    format!("{:?}", 2f64.powi(-self.output_exponent)),
+                );
+                out.set("one_bits", ONE_BITS);
+            }
+            _ => {}
+        }
         self.clamp.set(out);
         out.describe(format!(
             "{kind} of {} elements each, shift {}",

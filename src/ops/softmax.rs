@@ -6,6 +6,11 @@
 //! ONNX Runtime evaluates exp in f32 with its own approximation, and our table entries carry a
 //! relative error of 2^-25, so an output can differ by one step near a rounding boundary, as for
 //! the table ops.
+//!
+//! LogSoftmax shares the table and the sum: `y_i = (x_i - max) - ln(sum_j exp(x_j - max))`, as
+//! ONNX Runtime computes it, with the log in f64 (`ln_f64`) once per softmax and the result
+//! quantized from f32. ONNX Runtime's f32 exp and log make it differ by 1 LSB near a rounding
+//! boundary, as Softmax.
 
 use super::{Clamp, Kernel, Pending};
 use crate::emit::{Elem, KernelEmit};
@@ -42,6 +47,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     };
     let pending = SoftmaxPending {
         node: node.clone(),
+        log: node.op_type == "LogSoftmax",
         input,
         length,
         inner,
@@ -53,6 +59,8 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
 #[derive(Debug)]
 struct SoftmaxPending {
     node: Node,
+    /// LogSoftmax.
+    log: bool,
     input: TensorId,
     /// Elements normalised together, `inner` apart.
     length: usize,
@@ -73,11 +81,12 @@ impl Pending for SoftmaxPending {
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         // The numerator T_i * 2^-ey must fit in i64 (T_i <= 2^24), and the sum of `length`
         // entries too.
-        if !(-38..=0).contains(&output_exponent) || self.length > 1 << 30 {
+        let exponents = if self.log { -100..=100 } else { -38..=0 };
+        if !exponents.contains(&output_exponent) || self.length > 1 << 30 {
             return Err(Error::node(
                 &self.node,
                 format!(
-                    "output exponent {output_exponent} outside -38..=0, or {} elements per softmax",
+                    "output exponent {output_exponent} outside {exponents:?}, or {} elements per softmax",
                     self.length
                 ),
             ));
@@ -88,6 +97,9 @@ impl Pending for SoftmaxPending {
             .collect();
         let kernel = SoftmaxKernel {
             exp_table,
+            log: self.log,
+            step,
+            output_exponent,
             length: self.length,
             inner: self.inner,
             shift: -output_exponent,
@@ -100,6 +112,10 @@ impl Pending for SoftmaxPending {
 #[derive(Debug)]
 struct SoftmaxKernel {
     exp_table: Vec<i64>,
+    log: bool,
+    /// The input's scale, `2^ex`.
+    step: f64,
+    output_exponent: i32,
     length: usize,
     inner: usize,
     /// `-ey`: the numerator's left shift.
@@ -118,10 +134,21 @@ impl Kernel for SoftmaxKernel {
         out.set("length", self.length);
         out.set("inner", self.inner);
         out.set("shift", self.shift);
+        out.set("log", self.log);
+        if self.log {
+            out.set("step", format!("{:?}", self.step));
+            out.set(
+                "inverse_scale",
+                format!("{:?}", 2f64.powi(-self.output_exponent)),
+            );
+            out.set("one_bits", ONE_BITS);
+        }
         self.clamp.set(out);
         out.describe(format!(
-            "softmax of {} elements {} apart, exp table in Q{ONE_BITS}",
-            self.length, self.inner
+            "{} of {} elements {} apart, exp table in Q{ONE_BITS}",
+            if self.log { "log-softmax" } else { "softmax" },
+            self.length,
+            self.inner
         ));
         Ok(())
     }

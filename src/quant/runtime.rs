@@ -31,9 +31,62 @@ pub fn quantize(x: f32, inverse_scale: f32) -> i8 {
     quantize_i8(x, inverse_scale)
 }
 
+pub fn ln(x: i64) -> f64 {
+    ln_f64(x)
+}
+
+pub fn square_root_f32(v: f32) -> f32 {
+    sqrt_f32(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqrt_f32_is_correctly_rounded() {
+        let mut bits: u32 = 1;
+        while bits < 0x7f80_0000 {
+            let v = f32::from_bits(bits);
+            assert_eq!(
+                square_root_f32(v).to_bits(),
+                v.sqrt().to_bits(),
+                "sqrt({v:e})"
+            );
+            bits = bits.wrapping_add(9973);
+        }
+        for v in [
+            0.0f32,
+            1.0,
+            2.0,
+            4.0,
+            1e-5,
+            0.25,
+            3.0,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+        ] {
+            assert_eq!(
+                square_root_f32(v).to_bits(),
+                v.sqrt().to_bits(),
+                "sqrt({v:e})"
+            );
+        }
+        assert!(square_root_f32(-1.0).is_nan());
+    }
+
+    #[test]
+    fn ln_matches_std_to_a_few_ulp() {
+        let samples = (1..5000i64).chain((0..62).map(|k| (1i64 << k) + 12345 % (1i64 << k).max(1)));
+        for x in samples {
+            let (got, want) = (ln(x), (x as f64).ln());
+            assert!(
+                (got - want).abs() <= 4.0 * f64::EPSILON * want.abs().max(1.0),
+                "ln({x}): {got} vs {want}"
+            );
+        }
+        assert_eq!(ln(1), 0.0);
+    }
 
     #[test]
     fn shift_of_zero_is_identity_then_saturation() {
