@@ -20,16 +20,14 @@ Writes codegen-tests/models/{residual_cnn_esppq,kws1d_esppq}.onnx and .framework
 import json
 import os
 import sys
-import tempfile
 
-import numpy as np
 import torch
 from torch import nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "examples", "pytorch"))
 from digits_data import load_split, seed_everything  # noqa: E402
-from quantize_digits_esppq import canonicalize  # noqa: E402
+from quantize_digits_esppq import quantize_to_qdq  # noqa: E402
 from train_digits_qat import accuracy, train  # noqa: E402
 
 SEED = 0
@@ -76,10 +74,6 @@ class Kws1d(nn.Module):
 
 
 def quantize(name, model, x_train, y_train, x_test, y_test):
-    from esp_ppq.api import espdl_quantize_onnx, export_ppq_graph
-    from esp_ppq.core import TargetPlatform
-    from esp_ppq.executor import TorchExecutor
-
     print(f"{name}: float training")
     train(model, x_train, y_train, epochs=15, lr=1e-2)
     if hasattr(model, "sigmoid"):
@@ -88,38 +82,7 @@ def quantize(name, model, x_train, y_train, x_test, y_test):
     model.eval()
     calib = [torch.from_numpy(x_train[i : i + 1]) for i in range(128)]
     out = os.path.join(ROOT, "codegen-tests", "models", f"{name}.onnx")
-    with tempfile.TemporaryDirectory(prefix=f"{name}_") as tmp:
-        float_onnx = os.path.join(tmp, f"{name}_float.onnx")
-        torch.onnx.export(
-            model,
-            (torch.zeros(1, 1, 8, 8),),
-            float_onnx,
-            dynamo=False,
-            opset_version=13,
-            input_names=["input"],
-            output_names=["output"],
-        )
-        graph = espdl_quantize_onnx(
-            onnx_import_file=float_onnx,
-            espdl_export_file=os.path.join(tmp, f"{name}.espdl"),
-            calib_dataloader=calib,
-            calib_steps=len(calib),
-            input_shape=[1, 1, 8, 8],
-            target=TARGET,
-            quant_type="w8a8",
-            device="cpu",
-            error_report=False,
-            skip_export=True,
-            verbose=0,
-        )
-        executor = TorchExecutor(graph=graph, device="cpu")
-        correct = 0
-        for i in range(len(x_test)):
-            y = executor.forward(inputs=torch.from_numpy(x_test[i : i + 1]))[0]
-            correct += int(int(y.reshape(1, -1).argmax(dim=1)[0]) == int(y_test[i]))
-        ppq_acc = correct / len(x_test)
-        export_ppq_graph(graph=graph, platform=TargetPlatform.ONNXRUNTIME, graph_save_to=out)
-    canonicalize(out)
+    ppq_acc = quantize_to_qdq(model, calib, x_test, y_test, out, "output")
     with open(os.path.splitext(out)[0] + ".framework.json", "w") as f:
         json.dump(
             {

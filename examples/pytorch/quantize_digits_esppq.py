@@ -146,6 +146,49 @@ def check_exported(path):
     print("checks passed: allowed op types, int8 weights, int32 biases, power-of-two scales, zero points 0")
 
 
+def quantize_to_qdq(model, calib, x_test, y_test, out, output_name):
+    """Quantizes a float PyTorch digits model with ESP-PPQ for the ESP32-S3 (int8, calibrated
+    on `calib`), writes it as plain QDQ ONNX to `out` (canonicalized) and returns ESP-PPQ's
+    simulated accuracy on the test split. Shared by the whole-model fixture scripts."""
+    from esp_ppq.api import espdl_quantize_onnx, export_ppq_graph
+    from esp_ppq.core import TargetPlatform
+    from esp_ppq.executor import TorchExecutor
+
+    with tempfile.TemporaryDirectory(prefix="esppq_") as tmp:
+        float_onnx = os.path.join(tmp, "float.onnx")
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 1, 8, 8),),
+            float_onnx,
+            dynamo=False,
+            opset_version=13,
+            input_names=["input"],
+            output_names=[output_name],
+        )
+        graph = espdl_quantize_onnx(
+            onnx_import_file=float_onnx,
+            espdl_export_file=os.path.join(tmp, "model.espdl"),
+            calib_dataloader=calib,
+            calib_steps=len(calib),
+            input_shape=[1, 1, 8, 8],
+            target=TARGET,
+            quant_type="w8a8",
+            device="cpu",
+            error_report=False,
+            skip_export=True,
+            verbose=0,
+        )
+        executor = TorchExecutor(graph=graph, device="cpu")
+        correct = 0
+        for i in range(len(x_test)):
+            y = executor.forward(inputs=torch.from_numpy(x_test[i : i + 1]))[0]
+            correct += int(int(y.reshape(1, -1).argmax(dim=1)[0]) == int(y_test[i]))
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        export_ppq_graph(graph=graph, platform=TargetPlatform.ONNXRUNTIME, graph_save_to=out)
+    canonicalize(out)
+    return correct / len(x_test)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="codegen-tests/models/digits_esppq.onnx")
@@ -154,11 +197,6 @@ def main():
     args = ap.parse_args()
 
     seed_everything(SEED)
-
-    # Imported here so that the import-time banner does not hide argparse errors.
-    from esp_ppq.api import espdl_quantize_onnx, export_ppq_graph
-    from esp_ppq.core import TargetPlatform
-    from esp_ppq.executor import TorchExecutor
 
     x_train, y_train, x_test, y_test = load_split()
 
@@ -171,42 +209,8 @@ def main():
 
     calib = [torch.from_numpy(x_train[i : i + 1]) for i in range(args.calib)]
 
-    with tempfile.TemporaryDirectory(prefix="digits_esppq_") as tmp:
-        float_onnx = os.path.join(tmp, "digits_float.onnx")
-        torch.onnx.export(
-            model,
-            (torch.zeros(1, 1, 8, 8),),
-            float_onnx,
-            dynamo=False,
-            opset_version=13,
-            input_names=["input"],
-            output_names=["logits"],
-        )
-        graph = espdl_quantize_onnx(
-            onnx_import_file=float_onnx,
-            espdl_export_file=os.path.join(tmp, "digits.espdl"),
-            calib_dataloader=calib,
-            calib_steps=len(calib),
-            input_shape=[1, 1, 8, 8],
-            target=TARGET,
-            quant_type="w8a8",
-            device="cpu",
-            error_report=False,
-            skip_export=True,
-            verbose=0,
-        )
-
-        executor = TorchExecutor(graph=graph, device="cpu")
-        correct = 0
-        for i in range(len(x_test)):
-            out = executor.forward(inputs=torch.from_numpy(x_test[i : i + 1]))[0]
-            correct += int(int(out.argmax(dim=1)[0]) == int(y_test[i]))
-        ppq_acc = correct / len(x_test)
-        print(f"ESP-PPQ simulated ({TARGET} int8) accuracy (test): {ppq_acc:.4f}")
-
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        export_ppq_graph(graph=graph, platform=TargetPlatform.ONNXRUNTIME, graph_save_to=args.out)
-    canonicalize(args.out)
+    ppq_acc = quantize_to_qdq(model, calib, x_test, y_test, args.out, "logits")
+    print(f"ESP-PPQ simulated ({TARGET} int8) accuracy (test): {ppq_acc:.4f}")
     print(f"wrote {args.out}")
     check_exported(args.out)
 
