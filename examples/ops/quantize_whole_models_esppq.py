@@ -17,7 +17,6 @@ Run from the repository root, then record with examples/pytorch/record_outputs.p
 Writes codegen-tests/models/{residual_cnn_esppq,kws1d_esppq}.onnx and .framework.json.
 """
 
-import json
 import os
 import sys
 
@@ -27,6 +26,7 @@ from torch import nn
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "examples", "pytorch"))
 from digits_data import load_split, seed_everything  # noqa: E402
+from record_outputs import write_framework_json  # noqa: E402
 from quantize_digits_esppq import quantize_to_qdq  # noqa: E402
 from train_digits_qat import accuracy, train  # noqa: E402
 
@@ -83,17 +83,7 @@ def quantize(name, model, x_train, y_train, x_test, y_test):
     calib = [torch.from_numpy(x_train[i : i + 1]) for i in range(128)]
     out = os.path.join(ROOT, "codegen-tests", "models", f"{name}.onnx")
     ppq_acc = quantize_to_qdq(model, calib, x_test, y_test, out, "output")
-    with open(os.path.splitext(out)[0] + ".framework.json", "w") as f:
-        json.dump(
-            {
-                "framework": f"esp-ppq simulation, target {TARGET} int8",
-                "float_accuracy": float_acc,
-                "framework_accuracy": ppq_acc,
-            },
-            f,
-            indent=1,
-        )
-        f.write("\n")
+    write_framework_json(out, f"esp-ppq simulation, target {TARGET} int8", float_acc, ppq_acc)
     print(f"{name}: float accuracy {float_acc:.4f}, ESP-PPQ simulated {ppq_acc:.4f}; wrote {out}")
 
 

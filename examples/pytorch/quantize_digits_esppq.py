@@ -22,7 +22,6 @@ codegen-tests/models/digits_esppq.framework.json (PPQ simulated accuracy).
 
 import argparse
 import collections
-import json
 import os
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from digits_data import load_split, seed_everything  # noqa: E402
+from record_outputs import write_framework_json  # noqa: E402
 from train_digits_qat import accuracy, is_pow2, train  # noqa: E402
 
 SEED = 0
@@ -214,18 +214,7 @@ def main():
     print(f"wrote {args.out}")
     check_exported(args.out)
 
-    side = os.path.splitext(args.out)[0] + ".framework.json"
-    with open(side, "w") as f:
-        json.dump(
-            {
-                "framework": f"esp-ppq simulation, target {TARGET} int8",
-                "float_accuracy": float_acc,
-                "framework_accuracy": ppq_acc,
-            },
-            f,
-            indent=1,
-        )
-        f.write("\n")
+    side = write_framework_json(args.out, f"esp-ppq simulation, target {TARGET} int8", float_acc, ppq_acc)
     print(f"wrote {side}")
 
 

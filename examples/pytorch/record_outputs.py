@@ -29,6 +29,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from digits_data import load_split  # noqa: E402
 
 
+def write_framework_json(model_path, framework, float_accuracy, framework_accuracy):
+    """Writes MODEL.framework.json beside a model: what produced it and its accuracies, which
+    main() below copies into the recording as framework_accuracy."""
+    side = os.path.splitext(model_path)[0] + ".framework.json"
+    with open(side, "w") as f:
+        json.dump(
+            {
+                "framework": framework,
+                "float_accuracy": float_accuracy,
+                "framework_accuracy": framework_accuracy,
+            },
+            f,
+            indent=1,
+        )
+        f.write("\n")
+    return side
+
+
 def f32_list(a):
     return [float(v) for v in np.asarray(a, dtype=np.float32).reshape(-1)]
 

@@ -15,7 +15,6 @@ Writes examples/models/digits.onnx and examples/models/digits.framework.json
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -28,6 +27,7 @@ from torch.ao import quantization as tq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from digits_data import load_split, seed_everything  # noqa: E402
+from record_outputs import write_framework_json  # noqa: E402
 from pow2_observer import pow2_qconfig  # noqa: E402
 
 SEED = 0
@@ -162,18 +162,7 @@ def main():
     print(f"wrote {args.out}")
     check_pow2_qdq(args.out)
 
-    side = os.path.splitext(args.out)[0] + ".framework.json"
-    with open(side, "w") as f:
-        json.dump(
-            {
-                "framework": f"torch {torch.__version__} fake-quant (QAT, power-of-two observers)",
-                "float_accuracy": float_acc,
-                "framework_accuracy": qat_acc,
-            },
-            f,
-            indent=1,
-        )
-        f.write("\n")
+    side = write_framework_json(args.out, f"torch {torch.__version__} fake-quant (QAT, power-of-two observers)", float_acc, qat_acc)
     print(f"wrote {side}")
 
 
