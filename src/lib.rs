@@ -13,6 +13,7 @@
 
 pub mod emit;
 pub mod error;
+pub mod inspect;
 pub mod ir;
 pub mod onnx;
 pub mod ops;
@@ -203,15 +204,7 @@ impl Builder {
     }
 
     fn generate_reporting(&self) -> Result<Generated> {
-        let bytes = std::fs::read(&self.model).map_err(|source| Error::Io {
-            path: self.model.clone(),
-            source,
-        })?;
-        let file_name = self
-            .model
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model.onnx".into());
+        let (bytes, file_name) = read_model(&self.model)?;
         generate_reporting(&bytes, &file_name, &self.options)
     }
 
@@ -263,6 +256,19 @@ impl Builder {
         }
         Ok(path)
     }
+}
+
+/// A model file's bytes and its file name (the name messages and headers use).
+pub fn read_model(path: &Path) -> Result<(Vec<u8>, String)> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model.onnx".into());
+    Ok((bytes, file_name))
 }
 
 /// Writes through a temporary file in the same directory and renames it over `path`, so that

@@ -41,6 +41,36 @@ enum Command {
         #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_flash)]
         max_flash: usize,
     },
+    /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
+    /// costs end to end (SQNR, argmax agreement) against the original model run in float.
+    Inspect {
+        /// The .onnx model.
+        model: PathBuf,
+        /// `table` for people, `json` for scripts.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// A float32 .npy array of whole inputs (e.g. shape N,1,8,8); random inputs otherwise.
+        #[arg(long, value_name = "FILE.npy")]
+        inputs: Option<PathBuf>,
+        /// How many random inputs to draw when --inputs is absent.
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+        /// Seed of the random inputs.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// A directory of templates for custom layers (as for `generate`).
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// A static shape for a graph input with dynamic axes (as for `generate`).
+        #[arg(long, value_name = "NAME=D0,D1,...", value_parser = parse_input_shape)]
+        input_shape: Vec<(String, Vec<usize>)>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -93,6 +123,35 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
                     let written = builder.output(&path).generate()?;
                     eprintln!("wrote {}", written.display());
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect {
+            model,
+            format,
+            inputs,
+            samples,
+            seed,
+            templates,
+            input_shape,
+        } => {
+            let options = onnx2esp::Options {
+                templates,
+                input_shapes: input_shape.into_iter().collect(),
+                ..Default::default()
+            };
+            let inputs = match inputs {
+                Some(path) => onnx2esp::inspect::Inputs::File(path),
+                None => onnx2esp::inspect::Inputs::Random {
+                    count: samples,
+                    seed,
+                },
+            };
+            let (bytes, file_name) = onnx2esp::read_model(&model)?;
+            let report = onnx2esp::inspect::inspect(&bytes, &file_name, &options, &inputs)?;
+            match format {
+                Format::Table => print!("{}", report.to_table()),
+                Format::Json => println!("{}", report.to_json()),
             }
             Ok(ExitCode::SUCCESS)
         }

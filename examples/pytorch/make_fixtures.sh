@@ -30,3 +30,4 @@ cp examples/models/digits.framework.json codegen-tests/models/digits_qat.framewo
 "$PYTHON" examples/ops/quantize_whole_models_esppq.py
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/residual_cnn_esppq.onnx
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/kws1d_esppq.onnx
+"$PYTHON" examples/pytorch/export_digits_inputs.py examples/models/digits_test_inputs.npy

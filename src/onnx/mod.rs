@@ -6,6 +6,7 @@
 mod attrs;
 mod fold;
 mod tensor;
+mod write;
 
 pub use attrs::Attribute;
 pub use fold::{normalize_axis, quantized_dtype};

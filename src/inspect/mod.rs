@@ -1,0 +1,241 @@
+//! `onnx2esp inspect`: what the scale rewrite does to a model, tensor by tensor and layer by
+//! layer, and what it costs end to end (SQNR and argmax agreement between the original QDQ
+//! model and the rewritten one, both run in float by tract).
+
+pub mod npy;
+mod reference;
+mod render;
+
+use crate::error::{Error, Result};
+use crate::Options;
+use reference::FloatReference;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Where the inputs of the end-to-end comparison come from.
+#[derive(Debug, Clone)]
+pub enum Inputs {
+    /// `count` inputs drawn uniformly over the range the input quantizer represents.
+    Random { count: usize, seed: u64 },
+    /// A float32 `.npy` array holding whole inputs, e.g. shape `[N, 1, 8, 8]`.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub model: String,
+    pub layers: Vec<LayerRow>,
+    pub arena_bytes: usize,
+    pub peak_live_bytes: usize,
+    pub effect: Effect,
+}
+
+/// One generated layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerRow {
+    pub node: String,
+    pub ops: String,
+    pub input_exponents: Vec<i32>,
+    pub output_exponent: i32,
+    /// The requantization right shift (negative: left shift), where the layer has one.
+    pub shift: Option<i32>,
+    pub macs: u64,
+}
+
+/// The end-to-end effect of the rewrite on the first graph output.
+#[derive(Debug, Clone, Serialize)]
+pub struct Effect {
+    pub inputs: String,
+    pub samples: usize,
+    pub output: String,
+    /// Signal-to-quantisation-noise ratio of the rewritten model's output against the
+    /// original's, in dB; `None` when the two are identical (infinite SQNR).
+    pub sqnr_db: Option<f64>,
+    /// Samples whose output argmax is the same in both models.
+    pub argmax_agreement: usize,
+}
+
+impl Effect {
+    pub fn agreement_percent(&self) -> f64 {
+        100.0 * self.argmax_agreement as f64 / self.samples.max(1) as f64
+    }
+}
+
+/// Inspects a model held in memory.
+pub fn inspect(
+    bytes: &[u8],
+    file_name: &str,
+    options: &Options,
+    inputs: &Inputs,
+) -> Result<Inspection> {
+    let templates = crate::emit::Templates::new(options.templates.as_deref())?;
+    let graph = crate::onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
+    let rewritten = graph.clone();
+    let qgraph = crate::quant::lower(&rewritten, &templates)?;
+    let plan = crate::plan::Plan::new(&qgraph);
+
+    let layers = qgraph
+        .layers
+        .iter()
+        .map(|layer| LayerRow {
+            node: layer.node.name.clone(),
+            ops: layer.ops.clone(),
+            input_exponents: layer
+                .inputs
+                .iter()
+                .map(|&t| qgraph.tensors[t].exponent)
+                .collect(),
+            output_exponent: qgraph.tensors[layer.output].exponent,
+            shift: layer.kernel.shift(),
+            macs: layer.kernel.macs(),
+        })
+        .collect();
+
+    let [input] = graph.inputs.as_slice() else {
+        return Err(Error::Model(format!(
+            "{file_name}: inspect compares models with one input; this one has {}",
+            graph.inputs.len()
+        )));
+    };
+    let shape = input.shape.clone().ok_or_else(|| {
+        Error::tensor(
+            &input.name,
+            "the input shape is dynamic; give it with --input-shape",
+        )
+    })?;
+    let input_exponent = qgraph.tensors[qgraph.inputs[0].tensor].exponent;
+    let (description, samples) = input_samples(inputs, &shape, input_exponent)?;
+    let original = FloatReference::new(bytes, &shape, "original model")?;
+    let rewritten = FloatReference::new(&rewritten.to_onnx_bytes(), &shape, "rewritten model")?;
+    let mut comparison = Comparison::default();
+    for sample in samples.chunks_exact(shape.iter().product()) {
+        comparison.add(
+            &original.run(sample, &shape)?,
+            &rewritten.run(sample, &shape)?,
+        );
+    }
+    Ok(Inspection {
+        model: file_name.to_string(),
+        layers,
+        arena_bytes: plan.arena_bytes,
+        peak_live_bytes: plan.peak_live_bytes,
+        effect: Effect {
+            inputs: description,
+            samples: comparison.samples,
+            output: graph.outputs[0].name.clone(),
+            sqnr_db: comparison.sqnr_db(),
+            argmax_agreement: comparison.argmax_agreement,
+        },
+    })
+}
+
+/// The inputs as one flat array of whole samples, with a description for the report.
+fn input_samples(inputs: &Inputs, shape: &[usize], exponent: i32) -> Result<(String, Vec<f32>)> {
+    let sample_len: usize = shape.iter().product();
+    match inputs {
+        Inputs::Random { count, seed } => {
+            // Uniform over what the input quantizer represents, [-128, 127] * 2^e, so that
+            // every input code is exercised.
+            let step = 2f64.powi(exponent);
+            let mut rng = SplitMix64(*seed);
+            let values = (0..count * sample_len)
+                .map(|_| ((rng.unit() * 255.0 - 128.0) * step) as f32)
+                .collect();
+            Ok((
+                format!("{count} random inputs (seed {seed}) over [-128, 127] * 2^{exponent}"),
+                values,
+            ))
+        }
+        Inputs::File(path) => {
+            let array = npy::read(path)?;
+            if array.values.is_empty() || array.values.len() % sample_len != 0 {
+                return Err(Error::Model(format!(
+                    "{}: an array of shape {:?} does not hold whole inputs of shape {shape:?}",
+                    path.display(),
+                    array.shape
+                )));
+            }
+            let count = array.values.len() / sample_len;
+            Ok((
+                format!("{count} inputs from {}", path.display()),
+                array.values,
+            ))
+        }
+    }
+}
+
+/// Accumulates the reference/rewritten comparison over samples.
+#[derive(Debug, Default)]
+struct Comparison {
+    samples: usize,
+    signal: f64,
+    noise: f64,
+    argmax_agreement: usize,
+}
+
+impl Comparison {
+    fn add(&mut self, reference: &[f32], rewritten: &[f32]) {
+        self.samples += 1;
+        for (&r, &w) in reference.iter().zip(rewritten) {
+            self.signal += (r as f64).powi(2);
+            self.noise += (r as f64 - w as f64).powi(2);
+        }
+        if argmax(reference) == argmax(rewritten) {
+            self.argmax_agreement += 1;
+        }
+    }
+
+    fn sqnr_db(&self) -> Option<f64> {
+        (self.noise > 0.0).then(|| 10.0 * (self.signal / self.noise).log10())
+    }
+}
+
+/// The index of the largest value; the first one on ties, as numpy's argmax.
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// A small, seedable generator so that random inputs are reproducible without a dependency.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqnr_and_agreement() {
+        let mut c = Comparison::default();
+        c.add(&[1.0, 3.0], &[1.0, 3.0]);
+        assert_eq!(c.sqnr_db(), None);
+        c.add(&[3.0, 1.0], &[2.0, 2.5]);
+        // signal 1+9+9+1 = 20, noise 1 + 2.25 = 3.25
+        assert!((c.sqnr_db().unwrap() - 10.0 * (20.0f64 / 3.25).log10()).abs() < 1e-12);
+        assert_eq!((c.samples, c.argmax_agreement), (2, 1));
+    }
+
+    #[test]
+    fn argmax_takes_the_first_of_equals() {
+        assert_eq!(argmax(&[0.0, 2.0, 2.0, 1.0]), 1);
+    }
+}

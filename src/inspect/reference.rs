@@ -1,0 +1,90 @@
+//! The float reference: tract runs an ONNX model (QDQ nodes included) in f32. `inspect` runs
+//! the original model and the rewritten one side by side to measure what the rewrite costs.
+
+use crate::error::{Error, Result};
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+
+pub struct FloatReference {
+    plan: Arc<TypedRunnableModel>,
+    input_len: usize,
+}
+
+impl FloatReference {
+    /// Loads `onnx` with its first input fixed to `input_shape`. The model is only typed, not
+    /// optimised, so that tract evaluates each Q/DQ node as written rather than fusing them
+    /// into integer kernels of its own.
+    pub fn new(onnx: &[u8], input_shape: &[usize], what: &str) -> Result<FloatReference> {
+        let fail = |e: TractError| Error::Model(format!("tract cannot run the {what}: {e:#}"));
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut &onnx[..])
+            .and_then(|m| m.with_input_fact(0, f32::fact(input_shape).into()))
+            .and_then(|m| m.into_typed())
+            .and_then(|m| m.into_runnable())
+            .map_err(fail)?;
+        Ok(FloatReference {
+            plan,
+            input_len: input_shape.iter().product(),
+        })
+    }
+
+    /// The first output, flattened, for one input.
+    pub fn run(&self, input: &[f32], shape: &[usize]) -> Result<Vec<f32>> {
+        debug_assert_eq!(input.len(), self.input_len);
+        let tensor = Tensor::from_shape(shape, input)
+            .map_err(|e| Error::Model(format!("reference input: {e:#}")))?;
+        let outputs = self
+            .plan
+            .run(tvec!(tensor.into()))
+            .map_err(|e| Error::Model(format!("tract failed to run the model: {e:#}")))?;
+        let output = outputs[0]
+            .cast_to::<f32>()
+            .map_err(|e| Error::Model(format!("reference output: {e:#}")))?;
+        let values = output
+            .to_plain_array_view::<f32>()
+            .map_err(|e| Error::Model(format!("reference output: {e:#}")))?;
+        Ok(values.iter().copied().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// tract stands in for the rewritten integer pipeline in `inspect`. That holds because on a
+    /// power-of-two QDQ model its float execution equals ONNX Runtime's, which the generated
+    /// code matches bit for bit (codegen-tests/tests/exactness.rs).
+    #[test]
+    fn tract_agrees_with_onnx_runtime_on_a_power_of_two_model() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let recording: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{root}/codegen-tests/models/digits_esppq.expected.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let model =
+            std::fs::read(format!("{root}/codegen-tests/models/digits_esppq.onnx")).unwrap();
+        let shape = [1, 1, 8, 8];
+        let reference = FloatReference::new(&model, &shape, "model").unwrap();
+        let floats = |v: &serde_json::Value| -> Vec<f32> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        };
+        let inputs = recording["inputs"].as_array().unwrap();
+        let outputs = recording["outputs"].as_array().unwrap();
+        let (mut equal, mut total) = (0, 0);
+        for (input, expected) in inputs.iter().zip(outputs) {
+            let got = reference.run(&floats(input), &shape).unwrap();
+            let expected = floats(expected);
+            total += expected.len();
+            equal += got.iter().zip(&expected).filter(|(a, b)| a == b).count();
+        }
+        println!("tract vs ONNX Runtime on digits_esppq: {equal}/{total} elements equal");
+        assert_eq!(equal, total);
+    }
+}
