@@ -1,13 +1,45 @@
 //! The quantized IR: what the lowering produces and the planner and emitter consume.
-//! Every tensor is int8 with a per-tensor power-of-two exponent; every layer is a kernel whose
-//! sizes, shifts and weights are known.
+//! Every tensor is int8 (or int16 where the model asks) with a per-tensor power-of-two
+//! exponent; every layer is a kernel whose sizes, shifts and weights are known.
 
 use crate::error::Result;
 use crate::ops::Kernel;
 
 pub type TensorId = usize;
 
-/// An int8 tensor: `real = q * 2^exponent`.
+/// The integer type of an activation tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QType {
+    I8,
+    I16,
+}
+
+impl QType {
+    /// The Rust element type.
+    pub fn rust(self) -> &'static str {
+        match self {
+            QType::I8 => "i8",
+            QType::I16 => "i16",
+        }
+    }
+
+    pub fn bytes(self) -> usize {
+        match self {
+            QType::I8 => 1,
+            QType::I16 => 2,
+        }
+    }
+
+    /// The closed range of values, symmetric saturation as in ESP-DL.
+    pub fn range(self) -> (i64, i64) {
+        match self {
+            QType::I8 => (-128, 127),
+            QType::I16 => (-32768, 32767),
+        }
+    }
+}
+
+/// An integer tensor: `real = q * 2^exponent`.
 #[derive(Debug, Clone)]
 pub struct QTensor {
     /// The ONNX tensor name this value came from (for comments and I/O item names).
@@ -15,6 +47,7 @@ pub struct QTensor {
     /// Shape in ONNX order.
     pub shape: Vec<usize>,
     pub exponent: i32,
+    pub dtype: QType,
     /// Reshape-like ops reuse their input's storage: the tensor whose bytes these are.
     pub alias_of: Option<TensorId>,
 }
@@ -26,6 +59,10 @@ impl QTensor {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.len() * self.dtype.bytes()
     }
 }
 
@@ -77,6 +114,22 @@ impl QGraph {
             }
         }
         for layer in &self.layers {
+            let wide = layer
+                .inputs
+                .iter()
+                .chain([&layer.output])
+                .find(|&&t| self.tensors[t].dtype != QType::I8);
+            if let Some(&t) = wide {
+                if !layer.kernel.supports_int16() {
+                    return Err(crate::Error::node(
+                        &layer.node,
+                        format!(
+                            "tensor '{}' is int16, which {} does not support yet (int16 works in Conv, Gemm, MatMul with constant weights, Relu/Clip, Reshape-like ops and QuantizeLinear between int8 and int16)",
+                            self.tensors[t].name, layer.ops
+                        ),
+                    ));
+                }
+            }
             let out = &self.tensors[layer.output];
             if out.alias_of.is_some() {
                 return Err(crate::Error::Model(format!(

@@ -38,6 +38,24 @@ fn requantize_i8(acc: i32, shift: i32) -> i8 {
     saturate_i8(shift_round(acc, shift))
 }
 
+/// Saturates to the int16 range.
+#[inline(always)]
+fn saturate_i16(value: i64) -> i16 {
+    if value > 32767 {
+        32767
+    } else if value < -32768 {
+        -32768
+    } else {
+        value as i16
+    }
+}
+
+/// Requantizes an accumulator to int16: `saturate(round_half_even(acc * 2^-shift))`.
+#[inline(always)]
+fn requantize_i16(acc: i32, shift: i32) -> i16 {
+    saturate_i16(shift_round(acc, shift))
+}
+
 /// Rounds `(sum * 2^-shift) / count` to nearest, ties to even, exactly in integers.
 /// `count` is at least 1; used by the average pools.
 #[inline(always)]
@@ -74,29 +92,39 @@ fn round_quotient(numerator: i64, denominator: i64) -> i8 {
 /// round half to even and saturate. NaN becomes -128, as in ONNX Runtime 1.32.
 #[inline(always)]
 fn quantize_i8(x: f32, inverse_scale: f32) -> i8 {
-    let v = x * inverse_scale;
+    quantize_within(x * inverse_scale, -128.0, 127.0) as i8
+}
+
+/// ONNX QuantizeLinear to int16, as [`quantize_i8`]; NaN becomes -32768.
+#[inline(always)]
+fn quantize_i16(x: f32, inverse_scale: f32) -> i16 {
+    quantize_within(x * inverse_scale, -32768.0, 32767.0) as i16
+}
+
+/// `v` rounded half to even and saturated to `[lo, hi]` (integers); NaN becomes `lo`.
+#[inline(always)]
+fn quantize_within(v: f32, lo: f32, hi: f32) -> i32 {
     // Clamping first makes the integer conversion below exact; saturation happens here too.
     #[allow(clippy::eq_op)]
-    let v = if v > 127.0 {
-        127.0
-    } else if v < -128.0 {
-        -128.0
+    let v = if v > hi {
+        hi
+    } else if v < lo {
+        lo
     } else if v == v {
         v
     } else {
-        -128.0
+        lo
     };
     let truncated = v as i32;
     let fraction = v - truncated as f32;
     let odd = truncated & 1 == 1;
-    let rounded = if fraction > 0.5 || (fraction == 0.5 && odd) {
+    if fraction > 0.5 || (fraction == 0.5 && odd) {
         truncated + 1
     } else if fraction < -0.5 || (fraction == -0.5 && odd) {
         truncated - 1
     } else {
         truncated
-    };
-    saturate_i8(rounded as i64)
+    }
 }
 
 /// `floor(sqrt(value))`, exactly, by bisection on integers.

@@ -187,3 +187,42 @@ fn every_failing_node_is_reported_at_once_without_echoes() {
     assert!(err.contains("node 'second_failure' (Sigmoid)"), "{err}");
     assert!(!err.contains("downstream"), "{err}");
 }
+
+fn tensor_i16(name: &str, values: &[i16]) -> tract_onnx::pb::TensorProto {
+    tract_onnx::pb::TensorProto {
+        name: name.into(),
+        data_type: tract_onnx::pb::tensor_proto::DataType::Int16 as i32,
+        int32_data: values.iter().map(|&v| v as i32).collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_int16_tensor_in_an_op_without_int16_support_names_node_and_tensor() {
+    let mut pool = node("MaxPool", "pool16", &["xd"], &["p"]);
+    pool.attribute.push(tract_onnx::pb::AttributeProto {
+        name: "kernel_shape".into(),
+        r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
+        ints: vec![2, 2],
+        ..Default::default()
+    });
+    let bytes = model(
+        vec![
+            node("QuantizeLinear", "q", &["x", "s", "z16"], &["xq"]),
+            node("DequantizeLinear", "dq", &["xq", "s", "z16"], &["xd"]),
+            pool,
+            node("QuantizeLinear", "q_out", &["p", "s", "z16"], &["yq"]),
+            node("DequantizeLinear", "dq_out", &["yq", "s", "z16"], &["y"]),
+        ],
+        vec![tensor_f32("s", &[], &[0.5]), tensor_i16("z16", &[0])],
+        &[1, 1, 4, 4],
+        &[1, 1, 2, 2],
+    );
+    let err = generate_from_bytes(&bytes, "m.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("node 'pool16'") && err.contains("tensor 'x' is int16"),
+        "{err}"
+    );
+}

@@ -64,17 +64,18 @@ class Graph:
         self.nodes.append(helper.make_node(op, inputs, outs, name=self.fresh(op), **attrs))
         return outs
 
-    def qdq(self, x, exponent, stem="q", out=None):
-        """QuantizeLinear then DequantizeLinear at scale 2^exponent, int8, zero point 0."""
+    def qdq(self, x, exponent, stem="q", out=None, dtype=np.int8):
+        """QuantizeLinear then DequantizeLinear at scale 2^exponent, zero point 0 (int8 unless
+        `dtype` says otherwise: int16 needs opset 21)."""
         scale = self.const(np.float32(2.0**exponent), "scale")
-        zero = self.const(np.int8(0), "zero")
+        zero = self.const(dtype(0), "zero")
         q = self.node("QuantizeLinear", [x, scale, zero], stem)
         return self.node("DequantizeLinear", [q, scale, zero], stem + "_dq", out=out)
 
-    def input(self, shape, exponent):
+    def input(self, shape, exponent, dtype=np.int8):
         name = f"x{len(self.inputs)}"
         self.inputs.append((name, list(shape), exponent))
-        return self.qdq(name, exponent, "xq")
+        return self.qdq(name, exponent, "xq", dtype=dtype)
 
     def weight(self, values, exponent, dtype=np.int8):
         """DequantizeLinear of an integer initializer at 2^exponent."""
@@ -83,8 +84,8 @@ class Graph:
         zero = self.const(dtype(0), "w_zero")
         return self.node("DequantizeLinear", [w, scale, zero], "w_dq")
 
-    def finish(self, y, exponent, opset=DEFAULT_OPSET):
-        self.qdq(y, exponent, "yq", out="y")
+    def finish(self, y, exponent, opset=DEFAULT_OPSET, dtype=np.int8):
+        self.qdq(y, exponent, "yq", out="y", dtype=dtype)
 
         def model_with(nodes, output):
             graph = helper.make_graph(
@@ -113,24 +114,26 @@ class Graph:
         return model
 
 
-def sample_inputs(rng, shape, exponent, first_walks_codes, samples):
-    """`samples` inputs of `shape` for an input quantized at 2^exponent."""
+def sample_inputs(rng, shape, exponent, first_walks_codes, samples, bits=8):
+    """`samples` inputs of `shape` for an input quantized at 2^exponent to `bits`-bit codes."""
     n = int(np.prod(shape))
     scale = 2.0**exponent
+    half = 1 << (bits - 1)
     out = []
     for s in range(samples):
         if s == 0 and first_walks_codes:
-            # Every int8 code, exactly on the grid (the other samples cover saturation).
-            codes = np.arange(n) % 256 - 128
+            # Every int8 code (int16: a stride through them), exactly on the grid (the other
+            # samples cover saturation).
+            codes = (np.arange(n) * (1 if bits == 8 else 257)) % (2 * half) - half
             x = codes * scale
         elif s % 4 == 1:
             # On the grid, with 0 and both ends first (so Div sees 0 / 0 and x / 0).
-            codes = rng.integers(-128, 128, size=n)
-            codes[: min(n, 3)] = [0, -128, 127][: min(n, 3)]
+            codes = rng.integers(-half, half, size=n)
+            codes[: min(n, 3)] = [0, -half, half - 1][: min(n, 3)]
             x = codes * scale
         else:
             # Off the grid and up to 30% beyond the range: input rounding and saturation.
-            x = rng.uniform(-1.3, 1.3, size=n) * 128 * scale
+            x = rng.uniform(-1.3, 1.3, size=n) * half * scale
         out.append(np.asarray(x, dtype=np.float32).reshape(shape))
     return out
 
@@ -782,6 +785,35 @@ for _name, (_op, _ex, _ey, _opset, _attrs) in TABLE_OPS.items():
 # ---------------------------------------------------------------------------------------------
 
 
+# int16 (opset 21): int16 I/O, and requantization between int8 and int16 ----------------------
+
+INT16_OPSET = 21
+
+
+@fixture
+def int16_requantize_chain():
+    """int16 in, Relu, requantized int16 -> int8 -> int16 out (left and right shifts, a clamp)."""
+    g = Graph("int16_requantize_chain")
+    x = g.input([1, 4, 6, 6], -10, dtype=np.int16)
+    r = g.node("Relu", [x])
+    a = g.qdq(r, -9, dtype=np.int16)
+    b = g.qdq(a, -4)
+    return g.finish(b, -7, opset=INT16_OPSET, dtype=np.int16)
+
+
+@fixture
+def int16_reshape_clip():
+    """int16 through Reshape (an alias) and Clip, out as int8."""
+    g = Graph("int16_reshape_clip")
+    x = g.input([1, 2, 8, 8], -8, dtype=np.int16)
+    shape = g.const(np.array([1, 128], dtype=np.int64), "shape")
+    flat = g.node("Reshape", [x, shape])
+    lo = g.const(np.float32(-20.0), "lo")
+    hi = g.const(np.float32(60.0), "hi")
+    c = g.node("Clip", [flat, lo, hi])
+    return g.finish(c, -1, opset=INT16_OPSET)
+
+
 def record(name, model):
     samples = TABLE_SAMPLES if name in TABLE_OPS or name.startswith(("leaky_relu", "prelu", "swish", "pow")) else SAMPLES
     os.makedirs(OUT_DIR, exist_ok=True)
@@ -796,8 +828,10 @@ def record(name, model):
         # The input exponent is the scale of the QuantizeLinear that reads this input.
         q = next(n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == vi.name)
         scale = next(i for i in model.graph.initializer if i.name == q.input[1])
+        zero = next(i for i in model.graph.initializer if i.name == q.input[2])
         exponent = int(np.log2(numpy_helper.to_array(scale)))
-        inputs_per_tensor.append(sample_inputs(rng, shape, exponent, single, samples))
+        bits = numpy_helper.to_array(zero).dtype.itemsize * 8
+        inputs_per_tensor.append(sample_inputs(rng, shape, exponent, single, samples, bits))
     inputs, outputs, output_shape = [], [], None
     for s in range(samples):
         feed = {vi.name: xs[s] for vi, xs in zip(model.graph.input, inputs_per_tensor)}

@@ -42,7 +42,7 @@ fn tensor_info<'a>(graph: &'a QGraph, id: TensorId, var: &str) -> TensorInfo<'a>
         shape: &t.shape,
         layout: "ONNX",
         internal_shape: &t.shape,
-        dtype: "i8",
+        dtype: t.dtype.rust(),
         exponent: t.exponent,
         len: t.len(),
     }
@@ -89,5 +89,16 @@ pub fn set_layer_context(graph: &QGraph, layer: &Layer, out: &mut KernelEmit) {
         .collect();
     out.set("inputs", inputs);
     out.set("output", tensor_info(graph, layer.output, "output"));
+    // Element types for kernels that handle int16 (`Kernel::supports_int16`): the output's,
+    // the widest input's, and an accumulator wide enough for int16 products.
+    let output_type = graph.tensors[layer.output].dtype;
+    let input_type = layer
+        .inputs
+        .iter()
+        .map(|&t| graph.tensors[t].dtype)
+        .max()
+        .unwrap_or(output_type);
+    out.set("out_ty", output_type.rust());
+    out.set("in_ty", input_type.rust());
     out.set("unroll", UNROLL_BUDGET);
 }

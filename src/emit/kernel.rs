@@ -2,6 +2,7 @@
 //! Rust function, and syn checks that the result parses before anything is written.
 
 use crate::error::{Error, Result};
+use crate::ir::QType;
 use serde::Serialize;
 
 /// Element type of a weight static.
@@ -60,15 +61,19 @@ pub struct KernelEmit {
 
 impl KernelEmit {
     /// `fn_name` is the layer function's name; `inputs` the lengths of its input buffers.
-    pub fn new(fn_name: &str, inputs: &[usize], output: usize) -> KernelEmit {
+    pub fn new(fn_name: &str, inputs: &[(usize, QType)], output: (usize, QType)) -> KernelEmit {
         let names: Vec<String> = (0..inputs.len())
             .map(|i| Self::input_name(i, inputs.len()))
             .collect();
+        let (out_len, out_type) = output;
         let params: Vec<String> = names
             .iter()
             .zip(inputs)
-            .map(|(name, len)| format!("{name}: &[i8; {len}]"))
-            .chain(std::iter::once(format!("output: &mut [i8; {output}]")))
+            .map(|(name, (len, ty))| format!("{name}: &[{}; {len}]", ty.rust()))
+            .chain(std::iter::once(format!(
+                "output: &mut [{}; {out_len}]",
+                out_type.rust()
+            )))
             .collect();
         let mut context = tera::Context::new();
         context.insert("fn_name", fn_name);

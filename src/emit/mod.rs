@@ -12,7 +12,7 @@ pub use kernel::{Elem, KernelEmit, StaticArray};
 pub use templates::Templates;
 
 use crate::error::Result;
-use crate::ir::QGraph;
+use crate::ir::{QGraph, QType};
 use crate::onnx::Graph;
 use crate::plan::Plan;
 
@@ -36,12 +36,9 @@ pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) 
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
-        let inputs: Vec<usize> = layer
-            .inputs
-            .iter()
-            .map(|&t| qgraph.tensors[t].len())
-            .collect();
-        let mut out = KernelEmit::new(&fn_name, &inputs, qgraph.tensors[layer.output].len());
+        let buffer = |t: usize| (qgraph.tensors[t].len(), qgraph.tensors[t].dtype);
+        let inputs: Vec<(usize, QType)> = layer.inputs.iter().map(|&t| buffer(t)).collect();
+        let mut out = KernelEmit::new(&fn_name, &inputs, buffer(layer.output));
         context::set_layer_context(qgraph, layer, &mut out);
         layer.kernel.emit(&mut out)?;
         // A user template for the node's op replaces the built-in kernel template.

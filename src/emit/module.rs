@@ -3,7 +3,7 @@
 
 use super::{comment_safe, RenderedLayer, StaticArray};
 use crate::error::{Error, Result};
-use crate::ir::{Layer, Port, QGraph};
+use crate::ir::{Layer, Port, QGraph, QType};
 use crate::plan::{Plan, Storage};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
@@ -101,20 +101,36 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
     }
     let arena_bytes = Literal::usize_unsuffixed(plan.arena_bytes);
 
+    let port_type = |port: &Port| graph.tensors[port.tensor].dtype;
+    let input_types: Vec<QType> = graph.inputs.iter().map(port_type).collect();
+    let output_types: Vec<QType> = graph.outputs.iter().map(port_type).collect();
     let input_params: Vec<TokenStream> = inputs
         .iter()
-        .map(|p| {
-            let (param, len) = (&p.param, &p.len);
-            quote!(#param: &[i8; #len])
+        .zip(&input_types)
+        .map(|(p, &dtype)| {
+            let (param, len, ty) = (&p.param, &p.len, rust_type(dtype));
+            quote!(#param: &[#ty; #len])
         })
         .collect();
     let output_params: Vec<TokenStream> = outputs
         .iter()
-        .map(|p| {
-            let (param, len) = (&p.param, &p.len);
-            quote!(#param: &mut [i8; #len])
+        .zip(&output_types)
+        .map(|(p, &dtype)| {
+            let (param, len, ty) = (&p.param, &p.len, rust_type(dtype));
+            quote!(#param: &mut [#ty; #len])
         })
         .collect();
+    let input_zeros: Vec<Literal> = input_types.iter().map(|&t| zero(t)).collect();
+    let output_zeros: Vec<Literal> = output_types.iter().map(|&t| zero(t)).collect();
+    let quantizers: Vec<Ident> = input_types
+        .iter()
+        .map(|t| format_ident!("quantize_{}", t.rust()))
+        .collect();
+    let run_doc = format!(
+        " Runs the integer network: {} in, {} out, at the exponents above.",
+        type_names(&input_types),
+        type_names(&output_types)
+    );
     let float_inputs: Vec<TokenStream> = inputs
         .iter()
         .map(|p| {
@@ -152,41 +168,70 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         .collect::<Result<Vec<_>>>()?;
     let functions = layers.iter().map(|l| &l.function);
     // Models whose tensors all live in the caller's buffers never touch the arena.
-    let uses_arena = graph.layers.iter().any(|l| {
-        l.inputs
-            .iter()
-            .chain([&l.output])
-            .any(|&t| matches!(plan.storage[t], Storage::Arena { .. }))
-    });
-    let arena_binding = if uses_arena {
+    let uses_arena = |dtype: QType| {
+        graph.layers.iter().any(|l| {
+            l.inputs
+                .iter()
+                .chain([&l.output])
+                .any(|&t| matches!(plan.storage[t], Storage::Arena { dtype: d, .. } if d == dtype))
+        })
+    };
+    let arena_binding = if uses_arena(QType::I8) {
         quote!(let arena = &mut self.arena.0;)
     } else {
         // Still borrowed, so that the (empty) field counts as used.
         quote!(let _empty_arena = &mut self.arena.0;)
     };
+    // int16 tensors live in an arena of their own, present only when the model has some.
+    let arena_i16_len = plan
+        .arenas
+        .iter()
+        .find(|(t, _)| *t == QType::I16)
+        .map(|&(_, len)| Literal::usize_unsuffixed(len));
+    let arena_i16_field = arena_i16_len.as_ref().map(|_| {
+        quote! {
+            /// int16 tensors, in an arena of their own.
+            arena_i16: Align16<[i16; ARENA_I16_LEN]>,
+        }
+    });
+    let arena_i16_init = arena_i16_len
+        .as_ref()
+        .map(|_| quote!(arena_i16: Align16([0; ARENA_I16_LEN]),));
+    // With an int16 arena, ARENA_BYTES counts both and the int8 one gets a length of its own.
+    let (arena_i8_len, arena_lens) = match &arena_i16_len {
+        None => (format_ident!("ARENA_BYTES"), None),
+        Some(i16_len) => {
+            let i8_len = Literal::usize_unsuffixed(
+                plan.arenas
+                    .iter()
+                    .find(|(t, _)| *t == QType::I8)
+                    .map_or(0, |&(_, len)| len),
+            );
+            (
+                format_ident!("ARENA_I8_LEN"),
+                Some(quote! {
+                    /// Elements of the int8 arena.
+                    const ARENA_I8_LEN: usize = #i8_len;
+                    /// Elements of the int16 arena.
+                    const ARENA_I16_LEN: usize = #i16_len;
+                }),
+            )
+        }
+    };
+    let arena_i16_binding =
+        uses_arena(QType::I16).then(|| quote!(let arena_i16 = &mut self.arena_i16.0;));
     let runtime: syn::File =
         syn::parse_str(crate::quant::runtime::SOURCE).map_err(|e| Error::InvalidRust {
             what: "templates/runtime.rs".into(),
             message: e.to_string(),
             snippet: String::new(),
         })?;
-    let arena_helpers: syn::File = syn::parse2(quote! {
-        /// A read-only window of the arena.
-        #[inline(always)]
-        fn window<const OFFSET: usize, const LEN: usize>(bytes: &[i8]) -> Option<&[i8; LEN]> {
-            bytes.get(OFFSET..)?.first_chunk::<LEN>()
-        }
-
-        /// Splits the arena into the bytes below a layer's output, the output, and the rest.
-        #[inline(always)]
-        fn split_arena<const OFFSET: usize, const LEN: usize>(
-            bytes: &mut [i8],
-        ) -> Option<(&[i8], &mut [i8; LEN], &[i8])> {
-            let (below, rest) = bytes.split_at_mut_checked(OFFSET)?;
-            let (output, above) = rest.split_first_chunk_mut::<LEN>()?;
-            Some((below, output, above))
-        }
-    })
+    let arena_helpers: syn::File = syn::parse2(
+        [QType::I8, QType::I16]
+            .into_iter()
+            .map(arena_helpers)
+            .collect::<TokenStream>(),
+    )
     .map_err(|e| Error::InvalidRust {
         what: "arena helpers".into(),
         message: e.to_string(),
@@ -198,7 +243,7 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         .collect();
     callers.extend(calls.iter().cloned());
     // predict quantizes the inputs.
-    callers.push(quote!(quantize_i8(x, scale)));
+    callers.extend(quantizers.iter().map(|q| quote!(#q(x, scale))));
     let mut helpers = arena_helpers.items;
     helpers.extend(runtime.items);
     let runtime = used_helpers(helpers, &callers);
@@ -209,13 +254,16 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         /// Bytes of working memory inside [`Model`].
         pub const ARENA_BYTES: usize = #arena_bytes;
 
+        #arena_lens
+
         /// Aligns weights and the arena to 16 bytes, as the ESP32-S3's vector loads need.
         #[repr(C, align(16))]
         struct Align16<T>(T);
 
         /// The model with its working memory; it never allocates.
         pub struct Model {
-            arena: Align16<[i8; ARENA_BYTES]>,
+            arena: Align16<[i8; #arena_i8_len]>,
+            #arena_i16_field
         }
 
         impl Default for Model {
@@ -227,10 +275,10 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         impl Model {
             /// A model ready to run; `const`, so it can live in a `static`.
             pub const fn new() -> Self {
-                Model { arena: Align16([0; ARENA_BYTES]) }
+                Model { arena: Align16([0; #arena_i8_len]), #arena_i16_init }
             }
 
-            /// Runs the integer network: int8 in, int8 out, at the exponents above.
+            #[doc = #run_doc]
             pub fn run(&mut self, #(#input_params,)* #(#output_params,)*) {
                 // Every window below was checked against ARENA_BYTES at codegen, so `None`
                 // never happens: the Option only keeps panicking paths out of the code.
@@ -240,12 +288,12 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
             /// Quantizes (`round_half_even(x * 2^-e)`, saturated), runs, and dequantizes (`q * 2^e`).
             pub fn predict(&mut self, #(#float_inputs,)* #(#float_outputs,)*) {
                 #(
-                    let mut #quantized_in = [0i8; #in_lens];
+                    let mut #quantized_in = [#input_zeros; #in_lens];
                     for (q, x) in #quantized_in.iter_mut().zip(#input_names.iter()) {
-                        *q = quantize_i8(*x, #in_scales);
+                        *q = #quantizers(*x, #in_scales);
                     }
                 )*
-                #( let mut #quantized_out = [0i8; #out_lens]; )*
+                #( let mut #quantized_out = [#output_zeros; #out_lens]; )*
                 self.run(#(&#quantized_in,)* #(&mut #quantized_out,)*);
                 #(
                     for (y, q) in #output_names.iter_mut().zip(#quantized_out.iter()) {
@@ -256,6 +304,7 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
 
             fn run_layers(&mut self, #(#input_params,)* #(#output_params,)*) -> Option<()> {
                 #arena_binding
+                #arena_i16_binding
                 #(#calls)*
                 Some(())
             }
@@ -286,10 +335,7 @@ fn used_helpers(helpers: Vec<syn::Item>, callers: &[TokenStream]) -> Vec<syn::It
         let mut grew = false;
         for (i, item) in helpers.iter().enumerate() {
             let name = name(item);
-            // Token streams print a call as `name (` and a generic call as `name ::`.
-            if !used[i]
-                && (text.contains(&format!("{name} (")) || text.contains(&format!("{name} ::")))
-            {
+            if !used[i] && calls(&text, &name) {
                 used[i] = true;
                 grew = true;
                 text.push_str(&item.to_token_stream().to_string());
@@ -306,6 +352,22 @@ fn used_helpers(helpers: Vec<syn::Item>, callers: &[TokenStream]) -> Vec<syn::It
         .collect()
 }
 
+/// Whether printed tokens call function `name`: token streams print a call as `name (` and a
+/// generic call as `name ::`, and the name must not be the tail of a longer identifier
+/// (`requantize_i8 (` does not call `quantize_i8`).
+fn calls(text: &str, name: &str) -> bool {
+    [format!("{name} ("), format!("{name} ::")]
+        .iter()
+        .any(|call| {
+            text.match_indices(call.as_str()).any(|(at, _)| {
+                !text[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        })
+}
+
 /// The statement in `run_layers` that calls one layer with its buffers.
 fn layer_call(
     graph: &QGraph,
@@ -318,8 +380,12 @@ fn layer_call(
     let function = Ident::new(&rendered.fn_name, Span::call_site());
     let out_len = graph.tensors[layer.output].len();
     let out_len_literal = Literal::usize_unsuffixed(out_len);
-    let read = |tensor: usize, arena_view: &dyn Fn(usize, usize) -> TokenStream| -> TokenStream {
+    // An input in the caller's buffers, or a window of an arena. `split` is the output's
+    // arena when that one is split around the output (its other tensors are then read from
+    // the parts below and above).
+    let read = |tensor: usize, split: Option<(QType, usize)>| -> TokenStream {
         let len = graph.tensors[tensor].len();
+        let len_literal = Literal::usize_unsuffixed(len);
         match plan.storage[tensor] {
             Storage::Input(n) => {
                 let p = &inputs[n].param;
@@ -329,60 +395,55 @@ fn layer_call(
                 let p = &outputs[n].param;
                 quote!(&*#p)
             }
-            Storage::Arena { offset } => arena_view(offset, len),
+            Storage::Arena { offset, dtype } => {
+                let (window, _) = arena_helper_names(dtype);
+                match split {
+                    Some((split_type, out)) if split_type == dtype => {
+                        if offset + len <= out {
+                            let offset = Literal::usize_unsuffixed(offset);
+                            quote!(#window::<#offset, #len_literal>(below)?)
+                        } else {
+                            let offset = Literal::usize_unsuffixed(offset - (out + out_len));
+                            quote!(#window::<#offset, #len_literal>(above)?)
+                        }
+                    }
+                    _ => {
+                        let (arena, offset) = (arena_var(dtype), Literal::usize_unsuffixed(offset));
+                        quote!(#window::<#offset, #len_literal>(&#arena[..])?)
+                    }
+                }
+            }
         }
     };
     let tokens = match plan.storage[layer.output] {
-        Storage::Arena { offset: out } => {
-            let mut uses_below = false;
-            let mut uses_above = false;
+        Storage::Arena { offset: out, dtype } => {
             let args: Vec<TokenStream> = layer
                 .inputs
                 .iter()
-                .map(|&t| {
-                    read(t, &|offset, len| {
-                        let len_literal = Literal::usize_unsuffixed(len);
-                        if offset + len <= out {
-                            let offset = Literal::usize_unsuffixed(offset);
-                            quote!(window::<#offset, #len_literal>(below)?)
-                        } else {
-                            let offset = Literal::usize_unsuffixed(offset - (out + out_len));
-                            quote!(window::<#offset, #len_literal>(above)?)
-                        }
-                    })
-                })
+                .map(|&t| read(t, Some((dtype, out))))
                 .collect();
+            let (mut uses_below, mut uses_above) = (false, false);
             for &t in &layer.inputs {
-                if let Storage::Arena { offset } = plan.storage[t] {
-                    uses_below |= offset < out;
-                    uses_above |= offset > out;
+                if let Storage::Arena { offset, dtype: d } = plan.storage[t] {
+                    uses_below |= d == dtype && offset < out;
+                    uses_above |= d == dtype && offset > out;
                 }
             }
+            let (_, split) = arena_helper_names(dtype);
+            let arena = arena_var(dtype);
             let out = Literal::usize_unsuffixed(out);
             let below = if uses_below { quote!(below) } else { quote!(_) };
             let above = if uses_above { quote!(above) } else { quote!(_) };
             quote! {
                 {
-                    let (#below, output, #above) = split_arena::<#out, #out_len_literal>(arena)?;
+                    let (#below, output, #above) = #split::<#out, #out_len_literal>(#arena)?;
                     #function(#(#args,)* output);
                 }
             }
         }
         Storage::Output(n) => {
             let p = &outputs[n].param;
-            let args: Vec<TokenStream> = layer
-                .inputs
-                .iter()
-                .map(|&t| {
-                    read(t, &|offset, len| {
-                        let (offset, len) = (
-                            Literal::usize_unsuffixed(offset),
-                            Literal::usize_unsuffixed(len),
-                        );
-                        quote!(window::<#offset, #len>(&arena[..])?)
-                    })
-                })
-                .collect();
+            let args: Vec<TokenStream> = layer.inputs.iter().map(|&t| read(t, None)).collect();
             quote!(#function(#(#args,)* #p);)
         }
         Storage::Input(_) => {
@@ -485,4 +546,66 @@ pub fn layer_doc(
         .iter()
         .map(|line| syn::parse_quote!(#[doc = #line]))
         .collect()
+}
+
+fn rust_type(dtype: QType) -> Ident {
+    format_ident!("{}", dtype.rust())
+}
+
+/// `0i8` or `0i16`.
+fn zero(dtype: QType) -> Literal {
+    match dtype {
+        QType::I8 => Literal::i8_suffixed(0),
+        QType::I16 => Literal::i16_suffixed(0),
+    }
+}
+
+/// `int8`, or `int8/int16` for ports of both types.
+fn type_names(types: &[QType]) -> String {
+    let mut names: Vec<String> = types.iter().map(|t| t.rust().replace('i', "int")).collect();
+    names.sort();
+    names.dedup();
+    names.join("/")
+}
+
+/// The arena helpers for one element type: `window`/`split_arena` for int8 (their names
+/// predate int16), `window_i16`/`split_arena_i16` for int16. Only the used ones are emitted.
+fn arena_helpers(dtype: QType) -> TokenStream {
+    let (window, split) = arena_helper_names(dtype);
+    let ty = rust_type(dtype);
+    quote! {
+        /// A read-only window of an arena.
+        #[inline(always)]
+        fn #window<const OFFSET: usize, const LEN: usize>(elements: &[#ty]) -> Option<&[#ty; LEN]> {
+            elements.get(OFFSET..)?.first_chunk::<LEN>()
+        }
+
+        /// Splits an arena into the elements below a layer's output, the output, and the rest.
+        #[inline(always)]
+        fn #split<const OFFSET: usize, const LEN: usize>(
+            elements: &mut [#ty],
+        ) -> Option<(&[#ty], &mut [#ty; LEN], &[#ty])> {
+            let (below, rest) = elements.split_at_mut_checked(OFFSET)?;
+            let (output, above) = rest.split_first_chunk_mut::<LEN>()?;
+            Some((below, output, above))
+        }
+    }
+}
+
+fn arena_helper_names(dtype: QType) -> (Ident, Ident) {
+    match dtype {
+        QType::I8 => (format_ident!("window"), format_ident!("split_arena")),
+        QType::I16 => (
+            format_ident!("window_i16"),
+            format_ident!("split_arena_i16"),
+        ),
+    }
+}
+
+/// The local variable holding an arena inside `run_layers`.
+fn arena_var(dtype: QType) -> Ident {
+    match dtype {
+        QType::I8 => format_ident!("arena"),
+        QType::I16 => format_ident!("arena_i16"),
+    }
 }

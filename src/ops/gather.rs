@@ -608,7 +608,7 @@ impl Pending for MovePending {
             map: self.map.clone(),
             in_len: self.in_len,
             shift: output_exponent - lowering.tensor(self.input).exponent,
-            pad: pad.clamp(clamp.lo, clamp.hi),
+            pad: pad.max(clamp.int8().0).min(clamp.int8().1),
             clamp,
         };
         Ok((Box::new(kernel), vec![self.input]))

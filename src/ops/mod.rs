@@ -21,6 +21,7 @@ mod window;
 
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
+use crate::ir::QType;
 use crate::onnx::Node;
 use crate::quant::Lowering;
 
@@ -37,6 +38,10 @@ pub trait Kernel: std::fmt::Debug {
     /// The requantization shift, for the header table.
     fn shift(&self) -> Option<i32> {
         None
+    }
+    /// Whether the template handles int16 inputs and outputs (`in_ty`, `out_ty`, `acc_ty`).
+    fn supports_int16(&self) -> bool {
+        false
     }
 }
 
@@ -79,40 +84,64 @@ impl RealBounds {
         }
     }
 
-    /// The bounds in the integer domain of exponent `e`. Quantization is monotone, so clamping
+    /// The bounds in the int8 domain of exponent `e`. Quantization is monotone, so clamping
     /// after it equals clipping before it.
     pub fn to_int8(self, exponent: i32) -> Clamp {
-        let q = |v: f64| crate::quant::quantize_real(v, exponent);
+        self.to_domain(exponent, QType::I8)
+    }
+
+    /// The bounds in the integer domain of exponent `e` and type `dtype`.
+    pub fn to_domain(self, exponent: i32, dtype: QType) -> Clamp {
+        let q = |v: f64| crate::quant::quantize_real_to(v, exponent, dtype);
+        let (min, max) = dtype.range();
         Clamp {
-            lo: self.lo.map_or(-128, q),
-            hi: self.hi.map_or(127, q),
+            lo: self.lo.map_or(min, q),
+            hi: self.hi.map_or(max, q),
+            dtype,
         }
     }
 }
 
-/// An int8 clamp; `-128..=127` means none.
+/// A clamp in an output's integer domain; the type's full range means none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clamp {
-    pub lo: i8,
-    pub hi: i8,
+    pub lo: i64,
+    pub hi: i64,
+    pub dtype: QType,
 }
 
 impl Clamp {
-    pub const NONE: Clamp = Clamp { lo: -128, hi: 127 };
+    pub const NONE: Clamp = Clamp {
+        lo: -128,
+        hi: 127,
+        dtype: QType::I8,
+    };
+
+    pub fn none(dtype: QType) -> Clamp {
+        let (lo, hi) = dtype.range();
+        Clamp { lo, hi, dtype }
+    }
 
     pub fn is_none(self) -> bool {
-        self == Clamp::NONE
+        (self.lo, self.hi) == self.dtype.range()
+    }
+
+    /// The bounds as int8, for kernels that only produce int8.
+    pub fn int8(self) -> (i8, i8) {
+        let narrow = |v: i64| v.clamp(-128, 127) as i8;
+        (narrow(self.lo), narrow(self.hi))
     }
 
     /// Template variables: `clamp_lo` / `clamp_hi`, absent when there is no clamp, and
-    /// `clamp`, the method call to append to an i8 expression (`.clamp(0, 6)`, `.max(0)`, or
-    /// nothing), with no side that int8 saturation already gives.
+    /// `clamp`, the method call to append to an output expression (`.clamp(0, 6)`, `.max(0)`,
+    /// or nothing), with no side that saturation to the output type already gives.
     pub fn set(self, out: &mut KernelEmit) {
         if !self.is_none() {
             out.set("clamp_lo", self.lo);
             out.set("clamp_hi", self.hi);
         }
-        let call = match (self.lo > -128, self.hi < 127) {
+        let (min, max) = self.dtype.range();
+        let call = match (self.lo > min, self.hi < max) {
             // Ord::clamp asserts lo <= hi; a Clip with min > max (ONNX: the result is max)
             // keeps the two calls, which never panic.
             (true, true) if self.lo <= self.hi => format!(".clamp({}, {})", self.lo, self.hi),

@@ -7,7 +7,7 @@
 use super::{Clamp, Kernel};
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
-use crate::ir::TensorId;
+use crate::ir::{QType, TensorId};
 use crate::onnx::{DType, Node};
 use crate::quant::lower::describe;
 use crate::quant::{Lowering, QuantConst, Value};
@@ -26,13 +26,16 @@ fn scale_and_zero_point<'a>(
 pub fn lower_quantize(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let output = super::single_output(node)?;
     let (scale, zero_point) = scale_and_zero_point(lowering, node)?;
-    let dtype = crate::onnx::quantized_dtype(node, zero_point)?;
-    if dtype != DType::I8 {
-        return Err(Error::node(
-            node,
-            format!("quantizes '{output}' to {dtype:?}; only int8 is supported so far"),
-        ));
-    }
+    let dtype = match crate::onnx::quantized_dtype(node, zero_point)? {
+        DType::I8 => QType::I8,
+        DType::I16 => QType::I16,
+        other => {
+            return Err(Error::node(
+                node,
+                format!("quantizes '{output}' to {other:?}; int8 and int16 are supported"),
+            ))
+        }
+    };
     let exponent = lowering.exponent(node, output, scale, zero_point)?;
     let input_name = lowering.input_name(node, 0)?.to_string();
     let value = match lowering.value(node, 0)?.clone() {
@@ -45,34 +48,46 @@ pub fn lower_quantize(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 .and_then(|i| i.shape.clone())
                 .unwrap_or_default();
             let tensor = match lowering.input_port(&input_name) {
-                Some(t) if lowering.tensor(t).exponent == exponent => t,
+                Some(t)
+                    if lowering.tensor(t).exponent == exponent
+                        && lowering.tensor(t).dtype == dtype =>
+                {
+                    t
+                }
                 Some(t) => {
+                    let first = lowering.tensor(t);
                     return Err(Error::node(
                         node,
                         format!(
-                            "graph input '{input_name}' is already quantized at 2^{}; a second exponent 2^{exponent} is not supported",
-                            lowering.tensor(t).exponent
+                            "graph input '{input_name}' is already quantized as {} at 2^{}; a second quantization ({} at 2^{exponent}) is not supported",
+                            first.dtype.rust(),
+                            first.exponent,
+                            dtype.rust()
                         ),
-                    ))
+                    ));
                 }
                 None => {
-                    let t = lowering.new_tensor(&input_name, shape, exponent, None);
+                    let t = lowering.new_typed_tensor(&input_name, shape, exponent, None, dtype);
                     lowering.add_input_port(&input_name, t);
                     t
                 }
             };
             Value::Quant(tensor)
         }
-        Value::Quant(x) if lowering.tensor(x).exponent == exponent => Value::Quant(x),
+        Value::Quant(x)
+            if lowering.tensor(x).exponent == exponent && lowering.tensor(x).dtype == dtype =>
+        {
+            Value::Quant(x)
+        }
         Value::Quant(x) => {
-            let y = requantize(lowering, node, output, x, exponent);
+            let y = requantize(lowering, node, output, x, exponent, dtype);
             Value::Quant(y)
         }
         Value::Pending(pending) => {
-            let clamp = pending.bounds.to_int8(exponent);
+            let clamp = pending.bounds.to_domain(exponent, dtype);
             let shape = pending.compute.output_shape().to_vec();
             let (kernel, inputs) = pending.compute.finish(lowering, exponent, clamp)?;
-            let y = lowering.new_tensor(output, shape, exponent, None);
+            let y = lowering.new_typed_tensor(output, shape, exponent, None, dtype);
             lowering.push_layer(&pending.node, &pending.ops, inputs, y, kernel);
             Value::Quant(y)
         }
@@ -118,20 +133,21 @@ pub fn lower_dequantize(lowering: &mut Lowering, node: &Node) -> Result<()> {
     Ok(())
 }
 
-/// Emits `y = requantize(x, ey - ex)` and returns y.
+/// Emits `y = requantize(x, ey - ex)` into a tensor of type `dtype` and returns y.
 fn requantize(
     lowering: &mut Lowering,
     node: &Node,
     output: &str,
     x: TensorId,
     exponent: i32,
+    dtype: QType,
 ) -> TensorId {
     let tensor = lowering.tensor(x).clone();
-    let y = lowering.new_tensor(output, tensor.shape.clone(), exponent, None);
+    let y = lowering.new_typed_tensor(output, tensor.shape.clone(), exponent, None, dtype);
     let kernel = Requantize {
         len: tensor.len(),
         shift: exponent - tensor.exponent,
-        clamp: Clamp::NONE,
+        clamp: Clamp::none(dtype),
     };
     lowering.push_layer(node, &node.op_type, vec![x], y, Box::new(kernel));
     y
@@ -140,11 +156,17 @@ fn requantize(
 /// A copy of `x` into storage of its own (for graph outputs that share bytes).
 pub fn copy_layer(lowering: &mut Lowering, name: &str, x: TensorId) -> TensorId {
     let tensor = lowering.tensor(x).clone();
-    let y = lowering.new_tensor(name, tensor.shape.clone(), tensor.exponent, None);
+    let y = lowering.new_typed_tensor(
+        name,
+        tensor.shape.clone(),
+        tensor.exponent,
+        None,
+        tensor.dtype,
+    );
     let kernel = Requantize {
         len: tensor.len(),
         shift: 0,
-        clamp: Clamp::NONE,
+        clamp: Clamp::none(tensor.dtype),
     };
     let node = crate::onnx::Node {
         name: name.to_string(),
@@ -213,5 +235,9 @@ impl Kernel for Requantize {
 
     fn shift(&self) -> Option<i32> {
         Some(self.shift)
+    }
+
+    fn supports_int16(&self) -> bool {
+        true
     }
 }

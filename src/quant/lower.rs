@@ -8,7 +8,7 @@
 //!   Relu/Clip on a pending value fuse into it; the `QuantizeLinear` turns it into a layer.
 
 use crate::error::{Error, Result};
-use crate::ir::{Layer, Port, QGraph, QTensor, TensorId};
+use crate::ir::{Layer, Port, QGraph, QTensor, QType, TensorId};
 use crate::onnx::{Constant, DType, Graph, Node};
 use crate::ops::{self, Kernel, Pending, RealBounds};
 use crate::quant::exponent::exact_exponent;
@@ -192,6 +192,7 @@ impl<'g> Lowering<'g> {
         &self.tensors[id]
     }
 
+    /// A new int8 tensor; an alias has its parent's type.
     pub fn new_tensor(
         &mut self,
         name: &str,
@@ -199,10 +200,23 @@ impl<'g> Lowering<'g> {
         exponent: i32,
         alias_of: Option<TensorId>,
     ) -> TensorId {
+        let dtype = alias_of.map_or(QType::I8, |parent| self.tensors[parent].dtype);
+        self.new_typed_tensor(name, shape, exponent, alias_of, dtype)
+    }
+
+    pub fn new_typed_tensor(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        exponent: i32,
+        alias_of: Option<TensorId>,
+        dtype: QType,
+    ) -> TensorId {
         self.tensors.push(QTensor {
             name: name.to_string(),
             shape,
             exponent,
+            dtype,
             alias_of,
         });
         self.tensors.len() - 1
