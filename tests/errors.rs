@@ -115,8 +115,8 @@ fn an_unquantized_graph_output_is_explained() {
 }
 
 #[test]
-fn an_overflowing_accumulator_is_refused() {
-    // 140000 weights of magnitude 127 (with inputs up to 128) exceed i32.
+fn an_accumulator_beyond_i32_is_widened_to_i64() {
+    // 140000 weights of magnitude 127 (with inputs up to 128) exceed i32, not i64.
     let k = 140_000i64;
     let bytes = model(
         vec![
@@ -135,11 +135,36 @@ fn an_overflowing_accumulator_is_refused() {
         &[1, k],
         &[1, 1],
     );
+    let code = generate_from_bytes(&bytes, "m.onnx").unwrap();
+    assert!(code.contains("let mut acc: i64 = i64::from(*bias);"), "{code}");
+    assert!(code.contains("requantize_i64(acc, 1)"), "{code}");
+    // The header's layer table gives the bound: 128 * 127 * 140000.
+    assert!(code.contains(&format!("{} (i64)", 128 * 127 * k)), "{code}");
+}
+
+#[test]
+fn an_overflowing_accumulator_names_the_node_the_bound_and_the_limit() {
+    // A 4096 x 4096 average pool sums 2^24 int8 values: up to 2^31, one past i32::MAX, and
+    // the pool kernel accumulates in i32 only.
+    let bytes = model(
+        vec![
+            node("QuantizeLinear", "q", &["x", "s", "z"], &["xq"]),
+            node("DequantizeLinear", "dq", &["xq", "s"], &["xd"]),
+            node("GlobalAveragePool", "huge_pool", &["xd"], &["mean"]),
+            node("QuantizeLinear", "q_out", &["mean", "s", "z"], &["yq"]),
+            node("DequantizeLinear", "dq_out", &["yq", "s"], &["y"]),
+        ],
+        vec![tensor_f32("s", &[], &[0.5]), tensor_i8("z", &[], &[0])],
+        &[1, 1, 4096, 4096],
+        &[1, 1, 1, 1],
+    );
     let err = generate_from_bytes(&bytes, "m.onnx")
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("node 'wide'") && err.contains("overflows i32"),
+        err.contains("node 'huge_pool'")
+            && err.contains("|acc| = 2147483648")
+            && err.contains("i32 limit 2147483647"),
         "{err}"
     );
 }

@@ -22,6 +22,7 @@ mod window;
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::onnx::Node;
+use crate::quant::accumulator::Accumulator;
 use crate::quant::Lowering;
 
 /// A layer's code generator: fills the context of its template.
@@ -34,8 +35,17 @@ pub trait Kernel: std::fmt::Debug {
     fn macs(&self) -> u64 {
         0
     }
-    /// The requantization shift, for the header table.
+    /// The requantization shift, for the header table (`None` when it differs per channel).
     fn shift(&self) -> Option<i32> {
+        None
+    }
+    /// The requantization shift of each output channel, for layers with per-channel weights.
+    fn channel_shifts(&self) -> Option<&Shifts> {
+        None
+    }
+    /// The worst-case `|acc|` of an accumulating layer and whether it needs i64, proven at
+    /// codegen from the real weights and bias and the input range.
+    fn accumulator(&self) -> Option<Accumulator> {
         None
     }
 }
@@ -122,6 +132,63 @@ impl Clamp {
             (false, false) => String::new(),
         };
         out.set("clamp", call);
+    }
+}
+
+/// The requantization shifts `ey - ex - ew[c]` of an accumulating layer's output channels:
+/// all equal for per-tensor weights, one per channel for per-channel weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shifts(Vec<i32>);
+
+impl Shifts {
+    pub fn new(output_exponent: i32, acc_exponents: &[i32]) -> Shifts {
+        Shifts(acc_exponents.iter().map(|e| output_exponent - e).collect())
+    }
+
+    /// The one shift of every channel, if they agree.
+    pub fn uniform(&self) -> Option<i32> {
+        let first = *self.0.first()?;
+        self.0.iter().all(|&s| s == first).then_some(first)
+    }
+
+    /// These shifts, when they differ between channels.
+    pub fn per_channel(&self) -> Option<&Shifts> {
+        self.uniform().is_none().then_some(self)
+    }
+
+    /// The shift of each channel.
+    pub fn values(&self) -> &[i32] {
+        &self.0
+    }
+
+    /// Template variables: `shift`, a literal when the channels agree. Otherwise `shifts`
+    /// names an `[i8; C]` static that the template zips with its output channels, binding
+    /// `shift`, and `shift` is `i32::from(*shift)`. Clamping to the i8 range changes nothing: the
+    /// requantize helpers cap shifts at 63 and -32 themselves.
+    pub fn set(&self, out: &mut KernelEmit) {
+        match self.uniform() {
+            Some(shift) => out.set("shift", shift),
+            None => {
+                let values = self.0.iter().map(|&s| s.clamp(-128, 127) as i64).collect();
+                let name = out.add_static("SHIFTS", crate::emit::Elem::I8, &[self.0.len()], values);
+                out.set("shifts", name);
+                out.set("shift", "i32::from(*shift)");
+            }
+        }
+    }
+
+    /// `shift 7`, or `shifts 5..9 per channel`, for the layer's doc comment.
+    pub fn describe(&self) -> String {
+        match self.uniform() {
+            Some(shift) => format!("shift {shift}"),
+            None => format!("shifts {} per channel", self.range()),
+        }
+    }
+
+    /// `min..max` of the shifts.
+    pub fn range(&self) -> String {
+        let (lo, hi) = (self.0.iter().min(), self.0.iter().max());
+        format!("{}..{}", lo.unwrap_or(&0), hi.unwrap_or(&0))
     }
 }
 
