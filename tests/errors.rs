@@ -169,6 +169,64 @@ fn an_overflowing_accumulator_names_the_node_the_bound_and_the_limit() {
     );
 }
 
+/// x [1, 2] -> Q/DQ -> op(x, DequantizeLinear(w [2, 2], per-channel scale along `axis`)).
+fn per_channel_model(op: &str, axis: i64) -> Vec<u8> {
+    let mut dq_w = node("DequantizeLinear", "dq_w", &["w", "sw", "zw"], &["wd"]);
+    dq_w.attribute.push(int_attr("axis", axis));
+    model(
+        vec![
+            node("QuantizeLinear", "q", &["x", "s", "z"], &["xq"]),
+            node("DequantizeLinear", "dq", &["xq", "s"], &["xd"]),
+            dq_w,
+            node(op, "consumer", &["xd", "wd"], &["t"]),
+            node("QuantizeLinear", "q_out", &["t", "s", "z"], &["yq"]),
+            node("DequantizeLinear", "dq_out", &["yq", "s"], &["y"]),
+        ],
+        vec![
+            tensor_f32("s", &[], &[0.5]),
+            tensor_i8("z", &[], &[0]),
+            tensor_f32("sw", &[2], &[0.25, 0.125]),
+            tensor_i8("zw", &[2], &[0, 0]),
+            tensor_i8("w", &[2, 2], &[1, 2, 3, 4]),
+        ],
+        &[1, 2],
+        &[1, 2],
+    )
+}
+
+#[test]
+fn per_channel_weights_generate_per_channel_shifts() {
+    // MatMul's output features are weight axis 1, at 2^-2 and 2^-3; input and output at
+    // 2^-1, so the shifts are -1 - (-1 - 2) = 2 and 3.
+    let code = generate_from_bytes(&per_channel_model("MatMul", 1), "m.onnx").unwrap();
+    assert!(
+        code.contains("static MATMUL_0_SHIFTS: Align16<[i8; 2]> = Align16([2, 3]);"),
+        "{code}"
+    );
+}
+
+#[test]
+fn per_channel_weights_along_the_input_axis_name_node_and_tensor() {
+    let err = generate_from_bytes(&per_channel_model("MatMul", 0), "m.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'consumer'") && err.contains("weight 'w'") && err.contains("axis 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_per_channel_constant_elsewhere_names_node_and_tensor() {
+    let err = generate_from_bytes(&per_channel_model("Add", 1), "m.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'consumer'") && err.contains("per-channel quantized constant 'w'"),
+        "{err}"
+    );
+}
+
 #[test]
 fn every_unsupported_node_is_listed_at_once() {
     let bytes = model(
