@@ -46,17 +46,12 @@ fn requantize_i64(acc: i64, shift: i32) -> i8 {
         // Beyond 63 every |acc| <= 2^62 rounds to 0; the sum stays below 2^63.
         let s = if shift > 63 { 63 } else { shift as u32 };
         saturate_i8((acc + ((1i64 << (s - 1)) - 1) + ((acc >> s) & 1)) >> s)
+    } else if acc > 127 || acc < -128 {
+        // Already beyond int8: a left shift only moves it further out.
+        saturate_i8(acc)
     } else {
-        // Every |acc| >= 2^24 saturates anyway, so clamping first keeps the shift in range.
         let s = if shift < -32 { 32 } else { (-shift) as u32 };
-        let clamped = if acc > 1 << 24 {
-            1 << 24
-        } else if acc < -(1 << 24) {
-            -(1 << 24)
-        } else {
-            acc
-        };
-        saturate_i8(clamped << s)
+        saturate_i8(acc << s)
     }
 }
 

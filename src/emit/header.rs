@@ -147,4 +147,3 @@ pub fn header(graph: &Graph, qgraph: &QGraph, plan: &Plan, layers: &[RenderedLay
     h.push('\n');
     h
 }
-

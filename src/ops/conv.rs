@@ -124,8 +124,7 @@ impl Pending for ConvPending {
             .map(|ew| x.exponent + ew)
             .collect();
         let weights = int8_values(node, &self.weights)?;
-        let (bias, accumulator) =
-            checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
+        let (bias, accumulator) = checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
         let kernel = Conv2d {
             batch: self.output_shape[0],
             in_channels: x.shape[1],

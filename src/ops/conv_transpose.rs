@@ -198,8 +198,7 @@ impl Pending for ConvTransposePending {
             .iter()
             .map(|ew| x.exponent + ew)
             .collect();
-        let (bias, accumulator) =
-            checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
+        let (bias, accumulator) = checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
         let kernel = ConvTranspose2d {
             in_channels,
             out_channels,

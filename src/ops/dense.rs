@@ -153,8 +153,7 @@ impl Pending for DensePending {
                 })
                 .collect()
         };
-        let (bias, accumulator) =
-            checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
+        let (bias, accumulator) = checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
         let kernel = Dense {
             rows: self.output_shape.iter().rev().skip(1).product(),
             in_features: self.in_features,

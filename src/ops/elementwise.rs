@@ -251,7 +251,11 @@ impl Pending for ElementwisePending {
         let accumulator = match self.arithmetic {
             Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod => {
                 let aligned = [mag_a << shift_a, mag_b << shift_b];
-                Some(Accumulator::for_bound(&self.node, worst_case(0, aligned, 1), false)?)
+                Some(Accumulator::for_bound(
+                    &self.node,
+                    worst_case(0, aligned, 1),
+                    false,
+                )?)
             }
             Arithmetic::Mul => Some(Accumulator::for_bound(
                 &self.node,

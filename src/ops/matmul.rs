@@ -32,8 +32,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     }
     // Both operands are int8: each product is at most 128 * 128.
     let products = std::iter::repeat_n(INT8_MAGNITUDE as i64, k);
-    let accumulator =
-        Accumulator::for_bound(node, worst_case(0, products, INT8_MAGNITUDE), true)?;
+    let accumulator = Accumulator::for_bound(node, worst_case(0, products, INT8_MAGNITUDE), true)?;
     let batch = broadcast_shape(node, batch_a, batch_b)?;
     let pending = MatMulPending {
         a,

@@ -99,7 +99,10 @@ mod tests {
     #[test]
     fn bound_is_bias_plus_input_range_times_weight_magnitudes() {
         assert_eq!(worst_case(-5, [3, -4, 0], 128), 5 + 128 * 7);
-        assert_eq!(worst_case(i32::MIN as i64, [127], 128), (1 << 31) + 128 * 127);
+        assert_eq!(
+            worst_case(i32::MIN as i64, [127], 128),
+            (1 << 31) + 128 * 127
+        );
     }
 
     #[test]
@@ -110,7 +113,12 @@ mod tests {
         assert!(wide.wide);
         let e = Accumulator::for_bound(&node(), I64_LIMIT + 1, true).unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("conv_7") && text.contains(&(I64_LIMIT + 1).to_string()) && text.contains("i64 limit"), "{text}");
+        assert!(
+            text.contains("conv_7")
+                && text.contains(&(I64_LIMIT + 1).to_string())
+                && text.contains("i64 limit"),
+            "{text}"
+        );
         let e = Accumulator::for_bound(&node(), 1 << 31, false).unwrap_err();
         assert!(e.to_string().contains("i32 limit 2147483647"), "{e}");
     }

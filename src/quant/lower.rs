@@ -231,7 +231,9 @@ impl<'g> Lowering<'g> {
     pub fn weights(&self, node: &Node, index: usize) -> Result<Rc<Weights>> {
         match self.value(node, index)? {
             Value::ChannelConst(w) => Ok(w.clone()),
-            _ => Ok(Rc::new(Weights::per_tensor(&*self.quant_const(node, index)?))),
+            _ => Ok(Rc::new(Weights::per_tensor(
+                &*self.quant_const(node, index)?,
+            ))),
         }
     }
 

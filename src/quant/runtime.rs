@@ -147,8 +147,14 @@ mod tests {
     #[test]
     fn wide_requantization_matches_the_narrow_one_and_exact_rounding() {
         for shift in -40..70 {
-            for value in [-70_000, -5, -2, -1, 0, 1, 2, 3, 5, 6, 7, 9, 11, 4096, 70_000] {
-                assert_eq!(requantize_wide(value as i64, shift), requantize(value, shift), "{value} {shift}");
+            for value in [
+                -70_000, -5, -2, -1, 0, 1, 2, 3, 5, 6, 7, 9, 11, 4096, 70_000,
+            ] {
+                assert_eq!(
+                    requantize_wide(value as i64, shift),
+                    requantize(value, shift),
+                    "{value} {shift}"
+                );
             }
         }
         let big: i64 = 1 << 62;
@@ -164,7 +170,9 @@ mod tests {
         assert_eq!(requantize_wide(-1, -7), -128);
         for shift in 30..40 {
             for value in (-600i64..600).map(|v| v * 1_234_567_891) {
-                let expected = (value as f64 * 2f64.powi(-shift)).round_ties_even().clamp(-128.0, 127.0) as i8;
+                let expected = (value as f64 * 2f64.powi(-shift))
+                    .round_ties_even()
+                    .clamp(-128.0, 127.0) as i8;
                 assert_eq!(requantize_wide(value, shift), expected, "{value} {shift}");
             }
         }
