@@ -46,7 +46,7 @@ fn requantize_i64(acc: i64, shift: i32) -> i8 {
         // Beyond 63 every |acc| <= 2^62 rounds to 0; the sum stays below 2^63.
         let s = if shift > 63 { 63 } else { shift as u32 };
         saturate_i8((acc + ((1i64 << (s - 1)) - 1) + ((acc >> s) & 1)) >> s)
-    } else if acc > 127 || acc < -128 {
+    } else if !(-128..=127).contains(&acc) {
         // Already beyond int8: a left shift only moves it further out.
         saturate_i8(acc)
     } else {
