@@ -56,6 +56,23 @@ fn requantize_i16(acc: i32, shift: i32) -> i16 {
     saturate_i16(shift_round(acc, shift))
 }
 
+/// Requantizes an i64 accumulator (a layer whose worst case exceeds i32; `|acc| <= 2^62`,
+/// proven at codegen) to int8: `saturate(round_half_even(acc * 2^-shift))`.
+#[inline(always)]
+fn requantize_i64(acc: i64, shift: i32) -> i8 {
+    if shift > 0 {
+        // Beyond 63 every |acc| <= 2^62 rounds to 0; the sum stays below 2^63.
+        let s = if shift > 63 { 63 } else { shift as u32 };
+        saturate_i8((acc + ((1i64 << (s - 1)) - 1) + ((acc >> s) & 1)) >> s)
+    } else if !(-128..=127).contains(&acc) {
+        // Already beyond int8: a left shift only moves it further out.
+        saturate_i8(acc)
+    } else {
+        let s = if shift < -32 { 32 } else { (-shift) as u32 };
+        saturate_i8(acc << s)
+    }
+}
+
 /// Rounds `(sum * 2^-shift) / count` to nearest, ties to even, exactly in integers.
 /// `count` is at least 1; used by the average pools.
 #[inline(always)]

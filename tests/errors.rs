@@ -115,8 +115,8 @@ fn an_unquantized_graph_output_is_explained() {
 }
 
 #[test]
-fn an_overflowing_accumulator_is_refused() {
-    // 140000 weights of magnitude 127 (with inputs up to 128) exceed i32.
+fn an_accumulator_beyond_i32_is_widened_to_i64() {
+    // 140000 weights of magnitude 127 (with inputs up to 128) exceed i32, not i64.
     let k = 140_000i64;
     let bytes = model(
         vec![
@@ -135,11 +135,97 @@ fn an_overflowing_accumulator_is_refused() {
         &[1, k],
         &[1, 1],
     );
+    let code = generate_from_bytes(&bytes, "m.onnx").unwrap();
+    assert!(
+        code.contains("let mut acc: i64 = i64::from(*bias);"),
+        "{code}"
+    );
+    assert!(code.contains("requantize_i64(acc, 1)"), "{code}");
+    // The header's layer table gives the bound: 128 * 127 * 140000.
+    assert!(code.contains(&format!("{} (i64)", 128 * 127 * k)), "{code}");
+}
+
+#[test]
+fn an_overflowing_accumulator_names_the_node_the_bound_and_the_limit() {
+    // A 4096 x 4096 average pool sums 2^24 int8 values: up to 2^31, one past i32::MAX, and
+    // the pool kernel accumulates in i32 only.
+    let bytes = model(
+        vec![
+            node("QuantizeLinear", "q", &["x", "s", "z"], &["xq"]),
+            node("DequantizeLinear", "dq", &["xq", "s"], &["xd"]),
+            node("GlobalAveragePool", "huge_pool", &["xd"], &["mean"]),
+            node("QuantizeLinear", "q_out", &["mean", "s", "z"], &["yq"]),
+            node("DequantizeLinear", "dq_out", &["yq", "s"], &["y"]),
+        ],
+        vec![tensor_f32("s", &[], &[0.5]), tensor_i8("z", &[], &[0])],
+        &[1, 1, 4096, 4096],
+        &[1, 1, 1, 1],
+    );
     let err = generate_from_bytes(&bytes, "m.onnx")
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("node 'wide'") && err.contains("overflows i32"),
+        err.contains("node 'huge_pool'")
+            && err.contains("|acc| = 2147483648")
+            && err.contains("i32 limit 2147483647"),
+        "{err}"
+    );
+}
+
+/// x [1, 2] -> Q/DQ -> op(x, DequantizeLinear(w [2, 2], per-channel scale along `axis`)).
+fn per_channel_model(op: &str, axis: i64) -> Vec<u8> {
+    let mut dq_w = node("DequantizeLinear", "dq_w", &["w", "sw", "zw"], &["wd"]);
+    dq_w.attribute.push(int_attr("axis", axis));
+    model(
+        vec![
+            node("QuantizeLinear", "q", &["x", "s", "z"], &["xq"]),
+            node("DequantizeLinear", "dq", &["xq", "s"], &["xd"]),
+            dq_w,
+            node(op, "consumer", &["xd", "wd"], &["t"]),
+            node("QuantizeLinear", "q_out", &["t", "s", "z"], &["yq"]),
+            node("DequantizeLinear", "dq_out", &["yq", "s"], &["y"]),
+        ],
+        vec![
+            tensor_f32("s", &[], &[0.5]),
+            tensor_i8("z", &[], &[0]),
+            tensor_f32("sw", &[2], &[0.25, 0.125]),
+            tensor_i8("zw", &[2], &[0, 0]),
+            tensor_i8("w", &[2, 2], &[1, 2, 3, 4]),
+        ],
+        &[1, 2],
+        &[1, 2],
+    )
+}
+
+#[test]
+fn per_channel_weights_generate_per_channel_shifts() {
+    // MatMul's output features are weight axis 1, at 2^-2 and 2^-3; input and output at
+    // 2^-1, so the shifts are -1 - (-1 - 2) = 2 and 3.
+    let code = generate_from_bytes(&per_channel_model("MatMul", 1), "m.onnx").unwrap();
+    assert!(
+        code.contains("static MATMUL_0_SHIFTS: Align16<[i8; 2]> = Align16([2, 3]);"),
+        "{code}"
+    );
+}
+
+#[test]
+fn per_channel_weights_along_the_input_axis_name_node_and_tensor() {
+    let err = generate_from_bytes(&per_channel_model("MatMul", 0), "m.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'consumer'") && err.contains("weight 'w'") && err.contains("axis 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_per_channel_constant_elsewhere_names_node_and_tensor() {
+    let err = generate_from_bytes(&per_channel_model("Add", 1), "m.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'consumer'") && err.contains("per-channel quantized constant 'w'"),
         "{err}"
     );
 }

@@ -760,6 +760,96 @@ def unary(op, name, ex, ey, opset=DEFAULT_OPSET, **attrs):
     return g.finish(g.node(op, [x], **attrs), ey, opset)
 
 
+# ---------------------------------------------------------------------------------------------
+# Per-channel weights (DequantizeLinear with `axis` and a 1-D power-of-two scale): a different
+# exponent per output channel, so a per-channel bias exponent and requantization shift.
+
+
+def channel_weight(g, values, exponents, axis, dtype=np.int8):
+    """DequantizeLinear of an integer initializer with scale 2^exponents[i] along `axis`."""
+    w = g.const(np.asarray(values, dtype=dtype), "w")
+    scale = g.const(np.float32(2.0) ** np.asarray(exponents, dtype=np.float32), "w_scale")
+    zero = g.const(np.zeros(len(exponents), dtype=dtype), "w_zero")
+    return g.node("DequantizeLinear", [w, scale, zero], "w_dq", axis=axis)
+
+
+@fixture
+def conv2d_per_channel():
+    # ESP-PPQ style: int32 bias at ex + ew[c] per channel, then Relu.
+    rng = rng_for("conv2d_per_channel")
+    g = Graph("conv2d_per_channel")
+    x = g.input([1, 3, 6, 6], -5)
+    ew = [-6, -8, -5, -7]
+    w = channel_weight(g, int8_weights(rng, [4, 3, 3, 3]), ew, 0)
+    bias = channel_weight(g, rng.integers(-3000, 3000, size=[4]), [-5 + e for e in ew], 0, np.int32)
+    y = g.node("Conv", [x, w, bias], pads=[1, 1, 1, 1])
+    return g.finish(g.node("Relu", [y]), -4)
+
+
+@fixture
+def conv1d_depthwise_per_channel():
+    rng = rng_for("conv1d_depthwise_per_channel")
+    g = Graph("conv1d_depthwise_per_channel")
+    x = g.input([1, 4, 9], -5)
+    w = channel_weight(g, int8_weights(rng, [4, 1, 3]), [-5, -7, -6, -9], 0)
+    return g.finish(g.node("Conv", [x, w], group=4, pads=[1, 1]), -5)
+
+
+@fixture
+def conv2d_grouped_per_channel():
+    rng = rng_for("conv2d_grouped_per_channel")
+    g = Graph("conv2d_grouped_per_channel")
+    x = g.input([1, 4, 5, 5], -5)
+    w = channel_weight(g, int8_weights(rng, [6, 2, 3, 3]), [-7, -6, -8, -5, -7, -9], 0)
+    return g.finish(g.node("Conv", [x, w], group=2, strides=[2, 1]), -4)
+
+
+@fixture
+def gemm_per_channel_trans_b():
+    # transB: B is [N, K], so the output features are weight axis 0; alpha moves them all.
+    rng = rng_for("gemm_per_channel_trans_b")
+    g = Graph("gemm_per_channel_trans_b")
+    x = g.input([3, 6], -5)
+    ew = [-6, -8, -7, -5]
+    w = channel_weight(g, int8_weights(rng, [4, 6]), ew, 0)
+    c = channel_weight(g, rng.integers(-3000, 3000, size=[4]), [-6 + e for e in ew], 0, np.int32)
+    y = g.node("Gemm", [x, w, c], transB=1, alpha=0.5)
+    return g.finish(y, -4)
+
+
+@fixture
+def matmul_per_channel():
+    # B is [K, N]: the output features are weight axis 1.
+    rng = rng_for("matmul_per_channel")
+    g = Graph("matmul_per_channel")
+    x = g.input([2, 3, 5], -4)
+    w = channel_weight(g, int8_weights(rng, [5, 4]), [-7, -5, -9, -6], 1)
+    return g.finish(g.node("MatMul", [x, w]), -4)
+
+
+@fixture
+def conv_transpose_per_channel():
+    # Weights [C, M/group, k]: per channel along axis 1, the output channels of one group.
+    rng = rng_for("conv_transpose_per_channel")
+    g = Graph("conv_transpose_per_channel")
+    x = g.input([1, 4, 6], -5)
+    w = channel_weight(g, int8_weights(rng, [4, 3, 3]), [-6, -8, -5], 1)
+    y = g.node("ConvTranspose", [x, w], group=2, strides=[2], pads=[1, 0])
+    return g.finish(y, -4)
+
+
+@fixture
+def conv2d_wide_accumulator():
+    # Biases next to +-2^31 (exact in f32) make the worst case exceed i32: the layer
+    # accumulates in i64. Those channels saturate; the small-bias ones give ordinary values.
+    rng = rng_for("conv2d_wide_accumulator")
+    g = Graph("conv2d_wide_accumulator")
+    x = g.input([1, 2, 5, 5], -4)
+    w = g.weight(int8_weights(rng, [4, 2, 3, 3]), -6)
+    bias = g.weight(np.array([2147483520, -2147483520, 1234, -777]), -10, np.int32)
+    return g.finish(g.node("Conv", [x, w, bias], pads=[1, 1, 1, 1]), -4)
+
+
 TABLE_OPS = {
     # name: (op, input exponent, output exponent, opset, attributes)
     "sigmoid": ("Sigmoid", -5, -7, DEFAULT_OPSET, {}),

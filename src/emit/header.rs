@@ -67,7 +67,7 @@ pub fn header(graph: &Graph, qgraph: &QGraph, plan: &Plan, layers: &[RenderedLay
         plan.arena_bytes, plan.peak_live_bytes, weight_bytes, macs
     );
     let _ = writeln!(h, "//");
-    let rows: Vec<[String; 8]> = qgraph
+    let rows: Vec<[String; 9]> = qgraph
         .layers
         .iter()
         .zip(layers)
@@ -93,7 +93,15 @@ pub fn header(graph: &Graph, qgraph: &QGraph, plan: &Plan, layers: &[RenderedLay
                     exps.join(","),
                     qgraph.tensors[layer.output].exponent
                 ),
-                layer.kernel.shift().map_or("-".into(), |s| s.to_string()),
+                match (layer.kernel.shift(), layer.kernel.channel_shifts()) {
+                    (Some(shift), _) => shift.to_string(),
+                    (None, Some(shifts)) => shifts.range(),
+                    (None, None) => "-".into(),
+                },
+                layer
+                    .kernel
+                    .accumulator()
+                    .map_or("-".into(), |a| a.describe()),
                 layer.kernel.macs().to_string(),
                 rendered
                     .statics
@@ -111,6 +119,7 @@ pub fn header(graph: &Graph, qgraph: &QGraph, plan: &Plan, layers: &[RenderedLay
         "output",
         "exp in -> out",
         "shift",
+        "acc bound",
         "MACs",
         "bytes",
     ];

@@ -2,18 +2,19 @@
 //! output exponent, with a fused Relu/Clip clamp.
 
 use super::window::Window2d;
-use super::{Clamp, Kernel, Pending};
+use super::{Clamp, Kernel, Pending, Shifts};
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
+use crate::quant::accumulator::Accumulator;
 use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
-use crate::quant::{Lowering, QuantConst};
+use crate::quant::{Lowering, Weights};
 use std::rc::Rc;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let input = lowering.quant_input(node, 0)?;
-    let weights = lowering.quant_const(node, 1)?;
+    let weights = lowering.weights(node, 1)?;
     let bias = bias_input(lowering, node, 2)?;
     let in_shape = lowering.tensor(input).shape.clone();
     // 1-D convolution runs as 2-D convolution of height 1 over [N, C, 1, L]; the weights
@@ -95,7 +96,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
 struct ConvPending {
     node: Node,
     input: TensorId,
-    weights: Rc<QuantConst>,
+    weights: Rc<Weights>,
     bias: Option<Bias>,
     groups: usize,
     window: Window2d,
@@ -115,16 +116,15 @@ impl Pending for ConvPending {
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         let node = &self.node;
         let x = lowering.tensor(self.input);
-        let acc_exponent = x.exponent + self.weights.exponent;
         let out_channels = self.output_shape[1];
+        // Weight axis 0 is the output channel.
+        let acc_exponents: Vec<i32> = (self.weights)
+            .output_exponents(node, 0, out_channels)?
+            .iter()
+            .map(|ew| x.exponent + ew)
+            .collect();
         let weights = int8_values(node, &self.weights)?;
-        let bias = checked_bias(
-            node,
-            self.bias.as_ref(),
-            &weights,
-            out_channels,
-            acc_exponent,
-        )?;
+        let (bias, accumulator) = checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
         let kernel = Conv2d {
             batch: self.output_shape[0],
             in_channels: x.shape[1],
@@ -133,7 +133,8 @@ impl Pending for ConvPending {
             window: self.window.clone(),
             weights,
             bias,
-            shift: output_exponent - acc_exponent,
+            shifts: Shifts::new(output_exponent, &acc_exponents),
+            accumulator,
             clamp,
         };
         Ok((Box::new(kernel), vec![self.input]))
@@ -150,7 +151,8 @@ pub struct Conv2d {
     /// `[out_channels][in_channels / groups * kH * kW]`, ONNX order within a channel.
     weights: Vec<i8>,
     bias: Vec<i32>,
-    shift: i32,
+    shifts: Shifts,
+    accumulator: Accumulator,
     clamp: Clamp,
 }
 
@@ -168,15 +170,16 @@ impl Kernel for Conv2d {
         out.set("in_per_group", per_group_in);
         out.set("out_per_group", self.out_channels / self.groups);
         out.set("weights_per_channel", per_channel);
-        out.set("shift", self.shift);
         self.window.set(out);
         self.clamp.set(out);
+        self.accumulator.set(out);
         out.weights_and_bias(&self.weights, per_channel, &self.bias);
+        self.shifts.set(out);
         out.describe(format!(
-            "{} groups, {}, shift {}",
+            "{} groups, {}, {}",
             self.groups,
             self.window.describe(),
-            self.shift
+            self.shifts.describe()
         ));
         Ok(())
     }
@@ -187,6 +190,14 @@ impl Kernel for Conv2d {
     }
 
     fn shift(&self) -> Option<i32> {
-        Some(self.shift)
+        self.shifts.uniform()
+    }
+
+    fn channel_shifts(&self) -> Option<&Shifts> {
+        self.shifts.per_channel()
+    }
+
+    fn accumulator(&self) -> Option<Accumulator> {
+        Some(self.accumulator)
     }
 }

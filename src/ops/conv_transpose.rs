@@ -4,13 +4,14 @@
 //! ConvTranspose is the 2-D one with height 1.
 
 use super::window::Tap;
-use super::{Clamp, Kernel, Pending};
+use super::{Clamp, Kernel, Pending, Shifts};
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
+use crate::quant::accumulator::Accumulator;
 use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
-use crate::quant::{Lowering, QuantConst};
+use crate::quant::{Lowering, Weights};
 use std::rc::Rc;
 
 /// Spatial geometry, as `[height, width]` pairs (height 1 for 1-D).
@@ -27,7 +28,7 @@ struct Geometry {
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let input = lowering.quant_input(node, 0)?;
-    let weights = lowering.quant_const(node, 1)?;
+    let weights = lowering.weights(node, 1)?;
     let bias = bias_input(lowering, node, 2)?;
     let shape = lowering.tensor(input).shape.clone();
     let (batch, in_channels, spatial, one_d) = match shape[..] {
@@ -153,7 +154,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
 struct ConvTransposePending {
     node: Node,
     input: TensorId,
-    weights: Rc<QuantConst>,
+    weights: Rc<Weights>,
     bias: Option<Bias>,
     groups: usize,
     geometry: Geometry,
@@ -173,7 +174,6 @@ impl Pending for ConvTransposePending {
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         let node = &self.node;
         let x = lowering.tensor(self.input);
-        let acc_exponent = x.exponent + self.weights.exponent;
         let in_channels = x.shape[1];
         let out_channels = self.output_shape[1];
         let (in_per_group, out_per_group) = (in_channels / self.groups, out_channels / self.groups);
@@ -190,13 +190,15 @@ impl Pending for ConvTransposePending {
                 weights.extend_from_slice(&onnx[start..start + taps]);
             }
         }
-        let bias = checked_bias(
-            node,
-            self.bias.as_ref(),
-            &weights,
-            out_channels,
-            acc_exponent,
-        )?;
+        // Weight axis 1 holds the output channels of one group (ONNX and ONNX Runtime
+        // quantize ConvTranspose per channel along it): output channel `oc` has exponent
+        // `ew[oc % out_per_group]`.
+        let acc_exponents: Vec<i32> = (self.weights)
+            .output_exponents(node, 1, out_channels)?
+            .iter()
+            .map(|ew| x.exponent + ew)
+            .collect();
+        let (bias, accumulator) = checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
         let kernel = ConvTranspose2d {
             in_channels,
             out_channels,
@@ -205,7 +207,8 @@ impl Pending for ConvTransposePending {
             geometry: self.geometry.clone(),
             weights,
             bias,
-            shift: output_exponent - acc_exponent,
+            shifts: Shifts::new(output_exponent, &acc_exponents),
+            accumulator,
             clamp,
         };
         Ok((Box::new(kernel), vec![self.input]))
@@ -222,7 +225,8 @@ struct ConvTranspose2d {
     /// `[out_channels][in_channels / groups * kH * kW]`
     weights: Vec<i8>,
     bias: Vec<i32>,
-    shift: i32,
+    shifts: Shifts,
+    accumulator: Accumulator,
     clamp: Clamp,
 }
 
@@ -259,11 +263,12 @@ impl Kernel for ConvTranspose2d {
             }
         }
         out.set("taps", taps);
-        out.set("shift", self.shift);
         self.clamp.set(out);
+        self.accumulator.set(out);
         out.weights_and_bias(&self.weights, per_channel, &self.bias);
+        self.shifts.set(out);
         out.describe(format!(
-            "{}x{} kernel, stride {}x{}, dilation {}x{}, pads {:?}, shift {}",
+            "{}x{} kernel, stride {}x{}, dilation {}x{}, pads {:?}, {}",
             g.kernel[0],
             g.kernel[1],
             g.strides[0],
@@ -271,7 +276,7 @@ impl Kernel for ConvTranspose2d {
             g.dilations[0],
             g.dilations[1],
             g.pads_begin,
-            self.shift
+            self.shifts.describe()
         ));
         Ok(())
     }
@@ -287,6 +292,14 @@ impl Kernel for ConvTranspose2d {
     }
 
     fn shift(&self) -> Option<i32> {
-        Some(self.shift)
+        self.shifts.uniform()
+    }
+
+    fn channel_shifts(&self) -> Option<&Shifts> {
+        self.shifts.per_channel()
+    }
+
+    fn accumulator(&self) -> Option<Accumulator> {
+        Some(self.accumulator)
     }
 }

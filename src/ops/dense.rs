@@ -3,13 +3,14 @@
 //! transposed copy of the input; power-of-two alpha and beta are exponent moves. MatMul of
 //! two activations is in `matmul.rs`.
 
-use super::{Clamp, Kernel, Pending};
+use super::{Clamp, Kernel, Pending, Shifts};
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::{Constant, Node};
+use crate::quant::accumulator::Accumulator;
 use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
-use crate::quant::{Lowering, QuantConst, Value};
+use crate::quant::{Lowering, Value, Weights};
 use std::rc::Rc;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -17,7 +18,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         return super::matmul::lower(lowering, node);
     }
     let mut input = lowering.quant_input(node, 0)?;
-    let mut weights = lowering.quant_const(node, 1)?;
+    let mut weights = lowering.weights(node, 1)?;
     let is_gemm = node.op_type == "Gemm";
     let mut bias = if is_gemm {
         bias_input(lowering, node, 2)?
@@ -35,10 +36,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         // and here just moves the weights' exponent.
         let alpha = node.attr_float("alpha", 1.0)?;
         let alpha_exponent = power_of_two(node, "alpha", alpha)?;
-        weights = Rc::new(QuantConst {
-            exponent: weights.exponent + alpha_exponent,
-            ..(*weights).clone()
-        });
+        weights = Rc::new(weights.scaled(alpha_exponent));
         let beta = node.attr_float("beta", 1.0)?;
         bias = match bias {
             // ONNX Runtime scales a float C by beta in f32.
@@ -46,10 +44,9 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 values: c.values.iter().map(|&v| (beta * v as f32) as f64).collect(),
                 ..c
             })),
-            Some(Bias::Quant(q)) => Some(Bias::Quant(Rc::new(QuantConst {
-                exponent: q.exponent + power_of_two(node, "beta", beta)?,
-                ..(*q).clone()
-            }))),
+            Some(Bias::Quant(q)) => Some(Bias::Quant(Rc::new(
+                q.scaled(power_of_two(node, "beta", beta)?),
+            ))),
             None => None,
         };
     }
@@ -115,7 +112,7 @@ fn power_of_two(node: &Node, name: &str, value: f32) -> Result<i32> {
 struct DensePending {
     node: Node,
     input: TensorId,
-    weights: Rc<QuantConst>,
+    weights: Rc<Weights>,
     trans_b: bool,
     bias: Option<Bias>,
     in_features: usize,
@@ -135,7 +132,15 @@ impl Pending for DensePending {
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         let node = &self.node;
-        let acc_exponent = lowering.tensor(self.input).exponent + self.weights.exponent;
+        // The output features are weight axis 0 of B^T ([N, K], transB = 1), axis 1 of B
+        // ([K, N]).
+        let feature_axis = if self.trans_b { 0 } else { 1 };
+        let input_exponent = lowering.tensor(self.input).exponent;
+        let acc_exponents: Vec<i32> = (self.weights)
+            .output_exponents(node, feature_axis, self.out_features)?
+            .iter()
+            .map(|ew| input_exponent + ew)
+            .collect();
         let values = int8_values(node, &self.weights)?;
         // Store one contiguous row of weights per output unit.
         let weights: Vec<i8> = if self.trans_b {
@@ -148,20 +153,15 @@ impl Pending for DensePending {
                 })
                 .collect()
         };
-        let bias = checked_bias(
-            node,
-            self.bias.as_ref(),
-            &weights,
-            self.out_features,
-            acc_exponent,
-        )?;
+        let (bias, accumulator) = checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
         let kernel = Dense {
             rows: self.output_shape.iter().rev().skip(1).product(),
             in_features: self.in_features,
             out_features: self.out_features,
             weights,
             bias,
-            shift: output_exponent - acc_exponent,
+            shifts: Shifts::new(output_exponent, &acc_exponents),
+            accumulator,
             clamp,
         };
         Ok((Box::new(kernel), vec![self.input]))
@@ -176,7 +176,8 @@ pub struct Dense {
     /// `[out_features][in_features]`
     weights: Vec<i8>,
     bias: Vec<i32>,
-    shift: i32,
+    shifts: Shifts,
+    accumulator: Accumulator,
     clamp: Clamp,
 }
 
@@ -189,12 +190,15 @@ impl Kernel for Dense {
         out.set("rows", self.rows);
         out.set("in_features", self.in_features);
         out.set("out_features", self.out_features);
-        out.set("shift", self.shift);
         self.clamp.set(out);
+        self.accumulator.set(out);
         out.weights_and_bias(&self.weights, self.in_features, &self.bias);
+        self.shifts.set(out);
         out.describe(format!(
-            "{} -> {} features, shift {}",
-            self.in_features, self.out_features, self.shift
+            "{} -> {} features, {}",
+            self.in_features,
+            self.out_features,
+            self.shifts.describe()
         ));
         Ok(())
     }
@@ -204,6 +208,14 @@ impl Kernel for Dense {
     }
 
     fn shift(&self) -> Option<i32> {
-        Some(self.shift)
+        self.shifts.uniform()
+    }
+
+    fn channel_shifts(&self) -> Option<&Shifts> {
+        self.shifts.per_channel()
+    }
+
+    fn accumulator(&self) -> Option<Accumulator> {
+        Some(self.accumulator)
     }
 }

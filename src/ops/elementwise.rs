@@ -14,6 +14,7 @@ use crate::emit::{Elem, KernelEmit};
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
+use crate::quant::accumulator::{worst_case, Accumulator};
 use crate::quant::{Lowering, QuantConst, Value};
 use std::rc::Rc;
 
@@ -245,6 +246,24 @@ impl Pending for ElementwisePending {
                 -k
             }
         };
+        // The i32 sum `a << shift_a + b << shift_b`, or the product `a * b`; the f32
+        // exactness checks above already keep both far inside i32.
+        let accumulator = match self.arithmetic {
+            Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod => {
+                let aligned = [mag_a << shift_a, mag_b << shift_b];
+                Some(Accumulator::for_bound(
+                    &self.node,
+                    worst_case(0, aligned, 1),
+                    false,
+                )?)
+            }
+            Arithmetic::Mul => Some(Accumulator::for_bound(
+                &self.node,
+                worst_case(0, [mag_a], mag_b as u64),
+                false,
+            )?),
+            Arithmetic::Div | Arithmetic::Compare(_) => None,
+        };
         let tensors: Vec<TensorId> = [&self.a, &self.b]
             .into_iter()
             .filter_map(|o| match o {
@@ -266,6 +285,7 @@ impl Pending for ElementwisePending {
             shift_a,
             shift_b,
             shift,
+            accumulator,
             clamp,
         };
         Ok((Box::new(kernel), tensors))
@@ -286,6 +306,7 @@ struct ElementwiseKernel {
     shift_a: i32,
     shift_b: i32,
     shift: i32,
+    accumulator: Option<Accumulator>,
     clamp: Clamp,
 }
 
@@ -362,5 +383,9 @@ impl Kernel for ElementwiseKernel {
 
     fn shift(&self) -> Option<i32> {
         Some(self.shift)
+    }
+
+    fn accumulator(&self) -> Option<Accumulator> {
+        self.accumulator
     }
 }

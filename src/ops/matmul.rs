@@ -1,5 +1,6 @@
 //! MatMul of two activations, `[..., M, K] × [..., K, N]` with the batch dims broadcast:
-//! the products are exact at `ea + eb`, summed in i32, then requantized.
+//! the products are exact at `ea + eb`, summed in i32 (i64 when the inner dimension could
+//! overflow it), then requantized.
 
 use super::elementwise::{broadcast_index, broadcast_shape};
 use super::{Clamp, Kernel, Pending};
@@ -7,6 +8,7 @@ use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
+use crate::quant::accumulator::{worst_case, Accumulator, INT8_MAGNITUDE};
 use crate::quant::Lowering;
 use std::rc::Rc;
 
@@ -28,13 +30,9 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             format!("input shapes {sa:?} and {sb:?} disagree on the inner dimension"),
         ));
     }
-    // 128 * 128 * k must fit in i32.
-    if k > 131_071 {
-        return Err(Error::node(
-            node,
-            format!("inner dimension {k} could overflow the i32 accumulator"),
-        ));
-    }
+    // Both operands are int8: each product is at most 128 * 128.
+    let products = std::iter::repeat_n(INT8_MAGNITUDE as i64, k);
+    let accumulator = Accumulator::for_bound(node, worst_case(0, products, INT8_MAGNITUDE), true)?;
     let batch = broadcast_shape(node, batch_a, batch_b)?;
     let pending = MatMulPending {
         a,
@@ -42,6 +40,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         index_a: broadcast_index(batch_a, &batch),
         index_b: broadcast_index(batch_b, &batch),
         dims: [m, k, n],
+        accumulator,
         shape: batch.iter().copied().chain([m, n]).collect(),
     };
     super::define_pending(lowering, node, Rc::new(pending))
@@ -63,6 +62,7 @@ struct MatMulPending {
     index_b: String,
     /// M, K, N
     dims: [usize; 3],
+    accumulator: Accumulator,
     shape: Vec<usize>,
 }
 
@@ -82,6 +82,7 @@ impl Pending for MatMulPending {
             index_a: self.index_a.clone(),
             index_b: self.index_b.clone(),
             dims: self.dims,
+            accumulator: self.accumulator,
             matrices: self.shape.iter().rev().skip(2).product(),
             shift: output_exponent - acc_exponent,
             clamp,
@@ -95,6 +96,7 @@ struct MatMulKernel {
     index_a: String,
     index_b: String,
     dims: [usize; 3],
+    accumulator: Accumulator,
     matrices: usize,
     shift: i32,
     clamp: Clamp,
@@ -114,6 +116,7 @@ impl Kernel for MatMulKernel {
         out.set("index_b", &self.index_b);
         out.set("shift", self.shift);
         self.clamp.set(out);
+        self.accumulator.set(out);
         out.describe(format!(
             "{} matrices of {m}x{k} by {k}x{n}, shift {}",
             self.matrices, self.shift
@@ -128,5 +131,9 @@ impl Kernel for MatMulKernel {
 
     fn shift(&self) -> Option<i32> {
         Some(self.shift)
+    }
+
+    fn accumulator(&self) -> Option<Accumulator> {
+        Some(self.accumulator)
     }
 }

@@ -23,6 +23,7 @@ use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::QType;
 use crate::onnx::Node;
+use crate::quant::accumulator::Accumulator;
 use crate::quant::Lowering;
 
 /// A layer's code generator: fills the context of its template.
@@ -35,13 +36,22 @@ pub trait Kernel: std::fmt::Debug {
     fn macs(&self) -> u64 {
         0
     }
-    /// The requantization shift, for the header table.
+    /// The requantization shift, for the header table (`None` when it differs per channel).
     fn shift(&self) -> Option<i32> {
         None
     }
-    /// Whether the template handles int16 inputs and outputs (`in_ty`, `out_ty`, `acc_ty`).
+    /// Whether the template handles int16 inputs and outputs (`in_ty`, `out_ty`).
     fn supports_int16(&self) -> bool {
         false
+    }
+    /// The requantization shift of each output channel, for layers with per-channel weights.
+    fn channel_shifts(&self) -> Option<&Shifts> {
+        None
+    }
+    /// The worst-case `|acc|` of an accumulating layer and whether it needs i64, proven at
+    /// codegen from the real weights and bias and the input range.
+    fn accumulator(&self) -> Option<Accumulator> {
+        None
     }
 }
 
@@ -154,6 +164,63 @@ impl Clamp {
     }
 }
 
+/// The requantization shifts `ey - ex - ew[c]` of an accumulating layer's output channels:
+/// all equal for per-tensor weights, one per channel for per-channel weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shifts(Vec<i32>);
+
+impl Shifts {
+    pub fn new(output_exponent: i32, acc_exponents: &[i32]) -> Shifts {
+        Shifts(acc_exponents.iter().map(|e| output_exponent - e).collect())
+    }
+
+    /// The one shift of every channel, if they agree.
+    pub fn uniform(&self) -> Option<i32> {
+        let first = *self.0.first()?;
+        self.0.iter().all(|&s| s == first).then_some(first)
+    }
+
+    /// These shifts, when they differ between channels.
+    pub fn per_channel(&self) -> Option<&Shifts> {
+        self.uniform().is_none().then_some(self)
+    }
+
+    /// The shift of each channel.
+    pub fn values(&self) -> &[i32] {
+        &self.0
+    }
+
+    /// Template variables: `shift`, a literal when the channels agree. Otherwise `shifts`
+    /// names an `[i8; C]` static that the template zips with its output channels, binding
+    /// `shift`, and `shift` is `i32::from(*shift)`. Clamping to the i8 range changes nothing: the
+    /// requantize helpers cap shifts at 63 and -32 themselves.
+    pub fn set(&self, out: &mut KernelEmit) {
+        match self.uniform() {
+            Some(shift) => out.set("shift", shift),
+            None => {
+                let values = self.0.iter().map(|&s| s.clamp(-128, 127) as i64).collect();
+                let name = out.add_static("SHIFTS", crate::emit::Elem::I8, &[self.0.len()], values);
+                out.set("shifts", name);
+                out.set("shift", "i32::from(*shift)");
+            }
+        }
+    }
+
+    /// `shift 7`, or `shifts 5..9 per channel`, for the layer's doc comment.
+    pub fn describe(&self) -> String {
+        match self.uniform() {
+            Some(shift) => format!("shift {shift}"),
+            None => format!("shifts {} per channel", self.range()),
+        }
+    }
+
+    /// `min..max` of the shifts.
+    pub fn range(&self) -> String {
+        let (lo, hi) = (self.0.iter().min(), self.0.iter().max());
+        format!("{}..{}", lo.unwrap_or(&0), hi.unwrap_or(&0))
+    }
+}
+
 type LowerFn = fn(&mut Lowering, &Node) -> Result<()>;
 
 /// A supported ONNX operator: its lowering, the constraints on its use, and the fixtures
@@ -186,12 +253,12 @@ const TABLE_CONSTRAINT: &str =
 /// Every operator the lowering implements, in the order of the README table (one line each).
 #[rustfmt::skip]
 pub const OPERATORS: &[Operator] = &[
-    op("QuantizeLinear", quantize::lower_quantize, "int8, power-of-two per-tensor scale, zero point 0", &["digits_esppq", "digits_qat"]),
-    op("DequantizeLinear", quantize::lower_dequantize, "int8 activations; int8/int32 constants", &["digits_esppq", "digits_qat"]),
-    op("Conv", conv::lower, "1-D and 2-D; any groups (depthwise); pads, auto_pad, strides, dilations; constant int8 weights", &["ops/conv1d_pads_stride", "ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq", "ops/conv2d_same_upper_stride2", "ops/conv2d_grouped_dilated"]),
-    op("ConvTranspose", conv_transpose::lower, "1-D and 2-D; any groups; explicit pads, strides, dilations, output_padding (no output_shape)", &["ops/conv_transpose_stride2", "ops/conv_transpose1d_groups"]),
-    op("Gemm", dense::lower, "constant 2-D int8 weight; transA, transB; power-of-two alpha, and beta (power of two for an int32 C)", &["ops/gemm_trans_alpha_beta", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
-    op("MatMul", dense::lower, "activation × constant 2-D int8 weight, or activation × activation with broadcast batch dims", &["ops/matmul_batched", "ops/matmul_weight"]),
+    op("QuantizeLinear", quantize::lower_quantize, "int8, or int16 (opset 21); power-of-two per-tensor scale, zero point 0; between int8 and int16 a requantizing shift", &["digits_esppq", "digits_qat", "ops/int16_requantize_chain", "ops/int16_reshape_clip"]),
+    op("DequantizeLinear", quantize::lower_dequantize, "int8 or int16 activations; int8/int32 constants; per channel (axis, 1-D power-of-two scale) for the weights and biases of Conv, ConvTranspose, Gemm and MatMul", &["digits_esppq", "digits_qat", "ops/conv2d_per_channel"]),
+    op("Conv", conv::lower, "1-D and 2-D; any groups (depthwise); pads, auto_pad, strides, dilations; constant int8 weights, per tensor or per output channel; i64 accumulator when the worst case exceeds i32", &["ops/conv1d_pads_stride", "ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq", "ops/conv2d_same_upper_stride2", "ops/conv2d_grouped_dilated", "ops/conv2d_per_channel", "ops/conv1d_depthwise_per_channel", "ops/conv2d_grouped_per_channel", "ops/conv2d_wide_accumulator"]),
+    op("ConvTranspose", conv_transpose::lower, "1-D and 2-D; any groups; explicit pads, strides, dilations, output_padding (no output_shape); weights per tensor or per channel along axis 1", &["ops/conv_transpose_stride2", "ops/conv_transpose1d_groups", "ops/conv_transpose_per_channel"]),
+    op("Gemm", dense::lower, "constant 2-D int8 weight, per tensor or per output feature; transA, transB; power-of-two alpha, and beta (power of two for an int32 C)", &["ops/gemm_trans_alpha_beta", "ops/gemm_per_channel_trans_b", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
+    op("MatMul", dense::lower, "activation × constant 2-D int8 weight (per tensor or per output feature), or activation × activation with broadcast batch dims", &["ops/matmul_batched", "ops/matmul_weight", "ops/matmul_per_channel"]),
     op("Add", elementwise::lower, "two activations, or one and a DequantizeLinear constant; numpy broadcasting; the aligned operands within 2^24 (exponents at most 16 apart for int8)", &["ops/add_constant_int32", "ops/add_broadcast_channel", "ops/add_broadcast_both", "digits_esppq", "residual_cnn_esppq"]),
     op("Sub", elementwise::lower, "as Add", &["ops/sub_constant_first", "ops/sub_same_shape", "ops/sub_broadcast_rank"]),
     op("Mul", elementwise::lower, "two activations, or one and a DequantizeLinear constant; numpy broadcasting; x * f(x) of a table op (Swish) fuses into one table", &["ops/mul_constant_int8", "ops/swish_fused", "ops/swish_qdq", "ops/mul_same_shape", "ops/mul_broadcast"]),

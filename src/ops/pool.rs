@@ -8,6 +8,7 @@ use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
+use crate::quant::accumulator::{worst_case, Accumulator, INT8_MAGNITUDE};
 use crate::quant::{Lowering, Value};
 use std::rc::Rc;
 
@@ -71,6 +72,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         },
     };
     let pool = PoolPending {
+        node: node.clone(),
         input,
         kind,
         window,
@@ -92,6 +94,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
 
 #[derive(Debug)]
 struct PoolPending {
+    node: Node,
     input: TensorId,
     kind: PoolKind,
     window: Window2d,
@@ -110,8 +113,16 @@ impl Pending for PoolPending {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        // An average pool sums its taps in i32 (the pool kernel has no i64 form).
+        let taps = self.window.kernel[0] * self.window.kernel[1];
+        let sum = worst_case(0, std::iter::repeat_n(1, taps), INT8_MAGNITUDE);
+        let accumulator = match self.kind {
+            PoolKind::Max => None,
+            PoolKind::Average { .. } => Some(Accumulator::for_bound(&self.node, sum, false)?),
+        };
         let kernel = Pool2d {
             kind: self.kind,
+            accumulator,
             window: self.window.clone(),
             planes: self.planes,
             shift: output_exponent - lowering.tensor(self.input).exponent,
@@ -124,6 +135,7 @@ impl Pending for PoolPending {
 #[derive(Debug)]
 struct Pool2d {
     kind: PoolKind,
+    accumulator: Option<Accumulator>,
     window: Window2d,
     planes: usize,
     shift: i32,
@@ -165,5 +177,9 @@ impl Kernel for Pool2d {
 
     fn shift(&self) -> Option<i32> {
         (self.kind != PoolKind::Max).then_some(self.shift)
+    }
+
+    fn accumulator(&self) -> Option<Accumulator> {
+        self.accumulator
     }
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::ir::{QType, TensorId};
 use crate::onnx::{DType, Node};
 use crate::quant::lower::describe;
-use crate::quant::{Lowering, QuantConst, Value};
+use crate::quant::{Lowering, QuantConst, Value, Weights};
 use std::rc::Rc;
 
 fn scale_and_zero_point<'a>(
@@ -106,6 +106,11 @@ pub fn lower_dequantize(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let output = super::single_output(node)?;
     let input_name = lowering.input_name(node, 0)?.to_string();
     let (scale, zero_point) = scale_and_zero_point(lowering, node)?;
+    if scale.len() > 1 {
+        let weights = channel_weights(lowering, node, &input_name, scale, zero_point)?;
+        lowering.define(output, Value::ChannelConst(Rc::new(weights)));
+        return Ok(());
+    }
     let exponent = lowering.exponent(node, &input_name, scale, zero_point)?;
     let value = match lowering.value(node, 0)?.clone() {
         // The usual case: the DQ undoes the Q before it, at the same exponent.
@@ -131,6 +136,59 @@ pub fn lower_dequantize(lowering: &mut Lowering, node: &Node) -> Result<()> {
     };
     lowering.define(output, value);
     Ok(())
+}
+
+/// DequantizeLinear of an integer constant with a 1-D scale along `axis`: per-channel
+/// weights or biases, one exponent per slice.
+fn channel_weights(
+    lowering: &Lowering,
+    node: &Node,
+    input_name: &str,
+    scale: &crate::onnx::Constant,
+    zero_point: Option<&crate::onnx::Constant>,
+) -> Result<Weights> {
+    let constant = match lowering.value(node, 0)? {
+        Value::Const(c) if !c.dtype.is_float() => c,
+        other => {
+            return Err(Error::node(
+                node,
+                format!(
+                    "'{input_name}' has {} scales (per-channel quantization), which only constant weights may have; found {}",
+                    scale.len(),
+                    describe(other)
+                ),
+            ))
+        }
+    };
+    if node.attr_int("block_size", 0)? != 0 {
+        return Err(Error::node(
+            node,
+            format!("'{input_name}': blocked quantization (block_size) is not supported"),
+        ));
+    }
+    let rank = constant.dims.len() as i64;
+    let axis = node.attr_int("axis", 1)?;
+    let axis = if axis < 0 { axis + rank } else { axis };
+    let axis_len = usize::try_from(axis)
+        .ok()
+        .and_then(|a| constant.dims.get(a).map(|&len| (a, len)));
+    let Some((axis, _)) = axis_len.filter(|&(_, len)| scale.dims.len() == 1 && len == scale.len())
+    else {
+        return Err(Error::node(
+            node,
+            format!(
+                "'{input_name}' of shape {:?}: per-channel scale of shape {:?} does not match axis {axis}",
+                constant.dims, scale.dims
+            ),
+        ));
+    };
+    Ok(Weights {
+        name: input_name.to_string(),
+        dims: constant.dims.clone(),
+        values: constant.values.iter().map(|&v| v as i64).collect(),
+        axis: Some(axis),
+        exponents: lowering.channel_exponents(node, input_name, scale, zero_point)?,
+    })
 }
 
 /// Emits `y = requantize(x, ey - ex)` into a tensor of type `dtype` and returns y.

@@ -13,6 +13,7 @@ use crate::emit::{Elem, KernelEmit};
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::{normalize_axis, Node};
+use crate::quant::accumulator::{worst_case, Accumulator};
 use crate::quant::Lowering;
 use std::rc::Rc;
 
@@ -104,18 +105,16 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             format!("a log-sum of {count} elements needs a table of {} entries (at most {MAX_LOG_TABLE})", count * 127),
         ));
     }
-    if count.saturating_mul(largest_term) > i32::MAX as usize {
-        return Err(Error::node(
-            node,
-            format!("{count} reduced elements could overflow the i32 accumulator"),
-        ));
-    }
+    // The i32 sum of `count` terms (the reduce kernel has no i64 form).
+    let terms = std::iter::repeat_n(largest_term as i64, count);
+    let accumulator = Accumulator::for_bound(node, worst_case(0, terms, 1), false)?;
     let pending = ReducePending {
         node: node.clone(),
         reduction,
         input,
         output_index: output_index(&shape, &axes),
         count,
+        accumulator,
         output_shape,
     };
     super::define_pending(lowering, node, Rc::new(pending))
@@ -154,6 +153,7 @@ struct ReducePending {
     input: TensorId,
     output_index: String,
     count: usize,
+    accumulator: Accumulator,
     output_shape: Vec<usize>,
 }
 
@@ -216,6 +216,7 @@ impl Pending for ReducePending {
             output_len: self.output_shape.iter().product(),
             output_index: self.output_index.clone(),
             count: self.count,
+            accumulator: self.accumulator,
             shift,
             clamp,
         };
@@ -233,6 +234,7 @@ struct ReduceKernel {
     output_len: usize,
     output_index: String,
     count: usize,
+    accumulator: Accumulator,
     shift: i32,
     clamp: Clamp,
 }
@@ -276,5 +278,19 @@ impl Kernel for ReduceKernel {
 
     fn shift(&self) -> Option<i32> {
         Some(self.shift)
+    }
+
+    fn accumulator(&self) -> Option<Accumulator> {
+        // Max, Min and Prod do not sum; LogSumExp sums its Q24 exps in i64 (see `largest_term`).
+        matches!(
+            self.reduction,
+            Reduction::Sum
+                | Reduction::Mean
+                | Reduction::SumSquare
+                | Reduction::L1
+                | Reduction::L2
+                | Reduction::LogSum
+        )
+        .then_some(self.accumulator)
     }
 }

@@ -1,7 +1,9 @@
-//! Bias quantization and the accumulator bound of DESIGN.md: the bias is int32 at
-//! `ex + ew`, and `|acc|` must provably fit in i32.
+//! Bias quantization: the bias of output channel `c` is int32 at the accumulator exponent
+//! `ex + ew[c]` (one `ew` for per-tensor weights, one per channel otherwise), and the layer's
+//! accumulator is proven wide enough for the real weights and bias.
 
-use super::QuantConst;
+use super::accumulator::{worst_case, Accumulator, INT8_MAGNITUDE};
+use super::Weights;
 use crate::error::{Error, Result};
 use crate::onnx::{Constant, Node};
 use std::rc::Rc;
@@ -11,16 +13,34 @@ use std::rc::Rc;
 pub enum Bias {
     /// Float bias (PyTorch QAT exports): rounded half to even at the accumulator exponent.
     Float(Constant),
-    /// int32 DequantizeLinear bias (ESP-PPQ): shifted exactly to the accumulator exponent.
-    Quant(Rc<QuantConst>),
+    /// int32 DequantizeLinear bias (ESP-PPQ), per tensor or per channel: shifted exactly to
+    /// the accumulator exponent.
+    Quant(Rc<Weights>),
 }
 
 impl Bias {
-    /// The bias of `channels` outputs as int32 at `exponent`.
-    pub fn at_exponent(&self, node: &Node, channels: usize, exponent: i32) -> Result<Vec<i32>> {
-        let (values, shift): (Vec<f64>, i32) = match self {
-            Bias::Float(c) => (c.values.clone(), 0),
-            Bias::Quant(q) => (q.values.iter().map(|&v| v as f64).collect(), q.exponent),
+    /// The bias of output channel `c` as int32 at `exponents[c]`, for `exponents.len()` channels.
+    pub fn at_exponents(&self, node: &Node, exponents: &[i32]) -> Result<Vec<i32>> {
+        let channels = exponents.len();
+        // Each value with its own exponent: 0 for a float, the tensor's or its channel's for
+        // an integer bias.
+        let values: Vec<(f64, i32)> = match self {
+            Bias::Float(c) => c.values.iter().map(|&v| (v, 0)).collect(),
+            Bias::Quant(q) if q.exponents.len() == 1 || q.exponents.len() == q.values.len() => q
+                .values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (v as f64, q.exponents[i % q.exponents.len()]))
+                .collect(),
+            Bias::Quant(q) => {
+                return Err(Error::node(
+                    node,
+                    format!(
+                        "bias '{}' of shape {:?} is quantized per channel along axis {:?}; a per-channel bias must be 1-D",
+                        q.name, q.dims, q.axis
+                    ),
+                ))
+            }
         };
         let values = match values.len() {
             n if n == channels => values,
@@ -34,7 +54,8 @@ impl Bias {
         };
         values
             .iter()
-            .map(|&v| {
+            .zip(exponents)
+            .map(|(&(v, shift), &exponent)| {
                 // Float: v * 2^-exponent. Integer at e_b: v * 2^(e_b - exponent), exact when
                 // e_b >= exponent (the ESP-PPQ case), otherwise rounded like a float bias.
                 let scaled = v * 2f64.powi(shift - exponent);
@@ -54,56 +75,31 @@ impl Bias {
     }
 }
 
-/// The worst-case `|acc|` over all int8 inputs for one output: `|b| + 128 * sum |w|`.
-pub fn accumulator_bound(weights: &[i8], bias: i32) -> i64 {
-    bias.unsigned_abs() as i64 + 128 * weights.iter().map(|&w| (w as i64).abs()).sum::<i64>()
-}
-
-/// Fails when some output's accumulator could overflow i32, naming the channel.
-fn check_accumulators<'a>(
-    node: &Node,
-    channels: impl Iterator<Item = (&'a [i8], i32)>,
-) -> Result<i64> {
-    let mut worst = 0;
-    for (channel, (weights, bias)) in channels.enumerate() {
-        let bound = accumulator_bound(weights, bias);
-        if bound > i32::MAX as i64 {
-            return Err(Error::node(
-                node,
-                format!(
-                    "output channel {channel}: the accumulator can reach {bound}, which overflows i32"
-                ),
-            ));
-        }
-        worst = worst.max(bound);
-    }
-    Ok(worst)
-}
-
-/// The int32 bias of a layer whose weights are one contiguous row per output, at the
-/// accumulator exponent (zeros without a bias), once it is proven that no output's
-/// accumulator can overflow i32.
+/// The int32 bias of a layer whose weights are one contiguous row per output channel, at the
+/// channels' accumulator exponents (zeros without a bias), and the accumulator that provably
+/// holds every channel's `|bias| + 128 * sum |w|`.
 pub fn checked_bias(
     node: &Node,
     bias: Option<&Bias>,
     weights: &[i8],
-    outputs: usize,
-    acc_exponent: i32,
-) -> Result<Vec<i32>> {
+    acc_exponents: &[i32],
+) -> Result<(Vec<i32>, Accumulator)> {
+    let outputs = acc_exponents.len();
     let bias = match bias {
-        Some(b) => b.at_exponent(node, outputs, acc_exponent)?,
+        Some(b) => b.at_exponents(node, acc_exponents)?,
         None => vec![0; outputs],
     };
     let per_output = (weights.len() / outputs.max(1)).max(1);
-    check_accumulators(
-        node,
-        weights.chunks_exact(per_output).zip(bias.iter().copied()),
-    )?;
-    Ok(bias)
+    let bounds = weights
+        .chunks_exact(per_output)
+        .zip(&bias)
+        .map(|(row, &b)| worst_case(b as i64, row.iter().map(|&w| w as i64), INT8_MAGNITUDE));
+    let accumulator = Accumulator::for_bounds(node, bounds, true)?;
+    Ok((bias, accumulator))
 }
 
 /// Converts int8 weight values, naming the tensor if one is out of range.
-pub fn int8_values(node: &Node, weights: &QuantConst) -> Result<Vec<i8>> {
+pub fn int8_values(node: &Node, weights: &Weights) -> Result<Vec<i8>> {
     weights
         .values
         .iter()
@@ -125,7 +121,8 @@ pub fn bias_input(lowering: &super::Lowering, node: &Node, index: usize) -> Resu
     }
     match lowering.value(node, index)? {
         super::Value::Const(c) if c.dtype.is_float() => Ok(Some(Bias::Float(c.clone()))),
-        super::Value::QuantConst(q) => Ok(Some(Bias::Quant(q.clone()))),
+        super::Value::QuantConst(q) => Ok(Some(Bias::Quant(Rc::new(Weights::per_tensor(q))))),
+        super::Value::ChannelConst(q) => Ok(Some(Bias::Quant(q.clone()))),
         other => Err(Error::node(
             node,
             format!(

@@ -26,6 +26,9 @@ pub enum Value {
     Const(Constant),
     /// `DequantizeLinear` of a constant: integer values at an exponent (weights, biases).
     QuantConst(Rc<QuantConst>),
+    /// `DequantizeLinear` of a constant with a 1-D scale: one exponent per slice along an
+    /// axis (per-channel weights and biases). Only weight and bias inputs accept it.
+    ChannelConst(Rc<Weights>),
     /// An integer computation waiting for its output exponent.
     Pending(PendingValue),
 }
@@ -39,6 +42,59 @@ pub struct QuantConst {
     pub dims: Vec<usize>,
     pub values: Vec<i64>,
     pub exponent: i32,
+}
+
+/// The constant weights (or bias) of an accumulating layer: integer values with one exponent
+/// for the whole tensor, or one per slice along `axis` (per-channel quantization).
+#[derive(Debug, Clone)]
+pub struct Weights {
+    /// The ONNX name of the integer tensor, for messages.
+    pub name: String,
+    pub dims: Vec<usize>,
+    pub values: Vec<i64>,
+    /// `None`: `exponents` holds the tensor's one exponent.
+    pub axis: Option<usize>,
+    pub exponents: Vec<i32>,
+}
+
+impl Weights {
+    pub fn per_tensor(constant: &QuantConst) -> Weights {
+        Weights {
+            name: constant.name.clone(),
+            dims: constant.dims.clone(),
+            values: constant.values.clone(),
+            axis: None,
+            exponents: vec![constant.exponent],
+        }
+    }
+
+    /// The weight exponent of each of `channels` output channels, where output channel `c`
+    /// reads slice `c % n` of the `n` slices along weight axis `axis` (`n < channels` for
+    /// ConvTranspose with groups, whose weight axis 1 holds the channels of one group).
+    /// Per-channel exponents along any other axis are an error naming the tensor.
+    pub fn output_exponents(&self, node: &Node, axis: usize, channels: usize) -> Result<Vec<i32>> {
+        match self.axis {
+            None => Ok(vec![self.exponents[0]; channels]),
+            Some(a) if a == axis && !self.exponents.is_empty() => Ok((0..channels)
+                .map(|c| self.exponents[c % self.exponents.len()])
+                .collect()),
+            Some(a) => Err(Error::node(
+                node,
+                format!(
+                    "weight '{}' is quantized per channel along axis {a}, but this layer's output channels are weight axis {axis}; only per-output-channel exponents can be requantized per channel",
+                    self.name
+                ),
+            )),
+        }
+    }
+
+    /// The same weights scaled by `2^by` (Gemm's power-of-two alpha and beta).
+    pub fn scaled(&self, by: i32) -> Weights {
+        Weights {
+            exponents: self.exponents.iter().map(|e| e + by).collect(),
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +226,17 @@ impl<'g> Lowering<'g> {
         }
     }
 
+    /// Input `index` as the constant weights of an accumulating layer, per tensor or per
+    /// channel.
+    pub fn weights(&self, node: &Node, index: usize) -> Result<Rc<Weights>> {
+        match self.value(node, index)? {
+            Value::ChannelConst(w) => Ok(w.clone()),
+            _ => Ok(Rc::new(Weights::per_tensor(
+                &*self.quant_const(node, index)?,
+            ))),
+        }
+    }
+
     /// Input `index` as a constant, or `None` when the input is absent.
     pub fn constant(&self, node: &Node, index: usize) -> Result<Option<&Constant>> {
         if !self.has_input(node, index) {
@@ -266,11 +333,37 @@ impl<'g> Lowering<'g> {
             return Err(Error::node(
                 node,
                 format!(
-                    "tensor '{tensor}' has {} scales (per-channel quantization); only per-tensor scales are supported so far",
+                    "tensor '{tensor}' has {} scales (per-channel quantization); only the constant weights and biases of Conv, ConvTranspose, Gemm and MatMul may be per channel",
                     scale.len()
                 ),
             ));
         };
+        self.scale_exponent(node, tensor, scale_value, zero_point)
+    }
+
+    /// The exponent of each entry of a 1-D scale (per-channel quantization), with the checks
+    /// of [`Lowering::exponent`].
+    pub fn channel_exponents(
+        &self,
+        node: &Node,
+        tensor: &str,
+        scale: &Constant,
+        zero_point: Option<&Constant>,
+    ) -> Result<Vec<i32>> {
+        scale
+            .values
+            .iter()
+            .map(|&s| self.scale_exponent(node, tensor, s, zero_point))
+            .collect()
+    }
+
+    fn scale_exponent(
+        &self,
+        node: &Node,
+        tensor: &str,
+        scale_value: f64,
+        zero_point: Option<&Constant>,
+    ) -> Result<i32> {
         if let Some(zp) = zero_point.and_then(|z| z.values.iter().find(|&&v| v != 0.0)) {
             return Err(Error::ZeroPoint {
                 tensor: tensor.to_string(),
@@ -371,6 +464,11 @@ pub(crate) fn describe(value: &Value) -> String {
         Value::Quant(_) => "a quantized activation".into(),
         Value::Const(c) => format!("a {:?} constant of shape {:?}", c.dtype, c.dims),
         Value::QuantConst(_) => "a quantized constant".into(),
+        Value::ChannelConst(w) => format!(
+            "the per-channel quantized constant '{}' (one exponent per slice along axis {}), which only Conv, ConvTranspose, Gemm and MatMul weights and their biases accept",
+            w.name,
+            w.axis.unwrap_or(0)
+        ),
         Value::Pending(p) => format!(
             "the float result of '{}' ({}), which must first go through QuantizeLinear",
             p.node.name, p.ops

@@ -1,6 +1,7 @@
 //! Lowering: rewrites the float QDQ graph into the integer IR in which every tensor has an
 //! exponent. Holds the scale-to-exponent rule and the integer helpers of DESIGN.md.
 
+pub mod accumulator;
 pub mod bias;
 pub mod exponent;
 pub mod expr;
@@ -8,7 +9,7 @@ pub(crate) mod lower;
 pub mod runtime;
 pub mod table;
 
-pub use lower::{lower, Lowering, QuantConst, Value};
+pub use lower::{lower, Lowering, QuantConst, Value, Weights};
 
 /// QuantizeLinear of a real value computed at codegen (tables, pad values, clamp bounds), as
 /// ONNX Runtime does it: `round_half_even(y * 2^-e)`, saturated to int8, NaN to -128.

@@ -15,6 +15,10 @@ pub fn requantize(acc: i32, shift: i32) -> i8 {
     requantize_i8(acc, shift)
 }
 
+pub fn requantize_wide(acc: i64, shift: i32) -> i8 {
+    requantize_i64(acc, shift)
+}
+
 pub fn round_shift(value: i32, shift: i32) -> i64 {
     shift_round(value, shift)
 }
@@ -138,6 +142,40 @@ mod tests {
         assert_eq!(requantize(1, -3), 8);
         assert_eq!(requantize(-1, -7), -128);
         assert_eq!(requantize(1, -7), 127);
+    }
+
+    #[test]
+    fn wide_requantization_matches_the_narrow_one_and_exact_rounding() {
+        for shift in -40..70 {
+            for value in [
+                -70_000, -5, -2, -1, 0, 1, 2, 3, 5, 6, 7, 9, 11, 4096, 70_000,
+            ] {
+                assert_eq!(
+                    requantize_wide(value as i64, shift),
+                    requantize(value, shift),
+                    "{value} {shift}"
+                );
+            }
+        }
+        let big: i64 = 1 << 62;
+        assert_eq!(requantize_wide(big, 62), 1);
+        assert_eq!(requantize_wide(big, 63), 0); // 0.5 -> 0
+        assert_eq!(requantize_wide(-big, 63), 0);
+        assert_eq!(requantize_wide(3 << 60, 61), 2); // 1.5 -> 2
+        assert_eq!(requantize_wide(5 << 59, 60), 2); // 2.5 -> 2
+        assert_eq!(requantize_wide(-(5 << 59), 60), -2);
+        assert_eq!(requantize_wide(big, 200), 0);
+        assert_eq!(requantize_wide(big, 0), 127);
+        assert_eq!(requantize_wide(-big, -100), -128);
+        assert_eq!(requantize_wide(-1, -7), -128);
+        for shift in 30..40 {
+            for value in (-600i64..600).map(|v| v * 1_234_567_891) {
+                let expected = (value as f64 * 2f64.powi(-shift))
+                    .round_ties_even()
+                    .clamp(-128.0, 127.0) as i8;
+                assert_eq!(requantize_wide(value, shift), expected, "{value} {shift}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,125 @@
+//! The accumulator bound of DESIGN.md: prove at codegen, from the real weights and biases and
+//! the input range, that no accumulator can overflow. A layer whose worst case exceeds i32
+//! accumulates in i64; one that exceeds even the i64 limit is an error naming the node.
+
+use crate::emit::KernelEmit;
+use crate::error::{Error, Result};
+use crate::onnx::Node;
+
+/// The largest `|q|` of an int8 value.
+pub const INT8_MAGNITUDE: u64 = 128;
+
+/// The largest `|acc|` an i64 accumulator may reach: 2^62 leaves the headroom that
+/// `requantize_i64`'s rounding needs (it adds up to `2^62` before shifting).
+pub const I64_LIMIT: u128 = 1 << 62;
+
+/// The worst-case `|acc|` of `acc = bias + sum_i x_i * w_i` over all inputs with
+/// `|x_i| <= input_magnitude`: `|bias| + input_magnitude * sum_i |w_i|`. Every accumulating
+/// kernel computes its bound with this one function (a sum of `n` inputs is `n` weights of 1,
+/// an aligned input is a weight of `2^shift`).
+pub fn worst_case(bias: i64, weights: impl IntoIterator<Item = i64>, input_magnitude: u64) -> u128 {
+    let weights: u128 = weights.into_iter().map(|w| w.unsigned_abs() as u128).sum();
+    bias.unsigned_abs() as u128 + input_magnitude as u128 * weights
+}
+
+/// A layer's accumulator: its type and the worst-case `|acc|` it must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accumulator {
+    pub bound: u64,
+    pub wide: bool,
+}
+
+impl Accumulator {
+    /// The accumulator for a worst case of `bound`: i32 when it fits, else i64 when
+    /// `widen` (the kernel has an i64 form) and it is within [`I64_LIMIT`], else an error
+    /// naming the node, the bound and the limit.
+    pub fn for_bound(node: &Node, bound: u128, widen: bool) -> Result<Accumulator> {
+        let limit = if widen { I64_LIMIT } else { i32::MAX as u128 };
+        if bound > limit {
+            return Err(Error::node(
+                node,
+                format!(
+                    "the accumulator can reach |acc| = {bound}, beyond the {} limit {limit}; the weights, bias or input range are too large for exact integer arithmetic",
+                    if widen { "i64" } else { "i32" }
+                ),
+            ));
+        }
+        Ok(Accumulator {
+            bound: bound as u64,
+            wide: bound > i32::MAX as u128,
+        })
+    }
+
+    /// The largest of several outputs' worst cases (one per output channel).
+    pub fn for_bounds(
+        node: &Node,
+        bounds: impl IntoIterator<Item = u128>,
+        widen: bool,
+    ) -> Result<Accumulator> {
+        Self::for_bound(node, bounds.into_iter().max().unwrap_or(0), widen)
+    }
+
+    /// Template variables: `acc`, the accumulator type (`i32` or `i64`), and `requantize`,
+    /// the helper that rounds it to int8.
+    pub fn set(self, out: &mut KernelEmit) {
+        let (ty, requantize) = if self.wide {
+            ("i64", "requantize_i64")
+        } else {
+            ("i32", "requantize_i8")
+        };
+        out.set("acc", ty);
+        out.set("requantize", requantize);
+    }
+
+    /// The header table's text: the bound, and the type when it is i64.
+    pub fn describe(self) -> String {
+        if self.wide {
+            format!("{} (i64)", self.bound)
+        } else {
+            self.bound.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> Node {
+        Node {
+            name: "conv_7".into(),
+            op_type: "Conv".into(),
+            domain: String::new(),
+            inputs: vec![],
+            outputs: vec![],
+            attributes: Default::default(),
+        }
+    }
+
+    #[test]
+    fn bound_is_bias_plus_input_range_times_weight_magnitudes() {
+        assert_eq!(worst_case(-5, [3, -4, 0], 128), 5 + 128 * 7);
+        assert_eq!(
+            worst_case(i32::MIN as i64, [127], 128),
+            (1 << 31) + 128 * 127
+        );
+    }
+
+    #[test]
+    fn i32_then_i64_then_error() {
+        let fits = Accumulator::for_bound(&node(), i32::MAX as u128, true).unwrap();
+        assert!(!fits.wide);
+        let wide = Accumulator::for_bound(&node(), i32::MAX as u128 + 1, true).unwrap();
+        assert!(wide.wide);
+        let e = Accumulator::for_bound(&node(), I64_LIMIT + 1, true).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("conv_7")
+                && text.contains(&(I64_LIMIT + 1).to_string())
+                && text.contains("i64 limit"),
+            "{text}"
+        );
+        let e = Accumulator::for_bound(&node(), 1 << 31, false).unwrap_err();
+        assert!(e.to_string().contains("i32 limit 2147483647"), "{e}");
+    }
+}
