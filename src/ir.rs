@@ -23,11 +23,24 @@ impl QType {
         }
     }
 
+    /// `int8` or `int16`, for comments and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            QType::I8 => "int8",
+            QType::I16 => "int16",
+        }
+    }
+
     pub fn bytes(self) -> usize {
         match self {
             QType::I8 => 1,
             QType::I16 => 2,
         }
+    }
+
+    /// The largest `|q|`, the input range of accumulator bounds.
+    pub fn magnitude(self) -> u64 {
+        self.range().0.unsigned_abs()
     }
 
     /// The closed range of values, symmetric saturation as in ESP-DL.

@@ -60,16 +60,30 @@ fn requantize_i16(acc: i32, shift: i32) -> i16 {
 /// proven at codegen) to int8: `saturate(round_half_even(acc * 2^-shift))`.
 #[inline(always)]
 fn requantize_i64(acc: i64, shift: i32) -> i8 {
+    saturate_i8(shift_round_i64(acc, shift))
+}
+
+/// [`requantize_i64`] to int16.
+#[inline(always)]
+fn requantize_i64_to_i16(acc: i64, shift: i32) -> i16 {
+    saturate_i16(shift_round_i64(acc, shift))
+}
+
+/// `acc * 2^-shift` rounded half to even, for `|acc| <= 2^62`; a result beyond int16 stands
+/// for every value that saturates.
+#[inline(always)]
+fn shift_round_i64(acc: i64, shift: i32) -> i64 {
     if shift > 0 {
         // Beyond 63 every |acc| <= 2^62 rounds to 0; the sum stays below 2^63.
         let s = if shift > 63 { 63 } else { shift as u32 };
-        saturate_i8((acc + ((1i64 << (s - 1)) - 1) + ((acc >> s) & 1)) >> s)
-    } else if !(-128..=127).contains(&acc) {
-        // Already beyond int8: a left shift only moves it further out.
-        saturate_i8(acc)
+        (acc + ((1i64 << (s - 1)) - 1) + ((acc >> s) & 1)) >> s
+    } else if !(-32768..=32767).contains(&acc) {
+        // Already beyond int16 (and int8): a left shift only moves it further out.
+        acc
     } else {
+        // |acc| < 2^15 and s <= 32: no overflow.
         let s = if shift < -32 { 32 } else { (-shift) as u32 };
-        saturate_i8(acc << s)
+        acc << s
     }
 }
 

@@ -142,14 +142,8 @@ fn every_node_without_an_implementation_is_listed_with_its_template_path() {
     );
     let double = dir.join("my.ops/Double.rs.tera");
     let halve = dir.join("my.ops/Halve.rs.tera");
-    assert!(
-        text.contains("node 'double_it' (my.ops::Double)"),
-        "{text}"
-    );
+    assert!(text.contains("node 'double_it' (my.ops::Double)"), "{text}");
     assert!(text.contains(&double.display().to_string()), "{text}");
-    assert!(
-        text.contains("node 'halve_it' (my.ops::Halve)"),
-        "{text}"
-    );
+    assert!(text.contains("node 'halve_it' (my.ops::Halve)"), "{text}");
     assert!(text.contains(&halve.display().to_string()), "{text}");
 }

@@ -904,6 +904,49 @@ def int16_reshape_clip():
     return g.finish(c, -1, opset=INT16_OPSET)
 
 
+@fixture
+def int16_conv_relu():
+    """int16 in and out through Conv (int8 weights, int32 bias) and a fused Relu."""
+    rng = rng_for("int16_conv_relu")
+    g = Graph("int16_conv_relu")
+    x = g.input([1, 3, 7, 7], -12, dtype=np.int16)
+    w = g.weight(int8_weights(rng, [4, 3, 3, 3]), -7)
+    bias = g.weight(rng.integers(-200000, 200000, size=[4]), -19, np.int32)
+    y = g.node("Conv", [x, w, bias], pads=[1, 1, 1, 1], strides=[2, 1])
+    return g.finish(g.node("Relu", [y]), -10, opset=INT16_OPSET, dtype=np.int16)
+
+
+@fixture
+def int8_conv_to_int16():
+    """The int8 -> int16 boundary: an int8 Conv whose output is quantized to int16."""
+    rng = rng_for("int8_conv_to_int16")
+    g = Graph("int8_conv_to_int16")
+    x = g.input([1, 2, 6, 6], -5)
+    w = g.weight(int8_weights(rng, [3, 2, 3, 3]), -6)
+    return g.finish(g.node("Conv", [x, w]), -9, opset=INT16_OPSET, dtype=np.int16)
+
+
+@fixture
+def int16_gemm_to_int8():
+    """The int16 -> int8 boundary: Gemm on an int16 activation, quantized to int8."""
+    rng = rng_for("int16_gemm_to_int8")
+    g = Graph("int16_gemm_to_int8")
+    x = g.input([2, 16], -10, dtype=np.int16)
+    w = g.weight(int8_weights(rng, [8, 16]), -6)
+    y = g.node("Gemm", [x, w], transB=1)
+    return g.finish(y, -5, opset=INT16_OPSET)
+
+
+@fixture
+def int16_matmul_i64():
+    """int16 x int8 over 700 taps: the worst case exceeds i32, so the layer accumulates in i64."""
+    rng = rng_for("int16_matmul_i64")
+    g = Graph("int16_matmul_i64")
+    x = g.input([1, 700], -10, dtype=np.int16)
+    w = g.weight(rng.integers(100, 128, size=[700, 3]).astype(np.int8) * np.int8(1), -7)
+    return g.finish(g.node("MatMul", [x, w]), -2, opset=INT16_OPSET, dtype=np.int16)
+
+
 def record(name, model):
     samples = TABLE_SAMPLES if name in TABLE_OPS or name.startswith(("leaky_relu", "prelu", "swish", "pow")) else SAMPLES
     os.makedirs(OUT_DIR, exist_ok=True)

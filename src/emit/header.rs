@@ -11,7 +11,7 @@ pub fn header(graph: &Graph, qgraph: &QGraph, plan: &Plan, layers: &[RenderedLay
     let mut h = String::new();
     let tensor = |t: usize| {
         let x = &qgraph.tensors[t];
-        format!("{:?} int8 at 2^{}", x.shape, x.exponent)
+        format!("{:?} {} at 2^{}", x.shape, x.dtype.name(), x.exponent)
     };
     let weight_bytes: usize = layers
         .iter()

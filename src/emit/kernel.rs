@@ -57,6 +57,7 @@ pub struct KernelEmit {
     pub statics: Vec<StaticArray>,
     pub description: String,
     input_vars: Vec<String>,
+    output_type: QType,
 }
 
 impl KernelEmit {
@@ -86,7 +87,13 @@ impl KernelEmit {
             statics: Vec::new(),
             description: String::new(),
             input_vars: names,
+            output_type: out_type,
         }
+    }
+
+    /// The element type of the output buffer.
+    pub fn output_type(&self) -> QType {
+        self.output_type
     }
 
     /// The Rust names of the input buffers, in order (`input`, or `input0`, `input1`, ...).

@@ -562,7 +562,7 @@ fn zero(dtype: QType) -> Literal {
 
 /// `int8`, or `int8/int16` for ports of both types.
 fn type_names(types: &[QType]) -> String {
-    let mut names: Vec<String> = types.iter().map(|t| t.rust().replace('i', "int")).collect();
+    let mut names: Vec<&str> = types.iter().map(|t| t.name()).collect();
     names.sort();
     names.dedup();
     names.join("/")

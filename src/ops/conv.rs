@@ -124,7 +124,13 @@ impl Pending for ConvPending {
             .map(|ew| x.exponent + ew)
             .collect();
         let weights = int8_values(node, &self.weights)?;
-        let (bias, accumulator) = checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
+        let (bias, accumulator) = checked_bias(
+            node,
+            self.bias.as_ref(),
+            &weights,
+            &acc_exponents,
+            x.dtype.magnitude(),
+        )?;
         let kernel = Conv2d {
             batch: self.output_shape[0],
             in_channels: x.shape[1],
@@ -157,6 +163,10 @@ pub struct Conv2d {
 }
 
 impl Kernel for Conv2d {
+    fn supports_int16(&self) -> bool {
+        true
+    }
+
     fn template(&self) -> &'static str {
         "conv2d.rs.tera"
     }

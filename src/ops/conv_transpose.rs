@@ -198,7 +198,13 @@ impl Pending for ConvTransposePending {
             .iter()
             .map(|ew| x.exponent + ew)
             .collect();
-        let (bias, accumulator) = checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
+        let (bias, accumulator) = checked_bias(
+            node,
+            self.bias.as_ref(),
+            &weights,
+            &acc_exponents,
+            x.dtype.magnitude(),
+        )?;
         let kernel = ConvTranspose2d {
             in_channels,
             out_channels,
@@ -231,6 +237,10 @@ struct ConvTranspose2d {
 }
 
 impl Kernel for ConvTranspose2d {
+    fn supports_int16(&self) -> bool {
+        true
+    }
+
     fn template(&self) -> &'static str {
         "conv_transpose.rs.tera"
     }

@@ -153,7 +153,13 @@ impl Pending for DensePending {
                 })
                 .collect()
         };
-        let (bias, accumulator) = checked_bias(node, self.bias.as_ref(), &weights, &acc_exponents)?;
+        let (bias, accumulator) = checked_bias(
+            node,
+            self.bias.as_ref(),
+            &weights,
+            &acc_exponents,
+            lowering.tensor(self.input).dtype.magnitude(),
+        )?;
         let kernel = Dense {
             rows: self.output_shape.iter().rev().skip(1).product(),
             in_features: self.in_features,
@@ -182,6 +188,10 @@ pub struct Dense {
 }
 
 impl Kernel for Dense {
+    fn supports_int16(&self) -> bool {
+        true
+    }
+
     fn template(&self) -> &'static str {
         "dense.rs.tera"
     }

@@ -4,6 +4,7 @@
 
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
+use crate::ir::QType;
 use crate::onnx::Node;
 
 /// The largest `|q|` of an int8 value.
@@ -60,12 +61,13 @@ impl Accumulator {
     }
 
     /// Template variables: `acc`, the accumulator type (`i32` or `i64`), and `requantize`,
-    /// the helper that rounds it to int8.
+    /// the helper that rounds it to the output's type.
     pub fn set(self, out: &mut KernelEmit) {
-        let (ty, requantize) = if self.wide {
-            ("i64", "requantize_i64")
-        } else {
-            ("i32", "requantize_i8")
+        let (ty, requantize) = match (self.wide, out.output_type()) {
+            (false, QType::I8) => ("i32", "requantize_i8"),
+            (true, QType::I8) => ("i64", "requantize_i64"),
+            (false, QType::I16) => ("i32", "requantize_i16"),
+            (true, QType::I16) => ("i64", "requantize_i64_to_i16"),
         };
         out.set("acc", ty);
         out.set("requantize", requantize);

@@ -2,7 +2,7 @@
 //! `ex + ew[c]` (one `ew` for per-tensor weights, one per channel otherwise), and the layer's
 //! accumulator is proven wide enough for the real weights and bias.
 
-use super::accumulator::{worst_case, Accumulator, INT8_MAGNITUDE};
+use super::accumulator::{worst_case, Accumulator};
 use super::Weights;
 use crate::error::{Error, Result};
 use crate::onnx::{Constant, Node};
@@ -77,12 +77,14 @@ impl Bias {
 
 /// The int32 bias of a layer whose weights are one contiguous row per output channel, at the
 /// channels' accumulator exponents (zeros without a bias), and the accumulator that provably
-/// holds every channel's `|bias| + 128 * sum |w|`.
+/// holds every channel's `|bias| + input_magnitude * sum |w|` (128 for int8 inputs, 32768 for
+/// int16).
 pub fn checked_bias(
     node: &Node,
     bias: Option<&Bias>,
     weights: &[i8],
     acc_exponents: &[i32],
+    input_magnitude: u64,
 ) -> Result<(Vec<i32>, Accumulator)> {
     let outputs = acc_exponents.len();
     let bias = match bias {
@@ -93,7 +95,7 @@ pub fn checked_bias(
     let bounds = weights
         .chunks_exact(per_output)
         .zip(&bias)
-        .map(|(row, &b)| worst_case(b as i64, row.iter().map(|&w| w as i64), INT8_MAGNITUDE));
+        .map(|(row, &b)| worst_case(b as i64, row.iter().map(|&w| w as i64), input_magnitude));
     let accumulator = Accumulator::for_bounds(node, bounds, true)?;
     Ok((bias, accumulator))
 }
