@@ -40,7 +40,34 @@ enum Command {
         /// Bytes of flash the weights may use (default: 4 MiB).
         #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_flash)]
         max_flash: usize,
+        /// Scales that are not powers of two and nonzero zero points: `exact` refuses them
+        /// (listing every one), `snap` rounds them to powers of two.
+        #[arg(long, value_enum, default_value_t = Scales::Exact)]
+        scales: Scales,
+        /// How `--scales snap` rounds log2(scale): `nearest`, or `ceil` so that nothing clips.
+        #[arg(long, value_enum, default_value_t = Snap::Nearest)]
+        snap: Snap,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Scales {
+    Exact,
+    Snap,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Snap {
+    Nearest,
+    Ceil,
+}
+
+fn scale_policy(scales: Scales, snap: Snap) -> onnx2esp::ScalePolicy {
+    match (scales, snap) {
+        (Scales::Exact, _) => onnx2esp::ScalePolicy::Exact,
+        (Scales::Snap, Snap::Nearest) => onnx2esp::ScalePolicy::Snap(onnx2esp::SnapRule::Nearest),
+        (Scales::Snap, Snap::Ceil) => onnx2esp::ScalePolicy::Snap(onnx2esp::SnapRule::Ceil),
+    }
 }
 
 fn main() -> ExitCode {
@@ -64,10 +91,13 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             input_shape,
             max_ram,
             max_flash,
+            scales,
+            snap,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .rerun_if_changed(false)
-                .budget(onnx2esp::Budget { max_ram, max_flash });
+                .budget(onnx2esp::Budget { max_ram, max_flash })
+                .scales(scale_policy(scales, snap));
             if let Some(dir) = templates {
                 builder = builder.templates(dir);
             }

@@ -8,7 +8,7 @@ mod fold;
 mod tensor;
 
 pub use attrs::Attribute;
-pub use fold::{normalize_axis, quantized_dtype};
+pub use fold::{axis_index, normalize_axis, quantized_dtype};
 pub use tensor::{element_count, Constant, DType, MAX_ELEMENTS};
 
 use crate::error::{Error, Result};
