@@ -298,3 +298,42 @@ fn exact_reports_every_tensor_it_refuses() {
         ]
     );
 }
+
+#[test]
+fn per_channel_scales_snap_channel_by_channel_and_the_bias_follows() {
+    // Channel 0 at 0.1 → 2^-3, channel 1 at 0.3 → 2^-2 (nearest). Input at 2^-3, so the
+    // bias goes to 2^-6 and 2^-5: real 0.1 * 50 = 5.0 → 320; 0.2 * -3 = -0.6 → -19.2 → -19.
+    let mut graph = conv_graph(
+        (0.125, scalar(DType::I8, 0.0)),
+        (
+            constant(DType::I8, &[2, 1, 1, 2], &[10.0, -20.0, 10.0, -20.0]),
+            0.0,
+            constant(DType::I8, &[2], &[0.0, 0.0]),
+        ),
+        Some((constant(DType::I32, &[2], &[50.0, -3.0]), 0.0)),
+    );
+    graph
+        .constants
+        .insert("sw".into(), constant(DType::F32, &[2], &[0.1, 0.3]));
+    graph
+        .constants
+        .insert("sb".into(), constant(DType::F32, &[2], &[0.1, 0.2]));
+    graph
+        .constants
+        .insert("zb".into(), constant(DType::I32, &[2], &[0.0, 0.0]));
+    for node in &mut graph.nodes {
+        if node.name == "dequant_w" || node.name == "dequant_b" {
+            node.attributes.insert("axis".into(), Attribute::Int(0));
+        }
+    }
+    let (rewritten, report) = rewrite_scales(&graph, SNAP).unwrap();
+    // 10 * 0.1 / 0.125 = 8, -20 * 0.1 / 0.125 = -16; 10 * 0.3 / 0.25 = 12, -24.
+    assert_eq!(
+        input_of(&rewritten, "dequant_w", 0).values,
+        [8.0, -16.0, 12.0, -24.0]
+    );
+    assert_eq!(input_of(&rewritten, "dequant_w", 1).values, [0.125, 0.25]);
+    assert_eq!(entry(&report, "w").exponents, [-3, -2]);
+    assert_eq!(entry(&report, "b").exponents, [-6, -5]);
+    assert_eq!(input_of(&rewritten, "dequant_b", 0).values, [320.0, -19.0]);
+}
