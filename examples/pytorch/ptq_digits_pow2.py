@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from digits_data import load_split, seed_everything  # noqa: E402
 from pow2_observer import pow2_qconfig  # noqa: E402
 from record_outputs import write_framework_json  # noqa: E402
-from train_digits_qat import DigitsNet, accuracy, check_pow2_qdq, train  # noqa: E402
+from train_digits_qat import accuracy, check_pow2_qdq, export_onnx, train_float  # noqa: E402
 
 SEED = 0
 OUT = "codegen-tests/models/digits_ptq.onnx"
@@ -45,11 +45,7 @@ def main():
     seed_everything(SEED)
     x_train, y_train, x_test, y_test = load_split()
 
-    model = DigitsNet()
-    print("float training")
-    train(model, x_train, y_train, epochs=15, lr=1e-2)
-    float_acc = accuracy(model, x_test, y_test)
-    print(f"PyTorch float accuracy (test): {float_acc:.4f}")
+    model, float_acc = train_float(x_train, y_train, x_test, y_test)
 
     model.eval()
     model = tq.fuse_modules(model, [["conv", "relu"]])
@@ -63,15 +59,7 @@ def main():
     ptq_acc = accuracy(model, x_test, y_test)
     print(f"PyTorch fake-quant accuracy after PTQ (test): {ptq_acc:.4f}")
 
-    torch.onnx.export(
-        model,
-        (torch.zeros(1, 1, 8, 8),),
-        OUT,
-        dynamo=False,
-        opset_version=13,
-        input_names=["input"],
-        output_names=["logits"],
-    )
+    export_onnx(model, OUT)
     print(f"wrote {OUT}")
     check_pow2_qdq(OUT)
     side = write_framework_json(

@@ -22,7 +22,6 @@ import tempfile
 
 import numpy as np
 import onnxruntime
-import torch
 from onnxruntime.quantization import (
     CalibrationDataReader,
     QuantFormat,
@@ -33,42 +32,30 @@ from onnxruntime.quantization import (
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from digits_data import load_split, seed_everything  # noqa: E402
 from record_outputs import write_framework_json  # noqa: E402
-from train_digits_qat import DigitsNet, accuracy, train  # noqa: E402
+from train_digits_qat import export_onnx, train_float  # noqa: E402
 
 SEED = 0
 CALIBRATION_SAMPLES = 256
 OUT_DIR = "codegen-tests/models/ort"
 
-SYMMETRIC = {"ActivationSymmetric": True, "WeightSymmetric": True}
+
+
+def settings(quant_format, quant_type=QuantType.QInt8, per_channel=False, symmetric=True):
+    """quantize_static arguments: one integer type for activations and weights."""
+    return dict(
+        quant_format=quant_format,
+        per_channel=per_channel,
+        activation_type=quant_type,
+        weight_type=quant_type,
+        extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": symmetric},
+    )
+
+
 VARIANTS = {
-    "digits_ort_qdq": dict(
-        quant_format=QuantFormat.QDQ,
-        per_channel=False,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-        extra_options=SYMMETRIC,
-    ),
-    "digits_ort_qoperator": dict(
-        quant_format=QuantFormat.QOperator,
-        per_channel=False,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-        extra_options=SYMMETRIC,
-    ),
-    "digits_ort_perchannel": dict(
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-        extra_options=SYMMETRIC,
-    ),
-    "digits_ort_uint8": dict(
-        quant_format=QuantFormat.QDQ,
-        per_channel=False,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QUInt8,
-        extra_options={"ActivationSymmetric": False, "WeightSymmetric": False},
-    ),
+    "digits_ort_qdq": settings(QuantFormat.QDQ),
+    "digits_ort_qoperator": settings(QuantFormat.QOperator),
+    "digits_ort_perchannel": settings(QuantFormat.QDQ, per_channel=True),
+    "digits_ort_uint8": settings(QuantFormat.QDQ, QuantType.QUInt8, symmetric=False),
 }
 
 
@@ -92,24 +79,12 @@ def main():
     seed_everything(SEED)
     x_train, y_train, x_test, y_test = load_split()
 
-    model = DigitsNet()
-    print("float training")
-    train(model, x_train, y_train, epochs=15, lr=1e-2)
-    float_acc = accuracy(model, x_test, y_test)
-    print(f"PyTorch float accuracy (test): {float_acc:.4f}")
+    model, float_acc = train_float(x_train, y_train, x_test, y_test)
 
     os.makedirs(OUT_DIR, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         float_path = os.path.join(tmp, "digits_float.onnx")
-        torch.onnx.export(
-            model.eval(),
-            (torch.zeros(1, 1, 8, 8),),
-            float_path,
-            dynamo=False,
-            opset_version=13,
-            input_names=["input"],
-            output_names=["logits"],
-        )
+        export_onnx(model.eval(), float_path)
         for name, settings in VARIANTS.items():
             out = os.path.join(OUT_DIR, f"{name}.onnx")
             quantize_static(
