@@ -1,6 +1,6 @@
 //! The onnx2esp command line: a thin layer over [`onnx2esp::Builder`].
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,9 +44,10 @@ enum Command {
         /// (listing every one), `snap` rounds them to powers of two.
         #[arg(long, value_enum, default_value_t = Scales::Exact)]
         scales: Scales,
-        /// How `--scales snap` rounds log2(scale): `nearest`, or `ceil` so that nothing clips.
-        #[arg(long, value_enum, default_value_t = Snap::Nearest)]
-        snap: Snap,
+        /// How `--scales snap` rounds log2(scale): `nearest` (default), or `ceil` so that
+        /// nothing clips.
+        #[arg(long, value_enum, value_name = "RULE")]
+        snap: Option<Snap>,
     },
 }
 
@@ -62,11 +63,20 @@ enum Snap {
     Ceil,
 }
 
-fn scale_policy(scales: Scales, snap: Snap) -> onnx2esp::ScalePolicy {
+/// The policy of `--scales` and `--snap`; `--snap` without `--scales snap` is a usage error
+/// rather than silently ignored.
+fn scale_policy(scales: Scales, snap: Option<Snap>) -> onnx2esp::ScalePolicy {
+    use onnx2esp::{ScalePolicy, SnapRule};
     match (scales, snap) {
-        (Scales::Exact, _) => onnx2esp::ScalePolicy::Exact,
-        (Scales::Snap, Snap::Nearest) => onnx2esp::ScalePolicy::Snap(onnx2esp::SnapRule::Nearest),
-        (Scales::Snap, Snap::Ceil) => onnx2esp::ScalePolicy::Snap(onnx2esp::SnapRule::Ceil),
+        (Scales::Exact, None) => ScalePolicy::Exact,
+        (Scales::Exact, Some(_)) => Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--snap chooses how --scales snap rounds; add --scales snap",
+            )
+            .exit(),
+        (Scales::Snap, None | Some(Snap::Nearest)) => ScalePolicy::Snap(SnapRule::Nearest),
+        (Scales::Snap, Some(Snap::Ceil)) => ScalePolicy::Snap(SnapRule::Ceil),
     }
 }
 

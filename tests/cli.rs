@@ -167,4 +167,11 @@ fn the_scale_policy_flags_choose_between_refusing_and_snapping() {
     // The logits scale 0.266 snaps to 2^-2 (nearest) or 2^-1 (ceil).
     assert!(outputs[0].contains("pub const OUTPUT_EXPONENT: i32 = -2;"));
     assert!(outputs[1].contains("pub const OUTPUT_EXPONENT: i32 = -1;"));
+    // --snap means nothing under exact: a usage error, not silently ignored.
+    let ignored = onnx2esp()
+        .args(["generate", model, "--snap", "ceil"])
+        .output()
+        .unwrap();
+    assert_eq!(ignored.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&ignored.stderr).contains("add --scales snap"));
 }
