@@ -181,6 +181,8 @@ fn uint8_with_zero_point_128_becomes_int8_exactly_under_exact() {
         );
     }
     assert_eq!(input_of(&rewritten, "quant_x", 1).values, [0.0625]);
+    // The Q and its DQ read the same new parameters: one decision per tensor.
+    assert_eq!(rewritten.nodes[0].inputs[1..], rewritten.nodes[1].inputs[1..]);
     let x = entry(&report, "xq");
     assert_eq!(
         (x.changes.as_slice(), x.exponents.as_slice()),
