@@ -91,8 +91,8 @@ def train_float(x_train, y_train, x_test, y_test, epochs=15):
     return model, float_acc
 
 
-def export_onnx(model, path):
-    """TorchScript export at batch 1, opset 13, input `input`, output `logits`."""
+def export_onnx(model, path, output_name="logits"):
+    """TorchScript export of a digits model at batch 1, opset 13, input `input`."""
     torch.onnx.export(
         model,
         (torch.zeros(1, 1, 8, 8),),
@@ -100,7 +100,7 @@ def export_onnx(model, path):
         dynamo=False,
         opset_version=13,
         input_names=["input"],
-        output_names=["logits"],
+        output_names=[output_name],
     )
 
 
