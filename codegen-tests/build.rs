@@ -1,6 +1,8 @@
 //! Compiles every fixture model with `onnx2esp::Builder`, so that the build.rs path users take
 //! is the one the tests exercise:
 //! - every `models/*.onnx` and `models/ops/*.onnx` with the built-in kernels;
+//! - every `models/ort/*.onnx` (ONNX Runtime's quantizer) as [`modules_for`] says: under
+//!   `--scales snap`, or not yet, with the reason;
 //! - the custom-layer example's models with its templates;
 //! - the default digits model once more with a user template that overrides Gemm.
 //!
@@ -9,6 +11,7 @@
 //! - `$OUT_DIR/op_fixture_table.rs`, included by the exactness test: a table with each
 //!   fixture's name, input lengths, output exponent and a `predict` taking slices.
 
+use onnx2esp::ScalePolicy;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -88,11 +91,53 @@ fn op_fixtures(out_dir: &Path) {
     std::fs::write(out_dir.join("op_fixture_table.rs"), table).expect("write op_fixture_table.rs");
 }
 
+/// The per-model options hook: the modules generated from `model` (a path under `models/`),
+/// each with its name and scale policy, or why none is generated yet. The default is one
+/// module named after the model, under `--scales exact`.
+fn modules_for(model: &Path) -> Result<Vec<(String, ScalePolicy)>, &'static str> {
+    use onnx2esp::SnapRule::{Ceil, Nearest};
+    let stem = model
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("UTF-8 fixture name");
+    let snapped = |rules: &[(&str, onnx2esp::SnapRule)]| {
+        rules
+            .iter()
+            .map(|(suffix, rule)| (format!("{stem}_{suffix}"), ScalePolicy::Snap(*rule)))
+            .collect()
+    };
+    match stem {
+        "digits_ort_qdq" => Ok(snapped(&[("snap", Nearest), ("ceil", Ceil)])),
+        "digits_ort_uint8" => Ok(snapped(&[("snap", Nearest)])),
+        "digits_ort_perchannel" => {
+            Err("per-channel exponents are not lowered yet (branch perchannel)")
+        }
+        "digits_ort_qoperator" => Err("the QOperator format is not lowered yet"),
+        _ => Ok(vec![(stem.to_string(), ScalePolicy::Exact)]),
+    }
+}
+
+/// Generates the modules [`modules_for`] gives every model of `dir` into `out_dir`.
+fn generate_models(dir: &Path, out_dir: &Path) {
+    for model in onnx_files(dir) {
+        match modules_for(&model) {
+            Ok(modules) => {
+                for (module, policy) in modules {
+                    let builder = onnx2esp::Builder::new(&model)
+                        .scales(policy)
+                        .output(out_dir.join(format!("{module}.rs")));
+                    generate(builder, &model);
+                }
+            }
+            Err(why) => println!("cargo:warning={}: not generated: {why}", model.display()),
+        }
+    }
+}
+
 fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
-    for model in onnx_files(Path::new("models")) {
-        generate(onnx2esp::Builder::new(&model), &model);
-    }
+    generate_models(Path::new("models"), &out_dir);
+    generate_models(Path::new("models/ort"), &out_dir);
     op_fixtures(&out_dir);
 
     let custom = Path::new("../examples/custom-layer");

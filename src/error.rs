@@ -50,6 +50,16 @@ pub enum Error {
     },
 
     #[error(
+        "{} quantized tensor(s) have no exact power-of-two exponent; `--scales snap` rounds them \
+         (see the README, Scale policies):\n{}",
+        issues.len(),
+        issues.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n")
+    )]
+    Scales {
+        issues: Vec<crate::quant::scales::ScaleIssue>,
+    },
+
+    #[error(
         "generated code for {what} does not parse as Rust: {message}\n--- snippet ---\n{snippet}"
     )]
     InvalidRust {

@@ -21,6 +21,7 @@ pub mod plan;
 pub mod quant;
 
 pub use error::{Error, Result};
+pub use quant::scales::{rewrite_scales, ScalePolicy, ScaleReport, SnapRule};
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,8 @@ pub struct Options {
     pub input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
     /// The RAM and flash the module may use.
     pub budget: Budget,
+    /// What to do with scales that are not powers of two and nonzero zero points.
+    pub scales: ScalePolicy,
 }
 
 /// Memory budgets: an arena or a weight set over them is an error that states the figures,
@@ -104,6 +107,8 @@ impl Default for Budget {
 pub struct Generated {
     pub code: String,
     pub warnings: Vec<String>,
+    /// What the scale policy did to every quantized tensor.
+    pub scales: ScaleReport,
 }
 
 /// Generates the Rust module for a model held in memory, with default options.
@@ -121,6 +126,7 @@ pub fn generate_with(bytes: &[u8], file_name: &str, options: &Options) -> Result
 pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> Result<Generated> {
     let templates = emit::Templates::new(options.templates.as_deref())?;
     let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
+    let (graph, scales) = rewrite_scales(&graph, options.scales)?;
     let qgraph = quant::lower(&graph, &templates)?;
     let plan = plan::Plan::new(&qgraph);
     let emitted = emit::emit(&graph, &qgraph, &plan, &templates)?;
@@ -128,6 +134,7 @@ pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> R
     Ok(Generated {
         code: emitted.code,
         warnings,
+        scales,
     })
 }
 
@@ -191,6 +198,13 @@ impl Builder {
     /// Sets the RAM and flash budgets (default: [`Budget::ESP32_S3`]).
     pub fn budget(mut self, budget: Budget) -> Builder {
         self.options.budget = budget;
+        self
+    }
+
+    /// What to do with scales that are not powers of two and nonzero zero points (default:
+    /// [`ScalePolicy::Exact`], an error naming every such tensor).
+    pub fn scales(mut self, policy: ScalePolicy) -> Builder {
+        self.options.scales = policy;
         self
     }
 

@@ -1,6 +1,6 @@
 //! The onnx2esp command line: a thin layer over [`onnx2esp::Builder`].
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,6 +40,14 @@ enum Command {
         /// Bytes of flash the weights may use (default: 4 MiB).
         #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_flash)]
         max_flash: usize,
+        /// Scales that are not powers of two and nonzero zero points: `exact` refuses them
+        /// (listing every one), `snap` rounds them to powers of two.
+        #[arg(long, value_enum, default_value_t = Scales::Exact)]
+        scales: Scales,
+        /// How `--scales snap` rounds log2(scale): `nearest` (default), or `ceil` so that
+        /// nothing clips.
+        #[arg(long, value_enum, value_name = "RULE")]
+        snap: Option<Snap>,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -73,6 +81,35 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Scales {
+    Exact,
+    Snap,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Snap {
+    Nearest,
+    Ceil,
+}
+
+/// The policy of `--scales` and `--snap`; `--snap` without `--scales snap` is a usage error
+/// rather than silently ignored.
+fn scale_policy(scales: Scales, snap: Option<Snap>) -> onnx2esp::ScalePolicy {
+    use onnx2esp::{ScalePolicy, SnapRule};
+    match (scales, snap) {
+        (Scales::Exact, None) => ScalePolicy::Exact,
+        (Scales::Exact, Some(_)) => Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--snap chooses how --scales snap rounds; add --scales snap",
+            )
+            .exit(),
+        (Scales::Snap, None | Some(Snap::Nearest)) => ScalePolicy::Snap(SnapRule::Nearest),
+        (Scales::Snap, Some(Snap::Ceil)) => ScalePolicy::Snap(SnapRule::Ceil),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
@@ -94,10 +131,13 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             input_shape,
             max_ram,
             max_flash,
+            scales,
+            snap,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .rerun_if_changed(false)
-                .budget(onnx2esp::Budget { max_ram, max_flash });
+                .budget(onnx2esp::Budget { max_ram, max_flash })
+                .scales(scale_policy(scales, snap));
             if let Some(dir) = templates {
                 builder = builder.templates(dir);
             }

@@ -132,3 +132,46 @@ fn memory_budgets_are_enforced_with_figures_and_warned_when_close() {
         "{warning}"
     );
 }
+
+/// `--scales` picks the policy: ONNX Runtime's quantizer writes scales that are not powers of
+/// two, which `exact` (the default) lists and refuses and `snap` rounds, nearest or up.
+#[test]
+fn the_scale_policy_flags_choose_between_refusing_and_snapping() {
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/codegen-tests/models/ort/digits_ort_qdq.onnx"
+    );
+    let exact = onnx2esp().args(["generate", model]).output().unwrap();
+    assert_eq!(exact.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&exact.stderr);
+    assert!(
+        stderr.contains("10 quantized tensor(s) have no exact power-of-two exponent")
+            && stderr.contains(
+                "tensor 'input_QuantizeLinear_Output' (QuantizeLinear 'input_QuantizeLinear')"
+            ),
+        "{stderr}"
+    );
+    let mut outputs = Vec::new();
+    for snap in ["nearest", "ceil"] {
+        let out = onnx2esp()
+            .args(["generate", model, "--scales", "snap", "--snap", snap])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push(String::from_utf8(out.stdout).unwrap());
+    }
+    // The logits scale 0.266 snaps to 2^-2 (nearest) or 2^-1 (ceil).
+    assert!(outputs[0].contains("pub const OUTPUT_EXPONENT: i32 = -2;"));
+    assert!(outputs[1].contains("pub const OUTPUT_EXPONENT: i32 = -1;"));
+    // --snap means nothing under exact: a usage error, not silently ignored.
+    let ignored = onnx2esp()
+        .args(["generate", model, "--snap", "ceil"])
+        .output()
+        .unwrap();
+    assert_eq!(ignored.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&ignored.stderr).contains("add --scales snap"));
+}

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use onnx2esp::quant::scales::ScaleProblem;
 use onnx2esp::{generate_from_bytes, Error};
 
 #[test]
@@ -18,33 +19,93 @@ fn a_valid_dense_model_generates() {
     );
 }
 
+/// The one issue of a `--scales exact` error, for models with one offending tensor.
+fn single_scale_issue(err: Error) -> onnx2esp::quant::scales::ScaleIssue {
+    match err {
+        Error::Scales { mut issues } if issues.len() == 1 => issues.remove(0),
+        other => panic!("expected one scale issue, found {other:?}"),
+    }
+}
+
 #[test]
 fn a_scale_that_is_not_a_power_of_two_names_tensor_node_and_nearest_exponent() {
     let err = generate_from_bytes(&dense_model(0.125, 0.0625, 0.3, 0), "dense.onnx").unwrap_err();
     let text = err.to_string();
-    match err {
-        Error::NotPowerOfTwo {
-            tensor,
-            node,
-            nearest,
-            ..
-        } => {
-            assert_eq!(tensor, "yq");
-            assert_eq!(node, "quant_out");
-            assert_eq!(nearest, -2); // log2(0.3) = -1.74
-        }
-        other => panic!("unexpected error {other:?}"),
+    let issue = single_scale_issue(err);
+    assert_eq!(issue.tensor, "yq");
+    assert_eq!(issue.node, "quant_out");
+    match issue.problem {
+        ScaleProblem::NotPowerOfTwo { nearest, .. } => assert_eq!(nearest, -2), // log2(0.3) = -1.74
+        other => panic!("unexpected problem {other:?}"),
     }
     assert!(text.contains("nearest exponent is -2"), "{text}");
+    assert!(text.contains("relative error 1.667e-1"), "{text}"); // |0.25 - 0.3| / 0.3
+}
+
+/// Under `--scales exact` every tensor that needs snapping is listed in one error, each with
+/// the node that quantizes it, so that one run shows the whole cost.
+#[test]
+fn every_scale_that_is_not_a_power_of_two_is_listed_with_its_node() {
+    let err = generate_from_bytes(&dense_model(0.1, 0.05, 0.3, 0), "dense.onnx").unwrap_err();
+    let text = err.to_string();
+    let Error::Scales { issues } = err else {
+        panic!("expected Error::Scales, found {err:?}");
+    };
+    let named: Vec<(&str, &str)> = issues
+        .iter()
+        .map(|i| (i.tensor.as_str(), i.node.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [("xq", "quant_in"), ("w", "dequant_w"), ("yq", "quant_out")],
+        "{text}"
+    );
+    assert!(text.starts_with("3 quantized tensor(s)"), "{text}");
+    for line in [
+        "tensor 'xq' (QuantizeLinear 'quant_in'): scale 1e-1 is not a power of two; the nearest exponent is -3",
+        "tensor 'w' (DequantizeLinear 'dequant_w'): scale 5e-2 is not a power of two; the nearest exponent is -4",
+        "tensor 'yq' (QuantizeLinear 'quant_out'): scale 3e-1 is not a power of two; the nearest exponent is -2",
+    ] {
+        assert!(text.contains(line), "{line}\nnot in\n{text}");
+    }
 }
 
 #[test]
-fn a_nonzero_zero_point_is_an_error_naming_the_tensor() {
+fn an_asymmetric_zero_point_under_exact_names_the_tensor() {
     let err = generate_from_bytes(&dense_model(0.125, 0.0625, 0.5, 3), "dense.onnx").unwrap_err();
-    assert!(
-        matches!(&err, Error::ZeroPoint { tensor, node, zero_point: 3 } if tensor == "yq" && node == "quant_out"),
-        "{err:?}"
+    let text = err.to_string();
+    let issue = single_scale_issue(err);
+    assert_eq!(
+        (issue.tensor.as_str(), issue.node.as_str()),
+        ("yq", "quant_out")
     );
+    assert_eq!(
+        issue.problem,
+        ScaleProblem::ZeroPoint {
+            zero_point: 3,
+            dtype: "int8".into()
+        }
+    );
+    assert!(
+        text.contains("tensor 'yq' (QuantizeLinear 'quant_out'): int8 zero point 3 is asymmetric"),
+        "{text}"
+    );
+}
+
+/// The same models generate under `--scales snap`.
+#[test]
+fn snap_rounds_what_exact_refuses() {
+    let options = onnx2esp::Options {
+        scales: onnx2esp::ScalePolicy::Snap(onnx2esp::SnapRule::Nearest),
+        ..Default::default()
+    };
+    for model in [
+        dense_model(0.1, 0.05, 0.3, 0),
+        dense_model(0.125, 0.0625, 0.5, 3),
+    ] {
+        let code = onnx2esp::generate_with(&model, "dense.onnx", &options).unwrap();
+        assert!(code.contains("pub const INPUT_EXPONENT: i32 ="), "{code}");
+    }
 }
 
 #[test]

@@ -9,6 +9,28 @@ pub mod digits_qat {
     include!(concat!(env!("OUT_DIR"), "/digits_qat.rs"));
 }
 
+/// PyTorch eager-mode PTQ with power-of-two observers (float biases), 8×8 digits.
+pub mod digits_ptq {
+    include!(concat!(env!("OUT_DIR"), "/digits_ptq.rs"));
+}
+
+/// ONNX Runtime's `quantize_static` (QDQ, symmetric int8, scales that are not powers of two)
+/// under `--scales snap` (nearest).
+pub mod digits_ort_qdq_snap {
+    include!(concat!(env!("OUT_DIR"), "/digits_ort_qdq_snap.rs"));
+}
+
+/// The same under `--scales snap --snap ceil`.
+pub mod digits_ort_qdq_ceil {
+    include!(concat!(env!("OUT_DIR"), "/digits_ort_qdq_ceil.rs"));
+}
+
+/// ONNX Runtime's `quantize_static` with asymmetric uint8 activations and weights, under
+/// `--scales snap`.
+pub mod digits_ort_uint8_snap {
+    include!(concat!(env!("OUT_DIR"), "/digits_ort_uint8_snap.rs"));
+}
+
 /// ESP-PPQ for esp32s3 (int8 weights, int32 biases), exported as QDQ ONNX.
 pub mod digits_esppq {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq.rs"));

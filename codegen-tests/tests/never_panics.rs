@@ -55,6 +55,19 @@ proptest! {
     }
 
     #[test]
+    fn digits_ptq(q in int8_array::<{ digits_ptq::INPUT_LEN }>()) {
+        check_module!(digits_ptq, q);
+    }
+
+    /// The snapped ONNX Runtime models: requantized weights and biases, inserted clips.
+    #[test]
+    fn snapped_onnx_runtime_models(q in int8_array::<{ digits_ort_qdq_snap::INPUT_LEN }>()) {
+        check_module!(digits_ort_qdq_snap, q);
+        check_module!(digits_ort_qdq_ceil, q);
+        check_module!(digits_ort_uint8_snap, q);
+    }
+
+    #[test]
     fn swish_layer(q in int8_array::<{ swish_layer::INPUT_LEN }>()) {
         check_module!(swish_layer, q);
     }

@@ -30,4 +30,15 @@ cp examples/models/digits.framework.json codegen-tests/models/digits_qat.framewo
 "$PYTHON" examples/ops/quantize_whole_models_esppq.py
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/residual_cnn_esppq.onnx
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/kws1d_esppq.onnx
+
+# 7. Issue 3's producers: eager PTQ with power-of-two observers, and ONNX Runtime's
+#    quantize_static (QDQ symmetric int8, QOperator, per-channel, asymmetric uint8).
+"$PYTHON" examples/pytorch/ptq_digits_pow2.py
+"$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/digits_ptq.onnx
+"$PYTHON" examples/pytorch/quantize_digits_ort.py
+for variant in qdq qoperator perchannel uint8; do
+  "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/ort/digits_ort_$variant.onnx
+done
+
+# 8. The digits test split as .npy, the input file of `onnx2esp inspect --inputs`.
 "$PYTHON" examples/pytorch/export_digits_inputs.py examples/models/digits_test_inputs.npy

@@ -35,7 +35,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from digits_data import load_split, seed_everything  # noqa: E402
 from record_outputs import write_framework_json  # noqa: E402
-from train_digits_qat import accuracy, is_pow2, train  # noqa: E402
+from train_digits_qat import accuracy, export_onnx, is_pow2, train  # noqa: E402
 
 SEED = 0
 TARGET = "esp32s3"
@@ -156,15 +156,7 @@ def quantize_to_qdq(model, calib, x_test, y_test, out, output_name):
 
     with tempfile.TemporaryDirectory(prefix="esppq_") as tmp:
         float_onnx = os.path.join(tmp, "float.onnx")
-        torch.onnx.export(
-            model,
-            (torch.zeros(1, 1, 8, 8),),
-            float_onnx,
-            dynamo=False,
-            opset_version=13,
-            input_names=["input"],
-            output_names=[output_name],
-        )
+        export_onnx(model, float_onnx, output_name)
         graph = espdl_quantize_onnx(
             onnx_import_file=float_onnx,
             espdl_export_file=os.path.join(tmp, "model.espdl"),

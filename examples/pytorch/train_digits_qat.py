@@ -80,6 +80,30 @@ def accuracy(model, x, y):
     return float((pred == y).mean())
 
 
+def train_float(x_train, y_train, x_test, y_test, epochs=15):
+    """Float training of DigitsNet: the common start of the QAT, PTQ and ONNX Runtime
+    fixtures. Returns the model and its test accuracy."""
+    model = DigitsNet()
+    print("float training")
+    train(model, x_train, y_train, epochs=epochs, lr=1e-2)
+    float_acc = accuracy(model, x_test, y_test)
+    print(f"PyTorch float accuracy (test): {float_acc:.4f}")
+    return model, float_acc
+
+
+def export_onnx(model, path, output_name="logits"):
+    """TorchScript export of a digits model at batch 1, opset 13, input `input`."""
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 1, 8, 8),),
+        path,
+        dynamo=False,
+        opset_version=13,
+        input_names=["input"],
+        output_names=[output_name],
+    )
+
+
 def is_pow2(v):
     m, _ = np.frexp(np.float64(v))
     return v > 0 and m == 0.5
@@ -131,11 +155,7 @@ def main():
 
     x_train, y_train, x_test, y_test = load_split()
 
-    model = DigitsNet()
-    print("float training")
-    train(model, x_train, y_train, epochs=args.float_epochs, lr=1e-2)
-    float_acc = accuracy(model, x_test, y_test)
-    print(f"PyTorch float accuracy (test): {float_acc:.4f}")
+    model, float_acc = train_float(x_train, y_train, x_test, y_test, epochs=args.float_epochs)
 
     model.eval()
     model = tq.fuse_modules(model, [["conv", "relu"]])
@@ -150,15 +170,7 @@ def main():
 
     model.eval()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    torch.onnx.export(
-        model,
-        (torch.zeros(1, 1, 8, 8),),
-        args.out,
-        dynamo=False,
-        opset_version=13,
-        input_names=["input"],
-        output_names=["logits"],
-    )
+    export_onnx(model, args.out)
     print(f"wrote {args.out}")
     check_pow2_qdq(args.out)
 

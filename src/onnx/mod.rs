@@ -9,7 +9,7 @@ mod tensor;
 mod write;
 
 pub use attrs::Attribute;
-pub use fold::{normalize_axis, quantized_dtype};
+pub use fold::{axis_index, normalize_axis, quantized_dtype};
 pub use tensor::{element_count, Constant, DType, MAX_ELEMENTS};
 
 use crate::error::{Error, Result};

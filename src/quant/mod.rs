@@ -7,6 +7,7 @@ pub mod exponent;
 pub mod expr;
 pub(crate) mod lower;
 pub mod runtime;
+pub mod scales;
 pub mod table;
 
 pub use lower::{lower, Lowering, QuantConst, Value, Weights};

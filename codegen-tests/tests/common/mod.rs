@@ -57,6 +57,9 @@ pub struct Agreement {
     pub one_lsb_elements: usize,
     pub argmax_agree: usize,
     pub correct: usize,
+    /// Sums of squares of the recorded outputs and of the differences, for the SQNR.
+    pub signal_energy: f64,
+    pub noise_energy: f64,
 }
 
 /// Runs `predict` on every recorded sample and tallies the agreement.
@@ -85,6 +88,8 @@ pub fn compare(
             if lsbs == 1.0 {
                 a.one_lsb_elements += 1;
             }
+            a.signal_energy += (e as f64).powi(2);
+            a.noise_energy += ((g as f64) - (e as f64)).powi(2);
         }
         if argmax(&got) == argmax(expected) {
             a.argmax_agree += 1;
@@ -98,6 +103,17 @@ pub fn compare(
 }
 
 impl Agreement {
+    /// Signal to quantization-noise ratio of the generated outputs against the recording, in
+    /// dB (infinite when they are equal).
+    pub fn sqnr_db(&self) -> f64 {
+        10.0 * (self.signal_energy / self.noise_energy).log10()
+    }
+
+    /// The share of samples whose predicted class matches the recording's.
+    pub fn argmax_share(&self) -> f64 {
+        self.argmax_agree as f64 / self.samples as f64
+    }
+
     /// One line of figures for an op fixture (no classes, no accuracy).
     pub fn print_elements(&self, name: &str) {
         println!(
