@@ -52,6 +52,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/requantize.rs.tera"),
     ),
     (
+        "resize_linear.rs.tera",
+        include_str!("../../templates/resize_linear.rs.tera"),
+    ),
+    (
         "softmax.rs.tera",
         include_str!("../../templates/softmax.rs.tera"),
     ),
