@@ -20,6 +20,7 @@ pub mod plan;
 pub mod quant;
 
 pub use error::{Error, Result};
+pub use quant::Rounding;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,9 @@ pub struct Options {
     pub input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
     /// The RAM and flash the module may use.
     pub budget: Budget,
+    /// How ties round everywhere the integer pipeline rounds (default: half to even, bit-exact
+    /// with ONNX Runtime; half-up matches ESP-DL's ESP32-S3 kernels).
+    pub rounding: Rounding,
 }
 
 /// Memory budgets: an arena or a weight set over them is an error that states the figures,
@@ -118,9 +122,9 @@ pub fn generate_with(bytes: &[u8], file_name: &str, options: &Options) -> Result
 
 /// Generates the Rust module for a model held in memory, with the warnings.
 pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> Result<Generated> {
-    let templates = emit::Templates::new(options.templates.as_deref())?;
+    let templates = emit::Templates::new(options.templates.as_deref(), options.rounding)?;
     let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
-    let qgraph = quant::lower(&graph, &templates)?;
+    let qgraph = quant::lower(&graph, &templates, options.rounding)?;
     let plan = plan::Plan::new(&qgraph);
     let emitted = emit::emit(&graph, &qgraph, &plan, &templates)?;
     let warnings = options.budget.check(&emitted, file_name)?;
@@ -190,6 +194,12 @@ impl Builder {
     /// Sets the RAM and flash budgets (default: [`Budget::ESP32_S3`]).
     pub fn budget(mut self, budget: Budget) -> Builder {
         self.options.budget = budget;
+        self
+    }
+
+    /// How ties round in the generated integer pipeline (default: [`Rounding::HalfEven`]).
+    pub fn rounding(mut self, rounding: Rounding) -> Builder {
+        self.options.rounding = rounding;
         self
     }
 

@@ -40,7 +40,27 @@ enum Command {
         /// Bytes of flash the weights may use (default: 4 MiB).
         #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_flash)]
         max_flash: usize,
+        /// How ties round in the integer pipeline: half-even is bit-exact with ONNX Runtime and
+        /// PyTorch; half-up matches ESP-DL's ESP32-S3 kernels (and ESP-PPQ's esp32s3 simulation).
+        #[arg(long, value_enum, default_value_t = RoundingArg::HalfEven)]
+        rounding: RoundingArg,
     },
+}
+
+/// `--rounding` values, mapped onto [`onnx2esp::Rounding`].
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoundingArg {
+    HalfEven,
+    HalfUp,
+}
+
+impl From<RoundingArg> for onnx2esp::Rounding {
+    fn from(arg: RoundingArg) -> Self {
+        match arg {
+            RoundingArg::HalfEven => onnx2esp::Rounding::HalfEven,
+            RoundingArg::HalfUp => onnx2esp::Rounding::HalfUp,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -64,10 +84,12 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             input_shape,
             max_ram,
             max_flash,
+            rounding,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .rerun_if_changed(false)
-                .budget(onnx2esp::Budget { max_ram, max_flash });
+                .budget(onnx2esp::Budget { max_ram, max_flash })
+                .rounding(rounding.into());
             if let Some(dir) = templates {
                 builder = builder.templates(dir);
             }

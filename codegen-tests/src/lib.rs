@@ -14,6 +14,11 @@ pub mod digits_esppq {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq.rs"));
 }
 
+/// `digits_esppq` again, generated with half-up rounding (ESP-DL's S3 kernels).
+pub mod digits_esppq_half_up {
+    include!(concat!(env!("OUT_DIR"), "/digits_esppq_half_up.rs"));
+}
+
 /// `digits_qat` again, with Gemm rendered from the user template in `templates-override/`.
 pub mod digits_qat_gemm_override {
     include!(concat!(env!("OUT_DIR"), "/digits_qat_gemm_override.rs"));

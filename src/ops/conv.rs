@@ -124,6 +124,7 @@ impl Pending for ConvPending {
             &weights,
             out_channels,
             acc_exponent,
+            lowering.rounding,
         )?;
         let kernel = Conv2d {
             batch: self.output_shape[0],

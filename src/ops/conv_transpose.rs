@@ -196,6 +196,7 @@ impl Pending for ConvTransposePending {
             &weights,
             out_channels,
             acc_exponent,
+            lowering.rounding,
         )?;
         let kernel = ConvTranspose2d {
             in_channels,

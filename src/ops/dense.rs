@@ -154,6 +154,7 @@ impl Pending for DensePending {
             &weights,
             self.out_features,
             acc_exponent,
+            lowering.rounding,
         )?;
         let kernel = Dense {
             rows: self.output_shape.iter().rev().skip(1).product(),

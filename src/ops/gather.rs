@@ -504,9 +504,9 @@ impl Pending for MovePending {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
-        let pad = self
-            .pad_value
-            .map_or(0, |v| crate::quant::quantize_real(v, output_exponent));
+        let pad = self.pad_value.map_or(0, |v| {
+            crate::quant::quantize_real(v, output_exponent, lowering.rounding)
+        });
         let kernel = MoveKernel {
             map: self.map.clone(),
             in_len: self.in_len,

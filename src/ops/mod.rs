@@ -80,10 +80,10 @@ impl RealBounds {
         }
     }
 
-    /// The bounds in the integer domain of exponent `e`. Quantization is monotone, so clamping
-    /// after it equals clipping before it.
-    pub fn to_int8(self, exponent: i32) -> Clamp {
-        let q = |v: f64| crate::quant::quantize_real(v, exponent);
+    /// The bounds in the integer domain of exponent `e`. Quantization is monotone (in either
+    /// rounding mode), so clamping after it equals clipping before it.
+    pub fn to_int8(self, exponent: i32, rounding: crate::quant::Rounding) -> Clamp {
+        let q = |v: f64| crate::quant::quantize_real(v, exponent, rounding);
         Clamp {
             lo: self.lo.map_or(-128, q),
             hi: self.hi.map_or(127, q),

@@ -233,7 +233,8 @@ impl Pending for TablePending {
                 (-128..=127)
                     .map(|q| {
                         let y = f(q as f64 * 2f64.powi(input_exponent));
-                        quantize_real(y, output_exponent).clamp(clamp.lo, clamp.hi)
+                        quantize_real(y, output_exponent, lowering.rounding)
+                            .clamp(clamp.lo, clamp.hi)
                     })
                     .collect()
             })

@@ -1,7 +1,7 @@
 //! Bias quantization and the accumulator bound of DESIGN.md: the bias is int32 at
 //! `ex + ew`, and `|acc|` must provably fit in i32.
 
-use super::QuantConst;
+use super::{QuantConst, Rounding};
 use crate::error::{Error, Result};
 use crate::onnx::{Constant, Node};
 use std::rc::Rc;
@@ -9,7 +9,8 @@ use std::rc::Rc;
 /// A bias as the model gives it.
 #[derive(Debug, Clone)]
 pub enum Bias {
-    /// Float bias (PyTorch QAT exports): rounded half to even at the accumulator exponent.
+    /// Float bias (PyTorch QAT exports): rounded at the accumulator exponent (half to even by
+    /// default, as DESIGN.md; the pipeline's rounding mode).
     Float(Constant),
     /// int32 DequantizeLinear bias (ESP-PPQ): shifted exactly to the accumulator exponent.
     Quant(Rc<QuantConst>),
@@ -17,7 +18,13 @@ pub enum Bias {
 
 impl Bias {
     /// The bias of `channels` outputs as int32 at `exponent`.
-    pub fn at_exponent(&self, node: &Node, channels: usize, exponent: i32) -> Result<Vec<i32>> {
+    pub fn at_exponent(
+        &self,
+        node: &Node,
+        channels: usize,
+        exponent: i32,
+        rounding: Rounding,
+    ) -> Result<Vec<i32>> {
         let (values, shift): (Vec<f64>, i32) = match self {
             Bias::Float(c) => (c.values.clone(), 0),
             Bias::Quant(q) => (q.values.iter().map(|&v| v as f64).collect(), q.exponent),
@@ -38,7 +45,7 @@ impl Bias {
                 // Float: v * 2^-exponent. Integer at e_b: v * 2^(e_b - exponent), exact when
                 // e_b >= exponent (the ESP-PPQ case), otherwise rounded like a float bias.
                 let scaled = v * 2f64.powi(shift - exponent);
-                let rounded = scaled.round_ties_even();
+                let rounded = rounding.round(scaled);
                 if rounded.abs() > i32::MAX as f64 {
                     Err(Error::node(
                         node,
@@ -89,9 +96,10 @@ pub fn checked_bias(
     weights: &[i8],
     outputs: usize,
     acc_exponent: i32,
+    rounding: Rounding,
 ) -> Result<Vec<i32>> {
     let bias = match bias {
-        Some(b) => b.at_exponent(node, outputs, acc_exponent)?,
+        Some(b) => b.at_exponent(node, outputs, acc_exponent, rounding)?,
         None => vec![0; outputs],
     };
     let per_output = (weights.len() / outputs.max(1)).max(1);
