@@ -619,6 +619,17 @@ def resize_nearest_asymmetric():
     return g.finish(y, -4)
 
 
+@fixture
+def resize_nearest_opset10():
+    # Opset 10: (X, scales), asymmetric, and its own rounding: ceil when downsampling (H),
+    # truncation when upsampling (W).
+    g = Graph("resize_nearest_opset10")
+    x = g.input([1, 2, 5, 4], -5)
+    scales = g.const(np.array([1, 1, 0.6, 1.5], dtype=np.float32), "scales")
+    y = g.node("Resize", [x, scales], mode="nearest")
+    return g.finish(y, -5, opset=10)
+
+
 # Resize linear: ONNX Runtime's bilinear (NCHW) and trilinear (NCL) interpolation in f32.
 # Dyadic weights (2x half_pixel, asymmetric 2x/4x, halving) take the integer path; the others
 # (1.5x, 0.75x, align_corners, pytorch_half_pixel onto 9) the f32 one.
