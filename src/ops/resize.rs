@@ -169,7 +169,7 @@ impl Geometry {
 impl Geometry {
     /// Mode `nearest`: ONNX Runtime's pick per axis, then an index table.
     fn lower_nearest(&self, lowering: &mut Lowering, node: &Node, input: TensorId) -> Result<()> {
-        let (geometry, shape) = (self, &self.in_shape);
+        let shape = &self.in_shape;
         let opset = lowering.graph.opset;
         // Opset 10 had no nearest_mode: it rounds up when downsampling and truncates otherwise.
         let nearest = if opset < 11 {
@@ -179,10 +179,10 @@ impl Geometry {
         };
         let mut picks: Vec<Vec<usize>> = Vec::with_capacity(shape.len());
         for (axis, &in_dim) in shape.iter().enumerate() {
-            let (scale, out_dim) = (geometry.scales[axis], geometry.out_shape[axis]);
+            let (scale, out_dim) = (self.scales[axis], self.out_shape[axis]);
             let axis_picks = (0..out_dim)
                 .map(|o| {
-                    let x = geometry.transform.original(o, scale, in_dim, out_dim);
+                    let x = self.transform.original(o, scale, in_dim, out_dim);
                     let i = match nearest.as_str() {
                         "round_prefer_floor" if x == x.floor() + 0.5 => x.floor(),
                         "round_prefer_ceil" if x == x.floor() + 0.5 => x.ceil(),
@@ -210,7 +210,7 @@ impl Geometry {
             node,
             0,
             input,
-            geometry.out_shape.clone(),
+            self.out_shape.clone(),
             source,
             None,
         )
@@ -218,7 +218,7 @@ impl Geometry {
 
     /// Mode `linear`, NCL (trilinear over all axes) or NCHW (bilinear over H and W).
     fn lower_linear(&self, lowering: &mut Lowering, node: &Node, input: TensorId) -> Result<()> {
-        let (geometry, shape) = (self, &self.in_shape);
+        let shape = &self.in_shape;
         let rank = shape.len();
         if !(rank == 3 || rank == 4) {
             return Err(Error::node(
@@ -228,16 +228,16 @@ impl Geometry {
                 ),
             ));
         }
-        if geometry.scales[0] != 1.0 || geometry.scales[1] != 1.0 {
+        if self.scales[0] != 1.0 || self.scales[1] != 1.0 {
             return Err(Error::node(
                 node,
                 format!(
                     "linear mode resizes the spatial axes only; N and C scales are {:?}",
-                    &geometry.scales[..2]
+                    &self.scales[..2]
                 ),
             ));
         }
-        if matches!(geometry.transform, Transform::TfHalfPixelForNn) {
+        if matches!(self.transform, Transform::TfHalfPixelForNn) {
             return Err(Error::node(
                 node,
                 "coordinate_transformation_mode 'tf_half_pixel_for_nn' is for nearest mode only",
@@ -246,20 +246,13 @@ impl Geometry {
         // ONNX Runtime interpolates every axis of a rank-3 input and the last two of a rank-4 one.
         let first = if rank == 3 { 0 } else { 2 };
         let taps: Vec<AxisTaps> = (first..rank)
-            .map(|a| {
-                axis_taps(
-                    geometry.transform,
-                    geometry.scales[a],
-                    shape[a],
-                    geometry.out_shape[a],
-                )
-            })
+            .map(|a| axis_taps(self.transform, self.scales[a], shape[a], self.out_shape[a]))
             .collect();
         let pending = LinearPending {
             node: node.clone(),
             input,
             in_shape: shape.to_vec(),
-            out_shape: geometry.out_shape.clone(),
+            out_shape: self.out_shape.clone(),
             first,
             taps,
         };

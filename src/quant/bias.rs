@@ -144,3 +144,31 @@ pub fn bias_input(lowering: &super::Lowering, node: &Node, index: usize) -> Resu
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::DType;
+
+    #[test]
+    fn float_bias_ties_follow_the_rounding_mode() {
+        let node = Node {
+            name: "fc".into(),
+            op_type: "Gemm".into(),
+            domain: String::new(),
+            inputs: vec![],
+            outputs: vec![],
+            attributes: Default::default(),
+        };
+        // At exponent -1: 0.75 -> 1.5, -0.75 -> -1.5, 1.25 -> 2.5, 0.3 -> 0.6.
+        let bias = Bias::Float(Constant {
+            dtype: DType::F32,
+            dims: vec![4],
+            values: vec![0.75, -0.75, 1.25, 0.3],
+        });
+        let even = bias.at_exponent(&node, 4, -1, Rounding::HalfEven).unwrap();
+        let up = bias.at_exponent(&node, 4, -1, Rounding::HalfUp).unwrap();
+        assert_eq!(even, [2, -2, 2, 1]);
+        assert_eq!(up, [2, -1, 3, 1]);
+    }
+}
