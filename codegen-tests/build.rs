@@ -4,7 +4,8 @@
 //! - every `models/ort/*.onnx` (ONNX Runtime's quantizer) as [`modules_for`] says: under
 //!   `--scales snap`, or not yet, with the reason;
 //! - the custom-layer example's models with its templates;
-//! - the default digits model once more with a user template that overrides Gemm.
+//! - the default digits model once more with a user template that overrides Gemm;
+//! - the ESP-PPQ digits model once more with `--rounding half-up`.
 //!
 //! The single-op fixtures need no hand-written Rust: this script also writes
 //! - `$OUT_DIR/op_fixtures.rs`, included by `src/lib.rs`: one `pub mod` per fixture;
@@ -109,9 +110,7 @@ fn modules_for(model: &Path) -> Result<Vec<(String, ScalePolicy)>, &'static str>
     match stem {
         "digits_ort_qdq" => Ok(snapped(&[("snap", Nearest), ("ceil", Ceil)])),
         "digits_ort_uint8" => Ok(snapped(&[("snap", Nearest)])),
-        "digits_ort_perchannel" => {
-            Err("per-channel exponents are not lowered yet (branch perchannel)")
-        }
+        "digits_ort_perchannel" => Ok(snapped(&[("snap", Nearest), ("ceil", Ceil)])),
         "digits_ort_qoperator" => Err("the QOperator format is not lowered yet"),
         _ => Ok(vec![(stem.to_string(), ScalePolicy::Exact)]),
     }
@@ -147,6 +146,16 @@ fn main() {
             &model,
         );
     }
+
+    // ESP-PPQ's model once more with ESP-DL's S3 rounding, for the test against ESP-PPQ's own
+    // (half-up) simulation.
+    let esppq = Path::new("models/digits_esppq.onnx");
+    generate(
+        onnx2esp::Builder::new(esppq)
+            .rounding(onnx2esp::Rounding::HalfUp)
+            .output(out_dir.join("digits_esppq_half_up.rs")),
+        esppq,
+    );
 
     let digits = Path::new("models/digits_qat.onnx");
     generate(

@@ -104,6 +104,8 @@ pub struct QGraph {
     pub layers: Vec<Layer>,
     pub inputs: Vec<Port>,
     pub outputs: Vec<Port>,
+    /// The rounding mode the module's runtime helpers use (`ROUND_HALF_UP`).
+    pub rounding: crate::quant::Rounding,
 }
 
 impl QGraph {

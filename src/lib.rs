@@ -22,6 +22,7 @@ pub mod quant;
 
 pub use error::{Error, Result};
 pub use quant::scales::{rewrite_scales, ScalePolicy, ScaleReport, SnapRule};
+pub use quant::Rounding;
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,9 @@ pub struct Options {
     pub budget: Budget,
     /// What to do with scales that are not powers of two and nonzero zero points.
     pub scales: ScalePolicy,
+    /// How ties round everywhere the integer pipeline rounds (default: half to even, bit-exact
+    /// with ONNX Runtime; half-up matches ESP-DL's ESP32-S3 kernels).
+    pub rounding: Rounding,
 }
 
 /// Memory budgets: an arena or a weight set over them is an error that states the figures,
@@ -124,10 +128,10 @@ pub fn generate_with(bytes: &[u8], file_name: &str, options: &Options) -> Result
 
 /// Generates the Rust module for a model held in memory, with the warnings.
 pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> Result<Generated> {
-    let templates = emit::Templates::new(options.templates.as_deref())?;
+    let templates = emit::Templates::new(options.templates.as_deref(), options.rounding)?;
     let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
     let (graph, scales) = rewrite_scales(&graph, options.scales)?;
-    let qgraph = quant::lower(&graph, &templates)?;
+    let qgraph = quant::lower(&graph, &templates, options.rounding)?;
     let plan = plan::Plan::new(&qgraph);
     let emitted = emit::emit(&graph, &qgraph, &plan, &templates)?;
     let warnings = options.budget.check(&emitted, file_name)?;
@@ -158,6 +162,12 @@ impl Builder {
             rerun_if_changed: true,
             options: Options::default(),
         }
+    }
+
+    /// Replaces all settings at once (the CLI builds them from its flags).
+    pub fn options(mut self, options: Options) -> Builder {
+        self.options = options;
+        self
     }
 
     /// Adds a directory of templates: `DIR/D/T.rs.tera` implements op `T` of domain `D`
@@ -205,6 +215,12 @@ impl Builder {
     /// [`ScalePolicy::Exact`], an error naming every such tensor).
     pub fn scales(mut self, policy: ScalePolicy) -> Builder {
         self.options.scales = policy;
+        self
+    }
+
+    /// How ties round in the generated integer pipeline (default: [`Rounding::HalfEven`]).
+    pub fn rounding(mut self, rounding: Rounding) -> Builder {
+        self.options.rounding = rounding;
         self
     }
 

@@ -26,28 +26,14 @@ enum Command {
         /// Write nothing; exit 1 with a diff when OUTPUT differs from what would be generated.
         #[arg(long, requires = "output")]
         check: bool,
-        /// A directory of templates for custom layers (DIR/<domain>/<Op>.rs.tera) and
-        /// overrides of built-in kernels (DIR/<Op>.rs.tera).
-        #[arg(long, value_name = "DIR")]
-        templates: Option<PathBuf>,
-        /// A static shape for a graph input with dynamic axes, e.g. `input=1,3,32,32`
-        /// (repeat for several inputs).
-        #[arg(long, value_name = "NAME=D0,D1,...", value_parser = parse_input_shape)]
-        input_shape: Vec<(String, Vec<usize>)>,
+        #[command(flatten)]
+        model_args: ModelArgs,
         /// Bytes of RAM the arena may use (default: 320 KiB, an ESP32-S3 without PSRAM).
         #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_ram)]
         max_ram: usize,
         /// Bytes of flash the weights may use (default: 4 MiB).
         #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_flash)]
         max_flash: usize,
-        /// Scales that are not powers of two and nonzero zero points: `exact` refuses them
-        /// (listing every one), `snap` rounds them to powers of two.
-        #[arg(long, value_enum, default_value_t = Scales::Exact)]
-        scales: Scales,
-        /// How `--scales snap` rounds log2(scale): `nearest` (default), or `ceil` so that
-        /// nothing clips.
-        #[arg(long, value_enum, value_name = "RULE")]
-        snap: Option<Snap>,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -66,13 +52,46 @@ enum Command {
         /// Seed of the random inputs.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// A directory of templates for custom layers (as for `generate`).
-        #[arg(long, value_name = "DIR")]
-        templates: Option<PathBuf>,
-        /// A static shape for a graph input with dynamic axes (as for `generate`).
-        #[arg(long, value_name = "NAME=D0,D1,...", value_parser = parse_input_shape)]
-        input_shape: Vec<(String, Vec<usize>)>,
+        #[command(flatten)]
+        model_args: ModelArgs,
     },
+}
+
+/// How to read and lower a model: shared by `generate` and `inspect`.
+#[derive(clap::Args)]
+struct ModelArgs {
+    /// A directory of templates for custom layers (DIR/<domain>/<Op>.rs.tera) and
+    /// overrides of built-in kernels (DIR/<Op>.rs.tera).
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+    /// A static shape for a graph input with dynamic axes, e.g. `input=1,3,32,32`
+    /// (repeat for several inputs).
+    #[arg(long, value_name = "NAME=D0,D1,...", value_parser = parse_input_shape)]
+    input_shape: Vec<(String, Vec<usize>)>,
+    /// Scales that are not powers of two and nonzero zero points: `exact` refuses them
+    /// (listing every one), `snap` rounds them to powers of two.
+    #[arg(long, value_enum, default_value_t = Scales::Exact)]
+    scales: Scales,
+    /// How `--scales snap` rounds log2(scale): `nearest` (default), or `ceil` so that
+    /// nothing clips.
+    #[arg(long, value_enum, value_name = "RULE")]
+    snap: Option<Snap>,
+    /// How ties round in the integer pipeline: half-even is bit-exact with ONNX Runtime and
+    /// PyTorch; half-up matches ESP-DL's ESP32-S3 kernels (and ESP-PPQ's esp32s3 simulation).
+    #[arg(long, value_enum, default_value_t = RoundingArg::HalfEven)]
+    rounding: RoundingArg,
+}
+
+impl ModelArgs {
+    fn options(self) -> onnx2esp::Options {
+        onnx2esp::Options {
+            templates: self.templates,
+            input_shapes: self.input_shape.into_iter().collect(),
+            scales: scale_policy(self.scales, self.snap),
+            rounding: self.rounding.into(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -110,6 +129,22 @@ fn scale_policy(scales: Scales, snap: Option<Snap>) -> onnx2esp::ScalePolicy {
     }
 }
 
+/// `--rounding` values, mapped onto [`onnx2esp::Rounding`].
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoundingArg {
+    HalfEven,
+    HalfUp,
+}
+
+impl From<RoundingArg> for onnx2esp::Rounding {
+    fn from(arg: RoundingArg) -> Self {
+        match arg {
+            RoundingArg::HalfEven => onnx2esp::Rounding::HalfEven,
+            RoundingArg::HalfUp => onnx2esp::Rounding::HalfUp,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
@@ -127,23 +162,14 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             model,
             output,
             check,
-            templates,
-            input_shape,
+            model_args,
             max_ram,
             max_flash,
-            scales,
-            snap,
         } => {
-            let mut builder = onnx2esp::Builder::new(&model)
+            let builder = onnx2esp::Builder::new(&model)
+                .options(model_args.options())
                 .rerun_if_changed(false)
-                .budget(onnx2esp::Budget { max_ram, max_flash })
-                .scales(scale_policy(scales, snap));
-            if let Some(dir) = templates {
-                builder = builder.templates(dir);
-            }
-            for (name, dims) in &input_shape {
-                builder = builder.input_shape(name, dims);
-            }
+                .budget(onnx2esp::Budget { max_ram, max_flash });
             match (output, check) {
                 (None, _) => print!("{}", builder.generate_string()?),
                 (Some(path), true) => {
@@ -172,14 +198,9 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             inputs,
             samples,
             seed,
-            templates,
-            input_shape,
+            model_args,
         } => {
-            let options = onnx2esp::Options {
-                templates,
-                input_shapes: input_shape.into_iter().collect(),
-                ..Default::default()
-            };
+            let options = model_args.options();
             let inputs = match inputs {
                 Some(path) => onnx2esp::inspect::Inputs::File(path),
                 None => onnx2esp::inspect::Inputs::Random {

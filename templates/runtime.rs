@@ -1,6 +1,8 @@
 // Integer helpers shared by every generated module. This file is the single source: the
 // generator copies it into each module and also compiles it itself, so that its unit tests
-// exercise exactly the code that runs on the device.
+// exercise exactly the code that runs on the device. Every rounding step breaks ties as the
+// module's `const ROUND_HALF_UP: bool` says (written by the generator): to even by default, as
+// ONNX Runtime; toward +infinity with `--rounding half-up`, as ESP-DL's ESP32-S3 kernels.
 
 /// Saturates to the int8 range.
 #[inline(always)]
@@ -14,7 +16,8 @@ fn saturate_i8(value: i64) -> i8 {
     }
 }
 
-/// `value * 2^-shift`, rounded to nearest with ties to even (ONNX QuantizeLinear rounding).
+/// `value * 2^-shift`, rounded to nearest; ties to even (ONNX QuantizeLinear rounding) or, with
+/// `ROUND_HALF_UP`, up (`(value + 2^(shift-1)) >> shift`, ESP-DL's S3 rounding).
 /// A negative shift is an exact left shift. Computed in i64, so no input can overflow.
 #[inline(always)]
 fn shift_round(value: i32, shift: i32) -> i64 {
@@ -22,7 +25,13 @@ fn shift_round(value: i32, shift: i32) -> i64 {
     if shift > 0 {
         // Beyond 40 every i32 rounds to 0, so capping keeps the arithmetic in range.
         let s = if shift > 40 { 40 } else { shift as u32 };
-        (value + (1i64 << (s - 1)) - 1 + ((value >> s) & 1)) >> s
+        // Half to even lowers a tie by one unless the kept part is odd.
+        let tie = if ROUND_HALF_UP {
+            0
+        } else {
+            ((value >> s) & 1) - 1
+        };
+        (value + (1i64 << (s - 1)) + tie) >> s
     } else if shift < 0 {
         // Beyond 32 every nonzero i32 saturates any narrow type, so capping is exact after saturation.
         let s = if shift < -32 { 32 } else { (-shift) as u32 };
@@ -32,7 +41,7 @@ fn shift_round(value: i32, shift: i32) -> i64 {
     }
 }
 
-/// Requantizes an accumulator to int8: `saturate(round_half_even(acc * 2^-shift))`.
+/// Requantizes an accumulator to int8: `saturate(round(acc * 2^-shift))`.
 #[inline(always)]
 fn requantize_i8(acc: i32, shift: i32) -> i8 {
     saturate_i8(shift_round(acc, shift))
@@ -50,14 +59,14 @@ fn saturate_i16(value: i64) -> i16 {
     }
 }
 
-/// Requantizes an accumulator to int16: `saturate(round_half_even(acc * 2^-shift))`.
+/// Requantizes an accumulator to int16: `saturate(round(acc * 2^-shift))`.
 #[inline(always)]
 fn requantize_i16(acc: i32, shift: i32) -> i16 {
     saturate_i16(shift_round(acc, shift))
 }
 
 /// Requantizes an i64 accumulator (a layer whose worst case exceeds i32; `|acc| <= 2^62`,
-/// proven at codegen) to int8: `saturate(round_half_even(acc * 2^-shift))`.
+/// proven at codegen) to int8: `saturate(round(acc * 2^-shift))`.
 #[inline(always)]
 fn requantize_i64(acc: i64, shift: i32) -> i8 {
     saturate_i8(shift_round_i64(acc, shift))
@@ -69,14 +78,22 @@ fn requantize_i64_to_i16(acc: i64, shift: i32) -> i16 {
     saturate_i16(shift_round_i64(acc, shift))
 }
 
-/// `acc * 2^-shift` rounded half to even, for `|acc| <= 2^62`; a result beyond int16 stands
-/// for every value that saturates.
+/// `acc * 2^-shift` rounded to nearest (ties as `ROUND_HALF_UP` says), for `|acc| <= 2^62`;
+/// a result beyond int16 stands for every value that saturates.
 #[inline(always)]
 fn shift_round_i64(acc: i64, shift: i32) -> i64 {
     if shift > 0 {
-        // Beyond 63 every |acc| <= 2^62 rounds to 0; the sum stays below 2^63.
+        // Beyond 63 every |acc| <= 2^62 rounds to 0.
         let s = if shift > 63 { 63 } else { shift as u32 };
-        (acc + ((1i64 << (s - 1)) - 1) + ((acc >> s) & 1)) >> s
+        // Quotient and remainder (0 <= rest < 2^s), so that nothing can overflow.
+        let kept = acc >> s;
+        let rest = acc - (kept << s);
+        let half = 1i64 << (s - 1);
+        if rest > half || (rest == half && (ROUND_HALF_UP || kept & 1 == 1)) {
+            kept + 1
+        } else {
+            kept
+        }
     } else if !(-32768..=32767).contains(&acc) {
         // Already beyond int16 (and int8): a left shift only moves it further out.
         acc
@@ -87,7 +104,8 @@ fn shift_round_i64(acc: i64, shift: i32) -> i64 {
     }
 }
 
-/// Rounds `(sum * 2^-shift) / count` to nearest, ties to even, exactly in integers.
+/// Rounds `(sum * 2^-shift) / count` to nearest (ties as `ROUND_HALF_UP` says), exactly in
+/// integers.
 /// `count` is at least 1; used by the average pools.
 #[inline(always)]
 fn divide_round(sum: i32, shift: i32, count: i32) -> i8 {
@@ -102,15 +120,16 @@ fn divide_round(sum: i32, shift: i32, count: i32) -> i8 {
     round_quotient(numerator, denominator)
 }
 
-/// `numerator / denominator` rounded to nearest, ties to even, saturated to int8; exact in
-/// integers. A denominator below 1 counts as 1. Used by the average pools and Softmax.
+/// `numerator / denominator` rounded to nearest (ties to even, or up with `ROUND_HALF_UP`),
+/// saturated to int8; exact in integers. A denominator below 1 counts as 1. Used by the
+/// average pools and Softmax.
 #[inline(always)]
 fn round_quotient(numerator: i64, denominator: i64) -> i8 {
     let denominator = if denominator < 1 { 1 } else { denominator };
     let quotient = numerator.div_euclid(denominator);
     let twice_remainder = 2 * numerator.rem_euclid(denominator);
     let rounded = if twice_remainder > denominator
-        || (twice_remainder == denominator && quotient & 1 == 1)
+        || (twice_remainder == denominator && (ROUND_HALF_UP || quotient & 1 == 1))
     {
         quotient + 1
     } else {
@@ -120,7 +139,8 @@ fn round_quotient(numerator: i64, denominator: i64) -> i8 {
 }
 
 /// ONNX QuantizeLinear to int8 for a power-of-two scale: `x * inverse_scale` is exact, then
-/// round half to even and saturate. NaN becomes -128, as in ONNX Runtime 1.32.
+/// round (ties to even as ONNX, or up with `ROUND_HALF_UP`) and saturate. NaN becomes -128,
+/// as in ONNX Runtime 1.32.
 #[inline(always)]
 fn quantize_i8(x: f32, inverse_scale: f32) -> i8 {
     quantize_within(x * inverse_scale, -128.0, 127.0) as i8
@@ -132,7 +152,8 @@ fn quantize_i16(x: f32, inverse_scale: f32) -> i16 {
     quantize_within(x * inverse_scale, -32768.0, 32767.0) as i16
 }
 
-/// `v` rounded half to even and saturated to `[lo, hi]` (integers); NaN becomes `lo`.
+/// `v` rounded to an integer (ties as `ROUND_HALF_UP` says) and saturated to `[lo, hi]`,
+/// with NaN as `lo`.
 #[inline(always)]
 fn quantize_within(v: f32, lo: f32, hi: f32) -> i32 {
     // Clamping first makes the integer conversion below exact; saturation happens here too.
@@ -148,10 +169,11 @@ fn quantize_within(v: f32, lo: f32, hi: f32) -> i32 {
     };
     let truncated = v as i32;
     let fraction = v - truncated as f32;
+    // A tie goes up for half-up; for half to even, away from an odd truncation.
     let odd = truncated & 1 == 1;
-    if fraction > 0.5 || (fraction == 0.5 && odd) {
+    if fraction > 0.5 || (fraction == 0.5 && (ROUND_HALF_UP || odd)) {
         truncated + 1
-    } else if fraction < -0.5 || (fraction == -0.5 && odd) {
+    } else if fraction < -0.5 || (fraction == -0.5 && !ROUND_HALF_UP && odd) {
         truncated - 1
     } else {
         truncated
@@ -175,8 +197,8 @@ fn isqrt(value: u64) -> u64 {
     lo
 }
 
-/// `sqrt(sum) * 2^-shift` rounded to nearest, ties to even, saturated to int8; exact in
-/// integers (ReduceL2). `sum` is at least 0 and below 2^40.
+/// `sqrt(sum) * 2^-shift` rounded to nearest (ties as `ROUND_HALF_UP` says), saturated to
+/// int8; exact in integers (ReduceL2). `sum` is at least 0 and below 2^40.
 #[inline(always)]
 fn sqrt_round(sum: i64, shift: i32) -> i8 {
     // Twice the value is sqrt(x) / 2^down with x = 4 * sum * 4^up. Beyond up = 8 any nonzero
@@ -191,7 +213,7 @@ fn sqrt_round(sum: i64, shift: i32) -> i8 {
     } else {
         // The value lies in [m + 1/2, m + 1); exactly m + 1/2 only if 2v is that integer.
         let scaled = twice_floor << down;
-        if scaled * scaled == x && m & 1 == 0 {
+        if scaled * scaled == x && m & 1 == 0 && !ROUND_HALF_UP {
             m
         } else {
             m + 1

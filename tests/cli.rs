@@ -175,3 +175,36 @@ fn the_scale_policy_flags_choose_between_refusing_and_snapping() {
     assert_eq!(ignored.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&ignored.stderr).contains("add --scales snap"));
 }
+
+#[test]
+fn rounding_mode_is_chosen_by_flag_and_stated_in_the_header() {
+    let generate = |extra: &[&str]| {
+        let output = onnx2esp()
+            .args(["generate", MODEL])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (status, default, _) = generate(&[]);
+    assert!(status.success());
+    assert!(default.contains("// Rounding: half-even"), "{default}");
+    assert!(default.contains("const ROUND_HALF_UP: bool = false;"));
+    let (status, even, _) = generate(&["--rounding", "half-even"]);
+    assert!(status.success());
+    assert_eq!(even, default);
+    let (status, up, _) = generate(&["--rounding", "half-up"]);
+    assert!(status.success());
+    assert!(up.contains("// Rounding: half-up"), "{up}");
+    assert!(up.contains("const ROUND_HALF_UP: bool = true;"));
+    let (status, _, stderr) = generate(&["--rounding", "nearest"]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("half-even") && stderr.contains("half-up"),
+        "{stderr}"
+    );
+}

@@ -373,3 +373,90 @@ fn an_int16_tensor_in_an_op_without_int16_support_names_node_and_tensor() {
         "{err}"
     );
 }
+
+/// `x [1,2,3,4] → Q → DQ → Resize(scales) → Q → DQ → y`, the Resize named `resize`.
+fn resize_model(scales: &[f32], attributes: &[(&str, &str)]) -> Vec<u8> {
+    let mut resize = node("Resize", "resize", &["xd", "", "scales"], &["r"]);
+    resize
+        .attribute
+        .extend(
+            attributes
+                .iter()
+                .map(|(name, value)| tract_onnx::pb::AttributeProto {
+                    name: name.to_string(),
+                    r#type: tract_onnx::pb::attribute_proto::AttributeType::String as i32,
+                    s: value.as_bytes().to_vec(),
+                    ..Default::default()
+                }),
+        );
+    model(
+        vec![
+            node("QuantizeLinear", "quant_in", &["x", "s", "z"], &["xq"]),
+            node("DequantizeLinear", "dequant_in", &["xq", "s", "z"], &["xd"]),
+            resize,
+            node("QuantizeLinear", "quant_out", &["r", "s", "z"], &["rq"]),
+            node("DequantizeLinear", "dequant_out", &["rq", "s", "z"], &["y"]),
+        ],
+        vec![
+            tensor_f32("s", &[], &[0.03125]),
+            tensor_i8("z", &[], &[0]),
+            tensor_f32("scales", &[4], scales),
+        ],
+        &[1, 2, 3, 4],
+        &[1, 2, 6, 8],
+    )
+}
+
+/// Scales, string attributes, and the reason the error must give.
+type ResizeCase<'a> = (&'a [f32], &'a [(&'a str, &'a str)], &'a str);
+
+#[test]
+fn an_unsupported_resize_names_the_node_and_the_reason() {
+    let cases: [ResizeCase; 4] = [
+        (
+            &[1.0, 1.0, 2.0, 2.0],
+            &[("mode", "cubic")],
+            "mode 'cubic' is not supported",
+        ),
+        (
+            &[1.0, 2.0, 2.0, 2.0],
+            &[("mode", "linear")],
+            "N and C scales are [1.0, 2.0]",
+        ),
+        (
+            &[1.0, 1.0, 2.0, 2.0],
+            &[
+                ("mode", "linear"),
+                ("coordinate_transformation_mode", "tf_crop_and_resize"),
+            ],
+            "coordinate_transformation_mode 'tf_crop_and_resize' is not supported",
+        ),
+        (
+            &[1.0, 1.0, 2.0, 2.0],
+            &[
+                ("mode", "linear"),
+                ("coordinate_transformation_mode", "tf_half_pixel_for_nn"),
+            ],
+            "'tf_half_pixel_for_nn' is for nearest mode only",
+        ),
+    ];
+    for (scales, attributes, reason) in cases {
+        let err = generate_from_bytes(&resize_model(scales, attributes), "m.onnx")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("node 'resize'") && err.contains(reason),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_linear_resize_generates_for_nchw() {
+    let code = generate_from_bytes(
+        &resize_model(&[1.0, 1.0, 2.0, 2.0], &[("mode", "linear")]),
+        "m.onnx",
+    )
+    .unwrap();
+    assert!(code.contains("exact in integers, shift 4"), "{code}");
+}

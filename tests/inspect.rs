@@ -78,3 +78,37 @@ fn an_input_file_of_the_wrong_size_is_an_error_naming_it() {
         "{stderr}"
     );
 }
+
+/// ONNX Runtime's quantizer writes scales that are not powers of two: `--scales snap` lists
+/// each tensor with its original scale, exponent and error, and measures the cost end to end.
+#[test]
+fn a_snapped_model_reports_every_tensor_and_the_end_to_end_cost() {
+    let report = inspect(&[
+        &format!("{ROOT}/codegen-tests/models/ort/digits_ort_qdq.onnx"),
+        "--scales",
+        "snap",
+        "--inputs",
+        &format!("{ROOT}/examples/models/digits_test_inputs.npy"),
+    ]);
+    let tensors = report["tensors"]["tensors"].as_array().unwrap();
+    let weight = tensors
+        .iter()
+        .find(|t| t["tensor"] == "conv.weight_quantized")
+        .unwrap();
+    assert_eq!(weight["role"], "weight");
+    assert_eq!(weight["exponents"], serde_json::json!([-6]));
+    assert_eq!(weight["changes"], serde_json::json!(["snapped"]));
+    assert!(tensors
+        .iter()
+        .all(|t| t["changes"] == serde_json::json!(["snapped"])));
+    let effect = &report["effect"];
+    println!("digits_ort_qdq, --scales snap: {effect}");
+    assert!(
+        effect["argmax_agreement"].as_u64().unwrap() >= 357,
+        "{effect}"
+    );
+    assert!(effect["sqnr_db"].as_f64().unwrap() > 25.0, "{effect}");
+    let conv = &report["layers"][0];
+    assert_eq!(conv["node"], "/conv/Conv");
+    assert!(conv["accumulator_bound"].as_u64().unwrap() > 0);
+}

@@ -25,6 +25,16 @@ pub mod digits_ort_qdq_ceil {
     include!(concat!(env!("OUT_DIR"), "/digits_ort_qdq_ceil.rs"));
 }
 
+/// ONNX Runtime's `quantize_static` with per-channel weight scales, under `--scales snap`.
+pub mod digits_ort_perchannel_snap {
+    include!(concat!(env!("OUT_DIR"), "/digits_ort_perchannel_snap.rs"));
+}
+
+/// The same under `--scales snap --snap ceil`.
+pub mod digits_ort_perchannel_ceil {
+    include!(concat!(env!("OUT_DIR"), "/digits_ort_perchannel_ceil.rs"));
+}
+
 /// ONNX Runtime's `quantize_static` with asymmetric uint8 activations and weights, under
 /// `--scales snap`.
 pub mod digits_ort_uint8_snap {
@@ -34,6 +44,11 @@ pub mod digits_ort_uint8_snap {
 /// ESP-PPQ for esp32s3 (int8 weights, int32 biases), exported as QDQ ONNX.
 pub mod digits_esppq {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq.rs"));
+}
+
+/// `digits_esppq` again, generated with half-up rounding (ESP-DL's S3 kernels).
+pub mod digits_esppq_half_up {
+    include!(concat!(env!("OUT_DIR"), "/digits_esppq_half_up.rs"));
 }
 
 /// `digits_qat` again, with Gemm rendered from the user template in `templates-override/`.

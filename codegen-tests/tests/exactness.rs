@@ -84,3 +84,38 @@ macro_rules! esppq_model_is_bit_exact {
 
 esppq_model_is_bit_exact!(esppq_residual_cnn_is_bit_exact, residual_cnn_esppq);
 esppq_model_is_bit_exact!(esppq_kws1d_is_bit_exact, kws1d_esppq);
+
+/// `--rounding half-up` against ESP-PPQ's own simulation of the same model for esp32s3, whose
+/// quantization policy rounds half up (`RoundingPolicy.ROUND_HALF_UP`, as ESP-DL's S3 kernels);
+/// recorded by `examples/pytorch/quantize_digits_esppq.py` on the same 360 test images. ESP-PPQ
+/// dequantizes, computes each layer in f32 (exact here: int8 products of power-of-two scales with
+/// int32 biases stay far below 2^24) and quantizes with `floor(x / scale + 0.5)`, input included,
+/// so the half-up integer pipeline must equal it element for element.
+#[test]
+fn esppq_digits_half_up_against_esppq_simulation() {
+    use codegen_tests::digits_esppq_half_up as model_half_up;
+    let simulation = common::load_from_repo("codegen-tests/models/digits_esppq.simulated.json");
+    let mut model = model_half_up::Model::new();
+    let agreement = common::compare_predict(&simulation, model_half_up::OUTPUT_EXPONENT, |x, y| {
+        model.predict(x, y)
+    });
+    agreement.print(
+        "digits_esppq --rounding half-up vs ESP-PPQ simulation",
+        &simulation,
+    );
+    // The half-even module against the same simulation, for contrast.
+    let mut even = digits_esppq::Model::new();
+    let contrast = common::compare_predict(&simulation, digits_esppq::OUTPUT_EXPONENT, |x, y| {
+        even.predict(x, y)
+    });
+    contrast.print(
+        "digits_esppq --rounding half-even vs ESP-PPQ simulation",
+        &simulation,
+    );
+    assert_eq!(
+        agreement.exact_elements, agreement.elements,
+        "{agreement:?}"
+    );
+    // Ties do occur in this model, so the rounding mode is what makes the two agree.
+    assert!(contrast.exact_elements < contrast.elements, "{contrast:?}");
+}

@@ -622,6 +622,81 @@ def resize_nearest_asymmetric():
     return g.finish(y, -4)
 
 
+@fixture
+def resize_nearest_opset10():
+    # Opset 10: (X, scales), asymmetric, and its own rounding: ceil when downsampling (H),
+    # truncation when upsampling (W).
+    g = Graph("resize_nearest_opset10")
+    x = g.input([1, 2, 5, 4], -5)
+    scales = g.const(np.array([1, 1, 0.6, 1.5], dtype=np.float32), "scales")
+    y = g.node("Resize", [x, scales], mode="nearest")
+    return g.finish(y, -5, opset=10)
+
+
+# Resize linear: ONNX Runtime's bilinear (NCHW) and trilinear (NCL) interpolation in f32.
+# Dyadic weights (2x half_pixel, asymmetric 2x/4x, halving) take the integer path; the others
+# (1.5x, 0.75x, align_corners, pytorch_half_pixel onto 9) the f32 one.
+
+
+def resize_linear(name, shape, ex, ey, scales=None, sizes=None, opset=DEFAULT_OPSET, **attrs):
+    g = Graph(name)
+    x = g.input(shape, ex)
+    if opset < 11:
+        inputs = [x, g.const(np.array(scales, dtype=np.float32), "scales")]
+    elif sizes is not None:
+        inputs = [x, "", "", g.const(np.array(sizes, dtype=np.int64), "sizes")]
+    else:
+        inputs = [x, "", g.const(np.array(scales, dtype=np.float32), "scales")]
+    y = g.node("Resize", inputs, mode="linear", **attrs)
+    return g.finish(y, ey, opset=opset)
+
+
+@fixture
+def resize_linear_half_pixel_2x():
+    return resize_linear("resize_linear_half_pixel_2x", [1, 2, 4, 5], -5, -5, scales=[1, 1, 2, 2])
+
+
+@fixture
+def resize_linear_align_corners():
+    return resize_linear("resize_linear_align_corners", [1, 2, 3, 4], -5, -6, sizes=[1, 2, 5, 6],
+                         coordinate_transformation_mode="align_corners")
+
+
+@fixture
+def resize_linear_asymmetric():
+    return resize_linear("resize_linear_asymmetric", [1, 2, 3, 4], -5, -4, scales=[1, 1, 2, 4],
+                         coordinate_transformation_mode="asymmetric")
+
+
+@fixture
+def resize_linear_scale_1_5():
+    return resize_linear("resize_linear_scale_1_5", [2, 2, 4, 6], -5, -5, scales=[1, 1, 1.5, 1.5])
+
+
+@fixture
+def resize_linear_downscale_sizes():
+    # H halves (dyadic), W goes 8 -> 6 (scale 0.75, not dyadic).
+    return resize_linear("resize_linear_downscale_sizes", [1, 3, 8, 8], -5, -5, sizes=[1, 3, 4, 6])
+
+
+@fixture
+def resize_linear_1d():
+    return resize_linear("resize_linear_1d", [1, 3, 8], -5, -5, scales=[1, 1, 2])
+
+
+@fixture
+def resize_linear_1d_pytorch_half_pixel():
+    # Batch 2: ONNX Runtime's trilinear kernel treats N and C as axes of scale 1.
+    return resize_linear("resize_linear_1d_pytorch_half_pixel", [2, 3, 6], -5, -6, sizes=[2, 3, 9],
+                         coordinate_transformation_mode="pytorch_half_pixel")
+
+
+@fixture
+def resize_linear_opset10():
+    # Opset 10: (X, scales) and the asymmetric transform, the only one then.
+    return resize_linear("resize_linear_opset10", [1, 2, 3, 4], -5, -5, scales=[1, 1, 2, 1.5], opset=10)
+
+
 # ---------------------------------------------------------------------------------------------
 # Reductions (opset 13: axes are attributes, except ReduceSum's input).
 

@@ -16,8 +16,11 @@ Runtime (TargetPlatform.ONNXRUNTIME).
 
 Run from the repository root:
     python examples/pytorch/quantize_digits_esppq.py
-Writes codegen-tests/models/digits_esppq.onnx and
-codegen-tests/models/digits_esppq.framework.json (PPQ simulated accuracy).
+Writes codegen-tests/models/digits_esppq.onnx,
+codegen-tests/models/digits_esppq.framework.json (PPQ simulated accuracy) and
+codegen-tests/models/digits_esppq.simulated.json: ESP-PPQ's own simulated outputs on the test
+split, which rounds half up (RoundingPolicy.ROUND_HALF_UP for esp32s3, as ESP-DL's S3 kernels);
+the reference of onnx2esp's `--rounding half-up`.
 """
 
 import argparse
@@ -34,7 +37,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from digits_data import load_split, seed_everything  # noqa: E402
-from record_outputs import write_framework_json  # noqa: E402
+from record_outputs import f32_list, write_framework_json, write_recording  # noqa: E402
 from train_digits_qat import accuracy, export_onnx, is_pow2, train  # noqa: E402
 
 SEED = 0
@@ -146,10 +149,12 @@ def check_exported(path):
     print("checks passed: allowed op types, int8 weights, int32 biases, power-of-two scales, zero points 0")
 
 
-def quantize_to_qdq(model, calib, x_test, y_test, out, output_name):
+def quantize_to_qdq(model, calib, x_test, y_test, out, output_name, simulated_out=None):
     """Quantizes a float PyTorch digits model with ESP-PPQ for the ESP32-S3 (int8, calibrated
     on `calib`), writes it as plain QDQ ONNX to `out` (canonicalized) and returns ESP-PPQ's
-    simulated accuracy on the test split. Shared by the whole-model fixture scripts."""
+    simulated accuracy on the test split. Shared by the whole-model fixture scripts.
+    With `simulated_out`, also writes ESP-PPQ's simulated outputs on the test split there, in
+    the recording schema of record_outputs.py."""
     from esp_ppq.api import espdl_quantize_onnx, export_ppq_graph
     from esp_ppq.core import TargetPlatform
     from esp_ppq.executor import TorchExecutor
@@ -172,12 +177,30 @@ def quantize_to_qdq(model, calib, x_test, y_test, out, output_name):
         )
         executor = TorchExecutor(graph=graph, device="cpu")
         correct = 0
+        simulated = []
         for i in range(len(x_test)):
             y = executor.forward(inputs=torch.from_numpy(x_test[i : i + 1]))[0]
             correct += int(int(y.reshape(1, -1).argmax(dim=1)[0]) == int(y_test[i]))
+            simulated.append(y.detach().numpy())
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         export_ppq_graph(graph=graph, platform=TargetPlatform.ONNXRUNTIME, graph_save_to=out)
     canonicalize(out)
+    if simulated_out:
+        platform = graph.operations[next(iter(graph.operations))].platform
+        write_recording(
+            simulated_out,
+            model_path=out,
+            input_name="input",
+            output_name=output_name,
+            input_shape=list(x_test[:1].shape),
+            output_shape=list(simulated[0].shape),
+            inputs=[f32_list(x_test[i : i + 1]) for i in range(len(x_test))],
+            outputs=[f32_list(y) for y in simulated],
+            labels=[int(v) for v in y_test],
+            reference_accuracy=correct / len(x_test),
+            framework_accuracy=correct / len(x_test),
+            extra={"reference": f"esp-ppq TorchExecutor simulation, target {TARGET}, platform {platform}"},
+        )
     return correct / len(x_test)
 
 
@@ -201,13 +224,15 @@ def main():
 
     calib = [torch.from_numpy(x_train[i : i + 1]) for i in range(args.calib)]
 
-    ppq_acc = quantize_to_qdq(model, calib, x_test, y_test, args.out, "logits")
+    simulated_out = os.path.splitext(args.out)[0] + ".simulated.json"
+    ppq_acc = quantize_to_qdq(model, calib, x_test, y_test, args.out, "logits", simulated_out)
     print(f"ESP-PPQ simulated ({TARGET} int8) accuracy (test): {ppq_acc:.4f}")
     print(f"wrote {args.out}")
     check_exported(args.out)
 
     side = write_framework_json(args.out, f"esp-ppq simulation, target {TARGET} int8", float_acc, ppq_acc)
     print(f"wrote {side}")
+    print(f"wrote {simulated_out}")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,14 @@ pub fn header(graph: &Graph, qgraph: &QGraph, plan: &Plan, layers: &[RenderedLay
         "// Arena: {} bytes (lower bound from live tensors: {} bytes). Weights: {} bytes. MACs: {}.",
         plan.arena_bytes, plan.peak_live_bytes, weight_bytes, macs
     );
+    let _ = writeln!(
+        h,
+        "// Rounding: {}.",
+        match qgraph.rounding {
+            crate::quant::Rounding::HalfEven => "half-even (ties to even, bit-exact with ONNX Runtime)",
+            crate::quant::Rounding::HalfUp => "half-up (ties toward +infinity, as ESP-DL's ESP32-S3 kernels; differs from ONNX Runtime on ties)",
+        }
+    );
     let _ = writeln!(h, "//");
     let rows: Vec<[String; 9]> = qgraph
         .layers

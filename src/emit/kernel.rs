@@ -25,6 +25,15 @@ impl Elem {
         }
     }
 
+    /// The narrowest index type for indices below `len`.
+    pub fn index_below(len: usize) -> Elem {
+        if len <= u16::MAX as usize {
+            Elem::U16
+        } else {
+            Elem::U32
+        }
+    }
+
     pub fn bytes(self) -> usize {
         match self {
             Elem::I8 => 1,

@@ -125,7 +125,9 @@ fn separate_items(code: &str) -> String {
         if previous_closed_item && starts_item {
             out.push('\n');
         }
-        previous_closed_item = line == "}" || (!line.starts_with(' ') && line.ends_with(';'));
+        // A comment line ending in ';' does not end an item.
+        previous_closed_item = line == "}"
+            || (!line.starts_with(' ') && !line.starts_with("//") && line.ends_with(';'));
         out.push_str(line);
         out.push('\n');
     }

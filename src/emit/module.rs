@@ -246,7 +246,24 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
     callers.extend(quantizers.iter().map(|q| quote!(#q(x, scale))));
     let mut helpers = arena_helpers.items;
     helpers.extend(runtime.items);
-    let runtime = used_helpers(helpers, &callers);
+    let mut runtime = used_helpers(helpers, &callers);
+    // The helpers' rounding mode (templates/runtime.rs).
+    let half_up = graph.rounding == crate::quant::Rounding::HalfUp;
+    let mode_doc = format!(
+        " How the helpers break ties: {}.",
+        if half_up {
+            "toward +infinity (`--rounding half-up`, ESP-DL's ESP32-S3 rounding)"
+        } else {
+            "to even (ONNX Runtime's rounding)"
+        }
+    );
+    runtime.insert(
+        0,
+        syn::parse_quote! {
+            #[doc = #mode_doc]
+            const ROUND_HALF_UP: bool = #half_up;
+        },
+    );
 
     let tokens = quote! {
         #constants

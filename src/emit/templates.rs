@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::quant::table::expression_table;
+use crate::quant::Rounding;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/requantize.rs.tera"),
     ),
     (
+        "resize_linear.rs.tera",
+        include_str!("../../templates/resize_linear.rs.tera"),
+    ),
+    (
         "softmax.rs.tera",
         include_str!("../../templates/softmax.rs.tera"),
     ),
@@ -77,13 +82,14 @@ pub struct Templates {
 impl Templates {
     /// The built-in templates plus, when given, every `*.rs.tera` in `user_dir` (default
     /// domain) and in its subdirectories (named after their domain).
-    pub fn new(user_dir: Option<&Path>) -> Result<Templates> {
+    /// The built-in templates and those of `user_dir`; the `table` helper rounds with `rounding`.
+    pub fn new(user_dir: Option<&Path>, rounding: Rounding) -> Result<Templates> {
         let mut tera = tera::Tera::default();
         // Generated Rust is not HTML.
         tera.autoescape_on(vec![]);
         tera.add_raw_templates(BUILTIN.iter().copied())
             .map_err(|e| template_error("built-in templates", &e))?;
-        register_helpers(&mut tera);
+        register_helpers(&mut tera, rounding);
         let mut templates = Templates {
             tera,
             dir: user_dir.map(Path::to_path_buf),
@@ -188,12 +194,12 @@ fn template_error(template: &str, e: &tera::Error) -> Error {
 }
 
 /// Helpers for templates, each returning Rust source text:
-/// - `requantize(value="acc", shift=7)`: the requantization of DESIGN.md with the active
-///   rounding mode (half to even), saturated to int8;
+/// - `requantize(value="acc", shift=7)`: the requantization of DESIGN.md with the module's
+///   rounding mode (half to even unless generated with half-up), saturated to int8;
 /// - `saturate(value="v")`: saturation of an i64 expression to int8;
 /// - `table(expr="x / (1 + exp(-beta * x))", input_exponent=-5, output_exponent=-5, beta=1.5)`:
 ///   a 256-entry int8 table `T[q + 128]`, as an array literal; extra arguments are variables.
-fn register_helpers(tera: &mut tera::Tera) {
+fn register_helpers(tera: &mut tera::Tera, rounding: Rounding) {
     fn string(args: &HashMap<String, tera::Value>, key: &str) -> tera::Result<String> {
         match args.get(key) {
             Some(tera::Value::String(s)) => Ok(s.clone()),
@@ -218,7 +224,7 @@ fn register_helpers(tera: &mut tera::Tera) {
     tera.register_function("saturate", |args: &HashMap<String, tera::Value>| {
         Ok(format!("saturate_i8({})", string(args, "value")?).into())
     });
-    tera.register_function("table", |args: &HashMap<String, tera::Value>| {
+    tera.register_function("table", move |args: &HashMap<String, tera::Value>| {
         let expr = string(args, "expr")?;
         let (ex, ey) = (int(args, "input_exponent")?, int(args, "output_exponent")?);
         let mut variables = BTreeMap::new();
@@ -230,7 +236,7 @@ fn register_helpers(tera: &mut tera::Tera) {
                 variables.insert(key.clone(), v);
             }
         }
-        let table = expression_table(&expr, ex, ey, &variables)
+        let table = expression_table(&expr, ex, ey, &variables, rounding)
             .map_err(|m| tera::Error::msg(format!("table `{expr}`: {m}")))?;
         let items: Vec<String> = table.iter().map(i8::to_string).collect();
         Ok(format!("[{}]", items.join(", ")).into())

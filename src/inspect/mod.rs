@@ -24,6 +24,10 @@ pub enum Inputs {
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
     pub model: String,
+    /// `exact`, `snap (nearest)` or `snap (ceil)`.
+    pub scales: String,
+    /// Every quantized tensor: its original scale and zero point, exponent, error, saturation.
+    pub tensors: crate::ScaleReport,
     pub layers: Vec<LayerRow>,
     pub arena_bytes: usize,
     pub peak_live_bytes: usize,
@@ -37,8 +41,13 @@ pub struct LayerRow {
     pub ops: String,
     pub input_exponents: Vec<i32>,
     pub output_exponent: i32,
-    /// The requantization right shift (negative: left shift), where the layer has one.
-    pub shift: Option<i32>,
+    /// The requantization right shift (negative: left shift), where the layer has one; one
+    /// per output channel for per-channel weights whose shifts differ.
+    pub shifts: Vec<i32>,
+    /// The worst-case `|acc|` of an accumulating layer, proven from the real weights, and
+    /// whether it accumulates in i64.
+    pub accumulator_bound: Option<u64>,
+    pub wide_accumulator: bool,
     pub macs: u64,
 }
 
@@ -68,11 +77,19 @@ pub fn inspect(
     options: &Options,
     inputs: &Inputs,
 ) -> Result<Inspection> {
-    let templates = crate::emit::Templates::new(options.templates.as_deref())?;
+    let templates = crate::emit::Templates::new(options.templates.as_deref(), options.rounding)?;
     let graph = crate::onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
-    let rewritten = graph.clone();
-    let qgraph = crate::quant::lower(&rewritten, &templates)?;
+    let (rewritten, mut tensors) = crate::rewrite_scales(&graph, options.scales)?;
+    let qgraph = crate::quant::lower(&rewritten, &templates, options.rounding)?;
     let plan = crate::plan::Plan::new(&qgraph);
+    // Activation shapes the model does not declare are known once the graph is lowered.
+    for report in tensors.tensors.iter_mut().filter(|t| t.shape.is_none()) {
+        report.shape = qgraph
+            .tensors
+            .iter()
+            .find(|t| t.name == report.tensor)
+            .map(|t| t.shape.clone());
+    }
 
     let layers = qgraph
         .layers
@@ -86,7 +103,13 @@ pub fn inspect(
                 .map(|&t| qgraph.tensors[t].exponent)
                 .collect(),
             output_exponent: qgraph.tensors[layer.output].exponent,
-            shift: layer.kernel.shift(),
+            shifts: match (layer.kernel.shift(), layer.kernel.channel_shifts()) {
+                (Some(shift), _) => vec![shift],
+                (None, Some(shifts)) => shifts.values().to_vec(),
+                (None, None) => Vec::new(),
+            },
+            accumulator_bound: layer.kernel.accumulator().map(|a| a.bound),
+            wide_accumulator: layer.kernel.accumulator().is_some_and(|a| a.wide),
             macs: layer.kernel.macs(),
         })
         .collect();
@@ -116,6 +139,12 @@ pub fn inspect(
     }
     Ok(Inspection {
         model: file_name.to_string(),
+        scales: match options.scales {
+            crate::ScalePolicy::Exact => "exact".into(),
+            crate::ScalePolicy::Snap(crate::SnapRule::Nearest) => "snap (nearest)".into(),
+            crate::ScalePolicy::Snap(crate::SnapRule::Ceil) => "snap (ceil)".into(),
+        },
+        tensors,
         layers,
         arena_bytes: plan.arena_bytes,
         peak_live_bytes: plan.peak_live_bytes,

@@ -10,7 +10,47 @@ impl Inspection {
 
     pub fn to_table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "Model: {}", self.model);
+        let _ = writeln!(out, "Model: {} (scales: {})", self.model, self.scales);
+        let _ = writeln!(out, "\nQuantized tensors:");
+        let tensor_rows: Vec<Vec<String>> = self
+            .tensors
+            .tensors
+            .iter()
+            .map(|t| {
+                vec![
+                    t.tensor.clone(),
+                    format!("{:?}", t.role).to_lowercase(),
+                    t.shape.as_ref().map_or("?".into(), |s| format!("{s:?}")),
+                    t.dtype.clone(),
+                    list(&t.scales, |s| format!("{s:.6e}")),
+                    list(&t.zero_points, i64::to_string),
+                    list(&t.exponents, i32::to_string),
+                    format!("{:.2}%", 100.0 * t.max_relative_error()),
+                    t.saturated
+                        .map_or("-".into(), |share| format!("{:.2}%", 100.0 * share)),
+                    t.changes
+                        .iter()
+                        .map(|c| format!("{c:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ]
+            })
+            .collect();
+        out += &table(
+            &[
+                "tensor",
+                "role",
+                "shape",
+                "dtype",
+                "scale",
+                "zero point",
+                "exponent",
+                "rel. error",
+                "saturated",
+                "change",
+            ],
+            &tensor_rows,
+        );
         let _ = writeln!(out, "\nLayers:");
         let rows: Vec<Vec<String>> = self
             .layers
@@ -21,19 +61,25 @@ impl Inspection {
                     l.ops.clone(),
                     format!(
                         "{} -> {}",
-                        l.input_exponents
-                            .iter()
-                            .map(i32::to_string)
-                            .collect::<Vec<_>>()
-                            .join(","),
+                        list(&l.input_exponents, i32::to_string),
                         l.output_exponent
                     ),
-                    l.shift.map_or("-".into(), |s| s.to_string()),
+                    if l.shifts.is_empty() {
+                        "-".into()
+                    } else {
+                        list(&l.shifts, i32::to_string)
+                    },
+                    l.accumulator_bound.map_or("-".into(), |b| {
+                        format!("{b}{}", if l.wide_accumulator { " (i64)" } else { "" })
+                    }),
                     l.macs.to_string(),
                 ]
             })
             .collect();
-        out += &table(&["node", "ops", "exp in -> out", "shift", "MACs"], &rows);
+        out += &table(
+            &["node", "ops", "exp in -> out", "shift", "acc bound", "MACs"],
+            &rows,
+        );
         let _ = writeln!(
             out,
             "\nArena: {} bytes (lower bound {} bytes)",
@@ -61,6 +107,16 @@ impl Inspection {
         );
         out
     }
+}
+
+/// Values joined by commas; long per-channel lists are shortened to their first few.
+fn list<T>(values: &[T], show: impl Fn(&T) -> String) -> String {
+    const SHOWN: usize = 4;
+    let mut text: Vec<String> = values.iter().take(SHOWN).map(show).collect();
+    if values.len() > SHOWN {
+        text.push(format!("... ({} values)", values.len()));
+    }
+    text.join(",")
 }
 
 /// Left-aligned columns separated by two spaces, under a header and a rule.

@@ -130,6 +130,7 @@ impl Pending for ConvPending {
             &weights,
             &acc_exponents,
             x.dtype.magnitude(),
+            lowering.rounding,
         )?;
         let kernel = Conv2d {
             batch: self.output_shape[0],

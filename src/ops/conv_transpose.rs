@@ -204,6 +204,7 @@ impl Pending for ConvTransposePending {
             &weights,
             &acc_exponents,
             x.dtype.magnitude(),
+            lowering.rounding,
         )?;
         let kernel = ConvTranspose2d {
             in_channels,

@@ -159,6 +159,7 @@ impl Pending for DensePending {
             &weights,
             &acc_exponents,
             lowering.tensor(self.input).dtype.magnitude(),
+            lowering.rounding,
         )?;
         let kernel = Dense {
             rows: self.output_shape.iter().rev().skip(1).product(),

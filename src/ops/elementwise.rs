@@ -287,6 +287,7 @@ impl Pending for ElementwisePending {
             shift,
             accumulator,
             clamp,
+            rounding: lowering.rounding,
         };
         Ok((Box::new(kernel), tensors))
     }
@@ -308,12 +309,13 @@ struct ElementwiseKernel {
     shift: i32,
     accumulator: Option<Accumulator>,
     clamp: Clamp,
+    rounding: crate::quant::Rounding,
 }
 
 impl ElementwiseKernel {
     /// A true comparison as a real 1.0 at the output exponent (`shift` is then `ey`).
     fn true_value(&self) -> i8 {
-        (2f64.powi(-self.shift)).round_ties_even().min(127.0) as i8
+        crate::quant::quantize_real(1.0, self.shift, self.rounding)
     }
 }
 

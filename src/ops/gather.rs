@@ -1,6 +1,7 @@
 //! Layout ops that move elements: Transpose, Slice, Split, Pad, Gather (constant indices),
-//! DepthToSpace, SpaceToDepth and Resize (nearest). Each is an index table computed at codegen,
-//! `y[i] = x[MAP[i]]`, with one kernel for all of them. An index past the input is padding.
+//! DepthToSpace, SpaceToDepth, and Resize nearest (from resize.rs). Each is an index table
+//! computed at codegen, `y[i] = x[MAP[i]]`, with one kernel for all of them. An index past the
+//! input is padding.
 //!
 //! ONNX Runtime moves the dequantized floats and the QuantizeLinear after the op rounds them,
 //! so the op waits for that exponent: elements are requantized by `ey - ex` (a plain copy when
@@ -16,7 +17,7 @@ use crate::quant::{Lowering, Value};
 use std::rc::Rc;
 
 /// Where output coordinates read from: input coordinates, or `None` for padding.
-type Source<'a> = dyn Fn(&[usize]) -> Option<Vec<usize>> + 'a;
+pub(super) type Source<'a> = dyn Fn(&[usize]) -> Option<Vec<usize>> + 'a;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let input = lowering.quant_input(node, 0)?;
@@ -44,12 +45,12 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             }
             let out_shape: Vec<usize> = perm.iter().map(|&a| shape[a]).collect();
             let source = transposed(&perm);
-            define(lowering, node, 0, input, out_shape, &source, None)
+            define_move(lowering, node, 0, input, out_shape, &source, None)
         }
         "Slice" => {
             let ranges = slice_ranges(lowering, node, &shape)?;
             let (out_shape, source) = ranges_source(&ranges);
-            define(lowering, node, 0, input, out_shape, &source, None)
+            define_move(lowering, node, 0, input, out_shape, &source, None)
         }
         "Split" => lower_split(lowering, node, input, &shape),
         "Pad" => lower_pad(lowering, node, input, &shape),
@@ -91,7 +92,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 coords.extend(&out[axis + k..]);
                 Some(coords)
             };
-            define(lowering, node, 0, input, out_shape, &source, None)
+            define_move(lowering, node, 0, input, out_shape, &source, None)
         }
         "DepthToSpace" | "SpaceToDepth" => {
             let [n, c, h, w] = shape[..] else {
@@ -131,7 +132,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                     };
                     Some(vec![o[0], channel, o[2] / b, o[3] / b])
                 };
-                define(
+                define_move(
                     lowering,
                     node,
                     0,
@@ -152,7 +153,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                     let (i, j) = (block / b, block % b);
                     Some(vec![o[0], channel, o[2] * b + i, o[3] * b + j])
                 };
-                define(
+                define_move(
                     lowering,
                     node,
                     0,
@@ -163,7 +164,6 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 )
             }
         }
-        "Resize" => lower_resize(lowering, node, input, &shape),
         other => Err(Error::node(node, format!("{other} is not a layout op"))),
     }
 }
@@ -282,7 +282,7 @@ fn lower_split(
         let mut ranges: Vec<Range> = shape.iter().map(|&d| (0, 1, d)).collect();
         ranges[axis] = (start as i64, 1, size);
         let (out_shape, source) = ranges_source(&ranges);
-        define(lowering, node, index, input, out_shape, &source, None)?;
+        define_move(lowering, node, index, input, out_shape, &source, None)?;
         start += size;
     }
     Ok(())
@@ -385,108 +385,11 @@ fn lower_pad(lowering: &mut Lowering, node: &Node, input: TensorId, shape: &[usi
             })
             .collect()
     };
-    define(lowering, node, 0, input, out_shape, &source, pad_value)
-}
-
-/// Resize with mode `nearest` (opset 11+): every output coordinate picks one input coordinate,
-/// computed in f32 as ONNX Runtime does.
-fn lower_resize(
-    lowering: &mut Lowering,
-    node: &Node,
-    input: TensorId,
-    shape: &[usize],
-) -> Result<()> {
-    let mode = node.attr_string("mode", "nearest")?;
-    if mode != "nearest" {
-        return Err(Error::node(
-            node,
-            format!("mode '{mode}' is not supported (only nearest)"),
-        ));
-    }
-    if lowering.graph.opset < 11 {
-        return Err(Error::node(node, "Resize before opset 11 is not supported"));
-    }
-    let rank = shape.len();
-    let (scales, out_shape): (Vec<f32>, Vec<usize>) =
-        match (lowering.constant(node, 2)?, lowering.constant(node, 3)?) {
-            (_, Some(sizes)) if !sizes.is_empty() => {
-                let sizes: Vec<usize> = sizes.values.iter().map(|&v| v as usize).collect();
-                let scales = sizes
-                    .iter()
-                    .zip(shape)
-                    .map(|(&o, &i)| o as f32 / i as f32)
-                    .collect();
-                (scales, sizes)
-            }
-            (Some(scales), _) if !scales.is_empty() => {
-                let scales: Vec<f32> = scales.values.iter().map(|&v| v as f32).collect();
-                let sizes = scales
-                    .iter()
-                    .zip(shape)
-                    .map(|(&s, &i)| (s * i as f32).floor() as usize)
-                    .collect();
-                (scales, sizes)
-            }
-            _ => return Err(Error::node(node, "needs constant scales or sizes")),
-        };
-    if scales.len() != rank
-        || out_shape.contains(&0)
-        || scales.iter().any(|&s| s <= 0.0 || !s.is_finite())
-    {
-        return Err(Error::node(
-            node,
-            format!("scales {scales:?} / sizes {out_shape:?} do not fit input {shape:?}"),
-        ));
-    }
-    let transform = node.attr_string("coordinate_transformation_mode", "half_pixel")?;
-    let nearest = node.attr_string("nearest_mode", "round_prefer_floor")?;
-    let mut picks: Vec<Vec<usize>> = Vec::with_capacity(rank);
-    for axis in 0..rank {
-        let (scale, in_dim, out_dim) = (scales[axis], shape[axis], out_shape[axis]);
-        let axis_picks = (0..out_dim)
-            .map(|o| {
-                let o = o as f32;
-                let x = match transform.as_str() {
-                    "half_pixel" => (o + 0.5) / scale - 0.5,
-                    "pytorch_half_pixel" if out_dim > 1 => (o + 0.5) / scale - 0.5,
-                    "pytorch_half_pixel" => 0.0,
-                    "asymmetric" => o / scale,
-                    "tf_half_pixel_for_nn" => (o + 0.5) / scale,
-                    "align_corners" if out_dim > 1 => {
-                        o * (in_dim as f32 - 1.0) / (out_dim as f32 - 1.0)
-                    }
-                    "align_corners" => 0.0,
-                    other => {
-                        return Err(Error::node(
-                            node,
-                            format!("coordinate_transformation_mode '{other}' is not supported"),
-                        ))
-                    }
-                };
-                let i = match nearest.as_str() {
-                    "round_prefer_floor" if x == x.floor() + 0.5 => x.floor(),
-                    "round_prefer_ceil" if x == x.floor() + 0.5 => x.ceil(),
-                    "round_prefer_floor" | "round_prefer_ceil" => x.round(),
-                    "floor" => x.floor(),
-                    "ceil" => x.ceil(),
-                    other => {
-                        return Err(Error::node(
-                            node,
-                            format!("nearest_mode '{other}' is not supported"),
-                        ))
-                    }
-                };
-                Ok(i.clamp(0.0, in_dim as f32 - 1.0) as usize)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        picks.push(axis_picks);
-    }
-    let source = |out: &[usize]| Some(out.iter().zip(&picks).map(|(&o, p)| p[o]).collect());
-    define(lowering, node, 0, input, out_shape, &source, None)
+    define_move(lowering, node, 0, input, out_shape, &source, pad_value)
 }
 
 /// Binds output `index` of `node` to a pending move of `input` with the given source map.
-fn define(
+pub(super) fn define_move(
     lowering: &mut Lowering,
     node: &Node,
     index: usize,
@@ -601,9 +504,9 @@ impl Pending for MovePending {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
-        let pad = self
-            .pad_value
-            .map_or(0, |v| crate::quant::quantize_real(v, output_exponent));
+        let pad = self.pad_value.map_or(0, |v| {
+            crate::quant::quantize_real(v, output_exponent, lowering.rounding)
+        });
         let kernel = MoveKernel {
             map: self.map.clone(),
             in_len: self.in_len,
@@ -630,11 +533,7 @@ impl Kernel for MoveKernel {
     }
 
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
-        let elem = if self.in_len <= u16::MAX as usize {
-            Elem::U16
-        } else {
-            Elem::U32
-        };
+        let elem = Elem::index_below(self.in_len);
         let map = out.add_static(
             "SOURCE",
             elem,

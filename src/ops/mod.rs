@@ -15,6 +15,7 @@ mod normalization;
 mod pool;
 mod quantize;
 mod reduce;
+mod resize;
 mod softmax;
 mod table;
 mod window;
@@ -94,15 +95,15 @@ impl RealBounds {
         }
     }
 
-    /// The bounds in the int8 domain of exponent `e`. Quantization is monotone, so clamping
-    /// after it equals clipping before it.
-    pub fn to_int8(self, exponent: i32) -> Clamp {
-        self.to_domain(exponent, QType::I8)
+    /// The bounds in the int8 domain of exponent `e`. Quantization is monotone (in either
+    /// rounding mode), so clamping after it equals clipping before it.
+    pub fn to_int8(self, exponent: i32, rounding: crate::quant::Rounding) -> Clamp {
+        self.to_domain(exponent, QType::I8, rounding)
     }
 
     /// The bounds in the integer domain of exponent `e` and type `dtype`.
-    pub fn to_domain(self, exponent: i32, dtype: QType) -> Clamp {
-        let q = |v: f64| crate::quant::quantize_real_to(v, exponent, dtype);
+    pub fn to_domain(self, exponent: i32, dtype: QType, rounding: crate::quant::Rounding) -> Clamp {
+        let q = |v: f64| crate::quant::quantize_real_to(v, exponent, dtype, rounding);
         let (min, max) = dtype.range();
         Clamp {
             lo: self.lo.map_or(min, q),
@@ -318,7 +319,7 @@ pub const OPERATORS: &[Operator] = &[
     op("Gather", gather::lower, "constant indices (negative allowed); an index table", &["ops/gather_constant"]),
     op("DepthToSpace", gather::lower, "DCR and CRD; an index table", &["ops/depth_to_space_dcr", "ops/depth_to_space_crd"]),
     op("SpaceToDepth", gather::lower, "an index table", &["ops/space_to_depth"]),
-    op("Resize", gather::lower, "mode nearest, constant scales or sizes, every coordinate transformation and nearest mode; an index table", &["ops/resize_nearest_half_pixel", "ops/resize_nearest_asymmetric"]),
+    op("Resize", resize::lower, "opset 10+, constant scales or sizes, no antialias/axes; nearest: every coordinate transformation and nearest mode, an index table; linear: NCL or NCHW with N and C unscaled, half_pixel, pytorch_half_pixel, asymmetric or align_corners, ONNX Runtime's f32 weights (exact in integers when dyadic, else its f32 operations in its order)", &["ops/resize_nearest_half_pixel", "ops/resize_nearest_asymmetric", "ops/resize_nearest_opset10", "ops/resize_linear_half_pixel_2x", "ops/resize_linear_align_corners", "ops/resize_linear_asymmetric", "ops/resize_linear_scale_1_5", "ops/resize_linear_downscale_sizes", "ops/resize_linear_1d", "ops/resize_linear_1d_pytorch_half_pixel", "ops/resize_linear_opset10"]),
 ];
 
 /// The names of the supported operators.
@@ -432,6 +433,22 @@ pub fn define_pending(
         }),
     );
     Ok(())
+}
+
+/// Input 0 as an activation, with its shape, which must have at least one axis and no empty one.
+pub fn nonempty_input(
+    lowering: &Lowering,
+    node: &Node,
+) -> Result<(crate::ir::TensorId, Vec<usize>)> {
+    let input = lowering.quant_input(node, 0)?;
+    let shape = lowering.tensor(input).shape.clone();
+    if shape.is_empty() || shape.contains(&0) {
+        return Err(Error::node(
+            node,
+            format!("input shape {shape:?} is empty or a scalar"),
+        ));
+    }
+    Ok((input, shape))
 }
 
 /// The node's one output; nodes with optional extra outputs in use are rejected.

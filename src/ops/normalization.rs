@@ -22,14 +22,7 @@ const MAX_LENGTH: usize = 1024;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let rms = node.op_type == "RMSNormalization";
-    let input = lowering.quant_input(node, 0)?;
-    let shape = lowering.tensor(input).shape.clone();
-    if shape.is_empty() || shape.contains(&0) {
-        return Err(Error::node(
-            node,
-            format!("input shape {shape:?} is empty or a scalar"),
-        ));
-    }
+    let (input, shape) = super::nonempty_input(lowering, node)?;
     let axis = normalize_axis(node, node.attr_int("axis", -1)?, shape.len())?;
     if node.attr_int("stash_type", 1)? != 1 {
         return Err(Error::node(node, "only stash_type 1 (f32) is supported"));

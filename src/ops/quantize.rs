@@ -84,7 +84,7 @@ pub fn lower_quantize(lowering: &mut Lowering, node: &Node) -> Result<()> {
             Value::Quant(y)
         }
         Value::Pending(pending) => {
-            let clamp = pending.bounds.to_domain(exponent, dtype);
+            let clamp = pending.bounds.to_domain(exponent, dtype, lowering.rounding);
             let shape = pending.compute.output_shape().to_vec();
             let (kernel, inputs) = pending.compute.finish(lowering, exponent, clamp)?;
             let y = lowering.new_typed_tensor(output, shape, exponent, None, dtype);

@@ -192,7 +192,7 @@ impl Pending for ReducePending {
             Reduction::LogSum => (1..=127 * self.count)
                 .map(|s| {
                     let y = ((s as f64) * step).ln() * 2f64.powi(-output_exponent);
-                    y.round_ties_even().clamp(-128.0, 127.0) as i64
+                    lowering.rounding.round(y).clamp(-128.0, 127.0) as i64
                 })
                 .collect(),
             Reduction::LogSumExp => {

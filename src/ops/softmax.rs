@@ -24,14 +24,7 @@ use std::rc::Rc;
 const ONE_BITS: i32 = 24;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
-    let input = lowering.quant_input(node, 0)?;
-    let shape = lowering.tensor(input).shape.clone();
-    if shape.is_empty() || shape.contains(&0) {
-        return Err(Error::node(
-            node,
-            format!("input shape {shape:?} is empty or a scalar"),
-        ));
-    }
+    let (input, shape) = super::nonempty_input(lowering, node)?;
     // From opset 13 Softmax normalises one axis (default -1); before, everything from the
     // axis on (default 1), as one flattened axis.
     let (default_axis, one_axis) = if lowering.graph.opset >= 13 {

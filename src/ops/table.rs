@@ -233,7 +233,7 @@ impl Pending for TablePending {
                 (-128..=127)
                     .map(|q| {
                         let y = f(q as f64 * 2f64.powi(input_exponent));
-                        quantize_real(y, output_exponent)
+                        quantize_real(y, output_exponent, lowering.rounding)
                             .max(clamp.int8().0)
                             .min(clamp.int8().1)
                     })

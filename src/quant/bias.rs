@@ -3,7 +3,7 @@
 //! accumulator is proven wide enough for the real weights and bias.
 
 use super::accumulator::{worst_case, Accumulator};
-use super::Weights;
+use super::{Rounding, Weights};
 use crate::error::{Error, Result};
 use crate::onnx::{Constant, Node};
 use std::rc::Rc;
@@ -11,7 +11,8 @@ use std::rc::Rc;
 /// A bias as the model gives it.
 #[derive(Debug, Clone)]
 pub enum Bias {
-    /// Float bias (PyTorch QAT exports): rounded half to even at the accumulator exponent.
+    /// Float bias (PyTorch QAT exports): rounded at the accumulator exponent (half to even by
+    /// default, as DESIGN.md; the pipeline's rounding mode).
     Float(Constant),
     /// int32 DequantizeLinear bias (ESP-PPQ), per tensor or per channel: shifted exactly to
     /// the accumulator exponent.
@@ -20,7 +21,12 @@ pub enum Bias {
 
 impl Bias {
     /// The bias of output channel `c` as int32 at `exponents[c]`, for `exponents.len()` channels.
-    pub fn at_exponents(&self, node: &Node, exponents: &[i32]) -> Result<Vec<i32>> {
+    pub fn at_exponents(
+        &self,
+        node: &Node,
+        exponents: &[i32],
+        rounding: Rounding,
+    ) -> Result<Vec<i32>> {
         let channels = exponents.len();
         // Each value with its own exponent: 0 for a float, the tensor's or its channel's for
         // an integer bias.
@@ -59,7 +65,7 @@ impl Bias {
                 // Float: v * 2^-exponent. Integer at e_b: v * 2^(e_b - exponent), exact when
                 // e_b >= exponent (the ESP-PPQ case), otherwise rounded like a float bias.
                 let scaled = v * 2f64.powi(shift - exponent);
-                let rounded = scaled.round_ties_even();
+                let rounded = rounding.round(scaled);
                 if rounded.abs() > i32::MAX as f64 {
                     Err(Error::node(
                         node,
@@ -85,10 +91,11 @@ pub fn checked_bias(
     weights: &[i8],
     acc_exponents: &[i32],
     input_magnitude: u64,
+    rounding: Rounding,
 ) -> Result<(Vec<i32>, Accumulator)> {
     let outputs = acc_exponents.len();
     let bias = match bias {
-        Some(b) => b.at_exponents(node, acc_exponents)?,
+        Some(b) => b.at_exponents(node, acc_exponents, rounding)?,
         None => vec![0; outputs],
     };
     let per_output = (weights.len() / outputs.max(1)).max(1);
@@ -133,5 +140,37 @@ pub fn bias_input(lowering: &super::Lowering, node: &Node, index: usize) -> Resu
                 super::lower::describe(other)
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::DType;
+
+    #[test]
+    fn float_bias_ties_follow_the_rounding_mode() {
+        let node = Node {
+            name: "fc".into(),
+            op_type: "Gemm".into(),
+            domain: String::new(),
+            inputs: vec![],
+            outputs: vec![],
+            attributes: Default::default(),
+        };
+        // At exponent -1: 0.75 -> 1.5, -0.75 -> -1.5, 1.25 -> 2.5, 0.3 -> 0.6.
+        let bias = Bias::Float(Constant {
+            dtype: DType::F32,
+            dims: vec![4],
+            values: vec![0.75, -0.75, 1.25, 0.3],
+        });
+        let even = bias
+            .at_exponents(&node, &[-1; 4], Rounding::HalfEven)
+            .unwrap();
+        let up = bias
+            .at_exponents(&node, &[-1; 4], Rounding::HalfUp)
+            .unwrap();
+        assert_eq!(even, [2, -2, 2, 1]);
+        assert_eq!(up, [2, -1, 3, 1]);
     }
 }

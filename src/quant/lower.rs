@@ -111,6 +111,8 @@ pub struct Lowering<'g> {
     pub graph: &'g Graph,
     /// User templates: custom layers are the ops they implement.
     pub templates: &'g crate::emit::Templates,
+    /// How every rounding step of the pipeline breaks ties.
+    pub rounding: super::Rounding,
     values: BTreeMap<String, Value>,
     tensors: Vec<QTensor>,
     layers: Vec<Layer>,
@@ -118,11 +120,16 @@ pub struct Lowering<'g> {
 }
 
 /// Lowers a loaded graph into the quantized IR.
-pub fn lower(graph: &Graph, templates: &crate::emit::Templates) -> Result<QGraph> {
+pub fn lower(
+    graph: &Graph,
+    templates: &crate::emit::Templates,
+    rounding: super::Rounding,
+) -> Result<QGraph> {
     ops::check_implemented(graph, templates)?;
     let mut lowering = Lowering {
         graph,
         templates,
+        rounding,
         values: BTreeMap::new(),
         tensors: Vec::new(),
         layers: Vec::new(),
@@ -444,6 +451,7 @@ impl<'g> Lowering<'g> {
             layers: self.layers,
             inputs: self.inputs,
             outputs,
+            rounding: self.rounding,
         };
         graph.validate()?;
         Ok(graph)

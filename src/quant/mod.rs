@@ -12,19 +12,83 @@ pub mod table;
 
 pub use lower::{lower, Lowering, QuantConst, Value, Weights};
 
-/// QuantizeLinear of a real value computed at codegen (tables, pad values, clamp bounds), as
-/// ONNX Runtime does it: `round_half_even(y * 2^-e)`, saturated to int8, NaN to -128.
-pub fn quantize_real(y: f64, exponent: i32) -> i8 {
-    quantize_real_to(y, exponent, crate::ir::QType::I8) as i8
+/// How the integer pipeline rounds a value that lies halfway between two integers: in the
+/// runtime helpers (`templates/runtime.rs`: shifts, divisions, f32 quantization, including
+/// `predict`'s input) and at codegen (tables, float biases, clamp bounds, pad values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rounding {
+    /// Ties to even, as ONNX QuantizeLinear, ONNX Runtime and PyTorch round: bit-exact with them.
+    #[default]
+    HalfEven,
+    /// Ties toward +infinity, `floor(x + 1/2)`: ESP-DL's ESP32-S3 kernels
+    /// (`(acc + (1 << (s - 1))) >> s`) and ESP-PPQ's simulation of them.
+    HalfUp,
+}
+
+impl Rounding {
+    /// `x` rounded to an integer (exactly: `x - floor(x)` is exact in f64 for any `|x| < 2^52`).
+    pub fn round(self, x: f64) -> f64 {
+        match self {
+            Rounding::HalfEven => x.round_ties_even(),
+            Rounding::HalfUp => {
+                let floor = x.floor();
+                if x - floor >= 0.5 {
+                    floor + 1.0
+                } else {
+                    floor
+                }
+            }
+        }
+    }
+
+    /// The CLI spelling, also written in the generated module's header.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rounding::HalfEven => "half-even",
+            Rounding::HalfUp => "half-up",
+        }
+    }
+}
+
+/// QuantizeLinear of a real value computed at codegen (tables, pad values, clamp bounds):
+/// `round(y * 2^-e)` in the pipeline's rounding mode (ONNX Runtime: half to even), saturated
+/// to int8, NaN to -128.
+pub fn quantize_real(y: f64, exponent: i32, rounding: Rounding) -> i8 {
+    quantize_real_to(y, exponent, crate::ir::QType::I8, rounding) as i8
 }
 
 /// [`quantize_real`] into the range of `dtype`.
-pub fn quantize_real_to(y: f64, exponent: i32, dtype: crate::ir::QType) -> i64 {
+pub fn quantize_real_to(y: f64, exponent: i32, dtype: crate::ir::QType, rounding: Rounding) -> i64 {
     let (lo, hi) = dtype.range();
     if y.is_nan() {
         return lo;
     }
-    (y * 2f64.powi(-exponent))
-        .round_ties_even()
+    rounding
+        .round(y * 2f64.powi(-exponent))
         .clamp(lo as f64, hi as f64) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ties_follow_the_rounding_mode() {
+        for (x, even, up) in [
+            (2.5, 2.0, 3.0),
+            (3.5, 4.0, 4.0),
+            (-1.5, -2.0, -1.0),
+            (-2.5, -2.0, -2.0),
+            (0.5, 0.0, 1.0),
+            (-0.5, 0.0, 0.0),
+        ] {
+            assert_eq!(Rounding::HalfEven.round(x), even, "{x}");
+            assert_eq!(Rounding::HalfUp.round(x), up, "{x}");
+        }
+        // Not a tie: both round to nearest (x + 0.5 would round up to 1.0 in f64 here).
+        assert_eq!(Rounding::HalfUp.round(0.49999999999999994), 0.0);
+        assert_eq!(Rounding::HalfUp.round(-2.6), -3.0);
+        assert_eq!(quantize_real(-0.75, -1, Rounding::HalfUp), -1);
+        assert_eq!(quantize_real(-0.75, -1, Rounding::HalfEven), -2);
+    }
 }

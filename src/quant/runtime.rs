@@ -1,51 +1,119 @@
 //! The integer helpers that every generated module carries, compiled here as well so that the
 //! generator and its tests use the very same code (`templates/runtime.rs` is the one source).
-#![allow(dead_code)]
-
-include!("../../templates/runtime.rs");
+//! The helpers read the module's `ROUND_HALF_UP`, so they are compiled once per rounding mode.
 
 /// The helpers' source text, copied verbatim into generated modules.
 pub const SOURCE: &str = include_str!("../../templates/runtime.rs");
 
-pub fn saturate(value: i64) -> i8 {
-    saturate_i8(value)
+/// The runtime helpers of a module generated with one rounding mode, with public wrappers.
+macro_rules! runtime_with_rounding {
+    ($module:ident, $half_up:expr) => {
+        pub mod $module {
+            #![allow(dead_code)]
+
+            const ROUND_HALF_UP: bool = $half_up;
+
+            include!("../../templates/runtime.rs");
+
+            pub fn saturate(value: i64) -> i8 {
+                saturate_i8(value)
+            }
+
+            pub fn requantize(acc: i32, shift: i32) -> i8 {
+                requantize_i8(acc, shift)
+            }
+
+            pub fn round_shift(value: i32, shift: i32) -> i64 {
+                shift_round(value, shift)
+            }
+
+            pub fn requantize_wide(acc: i64, shift: i32) -> i8 {
+                requantize_i64(acc, shift)
+            }
+
+            pub fn average(sum: i32, shift: i32, count: i32) -> i8 {
+                divide_round(sum, shift, count)
+            }
+
+            pub fn quotient(numerator: i64, denominator: i64) -> i8 {
+                round_quotient(numerator, denominator)
+            }
+
+            pub fn square_root(sum: i64, shift: i32) -> i8 {
+                sqrt_round(sum, shift)
+            }
+
+            pub fn quantize(x: f32, inverse_scale: f32) -> i8 {
+                quantize_i8(x, inverse_scale)
+            }
+
+            pub fn ln(x: i64) -> f64 {
+                ln_f64(x)
+            }
+
+            pub fn square_root_f32(v: f32) -> f32 {
+                sqrt_f32(v)
+            }
+        }
+    };
 }
 
-pub fn requantize(acc: i32, shift: i32) -> i8 {
-    requantize_i8(acc, shift)
-}
+runtime_with_rounding!(half_even, false);
+runtime_with_rounding!(half_up, true);
 
-pub fn requantize_wide(acc: i64, shift: i32) -> i8 {
-    requantize_i64(acc, shift)
-}
-
-pub fn round_shift(value: i32, shift: i32) -> i64 {
-    shift_round(value, shift)
-}
-
-pub fn average(sum: i32, shift: i32, count: i32) -> i8 {
-    divide_round(sum, shift, count)
-}
-
-pub fn square_root(sum: i64, shift: i32) -> i8 {
-    sqrt_round(sum, shift)
-}
-
-pub fn quantize(x: f32, inverse_scale: f32) -> i8 {
-    quantize_i8(x, inverse_scale)
-}
-
-pub fn ln(x: i64) -> f64 {
-    ln_f64(x)
-}
-
-pub fn square_root_f32(v: f32) -> f32 {
-    sqrt_f32(v)
-}
+pub use half_even::*;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ties under half-up go toward +infinity, in every helper; non-ties are unchanged.
+    #[test]
+    fn half_up_ties_go_toward_plus_infinity() {
+        use super::half_up;
+        // acc = -3, shift 1: -1.5 -> -1 (half to even: -2); 3 -> 1.5 -> 2; 5 -> 2.5 -> 3.
+        assert_eq!(half_up::round_shift(-3, 1), -1);
+        assert_eq!(round_shift(-3, 1), -2);
+        assert_eq!(half_up::round_shift(3, 1), 2);
+        assert_eq!(half_up::round_shift(5, 1), 3);
+        assert_eq!(round_shift(5, 1), 2);
+        assert_eq!(half_up::round_shift(-5, 1), -2);
+        assert_eq!(half_up::round_shift(-2, 2), 0); // -0.5 -> 0
+        assert_eq!(half_up::round_shift(2, 2), 1); // 0.5 -> 1
+        assert_eq!(half_up::requantize(255, 1), 127); // 127.5 -> 128, saturated
+        assert_eq!(half_up::requantize(-257, 1), -128); // -128.5 -> -128
+        for shift in 1..12 {
+            for value in -5000..5000 {
+                let expected = (value as f64 / (1u64 << shift) as f64 + 0.5).floor() as i64;
+                assert_eq!(
+                    half_up::round_shift(value, shift),
+                    expected,
+                    "{value} >> {shift}"
+                );
+            }
+        }
+        assert_eq!(half_up::round_shift(i32::MAX, 1), 1 << 30);
+        assert_eq!(half_up::round_shift(i32::MIN, 1), -(1 << 30));
+        // Division: -10 / 4 = -2.5 -> -2, 10 / 4 -> 3; 14 / 4 = 3.5 -> 4 in both modes.
+        assert_eq!(half_up::average(-10, 0, 4), -2);
+        assert_eq!(half_up::average(10, 0, 4), 3);
+        assert_eq!(half_up::average(14, 0, 4), 4);
+        assert_eq!(half_up::quotient(-3, 2), -1);
+        assert_eq!(quotient(-3, 2), -2);
+        // Square root: sqrt(25) / 2 = 2.5 -> 3 (half to even: 2).
+        assert_eq!(half_up::square_root(25, 1), 3);
+        // f32 quantization: -0.09375 at 2^-4 is -1.5 -> -1; 0.03125 is 0.5 -> 1.
+        let s = 2f32.powi(4);
+        assert_eq!(half_up::quantize(-0.09375, s), -1);
+        assert_eq!(half_up::quantize(0.03125, s), 1);
+        assert_eq!(half_up::quantize(-0.03125, s), 0);
+        assert_eq!(half_up::quantize(7.96875, s), 127);
+        for i in -3000..3000 {
+            let x = i as f32 * 0.013;
+            let expected = ((x * s + 0.5).floor() as i64).clamp(-128, 127) as i8;
+            assert_eq!(half_up::quantize(x, s), expected, "{x}");
+        }
+    }
 
     #[test]
     fn sqrt_f32_is_correctly_rounded() {

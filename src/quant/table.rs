@@ -1,7 +1,9 @@
-//! 256-entry int8 lookup tables: `T[q + 128] = sat(round_half_even(f(q * 2^ex) * 2^-ey))`,
-//! with `f` evaluated in f64 at codegen (DESIGN.md, unary nonlinear ops).
+//! 256-entry int8 lookup tables: `T[q + 128] = sat(round(f(q * 2^ex) * 2^-ey))`, with `f`
+//! evaluated in f64 at codegen (DESIGN.md, unary nonlinear ops) and the pipeline's rounding
+//! mode (half to even by default).
 
 use super::expr::Expression;
+use super::Rounding;
 use std::collections::BTreeMap;
 
 /// The table of `f` from int8 at exponent `ex` to int8 at exponent `ey`. A NaN result maps
@@ -10,9 +12,16 @@ pub fn int8_table(
     mut f: impl FnMut(f64) -> Result<f64, String>,
     ex: i32,
     ey: i32,
+    rounding: Rounding,
 ) -> Result<Vec<i8>, String> {
     (-128i32..=127)
-        .map(|q| Ok(super::quantize_real(f(q as f64 * 2f64.powi(ex))?, ey)))
+        .map(|q| {
+            Ok(super::quantize_real(
+                f(q as f64 * 2f64.powi(ex))?,
+                ey,
+                rounding,
+            ))
+        })
         .collect()
 }
 
@@ -22,6 +31,7 @@ pub fn expression_table(
     ex: i32,
     ey: i32,
     variables: &BTreeMap<String, f64>,
+    rounding: Rounding,
 ) -> Result<Vec<i8>, String> {
     let parsed = Expression::parse(expression)?;
     let mut vars = variables.clone();
@@ -32,6 +42,7 @@ pub fn expression_table(
         },
         ex,
         ey,
+        rounding,
     )
 }
 
@@ -41,7 +52,7 @@ mod tests {
 
     #[test]
     fn identity_table_is_exact() {
-        let t = expression_table("x", -3, -3, &BTreeMap::new()).unwrap();
+        let t = expression_table("x", -3, -3, &BTreeMap::new(), Rounding::HalfEven).unwrap();
         assert_eq!(t[0], -128);
         assert_eq!(t[128], 0);
         assert_eq!(t[255], 127);
@@ -50,19 +61,26 @@ mod tests {
     #[test]
     fn ties_round_to_even_and_saturate() {
         // x * 2^-(ey) with ey = ex + 1 halves the value: 3/2 -> 2, 5/2 -> 2, 1/2 -> 0.
-        let t = expression_table("x", 0, 1, &BTreeMap::new()).unwrap();
+        let t = expression_table("x", 0, 1, &BTreeMap::new(), Rounding::HalfEven).unwrap();
         assert_eq!(t[128 + 3], 2);
         assert_eq!(t[128 + 5], 2);
         assert_eq!(t[128 + 1], 0);
         assert_eq!(t[128 - 3], -2);
-        let doubled = expression_table("2 * x", 0, 0, &BTreeMap::new()).unwrap();
+        // Half-up: 3/2 -> 2, 5/2 -> 3, 1/2 -> 1, -3/2 -> -1.
+        let up = expression_table("x", 0, 1, &BTreeMap::new(), Rounding::HalfUp).unwrap();
+        assert_eq!(
+            [up[128 + 3], up[128 + 5], up[128 + 1], up[128 - 3]],
+            [2, 3, 1, -1]
+        );
+        let doubled =
+            expression_table("2 * x", 0, 0, &BTreeMap::new(), Rounding::HalfEven).unwrap();
         assert_eq!(doubled[255], 127);
         assert_eq!(doubled[0], -128);
     }
 
     #[test]
     fn nan_maps_to_minus_128() {
-        let t = expression_table("sqrt(x)", 0, 0, &BTreeMap::new()).unwrap();
+        let t = expression_table("sqrt(x)", 0, 0, &BTreeMap::new(), Rounding::HalfEven).unwrap();
         assert_eq!(t[0], -128);
         assert_eq!(t[128 + 4], 2);
     }

@@ -62,6 +62,25 @@ pub struct Agreement {
     pub noise_energy: f64,
 }
 
+/// [`compare`] for a model's `predict`, which takes arrays of its input and output lengths.
+pub fn compare_predict<const I: usize, const O: usize>(
+    recording: &Recording,
+    output_exponent: i32,
+    mut predict: impl FnMut(&[f32; I], &mut [f32; O]),
+) -> Agreement {
+    compare(
+        recording,
+        output_exponent,
+        |x, y| {
+            predict(
+                x.try_into().expect("input length"),
+                y.try_into().expect("output length"),
+            )
+        },
+        O,
+    )
+}
+
 /// Runs `predict` on every recorded sample and tallies the agreement.
 pub fn compare(
     recording: &Recording,

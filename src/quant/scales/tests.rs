@@ -182,7 +182,10 @@ fn uint8_with_zero_point_128_becomes_int8_exactly_under_exact() {
     }
     assert_eq!(input_of(&rewritten, "quant_x", 1).values, [0.0625]);
     // The Q and its DQ read the same new parameters: one decision per tensor.
-    assert_eq!(rewritten.nodes[0].inputs[1..], rewritten.nodes[1].inputs[1..]);
+    assert_eq!(
+        rewritten.nodes[0].inputs[1..],
+        rewritten.nodes[1].inputs[1..]
+    );
     let x = entry(&report, "xq");
     assert_eq!(
         (x.changes.as_slice(), x.exponents.as_slice()),
@@ -219,8 +222,8 @@ fn biases_are_requantized_at_the_snapped_input_and_weight_exponents() {
     assert_eq!(b.role, Role::Bias);
     assert_eq!(b.changes, [Change::Snapped]);
     // The rewritten graph lowers: every scale is now exact.
-    let templates = crate::emit::Templates::new(None).unwrap();
-    crate::quant::lower(&rewritten, &templates).unwrap();
+    let templates = crate::emit::Templates::new(None, crate::quant::Rounding::HalfEven).unwrap();
+    crate::quant::lower(&rewritten, &templates, crate::quant::Rounding::HalfEven).unwrap();
 }
 
 #[test]
