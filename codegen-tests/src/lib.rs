@@ -35,6 +35,12 @@ pub mod digits_ort_perchannel_ceil {
     include!(concat!(env!("OUT_DIR"), "/digits_ort_perchannel_ceil.rs"));
 }
 
+/// ONNX Runtime's `quantize_static` with int16 activations and int8 weights (opset 21),
+/// under `--scales snap`: an int16 model end to end.
+pub mod digits_ort_int16_snap {
+    include!(concat!(env!("OUT_DIR"), "/digits_ort_int16_snap.rs"));
+}
+
 /// ONNX Runtime's `quantize_static` with asymmetric uint8 activations and weights, under
 /// `--scales snap`.
 pub mod digits_ort_uint8_snap {

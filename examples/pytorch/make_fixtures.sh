@@ -36,7 +36,7 @@ cp examples/models/digits.framework.json codegen-tests/models/digits_qat.framewo
 "$PYTHON" examples/pytorch/ptq_digits_pow2.py
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/digits_ptq.onnx
 "$PYTHON" examples/pytorch/quantize_digits_ort.py
-for variant in qdq qoperator perchannel uint8; do
+for variant in qdq qoperator perchannel uint8 int16; do
   "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/ort/digits_ort_$variant.onnx
 done
 

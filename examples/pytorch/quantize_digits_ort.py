@@ -6,6 +6,8 @@ scale policies of issue 3 (none of them has power-of-two scales):
 - digits_ort_perchannel: QDQ, symmetric int8, per-channel weights
 - digits_ort_uint8:      QDQ, asymmetric uint8 activations and weights (the quantizer's
                          classic default, as TFLite-converted models also are)
+- digits_ort_int16:      QDQ, symmetric int16 activations and int8 weights (A16W8; opset 21
+                         QuantizeLinear/DequantizeLinear)
 
 The float model is train_digits_qat.DigitsNet (Conv+ReLU, MaxPool, Flatten, Linear) trained
 in float with the same seed and schedule as the QAT script, exported to ONNX (opset 13) and
@@ -40,13 +42,14 @@ OUT_DIR = "codegen-tests/models/ort"
 
 
 
-def settings(quant_format, quant_type=QuantType.QInt8, per_channel=False, symmetric=True):
-    """quantize_static arguments: one integer type for activations and weights."""
+def settings(quant_format, quant_type=QuantType.QInt8, per_channel=False, symmetric=True, weight_type=None):
+    """quantize_static arguments: one integer type for activations and weights, unless
+    `weight_type` says otherwise."""
     return dict(
         quant_format=quant_format,
         per_channel=per_channel,
         activation_type=quant_type,
-        weight_type=quant_type,
+        weight_type=weight_type or quant_type,
         extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": symmetric},
     )
 
@@ -56,6 +59,7 @@ VARIANTS = {
     "digits_ort_qoperator": settings(QuantFormat.QOperator),
     "digits_ort_perchannel": settings(QuantFormat.QDQ, per_channel=True),
     "digits_ort_uint8": settings(QuantFormat.QDQ, QuantType.QUInt8, symmetric=False),
+    "digits_ort_int16": settings(QuantFormat.QDQ, QuantType.QInt16, weight_type=QuantType.QInt8),
 }
 
 

@@ -31,7 +31,10 @@ pub struct Inspection {
     pub layers: Vec<LayerRow>,
     pub arena_bytes: usize,
     pub peak_live_bytes: usize,
-    pub effect: Effect,
+    /// `None` when tract cannot run the model (it has no int16 QuantizeLinear, for one);
+    /// `not_measured` says why.
+    pub effect: Option<Effect>,
+    pub not_measured: Option<String>,
 }
 
 /// One generated layer.
@@ -126,17 +129,32 @@ pub fn inspect(
             "the input shape is dynamic; give it with --input-shape",
         )
     })?;
-    let input_exponent = qgraph.tensors[qgraph.inputs[0].tensor].exponent;
-    let (description, samples) = input_samples(inputs, &shape, input_exponent)?;
-    let original = FloatReference::new(bytes, &shape, "original model")?;
-    let rewritten = FloatReference::new(&rewritten.to_onnx_bytes(), &shape, "rewritten model")?;
-    let mut comparison = Comparison::default();
-    for sample in samples.chunks_exact(shape.iter().product()) {
-        comparison.add(
-            &original.run(sample, &shape)?,
-            &rewritten.run(sample, &shape)?,
-        );
-    }
+    let input = &qgraph.tensors[qgraph.inputs[0].tensor];
+    let (description, samples) = input_samples(inputs, &shape, input.exponent, input.dtype)?;
+    let references = FloatReference::new(bytes, &shape, "original model").and_then(|original| {
+        let rewritten = FloatReference::new(&rewritten.to_onnx_bytes(), &shape, "rewritten model")?;
+        Ok((original, rewritten))
+    });
+    let (effect, not_measured) = match references {
+        Ok((original, rewritten)) => {
+            let mut comparison = Comparison::default();
+            for sample in samples.chunks_exact(shape.iter().product()) {
+                comparison.add(
+                    &original.run(sample, &shape)?,
+                    &rewritten.run(sample, &shape)?,
+                );
+            }
+            let effect = Effect {
+                inputs: description,
+                samples: comparison.samples,
+                output: graph.outputs[0].name.clone(),
+                sqnr_db: comparison.sqnr_db(),
+                argmax_agreement: comparison.argmax_agreement,
+            };
+            (Some(effect), None)
+        }
+        Err(e) => (None, Some(e.to_string())),
+    };
     Ok(Inspection {
         model: file_name.to_string(),
         scales: match options.scales {
@@ -148,30 +166,31 @@ pub fn inspect(
         layers,
         arena_bytes: plan.arena_bytes,
         peak_live_bytes: plan.peak_live_bytes,
-        effect: Effect {
-            inputs: description,
-            samples: comparison.samples,
-            output: graph.outputs[0].name.clone(),
-            sqnr_db: comparison.sqnr_db(),
-            argmax_agreement: comparison.argmax_agreement,
-        },
+        effect,
+        not_measured,
     })
 }
 
 /// The inputs as one flat array of whole samples, with a description for the report.
-fn input_samples(inputs: &Inputs, shape: &[usize], exponent: i32) -> Result<(String, Vec<f32>)> {
+fn input_samples(
+    inputs: &Inputs,
+    shape: &[usize],
+    exponent: i32,
+    dtype: crate::ir::QType,
+) -> Result<(String, Vec<f32>)> {
     let sample_len: usize = shape.iter().product();
     match inputs {
         Inputs::Random { count, seed } => {
-            // Uniform over what the input quantizer represents, [-128, 127] * 2^e, so that
-            // every input code is exercised.
+            // Uniform over what the input quantizer represents, [min, max] * 2^e of its
+            // integer type, so that every input code is exercised.
+            let (min, max) = dtype.range();
             let step = 2f64.powi(exponent);
             let mut rng = SplitMix64(*seed);
             let values = (0..count * sample_len)
-                .map(|_| ((rng.unit() * 255.0 - 128.0) * step) as f32)
+                .map(|_| ((min as f64 + rng.unit() * (max - min) as f64) * step) as f32)
                 .collect();
             Ok((
-                format!("{count} random inputs (seed {seed}) over [-128, 127] * 2^{exponent}"),
+                format!("{count} random inputs (seed {seed}) over [{min}, {max}] * 2^{exponent}"),
                 values,
             ))
         }

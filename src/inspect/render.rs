@@ -85,7 +85,14 @@ impl Inspection {
             "\nArena: {} bytes (lower bound {} bytes)",
             self.arena_bytes, self.peak_live_bytes
         );
-        let e = &self.effect;
+        let Some(e) = &self.effect else {
+            let _ = writeln!(
+                out,
+                "\nEnd to end: not measured ({})",
+                self.not_measured.as_deref().unwrap_or("no reference")
+            );
+            return out;
+        };
         let _ = writeln!(
             out,
             "\nEnd to end, original vs rewritten model on {} ({} samples, output '{}'):",

@@ -80,10 +80,12 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         output_shape,
     };
     if kind == PoolKind::Max {
-        // The maximum of values at one exponent is one of them: no rounding, no Q needed.
-        let (kernel, inputs) = pool.finish(lowering, x.exponent, Clamp::NONE)?;
+        // The maximum of values at one exponent is one of them: no rounding, no Q needed, and
+        // the output has the input's type (int8 or int16).
+        let (kernel, inputs) = pool.finish(lowering, x.exponent, Clamp::none(x.dtype))?;
         let output = super::single_output(node)?;
-        let y = lowering.new_tensor(output, pool.output_shape.clone(), x.exponent, None);
+        let y =
+            lowering.new_typed_tensor(output, pool.output_shape.clone(), x.exponent, None, x.dtype);
         lowering.push_layer(node, &node.op_type, inputs, y, kernel);
         lowering.define(output, Value::Quant(y));
         Ok(())
@@ -145,6 +147,11 @@ struct Pool2d {
 impl Kernel for Pool2d {
     fn template(&self) -> &'static str {
         "pool2d.rs.tera"
+    }
+
+    /// Max pooling only moves values; averages round to int8.
+    fn supports_int16(&self) -> bool {
+        self.kind == PoolKind::Max
     }
 
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {

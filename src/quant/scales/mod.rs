@@ -142,6 +142,26 @@ impl Group<'_> {
         )
     }
 
+    /// The type the group's integers have after the pass: int32 for biases, int16 for 16-bit
+    /// tensors, int8 for everything else.
+    fn target(&self) -> DType {
+        match (self.role, self.dtype) {
+            (Role::Bias, _) => DType::I32,
+            (_, DType::I16 | DType::U16) => DType::I16,
+            _ => DType::I8,
+        }
+    }
+
+    /// What a zero point means "zero" at: 128 for uint8 and 32768 for uint16 (whose values
+    /// shift into int8 and int16), 0 otherwise.
+    fn offset(&self) -> f64 {
+        match self.dtype {
+            DType::U8 => 128.0,
+            DType::U16 => 32768.0,
+            _ => 0.0,
+        }
+    }
+
     fn channels(&self) -> usize {
         self.scale
             .len()
@@ -195,7 +215,7 @@ fn group_sites(graph: &Graph) -> Result<Vec<Group<'_>>> {
         };
         let supported = match role {
             Role::Bias => true,
-            _ => matches!(dtype, DType::I8 | DType::U8),
+            _ => matches!(dtype, DType::I8 | DType::U8 | DType::I16 | DType::U16),
         };
         if !supported {
             continue;
@@ -303,13 +323,9 @@ fn decide(
     layer_exponent: Option<Vec<i32>>,
 ) -> Result<Decision, Vec<ScaleIssue>> {
     let (qmin, qmax) = group.dtype.int_range().unwrap_or((-128, 127));
-    // The int8 (or int32) zero point the values have once uint8 is shifted by 128.
-    let offset = if group.dtype == DType::U8 { 128.0 } else { 0.0 };
-    let target = if group.role == Role::Bias {
-        DType::I32
-    } else {
-        DType::I8
-    };
+    // The zero point the values have once uint8/uint16 is shifted into int8/int16.
+    let offset = group.offset();
+    let target = group.target();
     let (tmin, tmax) = target.int_range().unwrap_or((-128, 127));
     let channels = group.channels();
     let symmetric = (0..channels).all(|c| group.parameters(c).1 - offset == 0.0);
@@ -375,7 +391,7 @@ fn decide(
     }
 
     let mut changes = Vec::new();
-    if group.dtype == DType::U8 && symmetric {
+    if matches!(group.dtype, DType::U8 | DType::U16) && symmetric {
         changes.push(Change::Uint8ToInt8);
     }
     if !symmetric {
@@ -444,11 +460,7 @@ fn requantize(
 /// Writes one group's decision into the graph: new scale and zero point constants shared by
 /// its nodes, requantized values and an int8 output type.
 fn apply(graph: &mut Graph, names: &mut Names, group: &Group, decision: &Decision) {
-    let target = if group.role == Role::Bias {
-        DType::I32
-    } else {
-        DType::I8
-    };
+    let target = group.target();
     let n = decision.exponents.len();
     // A per-channel bias of a layer with per-channel weights may come with one scale.
     let dims = if n == group.scale.len() {
@@ -504,14 +516,21 @@ fn apply(graph: &mut Graph, names: &mut Names, group: &Group, decision: &Decisio
             node.attributes.insert("axis".into(), Attribute::Int(0));
         }
         if node.op_type == "QuantizeLinear" && node.attributes.contains_key("output_dtype") {
+            let code = if target == DType::I16 {
+                INT16_ONNX_CODE
+            } else {
+                INT8_ONNX_CODE
+            };
             node.attributes
-                .insert("output_dtype".into(), Attribute::Int(INT8_ONNX_CODE));
+                .insert("output_dtype".into(), Attribute::Int(code));
         }
     }
 }
 
 /// `TensorProto.DataType.INT8`.
 const INT8_ONNX_CODE: i64 = 3;
+/// `TensorProto.DataType.INT16`.
+const INT16_ONNX_CODE: i64 = 5;
 
 /// Clips the input of an asymmetric QuantizeLinear to the real range its grid held: the
 /// original saturated there (often a ReLU folded into a uint8 zero point 0), the symmetric
