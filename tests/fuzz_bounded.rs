@@ -3,25 +3,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// splitmix64: a tiny, seedable generator, so that every run tries the same inputs.
-struct Rng(u64);
+use onnx2esp::inspect::SplitMix64 as Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// One random edit of the kinds that break protobuf and ONNX structure: bit flips, bytes set
-/// to extremes (huge varints, negative sizes), truncation, duplicated and deleted spans.
 fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) {
     let len = bytes.len().max(1);
     match rng.below(7) {

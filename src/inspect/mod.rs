@@ -249,11 +249,12 @@ pub fn argmax(values: &[f32]) -> usize {
     best
 }
 
-/// A small, seedable generator so that random inputs are reproducible without a dependency.
-struct SplitMix64(u64);
+/// splitmix64: a small, seedable generator, so that random inputs (here and in the bounded
+/// fuzz test) are reproducible without a dependency.
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -261,8 +262,13 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
+    /// Uniform in [0, n) (n = 0 counts as 1).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

@@ -35,15 +35,7 @@ fn load_path(path: &str) -> Recording {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-pub fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
-        }
-    }
-    best
-}
+pub use onnx2esp::inspect::argmax;
 
 /// How the generated code compares with the recording.
 #[derive(Debug, Default)]
