@@ -959,6 +959,23 @@ def qlinear_average_pool():
 
 
 @fixture
+def qlinear_global_average_pool_ties():
+    # ONNX Runtime multiplies the integer sum by the f32 x_scale / (y_scale * 9) = 1/18; an
+    # odd multiple of 9 is an exact tie (about 1 in 18 sums), which must round half to even.
+    g = QOperatorGraph("qlinear_global_average_pool_ties")
+    x = g.quantized_input([1, 8, 3, 3], -5)
+    return g.finish_quantized(g.qop("QLinearGlobalAveragePool", [*x, *g.params(-4)]), -4)
+
+
+@fixture
+def qlinear_average_pool_exclude_pad():
+    g = QOperatorGraph("qlinear_average_pool_exclude_pad")
+    x = g.quantized_input([1, 2, 7, 7], -5)
+    y = g.qop("QLinearAveragePool", [*x, *g.params(-4)], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=0)
+    return g.finish_quantized(y, -4)
+
+
+@fixture
 def qlinear_sigmoid():
     g = QOperatorGraph("qlinear_sigmoid")
     x = g.quantized_input([1, 4, 8, 8], -5)

@@ -221,7 +221,7 @@ impl<'g> Rewriter<'g> {
     }
 
     /// Input `index` of `node`, or "" when absent.
-    fn input<'n>(node: &'n Node, index: usize) -> &'n str {
+    fn input(node: &Node, index: usize) -> &str {
         node.inputs.get(index).map_or("", String::as_str)
     }
 

@@ -134,7 +134,9 @@ pub struct Operator {
     pub name: &'static str,
     pub constraints: &'static str,
     pub fixtures: &'static [&'static str],
-    lower: LowerFn,
+    /// `None`: a QOperator op, rewritten into QDQ at load (`src/onnx/qoperator.rs`), which
+    /// the lowering never sees.
+    lower: Option<LowerFn>,
 }
 
 const fn op(
@@ -147,7 +149,20 @@ const fn op(
         name,
         constraints,
         fixtures,
-        lower,
+        lower: Some(lower),
+    }
+}
+
+const fn rewritten(
+    name: &'static str,
+    constraints: &'static str,
+    fixtures: &'static [&'static str],
+) -> Operator {
+    Operator {
+        name,
+        constraints,
+        fixtures,
+        lower: None,
     }
 }
 
@@ -223,6 +238,18 @@ pub const OPERATORS: &[Operator] = &[
     op("DepthToSpace", gather::lower, "DCR and CRD; an index table", &["ops/depth_to_space_dcr", "ops/depth_to_space_crd"]),
     op("SpaceToDepth", gather::lower, "an index table", &["ops/space_to_depth"]),
     op("Resize", gather::lower, "mode nearest, constant scales or sizes, every coordinate transformation and nearest mode; an index table", &["ops/resize_nearest_half_pixel", "ops/resize_nearest_asymmetric"]),
+    rewritten("QLinearConv", "QOperator format, rewritten into DequantizeLinear → Conv → QuantizeLinear; int32 bias at x_scale × w_scale; as Conv", &["ops/qlinear_conv_bias_pads_stride", "ops/qlinear_conv_grouped_dilated"]),
+    rewritten("QLinearMatMul", "rewritten into QDQ MatMul; as MatMul", &["ops/qlinear_matmul_weight", "ops/qlinear_matmul_two_inputs"]),
+    rewritten("QGemm", "com.microsoft; rewritten into QDQ Gemm with beta = alpha (int32 C at a_scale × b_scale); transA, transB, alpha as Gemm; y_scale required", &["ops/qgemm_trans_b_alpha_bias", "ops/qgemm_trans_a"]),
+    rewritten("QLinearAdd", "com.microsoft; rewritten into QDQ Add; as Add", &["ops/qlinear_add_broadcast", "ops/qlinear_add_constant"]),
+    rewritten("QLinearMul", "com.microsoft; rewritten into QDQ Mul; as Mul", &["ops/qlinear_mul"]),
+    rewritten("QLinearGlobalAveragePool", "com.microsoft; rewritten into QDQ GlobalAveragePool; channels_last = 1 as Transpose, pool, Reshape (needs the input's rank from value_info or a graph input)", &["ops/qlinear_global_average_pool", "ops/qlinear_global_average_pool_ties", "ops/qlinear_global_average_pool_channels_last"]),
+    rewritten("QLinearAveragePool", "com.microsoft; rewritten into QDQ AveragePool; channels_last = 0; as AveragePool", &["ops/qlinear_average_pool", "ops/qlinear_average_pool_exclude_pad"]),
+    rewritten("QLinearSigmoid", "com.microsoft; rewritten into QDQ Sigmoid; as Sigmoid", &["ops/qlinear_sigmoid"]),
+    rewritten("QLinearLeakyRelu", "com.microsoft; rewritten into QDQ LeakyRelu; as LeakyRelu", &["ops/qlinear_leaky_relu"]),
+    rewritten("QLinearConcat", "com.microsoft; rewritten into QDQ Concat; as Concat", &["ops/qlinear_concat"]),
+    rewritten("ConvInteger", "only as ONNX Runtime writes it: input from a static QuantizeLinear, output only through Cast to float and Mul by the constant scale product (or a Mul of two constant scales); constant weight; rewritten into QDQ Conv", &["ops/conv_integer"]),
+    rewritten("MatMulInteger", "as ConvInteger; rewritten into QDQ MatMul", &["ops/matmul_integer"]),
 ];
 
 /// The names of the supported operators.
@@ -251,7 +278,8 @@ pub fn operator_table_markdown() -> String {
 
 /// Whether the node's op has a built-in kernel (default domain, listed in [`OPERATORS`]).
 pub fn is_builtin(node: &Node) -> bool {
-    (node.domain.is_empty() || node.domain == "ai.onnx") && operator(&node.op_type).is_some()
+    (node.domain.is_empty() || node.domain == "ai.onnx")
+        && operator(&node.op_type).is_some_and(|o| o.lower.is_some())
 }
 
 /// Lowers one ONNX node into the IR (or into a pending value, a constant or an alias).
@@ -265,8 +293,8 @@ pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
             .to_string();
         return custom::lower(lowering, node, &template);
     }
-    match operator(&node.op_type) {
-        Some(o) => (o.lower)(lowering, node),
+    match operator(&node.op_type).and_then(|o| o.lower) {
+        Some(lower) => lower(lowering, node),
         None => Err(Error::node(
             node,
             format!("operator {} is not supported", node.op_type),
