@@ -845,3 +845,116 @@ fn quantize_node(name: String, x: &str, [scale, zero_point]: &[String; 2], outpu
         attributes: BTreeMap::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::ValueInfo;
+
+    fn node(op_type: &str, name: &str, inputs: &[&str], outputs: &[&str]) -> Node {
+        Node {
+            name: name.into(),
+            op_type: op_type.into(),
+            domain: String::new(),
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            outputs: outputs.iter().map(|s| s.to_string()).collect(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// `x -> QuantizeLinear -> QLinearMatMul "mm" -> DequantizeLinear -> y`, where the model
+    /// already uses the names the rewrite would pick first.
+    fn matmul_graph() -> Graph {
+        let scale = Constant::scalar(DType::F32, 0.5);
+        let zero = Constant::scalar(DType::I8, 0.0);
+        let weight = Constant {
+            dtype: DType::I8,
+            dims: vec![2, 2],
+            values: vec![1.0, -2.0, 3.0, -4.0],
+        };
+        let float = ValueInfo {
+            name: String::new(),
+            dtype: DType::F32,
+            shape: Some(vec![1, 2]),
+        };
+        Graph {
+            file_name: "m.onnx".into(),
+            sha256: String::new(),
+            opset: 13,
+            producer: String::new(),
+            inputs: vec![ValueInfo {
+                name: "x".into(),
+                ..float.clone()
+            }],
+            outputs: vec![ValueInfo {
+                name: "y".into(),
+                ..float
+            }],
+            constants: BTreeMap::from([
+                ("s".to_string(), scale),
+                ("z".to_string(), zero),
+                ("w".to_string(), weight),
+                // Taken names: the rewrite must step around them.
+                (
+                    "mm.input0_dequantized".to_string(),
+                    Constant::scalar(DType::F32, 1.0),
+                ),
+            ]),
+            nodes: vec![
+                node("QuantizeLinear", "q", &["x", "s", "z"], &["xq"]),
+                node(
+                    "QLinearMatMul",
+                    "mm",
+                    &["xq", "s", "z", "w", "s", "z", "s", "z"],
+                    &["mm.float"],
+                ),
+                node("DequantizeLinear", "dq", &["mm.float", "s", "z"], &["y"]),
+            ],
+            declared_shapes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn qlinear_matmul_becomes_qdq_with_fresh_deterministic_names() {
+        let mut graph = matmul_graph();
+        rewrite(&mut graph).unwrap();
+        let ops: Vec<&str> = graph.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(
+            ops,
+            [
+                "QuantizeLinear",
+                "DequantizeLinear",
+                "DequantizeLinear",
+                "MatMul",
+                "QuantizeLinear",
+                "DequantizeLinear"
+            ]
+        );
+        let matmul = &graph.nodes[3];
+        assert_eq!(matmul.name, "mm", "the float op keeps the node's name");
+        assert_eq!(
+            matmul.inputs,
+            ["mm.input0_dequantized_2", "mm.input1_dequantized"]
+        );
+        assert_eq!(matmul.outputs, ["mm.float_2"]);
+        assert_eq!(
+            graph.nodes[4].outputs,
+            ["mm.float"],
+            "the output keeps its name"
+        );
+        // Every tensor still has one producer, and a second run gives the same graph.
+        let mut outputs: Vec<&String> = graph.nodes.iter().flat_map(|n| &n.outputs).collect();
+        outputs.sort();
+        outputs.dedup();
+        assert_eq!(outputs.len(), graph.nodes.len());
+        let mut again = matmul_graph();
+        rewrite(&mut again).unwrap();
+        let names = |g: &Graph| -> Vec<Vec<String>> {
+            g.nodes
+                .iter()
+                .map(|n| [n.inputs.clone(), n.outputs.clone()].concat())
+                .collect()
+        };
+        assert_eq!(names(&graph), names(&again));
+    }
+}
