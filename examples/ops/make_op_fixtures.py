@@ -850,6 +850,19 @@ def reference_session_from_bytes(model_bytes):
     return ort.InferenceSession(model_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
+def qlinear_unary(name, op, shape, ex, ey, **attrs):
+    g = QOperatorGraph(name)
+    x = g.quantized_input(shape, ex)
+    return g.finish_quantized(g.qop(op, [*x, *g.params(ey)], **attrs), ey)
+
+
+def qlinear_binary(name, op, shape_a, ea, shape_b, eb, ey):
+    g = QOperatorGraph(name)
+    a = g.quantized_input(shape_a, ea)
+    b = g.quantized_input(shape_b, eb)
+    return g.finish_quantized(g.qop(op, [*a, *b, *g.params(ey)]), ey)
+
+
 @fixture
 def qlinear_conv_bias_pads_stride():
     rng = rng_for("qlinear_conv_bias_pads_stride")
@@ -883,10 +896,7 @@ def qlinear_matmul_weight():
 
 @fixture
 def qlinear_matmul_two_inputs():
-    g = QOperatorGraph("qlinear_matmul_two_inputs")
-    a = g.quantized_input([2, 3, 4], -4)
-    b = g.quantized_input([2, 4, 5], -5)
-    return g.finish_quantized(g.qop("QLinearMatMul", [*a, *b, *g.params(-3)]), -3)
+    return qlinear_binary("qlinear_matmul_two_inputs", "QLinearMatMul", [2, 3, 4], -4, [2, 4, 5], -5, -3)
 
 
 @fixture
@@ -913,10 +923,7 @@ def qgemm_trans_a():
 
 @fixture
 def qlinear_add_broadcast():
-    g = QOperatorGraph("qlinear_add_broadcast")
-    a = g.quantized_input([1, 3, 4, 5], -5)
-    b = g.quantized_input([1, 3, 1, 1], -4)
-    return g.finish_quantized(g.qop("QLinearAdd", [*a, *b, *g.params(-4)]), -4)
+    return qlinear_binary("qlinear_add_broadcast", "QLinearAdd", [1, 3, 4, 5], -5, [1, 3, 1, 1], -4, -4)
 
 
 @fixture
@@ -930,63 +937,46 @@ def qlinear_add_constant():
 
 @fixture
 def qlinear_mul():
-    g = QOperatorGraph("qlinear_mul")
-    a = g.quantized_input([1, 2, 3, 5], -4)
-    b = g.quantized_input([1, 2, 3, 5], -5)
-    return g.finish_quantized(g.qop("QLinearMul", [*a, *b, *g.params(-6)]), -6)
+    return qlinear_binary("qlinear_mul", "QLinearMul", [1, 2, 3, 5], -4, [1, 2, 3, 5], -5, -6)
 
 
 @fixture
 def qlinear_global_average_pool():
-    g = QOperatorGraph("qlinear_global_average_pool")
-    x = g.quantized_input([1, 3, 4, 4], -5)
-    return g.finish_quantized(g.qop("QLinearGlobalAveragePool", [*x, *g.params(-6)]), -6)
+    return qlinear_unary("qlinear_global_average_pool", "QLinearGlobalAveragePool", [1, 3, 4, 4], -5, -6)
 
 
 @fixture
 def qlinear_global_average_pool_channels_last():
     # NHWC input [1, 4, 2, 3]: the output is [1, 1, 1, 3].
-    g = QOperatorGraph("qlinear_global_average_pool_channels_last")
-    x = g.quantized_input([1, 4, 2, 3], -5)
-    return g.finish_quantized(g.qop("QLinearGlobalAveragePool", [*x, *g.params(-7)], channels_last=1), -7)
+    return qlinear_unary("qlinear_global_average_pool_channels_last", "QLinearGlobalAveragePool", [1, 4, 2, 3], -5, -7, channels_last=1)
 
 
 @fixture
 def qlinear_average_pool():
-    g = QOperatorGraph("qlinear_average_pool")
-    x = g.quantized_input([1, 2, 6, 6], -5)
-    return g.finish_quantized(g.qop("QLinearAveragePool", [*x, *g.params(-6)], kernel_shape=[2, 2], strides=[2, 2]), -6)
+    return qlinear_unary("qlinear_average_pool", "QLinearAveragePool", [1, 2, 6, 6], -5, -6, kernel_shape=[2, 2], strides=[2, 2])
 
 
 @fixture
 def qlinear_global_average_pool_ties():
     # ONNX Runtime multiplies the integer sum by the f32 x_scale / (y_scale * 9) = 1/18; an
     # odd multiple of 9 is an exact tie (about 1 in 18 sums), which must round half to even.
-    g = QOperatorGraph("qlinear_global_average_pool_ties")
-    x = g.quantized_input([1, 8, 3, 3], -5)
-    return g.finish_quantized(g.qop("QLinearGlobalAveragePool", [*x, *g.params(-4)]), -4)
+    return qlinear_unary("qlinear_global_average_pool_ties", "QLinearGlobalAveragePool", [1, 8, 3, 3], -5, -4)
 
 
 @fixture
 def qlinear_average_pool_exclude_pad():
-    g = QOperatorGraph("qlinear_average_pool_exclude_pad")
-    x = g.quantized_input([1, 2, 7, 7], -5)
-    y = g.qop("QLinearAveragePool", [*x, *g.params(-4)], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=0)
-    return g.finish_quantized(y, -4)
+    attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "count_include_pad": 0}
+    return qlinear_unary("qlinear_average_pool_exclude_pad", "QLinearAveragePool", [1, 2, 7, 7], -5, -4, **attrs)
 
 
 @fixture
 def qlinear_sigmoid():
-    g = QOperatorGraph("qlinear_sigmoid")
-    x = g.quantized_input([1, 4, 8, 8], -5)
-    return g.finish_quantized(g.qop("QLinearSigmoid", [*x, *g.params(-7)]), -7)
+    return qlinear_unary("qlinear_sigmoid", "QLinearSigmoid", [1, 4, 8, 8], -5, -7)
 
 
 @fixture
 def qlinear_leaky_relu():
-    g = QOperatorGraph("qlinear_leaky_relu")
-    x = g.quantized_input([1, 4, 8, 8], -5)
-    return g.finish_quantized(g.qop("QLinearLeakyRelu", [*x, *g.params(-6)], alpha=0.1), -6)
+    return qlinear_unary("qlinear_leaky_relu", "QLinearLeakyRelu", [1, 4, 8, 8], -5, -6, alpha=0.1)
 
 
 @fixture

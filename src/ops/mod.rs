@@ -145,14 +145,10 @@ const fn op(
     constraints: &'static str,
     fixtures: &'static [&'static str],
 ) -> Operator {
-    Operator {
-        name,
-        constraints,
-        fixtures,
-        lower: Some(lower),
-    }
+    rewritten(name, constraints, fixtures).lowered_by(lower)
 }
 
+/// A QOperator op: rewritten into QDQ at load, so it has no lowering of its own.
 const fn rewritten(
     name: &'static str,
     constraints: &'static str,
@@ -163,6 +159,15 @@ const fn rewritten(
         constraints,
         fixtures,
         lower: None,
+    }
+}
+
+impl Operator {
+    const fn lowered_by(self, lower: LowerFn) -> Operator {
+        Operator {
+            lower: Some(lower),
+            ..self
+        }
     }
 }
 
