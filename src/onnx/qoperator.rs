@@ -318,20 +318,18 @@ impl<'g> Rewriter<'g> {
             else {
                 break;
             };
-            let zero_point = match producer.op_type.as_str() {
-                "QuantizeLinear" => Self::input(producer, 2),
-                _ => match form(producer)? {
-                    Some(form) => form.output_parameters(producer).1,
-                    None => break,
-                },
-            };
             if producer.op_type == "QuantizeLinear" {
-                return super::quantized_dtype(producer, self.constant(zero_point));
+                let zero_point = self.constant(Self::input(producer, 2));
+                return super::quantized_dtype(producer, zero_point);
             }
-            if let Some(c) = self.constant(zero_point) {
+            let Some(form) = form(producer)? else {
+                break;
+            };
+            if let Some(c) = self.constant(form.output_parameters(producer).1) {
                 return Ok(c.dtype);
             }
-            tensor = Self::input(producer, 0);
+            // A QOperator output without a zero point has its first input's type.
+            tensor = Self::input(producer, form.inputs[0].tensor);
         }
         Err(Error::node(
             node,
@@ -430,7 +428,7 @@ impl<'g> Rewriter<'g> {
         }
         if let Some(bias) = form.bias.filter(|&b| !Self::input(node, b).is_empty()) {
             // The int32 bias joins the accumulator, so its scale is the product of the input
-            // scales (per output channel when the weight's is), computed in f32.
+            // scales (per output channel, its last axis, when the weight's is), computed in f32.
             let a = self.constant_input(node, form.inputs[0].scale, "scale")?;
             let b = self.constant_input(node, form.inputs[1].scale, "scale")?;
             let Some(a) = a.single() else {
@@ -448,7 +446,7 @@ impl<'g> Rewriter<'g> {
                     .map(|&s| (a as f32 * s as f32) as f64)
                     .collect(),
             };
-            let axis = (product.len() > 1).then_some(0);
+            let axis = (product.len() > 1).then_some(-1);
             let scale = self.add_constant(format!("{}.bias_scale", node.name), product);
             let (dq, output) =
                 self.dequantize(node, "bias", [Self::input(node, bias), &scale, ""], axis);
@@ -482,6 +480,14 @@ impl<'g> Rewriter<'g> {
         }
 
         let (scale, zero_point) = form.output_parameters(node);
+        if node.op_type == "QGemm" && !scale.is_empty() && zero_point.is_empty() {
+            // ONNX Runtime then writes float values divided by y_scale, not integers.
+            return Err(Error::node(
+                node,
+                "has y_scale but no y_zero_point, which makes ONNX Runtime output floats \
+                 divided by y_scale; give y_zero_point (a quantized output) or neither",
+            ));
+        }
         if scale.is_empty() {
             if !zero_point.is_empty() {
                 return Err(Error::node(
@@ -722,7 +728,8 @@ impl<'g> Rewriter<'g> {
                 }
             }
         };
-        // The weight's scale: the product over x's scale, one value or one per output channel.
+        // The weight's scale: the product over x's scale, one value or one per output channel
+        // (the f32 quotient is exact for power-of-two scales; within an f32 rounding otherwise).
         let channel_dim = if is_conv { 1 } else { w_rank.saturating_sub(1) };
         let rank = if is_conv {
             w_rank
