@@ -988,6 +988,23 @@ def qlinear_concat():
 
 
 @fixture
+def qoperator_chain():
+    # QOperator ops in a row, with MaxPool and Flatten on the int8 tensors between them, as
+    # ONNX Runtime's quantizer leaves data-movement ops.
+    rng = rng_for("qoperator_chain")
+    g = QOperatorGraph("qoperator_chain")
+    x = g.quantized_input([1, 2, 8, 8], -5)
+    w = g.quantized_weight(int8_weights(rng, [4, 2, 3, 3]), -7)
+    bias = g.const(rng.integers(-3000, 3000, size=[4]).astype(np.int32), "bias")
+    conv = g.qop("QLinearConv", [*x, *w, *g.params(-4), bias], pads=[1, 1, 1, 1])
+    pooled = g.node("MaxPool", [conv], kernel_shape=[2, 2], strides=[2, 2])
+    flat = g.node("Flatten", [pooled])
+    w2 = g.quantized_weight(int8_weights(rng, [5, 64]), -7)
+    y = g.qop("QGemm", [flat, *g.params(-4), *w2, "", *g.params(-3)], transB=1)
+    return g.finish_quantized(y, -3)
+
+
+@fixture
 def conv_integer():
     # ONNX Runtime's pattern with a static QuantizeLinear: ConvInteger -> Cast -> Mul by the
     # scale product, itself a Mul of the two scales.
