@@ -5,7 +5,9 @@ Every fixture is a small graph built with onnx.helper:
     float input -> QuantizeLinear -> DequantizeLinear -> op(s) -> QuantizeLinear -> DequantizeLinear
 
 with power-of-two scales and int8 zero point 0 everywhere, weights as DequantizeLinear of int8
-initializers. Inputs are seeded random samples: mostly random floats across and beyond the
+initializers. The QOperator fixtures (qlinear_*, qgemm_*, conv_integer, matmul_integer,
+qoperator_chain) use ONNX's and ONNX Runtime's quantized ops instead of the float op, between
+the same QuantizeLinear and DequantizeLinear. Inputs are seeded random samples: mostly random floats across and beyond the
 quantized range (so that input rounding and saturation are exercised), and the first sample of
 a single-input fixture walks through every int8 code, so table ops see all 256 entries.
 Outputs are recorded by ONNX Runtime with graph optimizations disabled (the same recorder as
