@@ -865,6 +865,41 @@ def qlinear_binary(name, op, shape_a, ea, shape_b, eb, ey):
     return g.finish_quantized(g.qop(op, [*a, *b, *g.params(ey)]), ey)
 
 
+QOPERATOR_UNARY = {
+    # name: (op, input shape, input exponent, output exponent, attributes)
+    "qlinear_global_average_pool": ("QLinearGlobalAveragePool", [1, 3, 4, 4], -5, -6, {}),
+    # NHWC input [1, 4, 2, 3]: the output is [1, 1, 1, 3].
+    "qlinear_global_average_pool_channels_last": ("QLinearGlobalAveragePool", [1, 4, 2, 3], -5, -7, {"channels_last": 1}),
+    # ONNX Runtime multiplies the integer sum by the f32 x_scale / (y_scale * 9) = 1/18; an
+    # odd multiple of 9 is an exact tie (about 1 in 18 sums), which must round half to even.
+    "qlinear_global_average_pool_ties": ("QLinearGlobalAveragePool", [1, 8, 3, 3], -5, -4, {}),
+    "qlinear_average_pool": ("QLinearAveragePool", [1, 2, 6, 6], -5, -6, {"kernel_shape": [2, 2], "strides": [2, 2]}),
+    "qlinear_average_pool_exclude_pad": (
+        "QLinearAveragePool",
+        [1, 2, 7, 7],
+        -5,
+        -4,
+        {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "count_include_pad": 0},
+    ),
+    "qlinear_sigmoid": ("QLinearSigmoid", [1, 4, 8, 8], -5, -7, {}),
+    "qlinear_leaky_relu": ("QLinearLeakyRelu", [1, 4, 8, 8], -5, -6, {"alpha": 0.1}),
+}
+
+QOPERATOR_BINARY = {
+    # name: (op, shape a, exponent a, shape b, exponent b, output exponent)
+    "qlinear_matmul_two_inputs": ("QLinearMatMul", [2, 3, 4], -4, [2, 4, 5], -5, -3),
+    "qlinear_add_broadcast": ("QLinearAdd", [1, 3, 4, 5], -5, [1, 3, 1, 1], -4, -4),
+    "qlinear_mul": ("QLinearMul", [1, 2, 3, 5], -4, [1, 2, 3, 5], -5, -6),
+}
+
+for _name, (_op, _shape, _ex, _ey, _attrs) in QOPERATOR_UNARY.items():
+    FIXTURES[_name] = (lambda n, o, sh, ex, ey, at: lambda: qlinear_unary(n, o, sh, ex, ey, **at))(
+        _name, _op, _shape, _ex, _ey, _attrs
+    )
+for _name, _args in QOPERATOR_BINARY.items():
+    FIXTURES[_name] = (lambda n, args: lambda: qlinear_binary(n, *args))(_name, _args)
+
+
 @fixture
 def qlinear_conv_bias_pads_stride():
     rng = rng_for("qlinear_conv_bias_pads_stride")
@@ -897,11 +932,6 @@ def qlinear_matmul_weight():
 
 
 @fixture
-def qlinear_matmul_two_inputs():
-    return qlinear_binary("qlinear_matmul_two_inputs", "QLinearMatMul", [2, 3, 4], -4, [2, 4, 5], -5, -3)
-
-
-@fixture
 def qgemm_trans_b_alpha_bias():
     # y = alpha * (A B' + C): the int32 C is at a_scale * b_scale = 2^-11.
     rng = rng_for("qgemm_trans_b_alpha_bias")
@@ -924,61 +954,12 @@ def qgemm_trans_a():
 
 
 @fixture
-def qlinear_add_broadcast():
-    return qlinear_binary("qlinear_add_broadcast", "QLinearAdd", [1, 3, 4, 5], -5, [1, 3, 1, 1], -4, -4)
-
-
-@fixture
 def qlinear_add_constant():
     # A constant int8 operand of lower rank, broadcast along the last axis.
     g = QOperatorGraph("qlinear_add_constant")
     a = g.quantized_input([1, 3, 4, 5], -5)
     b = g.quantized_weight(np.array([100, -37, 5, 127, -128], dtype=np.int8), -6)
     return g.finish_quantized(g.qop("QLinearAdd", [*a, *b, *g.params(-5)]), -5)
-
-
-@fixture
-def qlinear_mul():
-    return qlinear_binary("qlinear_mul", "QLinearMul", [1, 2, 3, 5], -4, [1, 2, 3, 5], -5, -6)
-
-
-@fixture
-def qlinear_global_average_pool():
-    return qlinear_unary("qlinear_global_average_pool", "QLinearGlobalAveragePool", [1, 3, 4, 4], -5, -6)
-
-
-@fixture
-def qlinear_global_average_pool_channels_last():
-    # NHWC input [1, 4, 2, 3]: the output is [1, 1, 1, 3].
-    return qlinear_unary("qlinear_global_average_pool_channels_last", "QLinearGlobalAveragePool", [1, 4, 2, 3], -5, -7, channels_last=1)
-
-
-@fixture
-def qlinear_average_pool():
-    return qlinear_unary("qlinear_average_pool", "QLinearAveragePool", [1, 2, 6, 6], -5, -6, kernel_shape=[2, 2], strides=[2, 2])
-
-
-@fixture
-def qlinear_global_average_pool_ties():
-    # ONNX Runtime multiplies the integer sum by the f32 x_scale / (y_scale * 9) = 1/18; an
-    # odd multiple of 9 is an exact tie (about 1 in 18 sums), which must round half to even.
-    return qlinear_unary("qlinear_global_average_pool_ties", "QLinearGlobalAveragePool", [1, 8, 3, 3], -5, -4)
-
-
-@fixture
-def qlinear_average_pool_exclude_pad():
-    attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "count_include_pad": 0}
-    return qlinear_unary("qlinear_average_pool_exclude_pad", "QLinearAveragePool", [1, 2, 7, 7], -5, -4, **attrs)
-
-
-@fixture
-def qlinear_sigmoid():
-    return qlinear_unary("qlinear_sigmoid", "QLinearSigmoid", [1, 4, 8, 8], -5, -7)
-
-
-@fixture
-def qlinear_leaky_relu():
-    return qlinear_unary("qlinear_leaky_relu", "QLinearLeakyRelu", [1, 4, 8, 8], -5, -6, alpha=0.1)
 
 
 @fixture
