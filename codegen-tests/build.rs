@@ -111,7 +111,7 @@ fn modules_for(model: &Path) -> Result<Vec<(String, ScalePolicy)>, &'static str>
         "digits_ort_qdq" => Ok(snapped(&[("snap", Nearest), ("ceil", Ceil)])),
         "digits_ort_uint8" | "digits_ort_int16" => Ok(snapped(&[("snap", Nearest)])),
         "digits_ort_perchannel" => Ok(snapped(&[("snap", Nearest), ("ceil", Ceil)])),
-        "digits_ort_qoperator" => Err("the QOperator format is not lowered yet"),
+        "digits_ort_qoperator" => Ok(snapped(&[("snap", Nearest)])),
         _ => Ok(vec![(stem.to_string(), ScalePolicy::Exact)]),
     }
 }

@@ -460,3 +460,54 @@ fn a_linear_resize_generates_for_nchw() {
     .unwrap();
     assert!(code.contains("exact in integers, shift 4"), "{code}");
 }
+
+#[test]
+fn a_dynamic_quantize_names_the_node_and_says_why() {
+    let bytes = model(
+        vec![
+            node(
+                "DynamicQuantizeLinear",
+                "dyn_quant",
+                &["x"],
+                &["xq", "xs", "xz"],
+            ),
+            node("DequantizeLinear", "dq", &["xq", "xs", "xz"], &["y"]),
+        ],
+        vec![],
+        &[1, 4],
+        &[1, 4],
+    );
+    let err = generate_from_bytes(&bytes, "m.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("node 'dyn_quant' (DynamicQuantizeLinear)"),
+        "{err}"
+    );
+    assert!(err.contains("at run time"), "{err}");
+    assert!(err.contains("no static power-of-two exponent"), "{err}");
+    assert!(err.contains("quantize the model statically"), "{err}");
+}
+
+#[test]
+fn a_conv_integer_outside_the_quantizer_pattern_names_the_node() {
+    // ConvInteger's int32 output goes straight to the graph output: no Cast and scale Mul.
+    let bytes = model(
+        vec![
+            node("QuantizeLinear", "q", &["x", "s", "z"], &["xq"]),
+            node("ConvInteger", "conv_int", &["xq", "w"], &["y"]),
+        ],
+        vec![
+            tensor_f32("s", &[], &[0.5]),
+            tensor_i8("z", &[], &[0]),
+            tensor_i8("w", &[1, 1, 1, 1], &[3]),
+        ],
+        &[1, 1, 2, 2],
+        &[1, 1, 2, 2],
+    );
+    let err = generate_from_bytes(&bytes, "m.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("node 'conv_int' (ConvInteger)"), "{err}");
+    assert!(err.contains("Cast to float"), "{err}");
+}

@@ -59,6 +59,8 @@ fn seeds() -> Vec<Vec<u8>> {
         "examples/models/digits.onnx",
         "codegen-tests/models/digits_esppq.onnx",
         "examples/custom-layer/models/swish_layer.onnx",
+        // The QOperator format, which is rewritten into QDQ before lowering.
+        "codegen-tests/models/ops/qoperator_chain.onnx",
     ]
     .iter()
     .map(|p| std::fs::read(format!("{root}/{p}")).unwrap())

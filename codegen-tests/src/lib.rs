@@ -30,6 +30,12 @@ pub mod digits_ort_perchannel_snap {
     include!(concat!(env!("OUT_DIR"), "/digits_ort_perchannel_snap.rs"));
 }
 
+/// ONNX Runtime's `quantize_static` in QOperator format (QLinearConv, QLinearMatMul, ...),
+/// rewritten to QDQ at load, under `--scales snap`.
+pub mod digits_ort_qoperator_snap {
+    include!(concat!(env!("OUT_DIR"), "/digits_ort_qoperator_snap.rs"));
+}
+
 /// The same under `--scales snap --snap ceil`.
 pub mod digits_ort_perchannel_ceil {
     include!(concat!(env!("OUT_DIR"), "/digits_ort_perchannel_ceil.rs"));

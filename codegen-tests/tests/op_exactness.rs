@@ -28,6 +28,7 @@ include!(concat!(env!("OUT_DIR"), "/op_fixture_table.rs"));
 /// ReduceLogSum's ln table is f64, ReduceLogSumExp's exps are Softmax's Q24 table and its ln
 /// f64, where ONNX Runtime uses f32 exp and log: the same one-step argument. LogSoftmax is
 /// Softmax's table and sum followed by an f64 ln, quantized from f32: the same again.
+/// QLinearSigmoid is ONNX Runtime's table of its own f32 Sigmoid: the same as Sigmoid.
 const TABLE_FIXTURES: &[&str] = &[
     "elu",
     "erf",
@@ -40,6 +41,7 @@ const TABLE_FIXTURES: &[&str] = &[
     "log_softmax_last_axis",
     "pow_cube",
     "pow_square",
+    "qlinear_sigmoid",
     "reduce_l2",
     "reduce_log_sum",
     "reduce_log_sum_exp",

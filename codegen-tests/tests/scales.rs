@@ -5,7 +5,8 @@ mod common;
 
 use codegen_tests::{
     digits_ort_int16_snap, digits_ort_perchannel_ceil, digits_ort_perchannel_snap,
-    digits_ort_qdq_ceil, digits_ort_qdq_snap, digits_ort_uint8_snap, digits_ptq,
+    digits_ort_qdq_ceil, digits_ort_qdq_snap, digits_ort_qoperator_snap, digits_ort_uint8_snap,
+    digits_ptq,
 };
 
 /// Runs a generated module over a recording and prints its figures.
@@ -71,6 +72,16 @@ fn snapped_per_channel_keeps_the_predictions() {
     assert_snapped_model_is_close(&agreement!(
         digits_ort_perchannel_ceil,
         "ort/digits_ort_perchannel"
+    ));
+}
+
+/// The same model in QOperator format: rewritten to QDQ at load, then snapped like the QDQ
+/// model.
+#[test]
+fn snapped_qoperator_keeps_the_predictions() {
+    assert_snapped_model_is_close(&agreement!(
+        digits_ort_qoperator_snap,
+        "ort/digits_ort_qoperator"
     ));
 }
 

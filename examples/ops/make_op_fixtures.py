@@ -5,7 +5,9 @@ Every fixture is a small graph built with onnx.helper:
     float input -> QuantizeLinear -> DequantizeLinear -> op(s) -> QuantizeLinear -> DequantizeLinear
 
 with power-of-two scales and int8 zero point 0 everywhere, weights as DequantizeLinear of int8
-initializers. Inputs are seeded random samples: mostly random floats across and beyond the
+initializers. The QOperator fixtures (qlinear_*, qgemm_*, conv_integer, matmul_integer,
+qoperator_chain) use ONNX's and ONNX Runtime's quantized ops instead of the float op, between
+the same QuantizeLinear and DequantizeLinear. Inputs are seeded random samples: mostly random floats across and beyond the
 quantized range (so that input rounding and saturation are exercised), and the first sample of
 a single-input fixture walks through every int8 code, so table ops see all 256 entries.
 Outputs are recorded by ONNX Runtime with graph optimizations disabled (the same recorder as
@@ -84,32 +86,33 @@ class Graph:
         zero = self.const(dtype(0), "w_zero")
         return self.node("DequantizeLinear", [w, scale, zero], "w_dq")
 
+    def model_with(self, nodes, output, opset_imports):
+        graph = helper.make_graph(
+            nodes,
+            self.name,
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s, _ in self.inputs],
+            [output],
+            self.initializers,
+        )
+        model = helper.make_model(
+            graph,
+            opset_imports=opset_imports,
+            producer_name="onnx2esp examples/ops/make_op_fixtures.py",
+        )
+        model.ir_version = 8
+        return model
+
     def finish(self, y, exponent, opset=DEFAULT_OPSET, dtype=np.int8):
         self.qdq(y, exponent, "yq", out="y", dtype=dtype)
-
-        def model_with(nodes, output):
-            graph = helper.make_graph(
-                nodes,
-                self.name,
-                [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s, _ in self.inputs],
-                [output],
-                self.initializers,
-            )
-            model = helper.make_model(
-                graph,
-                opset_imports=[helper.make_opsetid("", opset)],
-                producer_name="onnx2esp examples/ops/make_op_fixtures.py",
-            )
-            model.ir_version = 8
-            return model
+        opsets = [helper.make_opsetid("", opset)]
 
         # The output's shape comes from ONNX shape inference, which fills in intermediate
         # values only: probe "y" through an Identity that is then dropped.
         probe = helper.make_node("Identity", ["y"], ["probe"])
-        probed = model_with(self.nodes + [probe], helper.make_tensor_value_info("probe", TensorProto.FLOAT, None))
+        probed = self.model_with(self.nodes + [probe], helper.make_tensor_value_info("probe", TensorProto.FLOAT, None), opsets)
         inferred = onnx.shape_inference.infer_shapes(probed, strict_mode=True)
         y_info = next(v for v in inferred.graph.value_info if v.name == "y")
-        model = model_with(self.nodes, y_info)
+        model = self.model_with(self.nodes, y_info, opsets)
         onnx.checker.check_model(model, full_check=True)
         return model
 
@@ -469,6 +472,16 @@ def maxpool1d():
     g = Graph("maxpool1d")
     x = g.input([1, 3, 15], -5)
     return g.finish(g.node("MaxPool", [x], kernel_shape=[3], strides=[2], pads=[1, 1]), -5)
+
+
+@fixture
+def relu_then_maxpool_in_float():
+    """DequantizeLinear -> Relu -> MaxPool -> QuantizeLinear, as ONNX Runtime's QOperator
+    models leave them: the Relu output is materialized at its input's exponent."""
+    g = Graph("relu_then_maxpool_in_float")
+    x = g.input([1, 3, 6, 6], -5)
+    r = g.node("Relu", [x])
+    return g.finish(g.node("MaxPool", [r], kernel_shape=[2, 2], strides=[2, 2]), -4)
 
 
 @fixture
@@ -945,6 +958,238 @@ for _name, (_op, _ex, _ey, _opset, _attrs) in TABLE_OPS.items():
     FIXTURES[_name] = (lambda n, o, ex, ey, op_set, at: lambda: unary(o, n, ex, ey, op_set, **at))(
         _name, _op, _ex, _ey, _opset, _attrs
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The QOperator format: integer tensors flow between ops, and each op takes the scales and zero
+# points of its inputs and output (ONNX QLinearConv and QLinearMatMul, ONNX Runtime's
+# com.microsoft QGemm and QLinear* ops), or is ConvInteger/MatMulInteger followed by Cast and
+# Mul by the scale product. onnx2esp rewrites them into QDQ at load; the recordings are ONNX
+# Runtime's own QOperator kernels.
+
+MS_DOMAIN = "com.microsoft"
+
+
+class QOperatorGraph(Graph):
+    """float input -> QuantizeLinear -> QOperator op(s) -> DequantizeLinear -> y."""
+
+    def params(self, exponent):
+        """A scale 2^exponent and an int8 zero point 0."""
+        return [self.const(np.float32(2.0**exponent), "scale"), self.const(np.int8(0), "zero")]
+
+    def quantized_input(self, shape, exponent):
+        """The int8 tensor of a new graph input, with its scale and zero point."""
+        name = f"x{len(self.inputs)}"
+        self.inputs.append((name, list(shape), exponent))
+        params = self.params(exponent)
+        return [self.node("QuantizeLinear", [name, *params], "xq"), *params]
+
+    def quantized_weight(self, values, exponent):
+        return [self.const(np.asarray(values, dtype=np.int8), "w"), *self.params(exponent)]
+
+    def qop(self, op, inputs, **attrs):
+        """A QOperator node; the com.microsoft ones are named in MS_OPS."""
+        out = self.fresh(op.lower())
+        domain = MS_DOMAIN if op in MS_OPS else ""
+        self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(op), domain=domain, **attrs))
+        return out
+
+    def finish_quantized(self, y, exponent, opset=DEFAULT_OPSET):
+        """Dequantizes the int8 result `y` at 2^exponent into the graph output "y"."""
+        self.node("DequantizeLinear", [y, *self.params(exponent)], out="y")
+        opsets = [helper.make_opsetid("", opset), helper.make_opsetid(MS_DOMAIN, 1)]
+        # ONNX shape inference does not know the com.microsoft ops: ONNX Runtime gives the
+        # output's shape.
+        unshaped = self.model_with(self.nodes, helper.make_tensor_value_info("y", TensorProto.FLOAT, None), opsets)
+        feed = {n: np.zeros(shape, dtype=np.float32) for n, shape, _ in self.inputs}
+        session = reference_session_from_bytes(unshaped.SerializeToString())
+        (y_value,) = session.run(["y"], feed)
+        model = self.model_with(self.nodes, helper.make_tensor_value_info("y", TensorProto.FLOAT, list(y_value.shape)), opsets)
+        onnx.checker.check_model(model)
+        return model
+
+
+MS_OPS = {
+    "QGemm",
+    "QLinearAdd",
+    "QLinearMul",
+    "QLinearGlobalAveragePool",
+    "QLinearAveragePool",
+    "QLinearSigmoid",
+    "QLinearLeakyRelu",
+    "QLinearConcat",
+}
+
+
+def reference_session_from_bytes(model_bytes):
+    """The recorder's session settings for a model that is not written yet."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def qlinear_unary(name, op, shape, ex, ey, **attrs):
+    g = QOperatorGraph(name)
+    x = g.quantized_input(shape, ex)
+    return g.finish_quantized(g.qop(op, [*x, *g.params(ey)], **attrs), ey)
+
+
+def qlinear_binary(name, op, shape_a, ea, shape_b, eb, ey):
+    g = QOperatorGraph(name)
+    a = g.quantized_input(shape_a, ea)
+    b = g.quantized_input(shape_b, eb)
+    return g.finish_quantized(g.qop(op, [*a, *b, *g.params(ey)]), ey)
+
+
+QOPERATOR_UNARY = {
+    # name: (op, input shape, input exponent, output exponent, attributes)
+    "qlinear_global_average_pool": ("QLinearGlobalAveragePool", [1, 3, 4, 4], -5, -6, {}),
+    # NHWC input [1, 4, 2, 3]: the output is [1, 1, 1, 3].
+    "qlinear_global_average_pool_channels_last": ("QLinearGlobalAveragePool", [1, 4, 2, 3], -5, -7, {"channels_last": 1}),
+    # ONNX Runtime multiplies the integer sum by the f32 x_scale / (y_scale * 9) = 1/18; an
+    # odd multiple of 9 is an exact tie (about 1 in 18 sums), which must round half to even.
+    "qlinear_global_average_pool_ties": ("QLinearGlobalAveragePool", [1, 8, 3, 3], -5, -4, {}),
+    "qlinear_average_pool": ("QLinearAveragePool", [1, 2, 6, 6], -5, -6, {"kernel_shape": [2, 2], "strides": [2, 2]}),
+    "qlinear_average_pool_exclude_pad": (
+        "QLinearAveragePool",
+        [1, 2, 7, 7],
+        -5,
+        -4,
+        {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "count_include_pad": 0},
+    ),
+    "qlinear_sigmoid": ("QLinearSigmoid", [1, 4, 8, 8], -5, -7, {}),
+    "qlinear_leaky_relu": ("QLinearLeakyRelu", [1, 4, 8, 8], -5, -6, {"alpha": 0.1}),
+}
+
+QOPERATOR_BINARY = {
+    # name: (op, shape a, exponent a, shape b, exponent b, output exponent)
+    "qlinear_matmul_two_inputs": ("QLinearMatMul", [2, 3, 4], -4, [2, 4, 5], -5, -3),
+    "qlinear_add_broadcast": ("QLinearAdd", [1, 3, 4, 5], -5, [1, 3, 1, 1], -4, -4),
+    "qlinear_mul": ("QLinearMul", [1, 2, 3, 5], -4, [1, 2, 3, 5], -5, -6),
+}
+
+for _name, (_op, _shape, _ex, _ey, _attrs) in QOPERATOR_UNARY.items():
+    FIXTURES[_name] = (lambda n, o, sh, ex, ey, at: lambda: qlinear_unary(n, o, sh, ex, ey, **at))(
+        _name, _op, _shape, _ex, _ey, _attrs
+    )
+for _name, _args in QOPERATOR_BINARY.items():
+    FIXTURES[_name] = (lambda n, args: lambda: qlinear_binary(n, *args))(_name, _args)
+
+
+@fixture
+def qlinear_conv_bias_pads_stride():
+    rng = rng_for("qlinear_conv_bias_pads_stride")
+    g = QOperatorGraph("qlinear_conv_bias_pads_stride")
+    x = g.quantized_input([1, 4, 9, 9], -5)
+    w = g.quantized_weight(int8_weights(rng, [6, 4, 3, 3]), -7)
+    # The int32 bias is at x_scale * w_scale = 2^-12.
+    bias = g.const(rng.integers(-3000, 3000, size=[6]).astype(np.int32), "bias")
+    y = g.qop("QLinearConv", [*x, *w, *g.params(-4), bias], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 2])
+    return g.finish_quantized(y, -4)
+
+
+@fixture
+def qlinear_conv_grouped_dilated():
+    rng = rng_for("qlinear_conv_grouped_dilated")
+    g = QOperatorGraph("qlinear_conv_grouped_dilated")
+    x = g.quantized_input([1, 4, 7, 7], -5)
+    w = g.quantized_weight(int8_weights(rng, [6, 2, 3, 3]), -6)
+    y = g.qop("QLinearConv", [*x, *w, *g.params(-5)], group=2, dilations=[2, 1], pads=[2, 0, 1, 1])
+    return g.finish_quantized(y, -5)
+
+
+@fixture
+def qlinear_matmul_weight():
+    rng = rng_for("qlinear_matmul_weight")
+    g = QOperatorGraph("qlinear_matmul_weight")
+    a = g.quantized_input([2, 3, 5], -4)
+    b = g.quantized_weight(int8_weights(rng, [5, 4]), -7)
+    return g.finish_quantized(g.qop("QLinearMatMul", [*a, *b, *g.params(-4)]), -4)
+
+
+@fixture
+def qgemm_trans_b_alpha_bias():
+    # y = alpha * (A B' + C): the int32 C is at a_scale * b_scale = 2^-11.
+    rng = rng_for("qgemm_trans_b_alpha_bias")
+    g = QOperatorGraph("qgemm_trans_b_alpha_bias")
+    a = g.quantized_input([3, 6], -5)
+    b = g.quantized_weight(int8_weights(rng, [4, 6]), -6)
+    c = g.const(rng.integers(-3000, 3000, size=[4]).astype(np.int32), "c")
+    y = g.qop("QGemm", [*a, *b, c, *g.params(-4)], transB=1, alpha=0.5)
+    return g.finish_quantized(y, -4)
+
+
+@fixture
+def qgemm_trans_a():
+    rng = rng_for("qgemm_trans_a")
+    g = QOperatorGraph("qgemm_trans_a")
+    a = g.quantized_input([6, 3], -5)  # transA: A is [K, M]
+    b = g.quantized_weight(int8_weights(rng, [6, 4]), -7)
+    y = g.qop("QGemm", [*a, *b, "", *g.params(-3)], transA=1, alpha=2.0)
+    return g.finish_quantized(y, -3)
+
+
+@fixture
+def qlinear_add_constant():
+    # A constant int8 operand of lower rank, broadcast along the last axis.
+    g = QOperatorGraph("qlinear_add_constant")
+    a = g.quantized_input([1, 3, 4, 5], -5)
+    b = g.quantized_weight(np.array([100, -37, 5, 127, -128], dtype=np.int8), -6)
+    return g.finish_quantized(g.qop("QLinearAdd", [*a, *b, *g.params(-5)]), -5)
+
+
+@fixture
+def qlinear_concat():
+    g = QOperatorGraph("qlinear_concat")
+    a = g.quantized_input([1, 2, 3, 4], -4)
+    b = g.quantized_input([1, 3, 3, 4], -6)
+    return g.finish_quantized(g.qop("QLinearConcat", [*g.params(-5), *a, *b], axis=1), -5)
+
+
+@fixture
+def qoperator_chain():
+    # QOperator ops in a row, with MaxPool and Flatten on the int8 tensors between them, as
+    # ONNX Runtime's quantizer leaves data-movement ops.
+    rng = rng_for("qoperator_chain")
+    g = QOperatorGraph("qoperator_chain")
+    x = g.quantized_input([1, 2, 8, 8], -5)
+    w = g.quantized_weight(int8_weights(rng, [4, 2, 3, 3]), -7)
+    bias = g.const(rng.integers(-3000, 3000, size=[4]).astype(np.int32), "bias")
+    conv = g.qop("QLinearConv", [*x, *w, *g.params(-4), bias], pads=[1, 1, 1, 1])
+    pooled = g.node("MaxPool", [conv], kernel_shape=[2, 2], strides=[2, 2])
+    flat = g.node("Flatten", [pooled])
+    w2 = g.quantized_weight(int8_weights(rng, [5, 64]), -7)
+    y = g.qop("QGemm", [flat, *g.params(-4), *w2, "", *g.params(-3)], transB=1)
+    return g.finish_quantized(y, -3)
+
+
+@fixture
+def conv_integer():
+    # ONNX Runtime's pattern with a static QuantizeLinear: ConvInteger -> Cast -> Mul by the
+    # scale product, itself a Mul of the two scales.
+    rng = rng_for("conv_integer")
+    g = QOperatorGraph("conv_integer")
+    x, x_scale, x_zero = g.quantized_input([1, 3, 6, 6], -5)
+    w, w_scale, w_zero = g.quantized_weight(int8_weights(rng, [4, 3, 3, 3]), -7)
+    acc = g.node("ConvInteger", [x, w, x_zero, w_zero], pads=[1, 1, 1, 1])
+    product = g.node("Mul", [x_scale, w_scale], "scale_product")
+    y = g.node("Mul", [g.node("Cast", [acc], to=TensorProto.FLOAT), product])
+    return g.finish(y, -4)
+
+
+@fixture
+def matmul_integer():
+    # As conv_integer, with the scale product a constant.
+    rng = rng_for("matmul_integer")
+    g = QOperatorGraph("matmul_integer")
+    x, _, _ = g.quantized_input([2, 5], -4)
+    w = g.const(int8_weights(rng, [5, 3]), "w")
+    acc = g.node("MatMulInteger", [x, w])
+    product = g.const(np.float32(2.0**-10), "scale_product")
+    y = g.node("Mul", [g.node("Cast", [acc], to=TensorProto.FLOAT), product])
+    return g.finish(y, -3)
 
 
 # ---------------------------------------------------------------------------------------------

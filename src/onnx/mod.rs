@@ -1,10 +1,12 @@
 //! Reading ONNX: decodes the protobuf (tract-onnx's prost types), folds `Constant`,
-//! constant `Identity` and `QuantizeLinear` of float initializers, and checks that the graph is
+//! constant `Identity` and `QuantizeLinear` of float initializers, rewrites the QOperator
+//! format into QDQ ([`qoperator`]), and checks that the graph is
 //! a DAG listed in topological order. The result is a small, owned [`Graph`] that the lowering
 //! walks; nothing downstream touches protobuf types.
 
 mod attrs;
 mod fold;
+mod qoperator;
 mod tensor;
 mod write;
 
@@ -169,6 +171,8 @@ impl Graph {
         };
         graph.check_topological_order()?;
         fold::fold_constants(&mut graph)?;
+        // After folding, so that QuantizeLinear of float weights are integer constants.
+        qoperator::rewrite(&mut graph)?;
         Ok(graph)
     }
 

@@ -104,7 +104,7 @@ impl Operand {
     }
 }
 
-fn operand(lowering: &Lowering, node: &Node, index: usize) -> Result<Operand> {
+fn operand(lowering: &mut Lowering, node: &Node, index: usize) -> Result<Operand> {
     match lowering.value(node, index)? {
         Value::QuantConst(c) if c.values.iter().all(|v| v.abs() < 1 << 24) => {
             Ok(Operand::Constant(c.clone()))

@@ -73,6 +73,13 @@ pub trait Pending: std::fmt::Debug {
     fn unary_function(&self) -> Option<(crate::ir::TensorId, table::RealFunction)> {
         None
     }
+    /// The activation whose values this computation keeps, unrounded (Relu/Clip of an
+    /// activation): it can then be materialized at that tensor's exponent and type when an op
+    /// needs an activation before any QuantizeLinear (ONNX Runtime's QOperator models run
+    /// MaxPool on the float Relu output). `None` for everything that rounds.
+    fn exact_source(&self) -> Option<crate::ir::TensorId> {
+        None
+    }
 }
 
 /// Bounds fused from Relu/Clip, in real values; `None` is unbounded.
@@ -231,7 +238,9 @@ pub struct Operator {
     pub name: &'static str,
     pub constraints: &'static str,
     pub fixtures: &'static [&'static str],
-    lower: LowerFn,
+    /// `None`: a QOperator op, rewritten into QDQ at load (`src/onnx/qoperator.rs`), which
+    /// the lowering never sees.
+    lower: Option<LowerFn>,
 }
 
 const fn op(
@@ -240,11 +249,29 @@ const fn op(
     constraints: &'static str,
     fixtures: &'static [&'static str],
 ) -> Operator {
+    rewritten(name, constraints, fixtures).lowered_by(lower)
+}
+
+/// A QOperator op: rewritten into QDQ at load, so it has no lowering of its own.
+const fn rewritten(
+    name: &'static str,
+    constraints: &'static str,
+    fixtures: &'static [&'static str],
+) -> Operator {
     Operator {
         name,
         constraints,
         fixtures,
-        lower,
+        lower: None,
+    }
+}
+
+impl Operator {
+    const fn lowered_by(self, lower: LowerFn) -> Operator {
+        Operator {
+            lower: Some(lower),
+            ..self
+        }
     }
 }
 
@@ -276,7 +303,7 @@ pub const OPERATORS: &[Operator] = &[
     op("Clip", activation::lower, "constant bounds (float, or DequantizeLinear as ESP-PPQ writes them); fused into the preceding layer, or into the requantization after it", &["residual_cnn_esppq", "ops/conv2d_grouped_dilated", "ops/clip_standalone"]),
     op("LeakyRelu", table::lower, "256-entry table, slope * x in f32 as ONNX Runtime (exact)", &["ops/leaky_relu", "kws1d_esppq"]),
     op("PRelu", table::lower, "one slope or one per channel (float or int8 DequantizeLinear); a table per channel (exact)", &["ops/prelu_per_channel", "ops/prelu_quantized_slope"]),
-    op("MaxPool", pool::lower, "1-D and 2-D; pads, strides, dilations, ceil_mode; no Indices output", &["ops/maxpool1d", "digits_qat", "kws1d_esppq", "ops/maxpool2d_ceil_dilated"]),
+    op("MaxPool", pool::lower, "1-D and 2-D; pads, strides, dilations, ceil_mode; no Indices output", &["ops/relu_then_maxpool_in_float", "ops/maxpool1d", "digits_qat", "kws1d_esppq", "ops/maxpool2d_ceil_dilated"]),
     op("AveragePool", pool::lower, "1-D and 2-D; pads, strides, ceil_mode, count_include_pad", &["ops/avgpool1d_ceil", "kws1d_esppq", "ops/avgpool2d_count_include_pad", "ops/avgpool2d_exclude_pad_ceil"]),
     op("GlobalAveragePool", pool::lower, "1-D and 2-D", &["digits_esppq", "residual_cnn_esppq", "ops/global_average_pool1d"]),
     op("GlobalMaxPool", pool::lower, "1-D and 2-D", &["ops/global_max_pool"]),
@@ -320,6 +347,18 @@ pub const OPERATORS: &[Operator] = &[
     op("DepthToSpace", gather::lower, "DCR and CRD; an index table", &["ops/depth_to_space_dcr", "ops/depth_to_space_crd"]),
     op("SpaceToDepth", gather::lower, "an index table", &["ops/space_to_depth"]),
     op("Resize", resize::lower, "opset 10+, constant scales or sizes, no antialias/axes; nearest: every coordinate transformation and nearest mode, an index table; linear: NCL or NCHW with N and C unscaled, half_pixel, pytorch_half_pixel, asymmetric or align_corners, ONNX Runtime's f32 weights (exact in integers when dyadic, else its f32 operations in its order)", &["ops/resize_nearest_half_pixel", "ops/resize_nearest_asymmetric", "ops/resize_nearest_opset10", "ops/resize_linear_half_pixel_2x", "ops/resize_linear_align_corners", "ops/resize_linear_asymmetric", "ops/resize_linear_scale_1_5", "ops/resize_linear_downscale_sizes", "ops/resize_linear_1d", "ops/resize_linear_1d_pytorch_half_pixel", "ops/resize_linear_opset10"]),
+    rewritten("QLinearConv", "QOperator format, rewritten into DequantizeLinear → Conv → QuantizeLinear; int32 bias at x_scale × w_scale; as Conv", &["ops/qlinear_conv_bias_pads_stride", "ops/qlinear_conv_grouped_dilated", "ops/qoperator_chain"]),
+    rewritten("QLinearMatMul", "rewritten into QDQ MatMul; as MatMul", &["ops/qlinear_matmul_weight", "ops/qlinear_matmul_two_inputs"]),
+    rewritten("QGemm", "com.microsoft; rewritten into QDQ Gemm with beta = alpha (int32 C at a_scale × b_scale); transA, transB, alpha as Gemm; y_scale required", &["ops/qgemm_trans_b_alpha_bias", "ops/qgemm_trans_a", "ops/qoperator_chain"]),
+    rewritten("QLinearAdd", "com.microsoft; rewritten into QDQ Add; as Add", &["ops/qlinear_add_broadcast", "ops/qlinear_add_constant"]),
+    rewritten("QLinearMul", "com.microsoft; rewritten into QDQ Mul; as Mul", &["ops/qlinear_mul"]),
+    rewritten("QLinearGlobalAveragePool", "com.microsoft; rewritten into QDQ GlobalAveragePool; channels_last = 1 as Transpose, pool, Reshape (needs the input's rank from value_info or a graph input)", &["ops/qlinear_global_average_pool", "ops/qlinear_global_average_pool_ties", "ops/qlinear_global_average_pool_channels_last"]),
+    rewritten("QLinearAveragePool", "com.microsoft; rewritten into QDQ AveragePool; channels_last = 0; as AveragePool", &["ops/qlinear_average_pool", "ops/qlinear_average_pool_exclude_pad"]),
+    rewritten("QLinearSigmoid", "com.microsoft; rewritten into QDQ Sigmoid; as Sigmoid", &["ops/qlinear_sigmoid"]),
+    rewritten("QLinearLeakyRelu", "com.microsoft; rewritten into QDQ LeakyRelu; as LeakyRelu", &["ops/qlinear_leaky_relu"]),
+    rewritten("QLinearConcat", "com.microsoft; rewritten into QDQ Concat; as Concat", &["ops/qlinear_concat"]),
+    rewritten("ConvInteger", "only as ONNX Runtime writes it: input from a static QuantizeLinear, output only through Cast to float and Mul by the constant scale product (or a Mul of two constant scales); constant weight; rewritten into QDQ Conv", &["ops/conv_integer"]),
+    rewritten("MatMulInteger", "as ConvInteger; rewritten into QDQ MatMul", &["ops/matmul_integer"]),
 ];
 
 /// The names of the supported operators.
@@ -348,7 +387,8 @@ pub fn operator_table_markdown() -> String {
 
 /// Whether the node's op has a built-in kernel (default domain, listed in [`OPERATORS`]).
 pub fn is_builtin(node: &Node) -> bool {
-    (node.domain.is_empty() || node.domain == "ai.onnx") && operator(&node.op_type).is_some()
+    (node.domain.is_empty() || node.domain == "ai.onnx")
+        && operator(&node.op_type).is_some_and(|o| o.lower.is_some())
 }
 
 /// Lowers one ONNX node into the IR (or into a pending value, a constant or an alias).
@@ -362,8 +402,8 @@ pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
             .to_string();
         return custom::lower(lowering, node, &template);
     }
-    match operator(&node.op_type) {
-        Some(o) => (o.lower)(lowering, node),
+    match operator(&node.op_type).and_then(|o| o.lower) {
+        Some(lower) => lower(lowering, node),
         None => Err(Error::node(
             node,
             format!("operator {} is not supported", node.op_type),
@@ -437,7 +477,7 @@ pub fn define_pending(
 
 /// Input 0 as an activation, with its shape, which must have at least one axis and no empty one.
 pub fn nonempty_input(
-    lowering: &Lowering,
+    lowering: &mut Lowering,
     node: &Node,
 ) -> Result<(crate::ir::TensorId, Vec<usize>)> {
     let input = lowering.quant_input(node, 0)?;

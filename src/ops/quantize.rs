@@ -256,6 +256,10 @@ impl super::Pending for RequantizePending {
         &self.shape
     }
 
+    fn exact_source(&self) -> Option<TensorId> {
+        Some(self.x)
+    }
+
     fn finish(
         &self,
         lowering: &mut Lowering,

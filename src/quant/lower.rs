@@ -203,8 +203,31 @@ impl<'g> Lowering<'g> {
         node.inputs.get(index).is_some_and(|n| !n.is_empty())
     }
 
-    /// Input `index` as an int8 activation tensor.
-    pub fn quant_input(&self, node: &Node, index: usize) -> Result<TensorId> {
+    /// Input `index` as an activation tensor. A Relu/Clip of an activation whose bounds lie on
+    /// its grid is materialized at its exponent first: exact, and what an op on the float
+    /// result computes.
+    pub fn quant_input(&mut self, node: &Node, index: usize) -> Result<TensorId> {
+        if let Value::Pending(pending) = self.value(node, index)?.clone() {
+            if let Some(source) = pending.compute.exact_source() {
+                let (exponent, dtype) = (self.tensors[source].exponent, self.tensors[source].dtype);
+                let on_grid = |bound: Option<f64>| {
+                    bound.is_none_or(|b| {
+                        crate::quant::quantize_real_to(b, exponent, dtype, self.rounding) as f64
+                            * 2f64.powi(exponent)
+                            == b
+                    })
+                };
+                if on_grid(pending.bounds.lo) && on_grid(pending.bounds.hi) {
+                    let clamp = pending.bounds.to_domain(exponent, dtype, self.rounding);
+                    let shape = pending.compute.output_shape().to_vec();
+                    let (kernel, inputs) = pending.compute.finish(self, exponent, clamp)?;
+                    let name = self.input_name(node, index)?.to_string();
+                    let y = self.new_typed_tensor(&name, shape, exponent, None, dtype);
+                    self.push_layer(&pending.node, &pending.ops, inputs, y, kernel);
+                    self.define(&name, Value::Quant(y));
+                }
+            }
+        }
         match self.value(node, index)? {
             Value::Quant(t) => Ok(*t),
             other => Err(Error::node(
