@@ -346,7 +346,7 @@ fn tensor_i16(name: &str, values: &[i16]) -> tract_onnx::pb::TensorProto {
 
 #[test]
 fn an_int16_tensor_in_an_op_without_int16_support_names_node_and_tensor() {
-    let mut pool = node("MaxPool", "pool16", &["xd"], &["p"]);
+    let mut pool = node("AveragePool", "pool16", &["xd"], &["p"]);
     pool.attribute.push(tract_onnx::pb::AttributeProto {
         name: "kernel_shape".into(),
         r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
