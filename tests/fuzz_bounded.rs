@@ -37,7 +37,7 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) {
         }
         5 => {
             let i = rng.below(len);
-            let value = rng.next().to_le_bytes();
+            let value = rng.next_u64().to_le_bytes();
             for (k, v) in value.iter().enumerate().take(rng.below(8) + 1) {
                 if let Some(b) = bytes.get_mut(i + k) {
                     *b = *v;
@@ -47,7 +47,7 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) {
         _ => {
             let at = rng.below(len).min(bytes.len());
             let n = rng.below(8) + 1;
-            let insert: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            let insert: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
             bytes.splice(at..at, insert);
         }
     }
