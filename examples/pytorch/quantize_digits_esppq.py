@@ -146,10 +146,11 @@ def check_exported(path):
     print("checks passed: allowed op types, int8 weights, int32 biases, power-of-two scales, zero points 0")
 
 
-def quantize_to_qdq(model, calib, x_test, y_test, out, output_name):
-    """Quantizes a float PyTorch digits model with ESP-PPQ for the ESP32-S3 (int8, calibrated
-    on `calib`), writes it as plain QDQ ONNX to `out` (canonicalized) and returns ESP-PPQ's
-    simulated accuracy on the test split. Shared by the whole-model fixture scripts."""
+def quantize_to_qdq(model, calib, x_test, y_test, out, output_name, input_shape=(1, 1, 8, 8)):
+    """Quantizes a float PyTorch model with ESP-PPQ for the ESP32-S3 (int8, calibrated on
+    `calib`), writes it as plain QDQ ONNX to `out` (canonicalized) and returns ESP-PPQ's
+    simulated accuracy on the test split. `input_shape` is the batch-1 NCHW input (the 8x8
+    digits by default). Shared by the whole-model fixture scripts."""
     from esp_ppq.api import espdl_quantize_onnx, export_ppq_graph
     from esp_ppq.core import TargetPlatform
     from esp_ppq.executor import TorchExecutor
@@ -158,7 +159,7 @@ def quantize_to_qdq(model, calib, x_test, y_test, out, output_name):
         float_onnx = os.path.join(tmp, "float.onnx")
         torch.onnx.export(
             model,
-            (torch.zeros(1, 1, 8, 8),),
+            (torch.zeros(*input_shape),),
             float_onnx,
             dynamo=False,
             opset_version=13,
@@ -170,7 +171,7 @@ def quantize_to_qdq(model, calib, x_test, y_test, out, output_name):
             espdl_export_file=os.path.join(tmp, "model.espdl"),
             calib_dataloader=calib,
             calib_steps=len(calib),
-            input_shape=[1, 1, 8, 8],
+            input_shape=list(input_shape),
             target=TARGET,
             quant_type="w8a8",
             device="cpu",
