@@ -2,7 +2,8 @@
 //! is the one the tests exercise:
 //! - every `models/*.onnx` and `models/ops/*.onnx` with the built-in kernels;
 //! - the custom-layer example's models with its templates;
-//! - the default digits model once more with a user template that overrides Gemm.
+//! - the default digits model once more with a user template that overrides Gemm;
+//! - the ESP-PPQ digits model once more with its arena in a link section.
 //!
 //! The single-op fixtures need no hand-written Rust: this script also writes
 //! - `$OUT_DIR/op_fixtures.rs`, included by `src/lib.rs`: one `pub mod` per fixture;
@@ -102,6 +103,16 @@ fn main() {
             &model,
         );
     }
+
+    // The arena-section option: tests/arena_section.rs places this model's static with the
+    // generated macro.
+    let esppq = Path::new("models/digits_esppq.onnx");
+    generate(
+        onnx2esp::Builder::new(esppq)
+            .arena_link_section(".ext_ram.bss")
+            .output(out_dir.join("digits_esppq_arena_section.rs")),
+        esppq,
+    );
 
     let digits = Path::new("models/digits_qat.onnx");
     generate(

@@ -40,6 +40,11 @@ enum Command {
         /// Bytes of flash the weights may use (default: 4 MiB).
         #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_flash)]
         max_flash: usize,
+        /// A link section for the arena, e.g. `.ext_ram.bss` (the ESP32-S3's PSRAM): the
+        /// module gets an `in_arena_section!` macro that puts the firmware's `Model` static
+        /// there.
+        #[arg(long, value_name = "NAME")]
+        arena_section: Option<String>,
     },
 }
 
@@ -64,6 +69,7 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             input_shape,
             max_ram,
             max_flash,
+            arena_section,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .rerun_if_changed(false)
@@ -73,6 +79,9 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             }
             for (name, dims) in &input_shape {
                 builder = builder.input_shape(name, dims);
+            }
+            if let Some(section) = &arena_section {
+                builder = builder.arena_link_section(section);
             }
             match (output, check) {
                 (None, _) => print!("{}", builder.generate_string()?),
