@@ -61,7 +61,7 @@ proptest! {
 }
 
 proptest! {
-    // Fewer cases: one case is two inferences of 8.8 M MACs in this debug build.
+    // Fewer cases: one case is two inferences of 17.6 M MACs in this debug build.
     #![proptest_config(ProptestConfig::with_cases(12))]
 
     #[test]

@@ -1,11 +1,12 @@
-"""The large benchmark model of issue 8: a MobileNetV2-style network at 96x96x3, width 0.35,
-10 classes (about 0.4 M parameters), quantized by ESP-PPQ for the ESP32-S3.
+"""The large benchmark model of issue 8: a MobileNetV2-style network at 96x96x3, width 0.5,
+10 classes (0.70 M parameters, 0.68 M of them weights), quantized by ESP-PPQ for the ESP32-S3.
+(Width 0.35, the issue's example, gives 0.40 M parameters, below the 0.5-1 M it asks for.)
 
-Network (PyTorch, float): the MobileNetV2 layout with every channel count scaled by 0.35 and
+Network (PyTorch, float): the MobileNetV2 layout with every channel count scaled by 0.5 and
 rounded to a multiple of 8:
     Conv 3x3 /2 (16) + BN + ReLU6
     -> 17 inverted residual blocks (1x1 expand + ReLU6, depthwise 3x3 + ReLU6, 1x1 project,
-       residual Add where the shape allows), channels 8, 8, 16, 24, 32, 56, 112
+       residual Add where the shape allows), channels 8, 16, 16, 32, 48, 80, 160
     -> Conv 1x1 (1280) + ReLU6 -> GlobalAveragePool -> Flatten -> Linear(1280, 10)
 BatchNorm folds into the convolutions on export.
 
@@ -47,7 +48,7 @@ TARGET = "esp32s3"
 NAME = "mobilenet_v2_esppq"
 SIDE = 96
 UPSAMPLE = SIDE // 8
-WIDTH = 0.35
+WIDTH = 0.5
 # MobileNetV2's blocks: expansion t, output channels c (at width 1.0), repeats n, first stride s.
 BLOCKS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 LAST_CHANNELS = 1280
