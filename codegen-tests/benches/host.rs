@@ -26,13 +26,16 @@ const ROUNDS: usize = 11;
 const ROUND_TIME: Duration = Duration::from_millis(30);
 const MAX_SAMPLES: usize = 16;
 
+/// `Model::run` of one generated module, on slices.
+type Inference = Box<dyn FnMut(&[i8], &mut [i8])>;
+
 /// One whole-model fixture: its name, MAC count and an inference on int8 inputs.
 struct Fixture {
     name: &'static str,
     macs: u64,
     input_shape: &'static [usize],
     input_exponent: i32,
-    run: Box<dyn FnMut(&[i8], &mut [i8])>,
+    run: Inference,
     output_len: usize,
 }
 
