@@ -5,7 +5,8 @@
 //!   `--scales snap`, or not yet, with the reason;
 //! - the custom-layer example's models with its templates;
 //! - the default digits model once more with a user template that overrides Gemm;
-//! - the ESP-PPQ digits model once more with `--rounding half-up`.
+//! - the ESP-PPQ digits model once more with `--rounding half-up`, and once more with its
+//!   arena in a link section.
 //!
 //! The single-op fixtures need no hand-written Rust: this script also writes
 //! - `$OUT_DIR/op_fixtures.rs`, included by `src/lib.rs`: one `pub mod` per fixture;
@@ -154,6 +155,15 @@ fn main() {
         onnx2esp::Builder::new(esppq)
             .rounding(onnx2esp::Rounding::HalfUp)
             .output(out_dir.join("digits_esppq_half_up.rs")),
+        esppq,
+    );
+
+    // The arena-section option: tests/arena_section.rs places this model's static with the
+    // generated macro.
+    generate(
+        onnx2esp::Builder::new(esppq)
+            .arena_link_section(".ext_ram.bss")
+            .output(out_dir.join("digits_esppq_arena_section.rs")),
         esppq,
     );
 

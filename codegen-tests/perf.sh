@@ -39,14 +39,15 @@ FIXTURES=(
   "digits_esppq codegen-tests/models/digits_esppq.onnx"
   "residual_cnn_esppq codegen-tests/models/residual_cnn_esppq.onnx"
   "kws1d_esppq codegen-tests/models/kws1d_esppq.onnx"
+  "mobilenet_v2_esppq codegen-tests/models/mobilenet_v2_esppq.onnx"
   "digits_swish examples/custom-layer/models/digits_swish.onnx --templates examples/custom-layer/templates"
 )
 
 ms() { echo "scale=1; $1 / 1000000" | bc; }
 
 mkdir -p "$WORK/gen" "$WORK/obj"
-echo "| fixture | MACs | weights B | arena B (lower bound) | codegen ms | rustc -O s ms | rustc -O 3 ms | .text s | .rodata s | .bss s | .text 3 | .rodata 3 | .bss 3 |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| fixture | MACs | weights B | arena B (lower bound) | codegen ms | rustc -O s ms | rustc -O 3 ms | .text s | .rodata s | .bss s | .text 3 | .rodata 3 | .bss 3 | .text 3 / weights |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for f in "${FIXTURES[@]}"; do
   set -- $f
   name=$1 model=$2; shift 2
@@ -82,7 +83,8 @@ EOF
       $1 ~ /^\.s?bss/ { b += $2 }
       END { printf "| %d | %d | %d", t, r, b }')"
   done
-  echo "$row$sizes |"
+  text3=$("$SIZE" -A "$WORK/obj/$name.3.o" | awk '$1 ~ /^\.text/ { t += $2 } END { print t }')
+  echo "$row$sizes | $(echo "scale=3; $text3 / $weights" | bc) |"
 done
 
 if ! command -v qemu-system-riscv32 >/dev/null; then

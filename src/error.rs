@@ -80,6 +80,9 @@ pub enum Error {
         flag: &'static str,
     },
 
+    #[error("arena link section \"{section}\": {message}")]
+    LinkSection { section: String, message: String },
+
     #[error("template {template}: {message}")]
     Template { template: String, message: String },
 

@@ -41,6 +41,10 @@ pub struct Options {
     /// How ties round everywhere the integer pipeline rounds (default: half to even, bit-exact
     /// with ONNX Runtime; half-up matches ESP-DL's ESP32-S3 kernels).
     pub rounding: Rounding,
+    /// A link section for the arena (e.g. `.ext_ram.bss`, the ESP32-S3's PSRAM): the module
+    /// gets `ARENA_LINK_SECTION` and an `in_arena_section!` macro that places the firmware's
+    /// `Model` static there (the arena is inside `Model`).
+    pub arena_link_section: Option<String>,
 }
 
 /// Memory budgets: an arena or a weight set over them is an error that states the figures,
@@ -128,12 +132,21 @@ pub fn generate_with(bytes: &[u8], file_name: &str, options: &Options) -> Result
 
 /// Generates the Rust module for a model held in memory, with the warnings.
 pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> Result<Generated> {
+    if let Some(section) = &options.arena_link_section {
+        emit::check_link_section(section)?;
+    }
     let templates = emit::Templates::new(options.templates.as_deref(), options.rounding)?;
     let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
     let (graph, scales) = rewrite_scales(&graph, options.scales)?;
     let qgraph = quant::lower(&graph, &templates, options.rounding)?;
     let plan = plan::Plan::new(&qgraph);
-    let emitted = emit::emit(&graph, &qgraph, &plan, &templates)?;
+    let emitted = emit::emit(
+        &graph,
+        &qgraph,
+        &plan,
+        &templates,
+        options.arena_link_section.as_deref(),
+    )?;
     let warnings = options.budget.check(&emitted, file_name)?;
     Ok(Generated {
         code: emitted.code,
@@ -221,6 +234,13 @@ impl Builder {
     /// How ties round in the generated integer pipeline (default: [`Rounding::HalfEven`]).
     pub fn rounding(mut self, rounding: Rounding) -> Builder {
         self.options.rounding = rounding;
+        self
+    }
+
+    /// Puts the arena in a named link section, e.g. `.ext_ram.bss` for the ESP32-S3's PSRAM
+    /// (see [`Options::arena_link_section`]).
+    pub fn arena_link_section(mut self, section: &str) -> Builder {
+        self.options.arena_link_section = Some(section.to_string());
         self
     }
 

@@ -34,6 +34,11 @@ enum Command {
         /// Bytes of flash the weights may use (default: 4 MiB).
         #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::Budget::ESP32_S3.max_flash)]
         max_flash: usize,
+        /// A link section for the arena, e.g. `.ext_ram.bss` (the ESP32-S3's PSRAM): the
+        /// module gets an `in_arena_section!` macro that puts the firmware's `Model` static
+        /// there.
+        #[arg(long, value_name = "NAME")]
+        arena_section: Option<String>,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -165,11 +170,15 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             model_args,
             max_ram,
             max_flash,
+            arena_section,
         } => {
-            let builder = onnx2esp::Builder::new(&model)
+            let mut builder = onnx2esp::Builder::new(&model)
                 .options(model_args.options())
                 .rerun_if_changed(false)
                 .budget(onnx2esp::Budget { max_ram, max_flash });
+            if let Some(section) = &arena_section {
+                builder = builder.arena_link_section(section);
+            }
             match (output, check) {
                 (None, _) => print!("{}", builder.generate_string()?),
                 (Some(path), true) => {

@@ -208,3 +208,37 @@ fn rounding_mode_is_chosen_by_flag_and_stated_in_the_header() {
         "{stderr}"
     );
 }
+
+#[test]
+fn arena_section_adds_the_section_macro_and_rejects_unsafe_names() {
+    let placed = onnx2esp()
+        .args(["generate", MODEL, "--arena-section", ".ext_ram.bss"])
+        .output()
+        .unwrap();
+    assert!(
+        placed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&placed.stderr)
+    );
+    let code = String::from_utf8(placed.stdout).unwrap();
+    assert!(code.contains("pub const ARENA_LINK_SECTION: &str = \".ext_ram.bss\";"));
+    assert!(code.contains("#[unsafe (link_section = \".ext_ram.bss\")]"));
+    assert!(code.contains("pub(crate) use in_arena_section;"));
+
+    let plain = onnx2esp().args(["generate", MODEL]).output().unwrap();
+    assert!(!String::from_utf8(plain.stdout)
+        .unwrap()
+        .contains("link_section"));
+
+    // The name becomes a string literal in an attribute: nothing may end it early.
+    for bad in ["", ".ext_ram\"]\n#[no_mangle]", "a b", ".bss\\"] {
+        let rejected = onnx2esp()
+            .args(["generate", MODEL, "--arena-section", bad])
+            .output()
+            .unwrap();
+        assert_eq!(rejected.status.code(), Some(2), "{bad:?}");
+        let err = String::from_utf8_lossy(&rejected.stderr);
+        assert!(err.contains("arena link section"), "{bad:?}: {err}");
+        assert!(rejected.stdout.is_empty());
+    }
+}

@@ -6,12 +6,16 @@
 //! On CI (`CI` set) insta never writes and a mismatch fails.
 
 fn generate(fixture: &str) -> String {
+    generate_with(fixture, &onnx2esp::Options::default())
+}
+
+fn generate_with(fixture: &str, options: &onnx2esp::Options) -> String {
     let path = format!(
         "{}/codegen-tests/models/{fixture}.onnx",
         env!("CARGO_MANIFEST_DIR")
     );
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    onnx2esp::generate_from_bytes(&bytes, &format!("{fixture}.onnx"))
+    onnx2esp::generate_with(&bytes, &format!("{fixture}.onnx"), options)
         .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -23,4 +27,19 @@ fn digits_qat_module() {
 #[test]
 fn digits_esppq_module() {
     insta::assert_snapshot!("digits_esppq", generate("digits_esppq"));
+}
+
+/// Only what `arena_link_section` changes, as a diff against the plain module.
+#[test]
+fn digits_qat_arena_section_items() {
+    let options = onnx2esp::Options {
+        arena_link_section: Some(".ext_ram.bss".into()),
+        ..Default::default()
+    };
+    let placed = generate_with("digits_qat", &options);
+    let diff = similar::TextDiff::from_lines(&generate("digits_qat"), &placed)
+        .unified_diff()
+        .context_radius(1)
+        .to_string();
+    insta::assert_snapshot!("digits_qat_arena_section", diff);
 }

@@ -3,7 +3,9 @@
 
 mod common;
 
-use codegen_tests::{digits_esppq, digits_qat, kws1d_esppq, residual_cnn_esppq};
+use codegen_tests::{
+    digits_esppq, digits_qat, kws1d_esppq, mobilenet_v2_esppq, residual_cnn_esppq,
+};
 
 /// ESP-PPQ gives int32 biases at exactly `ex + ew`, so every step of the integer pipeline
 /// equals ONNX Runtime's float QDQ arithmetic: no tolerance at all.
@@ -53,8 +55,9 @@ fn pytorch_qat_digits_matches_within_bias_rounding() {
     assert_eq!(agreement.argmax_agree, agreement.samples, "{agreement:?}");
 }
 
-/// The two whole-model fixtures of issue 4, quantized by ESP-PPQ (int32 biases): every op in
-/// them, including the Sigmoid and Tanh tables, must agree with ONNX Runtime bit for bit.
+/// The whole-model fixtures of issue 4 and the MobileNetV2 of issue 8, quantized by ESP-PPQ
+/// (int32 biases): every op in them, including the Sigmoid and Tanh tables, must agree with
+/// ONNX Runtime bit for bit.
 macro_rules! esppq_model_is_bit_exact {
     ($test:ident, $model:ident) => {
         #[test]
@@ -84,6 +87,7 @@ macro_rules! esppq_model_is_bit_exact {
 
 esppq_model_is_bit_exact!(esppq_residual_cnn_is_bit_exact, residual_cnn_esppq);
 esppq_model_is_bit_exact!(esppq_kws1d_is_bit_exact, kws1d_esppq);
+esppq_model_is_bit_exact!(esppq_mobilenet_v2_is_bit_exact, mobilenet_v2_esppq);
 
 /// `--rounding half-up` against ESP-PPQ's own simulation of the same model for esp32s3, whose
 /// quantization policy rounds half up (`RoundingPolicy.ROUND_HALF_UP`, as ESP-DL's S3 kernels);

@@ -72,3 +72,13 @@ proptest! {
         check_module!(swish_layer, q);
     }
 }
+
+proptest! {
+    // Fewer cases: one case is two inferences of 17.6 M MACs in this debug build.
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn mobilenet_v2_esppq(q in int8_array::<{ mobilenet_v2_esppq::INPUT_LEN }>()) {
+        check_module!(mobilenet_v2_esppq, q);
+    }
+}

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use codegen_tests::{digits_esppq, digits_qat};
+use codegen_tests::{digits_esppq, digits_qat, mobilenet_v2_esppq};
 
 const QEMU: &str = "qemu-system-riscv32";
 const TARGET: &str = "riscv32imc-unknown-none-elf";
@@ -127,6 +127,7 @@ fn host_outputs(name: &str) -> Option<Vec<Vec<i8>>> {
     match name {
         "digits_qat" => with!(digits_qat),
         "digits_esppq" => with!(digits_esppq),
+        "mobilenet_v2_esppq" => with!(mobilenet_v2_esppq),
         _ => return None,
     }
     Some(outputs)
@@ -181,7 +182,7 @@ fn fixtures_run_on_riscv32imc_under_qemu() {
         "the runner did not report RESULT PASS"
     );
 
-    for name in ["digits_esppq", "digits_qat"] {
+    for name in ["digits_esppq", "digits_qat", "mobilenet_v2_esppq"] {
         let host = host_outputs(name).expect("a known fixture");
         let got = mcu
             .get(name)

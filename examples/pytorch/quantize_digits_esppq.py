@@ -149,10 +149,11 @@ def check_exported(path):
     print("checks passed: allowed op types, int8 weights, int32 biases, power-of-two scales, zero points 0")
 
 
-def quantize_to_qdq(model, calib, x_test, y_test, out, output_name, simulated_out=None):
-    """Quantizes a float PyTorch digits model with ESP-PPQ for the ESP32-S3 (int8, calibrated
-    on `calib`), writes it as plain QDQ ONNX to `out` (canonicalized) and returns ESP-PPQ's
-    simulated accuracy on the test split. Shared by the whole-model fixture scripts.
+def quantize_to_qdq(model, calib, x_test, y_test, out, output_name, simulated_out=None, input_shape=(1, 1, 8, 8)):
+    """Quantizes a float PyTorch model with ESP-PPQ for the ESP32-S3 (int8, calibrated on
+    `calib`), writes it as plain QDQ ONNX to `out` (canonicalized) and returns ESP-PPQ's
+    simulated accuracy on the test split. `input_shape` is the batch-1 NCHW input (the 8x8
+    digits by default). Shared by the whole-model fixture scripts.
     With `simulated_out`, also writes ESP-PPQ's simulated outputs on the test split there, in
     the recording schema of record_outputs.py."""
     from esp_ppq.api import espdl_quantize_onnx, export_ppq_graph
@@ -161,13 +162,13 @@ def quantize_to_qdq(model, calib, x_test, y_test, out, output_name, simulated_ou
 
     with tempfile.TemporaryDirectory(prefix="esppq_") as tmp:
         float_onnx = os.path.join(tmp, "float.onnx")
-        export_onnx(model, float_onnx, output_name)
+        export_onnx(model, float_onnx, output_name, input_shape)
         graph = espdl_quantize_onnx(
             onnx_import_file=float_onnx,
             espdl_export_file=os.path.join(tmp, "model.espdl"),
             calib_dataloader=calib,
             calib_steps=len(calib),
-            input_shape=[1, 1, 8, 8],
+            input_shape=list(input_shape),
             target=TARGET,
             quant_type="w8a8",
             device="cpu",

@@ -91,11 +91,12 @@ def train_float(x_train, y_train, x_test, y_test, epochs=15):
     return model, float_acc
 
 
-def export_onnx(model, path, output_name="logits"):
-    """TorchScript export of a digits model at batch 1, opset 13, input `input`."""
+def export_onnx(model, path, output_name="logits", input_shape=(1, 1, 8, 8)):
+    """TorchScript export of a model at batch 1 (the 8x8 digits by default), opset 13, input
+    `input`."""
     torch.onnx.export(
         model,
-        (torch.zeros(1, 1, 8, 8),),
+        (torch.zeros(*input_shape),),
         path,
         dynamo=False,
         opset_version=13,

@@ -9,6 +9,7 @@ mod simplify;
 mod templates;
 
 pub use kernel::{Elem, KernelEmit, StaticArray};
+pub use module::check_link_section;
 pub use templates::Templates;
 
 use crate::error::Result;
@@ -32,7 +33,13 @@ pub struct Emitted {
 }
 
 /// Renders the whole module as formatted Rust source.
-pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) -> Result<Emitted> {
+pub fn emit(
+    graph: &Graph,
+    qgraph: &QGraph,
+    plan: &Plan,
+    templates: &Templates,
+    arena_link_section: Option<&str>,
+) -> Result<Emitted> {
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
@@ -57,7 +64,7 @@ pub fn emit(graph: &Graph, qgraph: &QGraph, plan: &Plan, templates: &Templates) 
             description: out.description,
         });
     }
-    let file = module::assemble(qgraph, plan, &layers)?;
+    let file = module::assemble(qgraph, plan, &layers, arena_link_section)?;
     let mut code = header::header(graph, qgraph, plan, &layers);
     code.push_str(&separate_items(&compact_number_lists(
         &prettyplease::unparse(&file),

@@ -47,7 +47,12 @@ fn port_items(kind: &str, ports: &[Port], index: usize) -> PortItems {
     }
 }
 
-pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result<syn::File> {
+pub fn assemble(
+    graph: &QGraph,
+    plan: &Plan,
+    layers: &[RenderedLayer],
+    arena_link_section: Option<&str>,
+) -> Result<syn::File> {
     let inputs: Vec<PortItems> = (0..graph.inputs.len())
         .map(|i| port_items("input", &graph.inputs, i))
         .collect();
@@ -100,6 +105,10 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         }
     }
     let arena_bytes = Literal::usize_unsuffixed(plan.arena_bytes);
+    let arena_section = match arena_link_section {
+        Some(section) if plan.arena_bytes > 0 => arena_section_items(section)?,
+        _ => TokenStream::new(),
+    };
 
     let port_type = |port: &Port| graph.tensors[port.tensor].dtype;
     let input_types: Vec<QType> = graph.inputs.iter().map(port_type).collect();
@@ -273,6 +282,8 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
 
         #arena_lens
 
+        #arena_section
+
         /// Aligns weights and the arena to 16 bytes, as the ESP32-S3's vector loads need.
         #[repr(C, align(16))]
         struct Align16<T>(T);
@@ -335,6 +346,58 @@ pub fn assemble(graph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> Result
         what: "the module skeleton".into(),
         message: e.to_string(),
         snippet: String::new(),
+    })
+}
+
+/// Checks a link section name for the arena: it becomes a string literal in an attribute, so
+/// it must be non-empty printable ASCII without quotes, backslashes or white space.
+pub fn check_link_section(section: &str) -> Result<()> {
+    let bad = section
+        .chars()
+        .find(|&c| !c.is_ascii_graphic() || c == '"' || c == '\\');
+    if section.is_empty() || bad.is_some() {
+        return Err(Error::LinkSection {
+            section: section.escape_debug().to_string(),
+            message: match bad {
+                Some(c) => format!("{:?} is not allowed (printable ASCII only, no quotes, backslashes or white space)", c),
+                None => "the name is empty".into(),
+            },
+        });
+    }
+    Ok(())
+}
+
+/// `ARENA_LINK_SECTION` and the `in_arena_section!` macro. The arena is a field of `Model`,
+/// and a field cannot have its own section, so the firmware's `Model` static goes there whole.
+/// The attribute cannot be on an item of this module: `#[link_section]` counts as unsafe code
+/// and the module must compile under `#![forbid(unsafe_code)]`; the macro carries it to the
+/// firmware's static instead, where the firmware's crate decides whether it allows it.
+fn arena_section_items(section: &str) -> Result<TokenStream> {
+    check_link_section(section)?;
+    let doc_const = format!(
+        " The link section `{section}` the arena is meant for (`--arena-section`): put the \
+         firmware's `Model` static there with [`in_arena_section!`]."
+    );
+    Ok(quote! {
+        #[doc = #doc_const]
+        pub const ARENA_LINK_SECTION: &str = #section;
+
+        /// Declares a static in [`ARENA_LINK_SECTION`], e.g. the firmware's `Model`:
+        /// `model::in_arena_section! { static MODEL: Mutex<RefCell<model::Model>> =
+        /// Mutex::new(RefCell::new(model::Model::new())); }`. `Model::new()` is all zeros, so a
+        /// zero-initialised (`.bss`-like) section suits it. Expands to `#[link_section]`,
+        /// which a crate with `#![forbid(unsafe_code)]` rejects: invoke it from one that
+        /// allows it.
+        #[allow(unused_macros)]
+        macro_rules! in_arena_section {
+            ($(#[$meta:meta])* $vis:vis static $name:ident: $ty:ty = $init:expr;) => {
+                $(#[$meta])*
+                #[unsafe(link_section = #section)]
+                $vis static $name: $ty = $init;
+            };
+        }
+        #[allow(unused_imports)]
+        pub(crate) use in_arena_section;
     })
 }
 
