@@ -875,6 +875,20 @@ def conv2d_per_channel():
 
 
 @fixture
+def conv2d_pointwise_per_channel():
+    # 1x1 convolution (the pointwise kernel, pixels in tiles of eight): 25 pixels leave a
+    # remainder of one; two images; per-channel weights and bias; Relu.
+    rng = rng_for("conv2d_pointwise_per_channel")
+    g = Graph("conv2d_pointwise_per_channel")
+    x = g.input([2, 6, 5, 5], -5)
+    ew = [-6, -8, -5, -7, -6]
+    w = channel_weight(g, int8_weights(rng, [5, 6, 1, 1]), ew, 0)
+    bias = channel_weight(g, rng.integers(-3000, 3000, size=[5]), [-5 + e for e in ew], 0, np.int32)
+    y = g.node("Conv", [x, w, bias])
+    return g.finish(g.node("Relu", [y]), -4)
+
+
+@fixture
 def conv1d_depthwise_per_channel():
     rng = rng_for("conv1d_depthwise_per_channel")
     g = Graph("conv1d_depthwise_per_channel")

@@ -20,6 +20,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/conv2d.rs.tera"),
     ),
     (
+        "conv_pointwise.rs.tera",
+        include_str!("../../templates/conv_pointwise.rs.tera"),
+    ),
+    (
         "conv_transpose.rs.tera",
         include_str!("../../templates/conv_transpose.rs.tera"),
     ),

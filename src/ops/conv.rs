@@ -163,16 +163,40 @@ pub struct Conv2d {
     clamp: Clamp,
 }
 
+impl Conv2d {
+    /// A 1x1, stride-1, unpadded, ungrouped convolution: a matrix product of the weights and
+    /// the input planes, which runs as one (`conv_pointwise.rs.tera`).
+    fn is_pointwise(&self) -> bool {
+        let w = &self.window;
+        self.groups == 1
+            && w.kernel == [1, 1]
+            && w.strides == [1, 1]
+            && w.pads == [0; 4]
+            && (w.out_h, w.out_w) == (w.in_h, w.in_w)
+    }
+}
+
 impl Kernel for Conv2d {
     fn supports_int16(&self) -> bool {
         true
     }
 
     fn template(&self) -> &'static str {
-        "conv2d.rs.tera"
+        if self.is_pointwise() {
+            "conv_pointwise.rs.tera"
+        } else {
+            "conv2d.rs.tera"
+        }
     }
 
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        if self.is_pointwise() {
+            // Pixel tiles: eight accumulators fit the registers of a 32-bit MCU.
+            const TILE: usize = 8;
+            let plane = self.window.in_h * self.window.in_w;
+            out.set("tile", TILE);
+            out.set("tiled", plane / TILE * TILE);
+        }
         let per_group_in = self.in_channels / self.groups;
         let per_channel = self.weights.len() / self.out_channels;
         out.set("batch", self.batch);
