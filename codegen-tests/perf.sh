@@ -37,6 +37,7 @@ if [ -z "$CLI" ]; then cargo build --release -q; CLI=$ROOT/target/release/onnx2e
 FIXTURES=(
   "digits_qat codegen-tests/models/digits_qat.onnx"
   "digits_esppq codegen-tests/models/digits_esppq.onnx"
+  "digits_ptq codegen-tests/models/digits_ptq.onnx"
   "residual_cnn_esppq codegen-tests/models/residual_cnn_esppq.onnx"
   "kws1d_esppq codegen-tests/models/kws1d_esppq.onnx"
   "mobilenet_v2_esppq codegen-tests/models/mobilenet_v2_esppq.onnx"
