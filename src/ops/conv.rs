@@ -118,11 +118,8 @@ impl Pending for ConvPending {
         let x = lowering.tensor(self.input);
         let out_channels = self.output_shape[1];
         // Weight axis 0 is the output channel.
-        let acc_exponents: Vec<i32> = (self.weights)
-            .output_exponents(node, 0, out_channels)?
-            .iter()
-            .map(|ew| x.exponent + ew)
-            .collect();
+        let acc_exponents =
+            (self.weights).accumulator_exponents(node, 0, out_channels, x.exponent)?;
         let weights = int8_values(node, &self.weights)?;
         let (bias, accumulator) = checked_bias(
             node,

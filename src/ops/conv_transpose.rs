@@ -193,11 +193,8 @@ impl Pending for ConvTransposePending {
         // Weight axis 1 holds the output channels of one group (ONNX and ONNX Runtime
         // quantize ConvTranspose per channel along it): output channel `oc` has exponent
         // `ew[oc % out_per_group]`.
-        let acc_exponents: Vec<i32> = (self.weights)
-            .output_exponents(node, 1, out_channels)?
-            .iter()
-            .map(|ew| x.exponent + ew)
-            .collect();
+        let acc_exponents =
+            (self.weights).accumulator_exponents(node, 1, out_channels, x.exponent)?;
         let (bias, accumulator) = checked_bias(
             node,
             self.bias.as_ref(),

@@ -136,11 +136,12 @@ impl Pending for DensePending {
         // ([K, N]).
         let feature_axis = if self.trans_b { 0 } else { 1 };
         let input_exponent = lowering.tensor(self.input).exponent;
-        let acc_exponents: Vec<i32> = (self.weights)
-            .output_exponents(node, feature_axis, self.out_features)?
-            .iter()
-            .map(|ew| input_exponent + ew)
-            .collect();
+        let acc_exponents = (self.weights).accumulator_exponents(
+            node,
+            feature_axis,
+            self.out_features,
+            input_exponent,
+        )?;
         let values = int8_values(node, &self.weights)?;
         // Store one contiguous row of weights per output unit.
         let weights: Vec<i8> = if self.trans_b {

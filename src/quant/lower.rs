@@ -68,15 +68,22 @@ impl Weights {
         }
     }
 
-    /// The weight exponent of each of `channels` output channels, where output channel `c`
-    /// reads slice `c % n` of the `n` slices along weight axis `axis` (`n < channels` for
-    /// ConvTranspose with groups, whose weight axis 1 holds the channels of one group).
-    /// Per-channel exponents along any other axis are an error naming the tensor.
-    pub fn output_exponents(&self, node: &Node, axis: usize, channels: usize) -> Result<Vec<i32>> {
+    /// The accumulator exponent `ex + ew[c]` of each of `channels` output channels, where
+    /// output channel `c` reads slice `c % n` of the `n` slices along weight axis `axis`
+    /// (`n < channels` for ConvTranspose with groups, whose weight axis 1 holds the channels
+    /// of one group). Per-channel exponents along any other axis are an error naming the
+    /// tensor.
+    pub fn accumulator_exponents(
+        &self,
+        node: &Node,
+        axis: usize,
+        channels: usize,
+        input_exponent: i32,
+    ) -> Result<Vec<i32>> {
         match self.axis {
-            None => Ok(vec![self.exponents[0]; channels]),
+            None => Ok(vec![input_exponent + self.exponents[0]; channels]),
             Some(a) if a == axis && !self.exponents.is_empty() => Ok((0..channels)
-                .map(|c| self.exponents[c % self.exponents.len()])
+                .map(|c| input_exponent + self.exponents[c % self.exponents.len()])
                 .collect()),
             Some(a) => Err(Error::node(
                 node,
