@@ -61,6 +61,11 @@ fn seeds() -> Vec<Vec<u8>> {
         "examples/custom-layer/models/swish_layer.onnx",
         // The QOperator format, which is rewritten into QDQ before lowering.
         "codegen-tests/models/ops/qoperator_chain.onnx",
+        // ONNX Runtime's quantizer (scales that are not powers of two, asymmetric uint8,
+        // per-channel, int16): the scale pass under both policies.
+        "codegen-tests/models/ort/digits_ort_uint8.onnx",
+        "codegen-tests/models/ort/digits_ort_perchannel.onnx",
+        "codegen-tests/models/ort/digits_ort_int16.onnx",
     ]
     .iter()
     .map(|p| std::fs::read(format!("{root}/{p}")).unwrap())
@@ -88,8 +93,17 @@ fn mutated_models_never_panic() {
         for _ in 0..=rng.below(4) {
             mutate(&mut rng, &mut bytes);
         }
+        // Every other case under `--scales snap`, so that both policies meet broken input.
+        let options = onnx2esp::Options {
+            scales: if case % 2 == 0 {
+                onnx2esp::ScalePolicy::Exact
+            } else {
+                onnx2esp::ScalePolicy::Snap(onnx2esp::SnapRule::Nearest)
+            },
+            ..Default::default()
+        };
         match catch_unwind(AssertUnwindSafe(|| {
-            onnx2esp::generate_from_bytes(&bytes, "fuzz.onnx")
+            onnx2esp::generate_with(&bytes, "fuzz.onnx", &options)
         })) {
             Ok(Ok(_)) => generated += 1,
             Ok(Err(_)) => errors += 1,
