@@ -3,5 +3,15 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = onnx2esp::generate_from_bytes(data, "fuzz.onnx");
+    // Both scale policies: inputs of odd length go through `--scales snap`.
+    let scales = if data.len() % 2 == 1 {
+        onnx2esp::ScalePolicy::Snap(onnx2esp::SnapRule::Nearest)
+    } else {
+        onnx2esp::ScalePolicy::Exact
+    };
+    let options = onnx2esp::Options {
+        scales,
+        ..Default::default()
+    };
+    let _ = onnx2esp::generate_with(data, "fuzz.onnx", &options);
 });
