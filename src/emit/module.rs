@@ -538,7 +538,7 @@ fn layer_call(
 
 /// `static NAME: Align16<[[T; inner]; outer]> = Align16([...]);`, formatted here rather than
 /// by prettyplease, which would put every value on a line of its own. Innermost arrays wrap
-/// at 100 columns; the result is checked by parsing it.
+/// at 100 columns; the declaration is checked by parsing it.
 pub fn static_item(array: &StaticArray) -> Result<String> {
     let mut ty = array.elem.rust().to_string();
     for &d in array.dims.iter().rev() {
@@ -550,13 +550,16 @@ pub fn static_item(array: &StaticArray) -> Result<String> {
         array.bytes(),
         array.name
     );
-    nested(&mut text, &array.values, &array.dims, 0);
-    text.push_str(");\n");
-    syn::parse_str::<syn::ItemStatic>(&text).map_err(|e| Error::InvalidRust {
+    // The declaration is checked by parsing it with an empty array: the values are integers
+    // formatted here, and parsing hundreds of thousands of them would dominate codegen time.
+    let declaration = format!("{text}[]);");
+    syn::parse_str::<syn::ItemStatic>(&declaration).map_err(|e| Error::InvalidRust {
         what: format!("static {}", array.name),
         message: e.to_string(),
-        snippet: text.chars().take(200).collect(),
+        snippet: declaration.chars().take(200).collect(),
     })?;
+    nested(&mut text, &array.values, &array.dims, 0);
+    text.push_str(");\n");
     Ok(text)
 }
 
