@@ -41,7 +41,7 @@ pub trait Kernel: std::fmt::Debug {
     fn shift(&self) -> Option<i32> {
         None
     }
-    /// Whether the template handles int16 inputs and outputs (`in_ty`, `out_ty`).
+    /// Whether the template handles int16 inputs and outputs (`out_ty`, `inputs[i].dtype`).
     fn supports_int16(&self) -> bool {
         false
     }
