@@ -167,6 +167,17 @@ fn main() {
         esppq,
     );
 
+    // Other unroll budgets (`--unroll`): other register tiles, the same results.
+    let mobilenet = Path::new("models/mobilenet_v2_esppq.onnx");
+    for unroll in [1, 7] {
+        generate(
+            onnx2esp::Builder::new(mobilenet)
+                .unroll(unroll)
+                .output(out_dir.join(format!("mobilenet_v2_esppq_unroll_{unroll}.rs"))),
+            mobilenet,
+        );
+    }
+
     let digits = Path::new("models/digits_qat.onnx");
     generate(
         onnx2esp::Builder::new(digits)

@@ -39,6 +39,12 @@ enum Command {
         /// there.
         #[arg(long, value_name = "NAME")]
         arena_section: Option<String>,
+        /// The unroll budget: multiply-accumulates an innermost loop body may write out
+        /// (the pointwise convolution's register tile). More is faster until the
+        /// accumulators spill out of the registers; 1 writes no tile out.
+        #[arg(long, value_name = "N", default_value_t = onnx2esp::DEFAULT_UNROLL as u64,
+              value_parser = clap::value_parser!(u64).range(1..=256))]
+        unroll: u64,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -171,11 +177,13 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             max_ram,
             max_flash,
             arena_section,
+            unroll,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .options(model_args.options())
                 .rerun_if_changed(false)
-                .budget(onnx2esp::Budget { max_ram, max_flash });
+                .budget(onnx2esp::Budget { max_ram, max_flash })
+                .unroll(unroll as usize);
             if let Some(section) = &arena_section {
                 builder = builder.arena_link_section(section);
             }

@@ -21,23 +21,30 @@ fn saturate_i8(value: i64) -> i8 {
 /// A negative shift is an exact left shift. Computed in i64, so no input can overflow.
 #[inline(always)]
 fn shift_round(value: i32, shift: i32) -> i64 {
-    let value = value as i64;
-    if shift > 0 {
-        // Beyond 40 every i32 rounds to 0, so capping keeps the arithmetic in range.
-        let s = if shift > 40 { 40 } else { shift as u32 };
-        // Half to even lowers a tie by one unless the kept part is odd.
-        let tie = if ROUND_HALF_UP {
-            0
+    if shift >= 32 {
+        // |value| <= 2^31 = half of 2^32: every i32 rounds to 0 (-2^31 is a tie, to 0 both ways).
+        0
+    } else if shift > 0 {
+        // Quotient and remainder in 32 bits (no i64 arithmetic on a 32-bit MCU): the quotient
+        // is below 2^30 in magnitude, so adding the rounding step cannot overflow.
+        let s = shift as u32;
+        let kept = value >> s;
+        let rest = (value as u32) & (u32::MAX >> (32 - s));
+        let half = 1u32 << (s - 1);
+        // Half to even rounds a tie up only when the kept part is odd: `rest + 1 > half`.
+        let up = if ROUND_HALF_UP {
+            rest >= half
         } else {
-            ((value >> s) & 1) - 1
+            rest + (kept as u32 & 1) > half
         };
-        (value + (1i64 << (s - 1)) + tie) >> s
+        (kept + up as i32) as i64
     } else if shift < 0 {
+        let value = value as i64;
         // Beyond 32 every nonzero i32 saturates any narrow type, so capping is exact after saturation.
         let s = if shift < -32 { 32 } else { (-shift) as u32 };
         value << s
     } else {
-        value
+        value as i64
     }
 }
 
@@ -45,6 +52,33 @@ fn shift_round(value: i32, shift: i32) -> i64 {
 #[inline(always)]
 fn requantize_i8(acc: i32, shift: i32) -> i8 {
     saturate_i8(shift_round(acc, shift))
+}
+
+/// [`requantize_i8`] with a fused Relu/Clip: `clamp(round(acc * 2^-shift), LO, HI)` for
+/// `-128 <= LO <= HI <= 127`. One pair of compares instead of saturating, then clamping.
+#[inline(always)]
+fn requantize_within_i8<const LO: i64, const HI: i64>(acc: i32, shift: i32) -> i8 {
+    let value = shift_round(acc, shift);
+    (if value < LO {
+        LO
+    } else if value > HI {
+        HI
+    } else {
+        value
+    }) as i8
+}
+
+/// [`requantize_within_i8`] for int16 outputs: `-32768 <= LO <= HI <= 32767`.
+#[inline(always)]
+fn requantize_within_i16<const LO: i64, const HI: i64>(acc: i32, shift: i32) -> i16 {
+    let value = shift_round(acc, shift);
+    (if value < LO {
+        LO
+    } else if value > HI {
+        HI
+    } else {
+        value
+    }) as i16
 }
 
 /// Saturates to the int16 range.

@@ -101,3 +101,14 @@ pub mod kws1d_esppq {
 pub mod mobilenet_v2_esppq {
     include!(concat!(env!("OUT_DIR"), "/mobilenet_v2_esppq.rs"));
 }
+
+/// The same with `--unroll 1`: the pointwise kernel one MAC at a time.
+pub mod mobilenet_v2_esppq_unroll_1 {
+    include!(concat!(env!("OUT_DIR"), "/mobilenet_v2_esppq_unroll_1.rs"));
+}
+
+/// The same with `--unroll 7`: 3 x 2 register tiles, which leave leftover channels and pixels
+/// in every pointwise layer.
+pub mod mobilenet_v2_esppq_unroll_7 {
+    include!(concat!(env!("OUT_DIR"), "/mobilenet_v2_esppq_unroll_7.rs"));
+}

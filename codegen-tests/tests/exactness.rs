@@ -4,7 +4,8 @@
 mod common;
 
 use codegen_tests::{
-    digits_esppq, digits_qat, kws1d_esppq, mobilenet_v2_esppq, residual_cnn_esppq,
+    digits_esppq, digits_qat, kws1d_esppq, mobilenet_v2_esppq, mobilenet_v2_esppq_unroll_1,
+    mobilenet_v2_esppq_unroll_7, residual_cnn_esppq,
 };
 
 /// ESP-PPQ gives int32 biases at exactly `ex + ew`, so every step of the integer pipeline
@@ -60,10 +61,14 @@ fn pytorch_qat_digits_matches_within_bias_rounding() {
 /// ONNX Runtime bit for bit.
 macro_rules! esppq_model_is_bit_exact {
     ($test:ident, $model:ident) => {
+        esppq_model_is_bit_exact!($test, $model, stringify!($model));
+    };
+    // A module generated with other options from the model whose recording is `$recording`.
+    ($test:ident, $model:ident, $recording:expr) => {
         #[test]
         fn $test() {
             let name = stringify!($model);
-            let recording = common::load(name);
+            let recording = common::load($recording);
             let mut model = $model::Model::new();
             let agreement = common::compare(
                 &recording,
@@ -88,6 +93,16 @@ macro_rules! esppq_model_is_bit_exact {
 esppq_model_is_bit_exact!(esppq_residual_cnn_is_bit_exact, residual_cnn_esppq);
 esppq_model_is_bit_exact!(esppq_kws1d_is_bit_exact, kws1d_esppq);
 esppq_model_is_bit_exact!(esppq_mobilenet_v2_is_bit_exact, mobilenet_v2_esppq);
+esppq_model_is_bit_exact!(
+    unroll_budget_1_is_bit_exact,
+    mobilenet_v2_esppq_unroll_1,
+    "mobilenet_v2_esppq"
+);
+esppq_model_is_bit_exact!(
+    unroll_budget_7_is_bit_exact,
+    mobilenet_v2_esppq_unroll_7,
+    "mobilenet_v2_esppq"
+);
 
 /// `--rounding half-up` against ESP-PPQ's own simulation of the same model for esp32s3, whose
 /// quantization policy rounds half up (`RoundingPolicy.ROUND_HALF_UP`, as ESP-DL's S3 kernels);

@@ -8,9 +8,6 @@ use crate::onnx::Attribute;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Kernel loops up to this many iterations may be unrolled by templates.
-pub const UNROLL_BUDGET: usize = 16;
-
 #[derive(Serialize)]
 struct NodeInfo<'a> {
     name: &'a str,
@@ -65,7 +62,7 @@ fn attribute_value(attribute: &Attribute) -> tera::Value {
     value.unwrap_or_default()
 }
 
-pub fn set_layer_context(graph: &QGraph, layer: &Layer, out: &mut KernelEmit) {
+pub fn set_layer_context(graph: &QGraph, layer: &Layer, unroll: usize, out: &mut KernelEmit) {
     let node = &layer.node;
     out.set(
         "node",
@@ -92,5 +89,5 @@ pub fn set_layer_context(graph: &QGraph, layer: &Layer, out: &mut KernelEmit) {
     // The output's element type, for kernels that handle int16 (`Kernel::supports_int16`);
     // inputs carry theirs in `inputs[i].dtype`.
     out.set("out_ty", out.output_type().rust());
-    out.set("unroll", UNROLL_BUDGET);
+    out.set_unroll(unroll);
 }

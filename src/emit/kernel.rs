@@ -67,6 +67,7 @@ pub struct KernelEmit {
     pub description: String,
     input_vars: Vec<String>,
     output_type: QType,
+    unroll: usize,
 }
 
 impl KernelEmit {
@@ -97,7 +98,19 @@ impl KernelEmit {
             description: String::new(),
             input_vars: names,
             output_type: out_type,
+            unroll: 1,
         }
+    }
+
+    /// The unroll budget (`--unroll`), also the template variable `unroll`.
+    pub fn set_unroll(&mut self, budget: usize) {
+        self.unroll = budget.max(1);
+        self.set("unroll", self.unroll);
+    }
+
+    /// How many multiply-accumulates an innermost loop body may write out.
+    pub fn unroll(&self) -> usize {
+        self.unroll
     }
 
     /// The element type of the output buffer.

@@ -39,6 +39,7 @@ pub fn emit(
     plan: &Plan,
     templates: &Templates,
     arena_link_section: Option<&str>,
+    unroll: usize,
 ) -> Result<Emitted> {
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
@@ -46,7 +47,7 @@ pub fn emit(
         let buffer = |t: usize| (qgraph.tensors[t].len(), qgraph.tensors[t].dtype);
         let inputs: Vec<(usize, QType)> = layer.inputs.iter().map(|&t| buffer(t)).collect();
         let mut out = KernelEmit::new(&fn_name, &inputs, buffer(layer.output));
-        context::set_layer_context(qgraph, layer, &mut out);
+        context::set_layer_context(qgraph, layer, unroll, &mut out);
         layer.kernel.emit(&mut out)?;
         // A user template for the node's op replaces the built-in kernel template.
         let template = templates

@@ -271,8 +271,7 @@ impl Kernel for ConvTranspose2d {
             }
         }
         out.set("taps", taps);
-        self.clamp.set(out);
-        self.accumulator.set(out);
+        self.accumulator.set(out, self.clamp);
         out.weights_and_bias(&self.weights, per_channel, &self.bias);
         self.shifts.set(out);
         out.describe(format!(

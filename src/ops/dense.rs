@@ -202,8 +202,7 @@ impl Kernel for Dense {
         out.set("rows", self.rows);
         out.set("in_features", self.in_features);
         out.set("out_features", self.out_features);
-        self.clamp.set(out);
-        self.accumulator.set(out);
+        self.accumulator.set(out, self.clamp);
         out.weights_and_bias(&self.weights, self.in_features, &self.bias);
         self.shifts.set(out);
         out.describe(format!(

@@ -115,8 +115,7 @@ impl Kernel for MatMulKernel {
         out.set("index_a", &self.index_a);
         out.set("index_b", &self.index_b);
         out.set("shift", self.shift);
-        self.clamp.set(out);
-        self.accumulator.set(out);
+        self.accumulator.set(out, self.clamp);
         out.describe(format!(
             "{} matrices of {m}x{k} by {k}x{n}, shift {}",
             self.matrices, self.shift

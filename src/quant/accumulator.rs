@@ -5,6 +5,7 @@
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::QType;
+use crate::ops::Clamp;
 use crate::onnx::Node;
 
 /// The largest `|q|` of an int8 value.
@@ -61,8 +62,11 @@ impl Accumulator {
     }
 
     /// Template variables: `acc`, the accumulator type (`i32` or `i64`), and `requantize`,
-    /// the helper that rounds it to the output's type.
-    pub fn set(self, out: &mut KernelEmit) {
+    /// the helper that rounds it to the output's type, with the fused `clamp` (see
+    /// [`Clamp::set`]). An i32 accumulator with a clamp gets `requantize_within_*::<LO, HI>`,
+    /// which saturates and clamps in one step, and `clamp` is then empty.
+    pub fn set(self, out: &mut KernelEmit, clamp: Clamp) {
+        clamp.set(out);
         let (ty, requantize) = match (self.wide, out.output_type()) {
             (false, QType::I8) => ("i32", "requantize_i8"),
             (true, QType::I8) => ("i64", "requantize_i64"),
@@ -70,7 +74,19 @@ impl Accumulator {
             (true, QType::I16) => ("i64", "requantize_i64_to_i16"),
         };
         out.set("acc", ty);
-        out.set("requantize", requantize);
+        // A Clip with min > max (all outputs are max) keeps its two calls.
+        if !self.wide && !clamp.is_none() && clamp.lo <= clamp.hi {
+            let within = format!(
+                "requantize_within_{}::<{}, {}>",
+                out.output_type().rust(),
+                clamp.lo,
+                clamp.hi
+            );
+            out.set("requantize", within);
+            out.set("clamp", "");
+        } else {
+            out.set("requantize", requantize);
+        }
     }
 
     /// The header table's text: the bound, and the type when it is i64.

@@ -197,6 +197,22 @@ mod tests {
                 assert_eq!(round_shift(value, shift), expected, "{value} >> {shift}");
             }
         }
+        // Every shift up to past 32, at the ends of the i32 range and at ties around them
+        // (f64 holds value * 2^-shift exactly).
+        let mut values = vec![i32::MIN, i32::MIN + 1, i32::MAX, i32::MAX - 1, -1, 0, 1];
+        for s in 0..31 {
+            let p = 1i32 << s;
+            values.extend([p, p - 1, p + 1, -p, -p + 1, -p - 1, 3 * (p / 2), -3 * (p / 2)]);
+        }
+        for shift in 1..40 {
+            for &value in &values {
+                let exact = value as f64 / 2f64.powi(shift);
+                let even = exact.round_ties_even() as i64;
+                let up = (exact + 0.5).floor() as i64;
+                assert_eq!(round_shift(value, shift), even, "{value} >> {shift}");
+                assert_eq!(half_up::round_shift(value, shift), up, "{value} >> {shift}");
+            }
+        }
     }
 
     #[test]
