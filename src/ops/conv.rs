@@ -1,6 +1,7 @@
 //! Conv (1-D and 2-D, any groups, so depthwise too): `acc = b + sum(x * w)`, requantized to the
 //! output exponent, with a fused Relu/Clip clamp.
 
+use super::tile::RegisterTile;
 use super::window::Window2d;
 use super::{Clamp, Kernel, Pending, Shifts};
 use crate::emit::KernelEmit;
@@ -173,79 +174,6 @@ impl Conv2d {
     }
 }
 
-/// The pointwise kernel's register tile: `channels` output channels by `pixels` output pixels,
-/// their `channels * pixels` accumulators (at most the unroll budget) held in registers.
-struct RegisterTile {
-    channels: usize,
-    pixels: usize,
-    out_channels: usize,
-    plane: usize,
-}
-
-impl RegisterTile {
-    /// The squarest tile within `budget` MACs, with more channels than pixels: a tile loads
-    /// `channels + pixels` values for `channels * pixels` MACs, so square tiles load the
-    /// least; channel counts are mostly multiples of 4, so 12 gives 4 x 3.
-    fn new(budget: usize, out_channels: usize, plane: usize) -> RegisterTile {
-        let budget = budget.max(1);
-        let pixels = (1..=budget).take_while(|p| p * p <= budget).last().unwrap_or(1);
-        let pixels = pixels.min(plane.max(1));
-        let channels = (budget / pixels).clamp(1, out_channels.max(1));
-        RegisterTile {
-            channels,
-            pixels,
-            out_channels,
-            plane,
-        }
-    }
-
-    /// `channel_block`, `pixel_tile` and `tiled` (pixels covered by whole tiles), and the
-    /// passes the template writes out: whole blocks of channels then the leftover channels
-    /// one at a time (`channel_passes`), whole pixel tiles then the leftover pixels one at a
-    /// time (`pixel_passes`).
-    fn set(&self, out: &mut KernelEmit) {
-        #[derive(serde::Serialize)]
-        struct ChannelPass {
-            channels: usize,
-            rest: usize,
-        }
-        #[derive(serde::Serialize)]
-        struct PixelPass {
-            pixels: usize,
-            /// The leftover pixels, `tiled..plane`.
-            rest: bool,
-        }
-        let blocks = self.out_channels / self.channels;
-        let rest = self.out_channels % self.channels;
-        let mut channel_passes = Vec::new();
-        if blocks > 0 {
-            channel_passes.push(ChannelPass { channels: self.channels, rest: 0 });
-        }
-        if rest > 0 {
-            channel_passes.push(ChannelPass { channels: 1, rest });
-        }
-        let tiled = self.plane / self.pixels * self.pixels;
-        let mut pixel_passes = Vec::new();
-        if tiled > 0 {
-            pixel_passes.push(PixelPass {
-                pixels: self.pixels,
-                rest: false,
-            });
-        }
-        if tiled < self.plane {
-            pixel_passes.push(PixelPass {
-                pixels: 1,
-                rest: true,
-            });
-        }
-        out.set("channel_block", self.channels);
-        out.set("pixel_tile", self.pixels);
-        out.set("tiled", tiled);
-        out.set("channel_passes", channel_passes);
-        out.set("pixel_passes", pixel_passes);
-    }
-}
-
 impl Kernel for Conv2d {
     fn supports_int16(&self) -> bool {
         true
@@ -261,8 +189,8 @@ impl Kernel for Conv2d {
 
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
         if self.is_pointwise() {
-            RegisterTile::new(out.unroll(), self.out_channels, self.window.in_h * self.window.in_w)
-                .set(out);
+            let plane = self.window.in_h * self.window.in_w;
+            RegisterTile::new(out.unroll(), self.out_channels, plane).set(out);
         }
         let per_group_in = self.in_channels / self.groups;
         let per_channel = self.weights.len() / self.out_channels;
@@ -303,24 +231,3 @@ impl Kernel for Conv2d {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::RegisterTile;
-
-    fn shape(budget: usize, out_channels: usize, plane: usize) -> (usize, usize) {
-        let tile = RegisterTile::new(budget, out_channels, plane);
-        (tile.channels, tile.pixels)
-    }
-
-    #[test]
-    fn register_tile_stays_within_the_unroll_budget() {
-        assert_eq!(shape(12, 96, 576), (4, 3));
-        assert_eq!(shape(16, 96, 576), (4, 4));
-        assert_eq!(shape(7, 96, 576), (3, 2));
-        assert_eq!(shape(1, 96, 576), (1, 1));
-        assert_eq!(shape(0, 96, 576), (1, 1));
-        // Never more channels or pixels than the layer has.
-        assert_eq!(shape(12, 2, 576), (2, 3));
-        assert_eq!(shape(12, 96, 1), (12, 1));
-    }
-}

@@ -3,6 +3,7 @@
 //! transposed copy of the input; power-of-two alpha and beta are exponent moves. MatMul of
 //! two activations is in `matmul.rs`.
 
+use super::tile::RegisterTile;
 use super::{Clamp, Kernel, Pending, Shifts};
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
@@ -202,6 +203,7 @@ impl Kernel for Dense {
         out.set("rows", self.rows);
         out.set("in_features", self.in_features);
         out.set("out_features", self.out_features);
+        RegisterTile::dense(out.unroll(), self.out_features).set(out);
         self.accumulator.set(out, self.clamp);
         out.weights_and_bias(&self.weights, self.in_features, &self.bias);
         self.shifts.set(out);

@@ -18,6 +18,7 @@ mod reduce;
 mod resize;
 mod softmax;
 mod table;
+mod tile;
 mod window;
 
 use crate::emit::KernelEmit;
