@@ -84,7 +84,7 @@ pub fn inspect(
     let graph = crate::onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
     let (rewritten, mut tensors) = crate::rewrite_scales(&graph, options.scales)?;
     let qgraph = crate::quant::lower(&rewritten, &templates, options.rounding)?;
-    let plan = crate::plan::Plan::new(&qgraph);
+    let plan = crate::plan::Plan::new(&qgraph, &templates);
     // Activation shapes the model does not declare are known once the graph is lowered.
     for report in tensors.tensors.iter_mut().filter(|t| t.shape.is_none()) {
         report.shape = qgraph

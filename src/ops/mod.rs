@@ -45,6 +45,13 @@ pub trait Kernel: std::fmt::Debug {
     fn supports_int16(&self) -> bool {
         false
     }
+    /// Whether output element `i` is computed from element `i` of the layer's one tensor
+    /// input alone (constants aside). Such a layer can overwrite its input when the input
+    /// dies there: the memory plan then runs it in place, and its template gets `in_place`
+    /// and one buffer, `data`, for both.
+    fn pointwise(&self) -> bool {
+        false
+    }
     /// The requantization shift of each output channel, for layers with per-channel weights.
     fn channel_shifts(&self) -> Option<&Shifts> {
         None
