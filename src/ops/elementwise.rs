@@ -355,7 +355,7 @@ impl Kernel for ElementwiseKernel {
                 None => {
                     next_input += 1;
                     indexed = true;
-                    let var = &out.input_vars()[next_input - 1];
+                    let var = KernelEmit::input_name(next_input - 1, self.tensors);
                     (format!("{var}[{index}]"), Elem::I8)
                 }
             };
