@@ -149,7 +149,7 @@ pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> R
     let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
     let (graph, scales) = rewrite_scales(&graph, options.scales)?;
     let qgraph = quant::lower(&graph, &templates, options.rounding)?;
-    let plan = plan::Plan::new(&qgraph);
+    let plan = plan::Plan::new(&qgraph, &templates);
     let emitted = emit::emit(
         &graph,
         &qgraph,

@@ -43,3 +43,10 @@ fn digits_qat_arena_section_items() {
         .to_string();
     insta::assert_snapshot!("digits_qat_arena_section", diff);
 }
+
+/// Pointwise layers running in place: one `data` buffer each, one arena window in
+/// `run_layers` (table, requantize int8 and int16, arithmetic with a constant).
+#[test]
+fn in_place_chain_module() {
+    insta::assert_snapshot!("in_place_chain", generate("ops/in_place_chain"));
+}

@@ -1282,6 +1282,32 @@ def int16_matmul_i64():
     return g.finish(g.node("MatMul", [x, w]), -2, opset=INT16_OPSET, dtype=np.int16)
 
 
+@fixture
+def in_place_chain():
+    """Pointwise layers between two others, so that each one's input dies there and the memory
+    plan runs it in place: a LeakyRelu table, a standalone Clip, requantizations (int8 and
+    int16), Add of a per-channel int32 constant, Sub from a scalar constant, a Neg table."""
+    rng = rng_for("in_place_chain")
+    g = Graph("in_place_chain")
+    x = g.input([1, 3, 4, 5], -5)
+    c = g.weight(np.array([100, -37, 5], dtype=np.int8).reshape(3, 1, 1), -6)
+    t = g.qdq(g.node("Mul", [x, c]), -5)
+    t = g.qdq(g.node("LeakyRelu", [t], alpha=0.1), -5)
+    lo = g.const(np.float32(-1.0), "lo")
+    hi = g.const(np.float32(0.32), "hi")
+    t = g.qdq(g.node("Clip", [t, lo, hi]), -3)
+    t = g.qdq(t, -4)
+    t = g.qdq(t, -9, dtype=np.int16)
+    t = g.qdq(t, -7, dtype=np.int16)
+    t = g.qdq(t, -4)
+    bias = g.weight(rng.integers(-5000, 5000, size=[3, 1, 1]), -9, np.int32)
+    t = g.qdq(g.node("Add", [t, bias]), -4)
+    scalar = g.weight(np.int8(3), -3)
+    t = g.qdq(g.node("Sub", [scalar, t]), -4)
+    t = g.qdq(g.node("Neg", [t]), -4)
+    return g.finish(g.node("Relu", [t]), -3, opset=INT16_OPSET)
+
+
 def record(name, model):
     samples = TABLE_SAMPLES if name in TABLE_OPS or name.startswith(("leaky_relu", "prelu", "swish", "pow")) else SAMPLES
     os.makedirs(OUT_DIR, exist_ok=True)

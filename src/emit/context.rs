@@ -85,7 +85,7 @@ pub fn set_layer_context(graph: &QGraph, layer: &Layer, unroll: usize, out: &mut
         .map(|(&id, var)| tensor_info(graph, id, var))
         .collect();
     out.set("inputs", inputs);
-    out.set("output", tensor_info(graph, layer.output, "output"));
+    out.set("output", tensor_info(graph, layer.output, out.output_var()));
     // The output's element type, for kernels that handle int16 (`Kernel::supports_int16`);
     // inputs carry theirs in `inputs[i].dtype`.
     out.set("out_ty", out.output_type().rust());

@@ -66,30 +66,50 @@ pub struct KernelEmit {
     pub statics: Vec<StaticArray>,
     pub description: String,
     input_vars: Vec<String>,
+    output_var: &'static str,
     output_type: QType,
     unroll: usize,
+    in_place: bool,
 }
+
+/// The one buffer of a layer that runs in place: it holds the input on entry and the output
+/// on return.
+const IN_PLACE_BUFFER: &str = "data";
 
 impl KernelEmit {
     /// `fn_name` is the layer function's name; `inputs` the lengths of its input buffers.
-    pub fn new(fn_name: &str, inputs: &[(usize, QType)], output: (usize, QType)) -> KernelEmit {
-        let names: Vec<String> = (0..inputs.len())
-            .map(|i| Self::input_name(i, inputs.len()))
-            .collect();
+    /// `in_place` (a pointwise layer the memory plan lets overwrite its one input): the
+    /// function takes a single `data: &mut [T; N]` for both.
+    pub fn new(
+        fn_name: &str,
+        inputs: &[(usize, QType)],
+        output: (usize, QType),
+        in_place: bool,
+    ) -> KernelEmit {
         let (out_len, out_type) = output;
-        let params: Vec<String> = names
-            .iter()
-            .zip(inputs)
-            .map(|(name, (len, ty))| format!("{name}: &[{}; {len}]", ty.rust()))
-            .chain(std::iter::once(format!(
-                "output: &mut [{}; {out_len}]",
-                out_type.rust()
-            )))
-            .collect();
+        let (names, params) = if in_place {
+            let param = format!("{IN_PLACE_BUFFER}: &mut [{}; {out_len}]", out_type.rust());
+            (vec![IN_PLACE_BUFFER.to_string()], vec![param])
+        } else {
+            let names: Vec<String> = (0..inputs.len())
+                .map(|i| Self::input_name(i, inputs.len()))
+                .collect();
+            let params = names
+                .iter()
+                .zip(inputs)
+                .map(|(name, (len, ty))| format!("{name}: &[{}; {len}]", ty.rust()))
+                .chain(std::iter::once(format!(
+                    "output: &mut [{}; {out_len}]",
+                    out_type.rust()
+                )))
+                .collect();
+            (names, params)
+        };
         let mut context = tera::Context::new();
         context.insert("fn_name", fn_name);
         // No clamp unless the kernel sets one (see `Clamp::set`).
         context.insert("clamp", "");
+        context.insert("in_place", &in_place);
         context.insert("signature", &format!("{fn_name}({})", params.join(", ")));
         KernelEmit {
             context,
@@ -97,8 +117,10 @@ impl KernelEmit {
             statics: Vec::new(),
             description: String::new(),
             input_vars: names,
+            output_var: if in_place { IN_PLACE_BUFFER } else { "output" },
             output_type: out_type,
             unroll: 1,
+            in_place,
         }
     }
 
@@ -118,9 +140,20 @@ impl KernelEmit {
         self.output_type
     }
 
-    /// The Rust names of the input buffers, in order (`input`, or `input0`, `input1`, ...).
+    /// Whether the layer overwrites its input (see [`KernelEmit::new`]).
+    pub fn in_place(&self) -> bool {
+        self.in_place
+    }
+
+    /// The Rust names of the input buffers, in order (`input`, or `input0`, `input1`...;
+    /// `data` in place).
     pub fn input_vars(&self) -> &[String] {
         &self.input_vars
+    }
+
+    /// The Rust name of the output buffer: `output`, or `data` in place.
+    pub fn output_var(&self) -> &str {
+        self.output_var
     }
 
     /// The parameter name of input `index` of `count`: `input` alone, else `input0`, `input1`...

@@ -46,7 +46,8 @@ pub fn emit(
         let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
         let buffer = |t: usize| (qgraph.tensors[t].len(), qgraph.tensors[t].dtype);
         let inputs: Vec<(usize, QType)> = layer.inputs.iter().map(|&t| buffer(t)).collect();
-        let mut out = KernelEmit::new(&fn_name, &inputs, buffer(layer.output));
+        let in_place = plan.in_place[index];
+        let mut out = KernelEmit::new(&fn_name, &inputs, buffer(layer.output), in_place);
         context::set_layer_context(qgraph, layer, unroll, &mut out);
         layer.kernel.emit(&mut out)?;
         // A user template for the node's op replaces the built-in kernel template.
@@ -56,7 +57,7 @@ pub fn emit(
         let mut function =
             kernel::render(templates.tera(), template, out.context(), &layer.node.name)?;
         simplify::simplify(&mut function);
-        let doc = module::layer_doc(qgraph, layer, index, &out.description);
+        let doc = module::layer_doc(qgraph, layer, index, &out.description, in_place);
         function.attrs.splice(0..0, doc);
         layers.push(RenderedLayer {
             fn_name,

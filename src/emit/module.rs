@@ -169,11 +169,10 @@ pub fn assemble(
     let in_scales: Vec<&Ident> = inputs.iter().map(|p| &p.scale).collect();
     let out_scales: Vec<&Ident> = outputs.iter().map(|p| &p.scale).collect();
 
-    let calls = graph
-        .layers
+    let calls = layers
         .iter()
-        .zip(layers)
-        .map(|(layer, rendered)| layer_call(graph, plan, layer, rendered, &inputs, &outputs))
+        .enumerate()
+        .map(|(step, rendered)| layer_call(graph, plan, step, rendered, &inputs, &outputs))
         .collect::<Result<Vec<_>>>()?;
     let functions = layers.iter().map(|l| &l.function);
     // Models whose tensors all live in the caller's buffers never touch the arena.
@@ -452,14 +451,28 @@ fn calls(text: &str, name: &str) -> bool {
 fn layer_call(
     graph: &QGraph,
     plan: &Plan,
-    layer: &Layer,
+    step: usize,
     rendered: &RenderedLayer,
     inputs: &[PortItems],
     outputs: &[PortItems],
 ) -> Result<TokenStream> {
+    let layer = &graph.layers[step];
     let function = Ident::new(&rendered.fn_name, Span::call_site());
     let out_len = graph.tensors[layer.output].len();
     let out_len_literal = Literal::usize_unsuffixed(out_len);
+    // In place, the input and the output are one window of the arena.
+    if let (true, Storage::Arena { offset, dtype }) =
+        (plan.in_place[step], plan.storage[layer.output])
+    {
+        let (_, split) = arena_helper_names(dtype);
+        let (arena, offset) = (arena_var(dtype), Literal::usize_unsuffixed(offset));
+        return Ok(quote! {
+            {
+                let (_, data, _) = #split::<#offset, #out_len_literal>(#arena)?;
+                #function(data);
+            }
+        });
+    }
     // An input in the caller's buffers, or a window of an arena. `split` is the output's
     // arena when that one is split around the output (its other tensors are then read from
     // the parts below and above).
@@ -610,13 +623,14 @@ pub fn layer_doc(
     layer: &Layer,
     index: usize,
     description: &str,
+    in_place: bool,
 ) -> Vec<syn::Attribute> {
     let shape = |t: usize| {
         let tensor = &graph.tensors[t];
         format!("{:?} at 2^{}", tensor.shape, tensor.exponent)
     };
     let inputs: Vec<String> = layer.inputs.iter().map(|&t| shape(t)).collect();
-    let lines = [
+    let mut lines = vec![
         format!(
             " Layer {index}: `{}` from node `{}`.",
             layer.ops,
@@ -625,6 +639,9 @@ pub fn layer_doc(
         format!(" {} -> {}.", inputs.join(" and "), shape(layer.output)),
         format!(" {}.", comment_safe(description)),
     ];
+    if in_place {
+        lines.push(" In place: `data` holds the input on entry and the output on return.".into());
+    }
     lines
         .iter()
         .map(|line| syn::parse_quote!(#[doc = #line]))

@@ -52,6 +52,8 @@ pub struct LayerRow {
     pub accumulator_bound: Option<u64>,
     pub wide_accumulator: bool,
     pub macs: u64,
+    /// Whether the layer overwrites its input (the memory plan found it dies there).
+    pub in_place: bool,
 }
 
 /// The end-to-end effect of the rewrite on the first graph output.
@@ -84,7 +86,7 @@ pub fn inspect(
     let graph = crate::onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
     let (rewritten, mut tensors) = crate::rewrite_scales(&graph, options.scales)?;
     let qgraph = crate::quant::lower(&rewritten, &templates, options.rounding)?;
-    let plan = crate::plan::Plan::new(&qgraph);
+    let plan = crate::plan::Plan::new(&qgraph, &templates);
     // Activation shapes the model does not declare are known once the graph is lowered.
     for report in tensors.tensors.iter_mut().filter(|t| t.shape.is_none()) {
         report.shape = qgraph
@@ -97,7 +99,8 @@ pub fn inspect(
     let layers = qgraph
         .layers
         .iter()
-        .map(|layer| LayerRow {
+        .zip(&plan.in_place)
+        .map(|(layer, &in_place)| LayerRow {
             node: layer.node.name.clone(),
             ops: layer.ops.clone(),
             input_exponents: layer
@@ -114,6 +117,7 @@ pub fn inspect(
             accumulator_bound: layer.kernel.accumulator().map(|a| a.bound),
             wide_accumulator: layer.kernel.accumulator().is_some_and(|a| a.wide),
             macs: layer.kernel.macs(),
+            in_place,
         })
         .collect();
 

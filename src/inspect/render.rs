@@ -58,7 +58,11 @@ impl Inspection {
             .map(|l| {
                 vec![
                     l.node.clone(),
-                    l.ops.clone(),
+                    if l.in_place {
+                        format!("{} (in place)", l.ops)
+                    } else {
+                        l.ops.clone()
+                    },
                     format!(
                         "{} -> {}",
                         list(&l.input_exponents, i32::to_string),

@@ -334,34 +334,40 @@ impl Kernel for ElementwiseKernel {
             other => format!("{other:?}").to_lowercase(),
         };
         out.set("op", &op);
-        // Each operand reads a kernel input or its static.
+        // Each operand reads a kernel input or its static, at its broadcast index; in place,
+        // the one tensor operand is the element about to be overwritten.
         let mut next_input = 0;
-        for (key, constant) in [("a", &self.constant_a), ("b", &self.constant_b)] {
-            let (source, elem) = match constant {
+        let mut indexed = false;
+        for (key, constant, index) in [
+            ("a", &self.constant_a, &self.index_a),
+            ("b", &self.constant_b, &self.index_b),
+        ] {
+            let (element, elem) = match constant {
                 Some(values) => {
                     let fits_i8 = values.iter().all(|v| i8::try_from(*v).is_ok());
                     let elem = if fits_i8 { Elem::I8 } else { Elem::I32 };
                     let suffix = format!("OPERAND_{}", key.to_uppercase());
                     let name = out.add_static(&suffix, elem, &[values.len()], values.clone());
-                    (format!("{name}.0"), elem)
+                    indexed |= index != "0";
+                    (format!("{name}.0[{index}]"), elem)
                 }
+                None if out.in_place() => ("*y".to_string(), Elem::I8),
                 None => {
                     next_input += 1;
-                    (
-                        KernelEmit::input_name(next_input - 1, self.tensors),
-                        Elem::I8,
-                    )
+                    indexed = true;
+                    let var = KernelEmit::input_name(next_input - 1, self.tensors);
+                    (format!("{var}[{index}]"), Elem::I8)
                 }
             };
-            out.set(&format!("source_{key}"), source);
+            out.set(key, element);
             // Operands are read as i32; an int32 static already is.
             out.set(
                 &format!("widen_{key}"),
                 if elem == Elem::I32 { "" } else { " as i32" },
             );
         }
-        out.set("index_a", &self.index_a);
-        out.set("index_b", &self.index_b);
+        // Whether the loop needs the flat index `i`.
+        out.set("indexed", indexed);
         out.set("shift_a", self.shift_a);
         out.set("shift_b", self.shift_b);
         out.set("shift", self.shift);
@@ -389,5 +395,14 @@ impl Kernel for ElementwiseKernel {
 
     fn accumulator(&self) -> Option<Accumulator> {
         self.accumulator
+    }
+
+    /// One activation read at the output's own index, the other operand a constant.
+    fn pointwise(&self) -> bool {
+        let at_own_index =
+            |constant: &Option<Vec<i64>>, index: &str| constant.is_none() && index == "i";
+        self.tensors == 1
+            && (at_own_index(&self.constant_a, &self.index_a)
+                || at_own_index(&self.constant_b, &self.index_b))
     }
 }

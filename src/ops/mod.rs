@@ -46,6 +46,13 @@ pub trait Kernel: std::fmt::Debug {
     fn supports_int16(&self) -> bool {
         false
     }
+    /// Whether output element `i` is computed from element `i` of the layer's one tensor
+    /// input alone (constants aside). Such a layer can overwrite its input when the input
+    /// dies there: the memory plan then runs it in place, and its template gets `in_place`
+    /// and one buffer, `data`, for both.
+    fn pointwise(&self) -> bool {
+        false
+    }
     /// The requantization shift of each output channel, for layers with per-channel weights.
     fn channel_shifts(&self) -> Option<&Shifts> {
         None
@@ -282,14 +289,14 @@ const TABLE_CONSTRAINT: &str =
 /// Every operator the lowering implements, in the order of the README table (one line each).
 #[rustfmt::skip]
 pub const OPERATORS: &[Operator] = &[
-    op("QuantizeLinear", quantize::lower_quantize, "int8, or int16 (opset 21); power-of-two per-tensor scale, zero point 0; between int8 and int16 a requantizing shift", &["digits_esppq", "digits_qat", "ops/int16_requantize_chain", "ops/int16_reshape_clip"]),
+    op("QuantizeLinear", quantize::lower_quantize, "int8, or int16 (opset 21); power-of-two per-tensor scale, zero point 0; between int8 and int16 a requantizing shift", &["digits_esppq", "digits_qat", "ops/int16_requantize_chain", "ops/int16_reshape_clip", "ops/in_place_chain"]),
     op("DequantizeLinear", quantize::lower_dequantize, "int8 or int16 activations; int8/int32 constants; per channel (axis, 1-D power-of-two scale) for the weights and biases of Conv, ConvTranspose, Gemm and MatMul", &["digits_esppq", "digits_qat", "ops/conv2d_per_channel"]),
     op("Conv", conv::lower, "1-D and 2-D; any groups (depthwise); pads, auto_pad, strides, dilations; int8 or int16 activations; constant int8 weights, per tensor or per output channel; i64 accumulator when the worst case exceeds i32", &["ops/conv2d_pointwise_per_channel", "ops/int16_conv_relu", "ops/int8_conv_to_int16", "ops/conv1d_pads_stride", "ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq", "ops/conv2d_same_upper_stride2", "ops/conv2d_grouped_dilated", "ops/conv2d_per_channel", "ops/conv1d_depthwise_per_channel", "ops/conv2d_grouped_per_channel", "ops/conv2d_wide_accumulator"]),
     op("ConvTranspose", conv_transpose::lower, "1-D and 2-D; any groups; explicit pads, strides, dilations, output_padding (no output_shape); weights per tensor or per channel along axis 1", &["ops/conv_transpose_stride2", "ops/conv_transpose1d_groups", "ops/conv_transpose_per_channel"]),
     op("Gemm", dense::lower, "constant 2-D int8 weight, per tensor or per output feature; transA, transB; power-of-two alpha, and beta (power of two for an int32 C); int8 or int16 activations", &["ops/int16_gemm_to_int8", "ops/gemm_trans_alpha_beta", "ops/gemm_per_channel_trans_b", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
     op("MatMul", dense::lower, "activation (int8 or int16) × constant 2-D int8 weight (per tensor or per output feature), or int8 activation × activation with broadcast batch dims", &["ops/int16_matmul_i64", "ops/matmul_batched", "ops/matmul_weight", "ops/matmul_per_channel"]),
-    op("Add", elementwise::lower, "two activations, or one and a DequantizeLinear constant; numpy broadcasting; the aligned operands within 2^24 (exponents at most 16 apart for int8)", &["ops/add_constant_int32", "ops/add_broadcast_channel", "ops/add_broadcast_both", "digits_esppq", "residual_cnn_esppq"]),
-    op("Sub", elementwise::lower, "as Add", &["ops/sub_constant_first", "ops/sub_same_shape", "ops/sub_broadcast_rank"]),
+    op("Add", elementwise::lower, "two activations, or one and a DequantizeLinear constant; numpy broadcasting; the aligned operands within 2^24 (exponents at most 16 apart for int8)", &["ops/add_constant_int32", "ops/add_broadcast_channel", "ops/add_broadcast_both", "digits_esppq", "residual_cnn_esppq", "ops/in_place_chain"]),
+    op("Sub", elementwise::lower, "as Add", &["ops/sub_constant_first", "ops/sub_same_shape", "ops/sub_broadcast_rank", "ops/in_place_chain"]),
     op("Mul", elementwise::lower, "two activations, or one and a DequantizeLinear constant; numpy broadcasting; x * f(x) of a table op (Swish) fuses into one table", &["ops/mul_constant_int8", "ops/swish_fused", "ops/swish_qdq", "ops/mul_same_shape", "ops/mul_broadcast"]),
     op("Div", elementwise::lower, "two activations, numpy broadcasting; ea - eb - ey >= -8, so that it is exact", &["ops/div_broadcast"]),
     op("Mod", elementwise::lower, "fmod = 1 (float semantics), two activations, numpy broadcasting; exponents at most 16 apart", &["ops/mod_fmod"]),
@@ -301,8 +308,8 @@ pub const OPERATORS: &[Operator] = &[
     op("Cast", layout::lower, "to float only, of an activation or a comparison; no code", &["ops/compare_equal"]),
     op("Concat", concat::lower, "activations at any exponents (requantized to the output's)", &["ops/concat_mixed_exponents", "ops/concat_last_axis", "kws1d_esppq"]),
     op("Relu", activation::lower, "fused into the preceding layer, or into the requantization after it", &["ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat"]),
-    op("Clip", activation::lower, "constant bounds (float, or DequantizeLinear as ESP-PPQ writes them); fused into the preceding layer, or into the requantization after it", &["residual_cnn_esppq", "ops/conv2d_grouped_dilated", "ops/clip_standalone"]),
-    op("LeakyRelu", table::lower, "256-entry table, slope * x in f32 as ONNX Runtime (exact)", &["ops/leaky_relu", "kws1d_esppq"]),
+    op("Clip", activation::lower, "constant bounds (float, or DequantizeLinear as ESP-PPQ writes them); fused into the preceding layer, or into the requantization after it", &["residual_cnn_esppq", "ops/conv2d_grouped_dilated", "ops/clip_standalone", "ops/in_place_chain"]),
+    op("LeakyRelu", table::lower, "256-entry table, slope * x in f32 as ONNX Runtime (exact)", &["ops/leaky_relu", "kws1d_esppq", "ops/in_place_chain"]),
     op("PRelu", table::lower, "one slope or one per channel (float or int8 DequantizeLinear); a table per channel (exact)", &["ops/prelu_per_channel", "ops/prelu_quantized_slope"]),
     op("MaxPool", pool::lower, "1-D and 2-D; pads, strides, dilations, ceil_mode; no Indices output", &["ops/relu_then_maxpool_in_float", "ops/maxpool1d", "digits_qat", "kws1d_esppq", "ops/maxpool2d_ceil_dilated"]),
     op("AveragePool", pool::lower, "1-D and 2-D; pads, strides, ceil_mode, count_include_pad", &["ops/avgpool1d_ceil", "kws1d_esppq", "ops/avgpool2d_count_include_pad", "ops/avgpool2d_exclude_pad_ceil"]),
@@ -332,7 +339,7 @@ pub const OPERATORS: &[Operator] = &[
     op("Log", table::lower, TABLE_CONSTRAINT, &["ops/log"]),
     op("Sqrt", table::lower, TABLE_CONSTRAINT, &["ops/sqrt"]),
     op("Softplus", table::lower, TABLE_CONSTRAINT, &["ops/softplus"]),
-    op("Neg", table::lower, "256-entry int8 table (exact)", &["ops/neg"]),
+    op("Neg", table::lower, "256-entry int8 table (exact)", &["ops/neg", "ops/in_place_chain"]),
     op("Erf", table::lower, TABLE_CONSTRAINT, &["ops/erf"]),
     op("Gelu", table::lower, "approximate none or tanh (opset 20); 256-entry int8 table, f in f64", &["ops/gelu"]),
     op("Flatten", layout::lower, "no code: a view", &["digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),

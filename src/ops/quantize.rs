@@ -302,4 +302,8 @@ impl Kernel for Requantize {
     fn supports_int16(&self) -> bool {
         true
     }
+
+    fn pointwise(&self) -> bool {
+        true
+    }
 }

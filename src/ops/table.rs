@@ -276,4 +276,8 @@ impl Kernel for TableKernel {
         ));
         Ok(())
     }
+
+    fn pointwise(&self) -> bool {
+        true
+    }
 }
