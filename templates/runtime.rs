@@ -54,6 +54,45 @@ fn requantize_i8(acc: i32, shift: i32) -> i8 {
     saturate_i8(shift_round(acc, shift))
 }
 
+/// [`shift_round`] with one add and one shift, for `0 < shift < 32` and
+/// `|value| + 2^(shift-1) <= i32::MAX`, which the generator proves from the layer's
+/// accumulator bound before it calls this (the header's `acc bound` column). Half to even adds
+/// `2^(shift-1) - 1` plus the kept part's lowest bit, so that a tie rounds up only when odd.
+#[inline(always)]
+fn shift_round_with_headroom(value: i32, shift: i32) -> i32 {
+    let s = (shift as u32).clamp(1, 31);
+    let odd_or_up = if ROUND_HALF_UP { 1 } else { (value >> s) & 1 };
+    // Wrapping only so that the call cannot panic; under the bound it never wraps.
+    value.wrapping_add((1 << (s - 1)) - 1 + odd_or_up) >> s
+}
+
+/// Requantizes an accumulator whose bound leaves room for the rounding add (see
+/// [`shift_round_with_headroom`]) to `[LO, HI]`: the int8 or int16 range, or a fused
+/// Relu/Clip within it.
+#[inline(always)]
+fn requantize_bounded<const LO: i32, const HI: i32>(acc: i32, shift: i32) -> i32 {
+    let value = shift_round_with_headroom(acc, shift);
+    if value < LO {
+        LO
+    } else if value > HI {
+        HI
+    } else {
+        value
+    }
+}
+
+/// [`requantize_bounded`] to int8.
+#[inline(always)]
+fn requantize_bounded_i8<const LO: i32, const HI: i32>(acc: i32, shift: i32) -> i8 {
+    requantize_bounded::<LO, HI>(acc, shift) as i8
+}
+
+/// [`requantize_bounded`] to int16.
+#[inline(always)]
+fn requantize_bounded_i16<const LO: i32, const HI: i32>(acc: i32, shift: i32) -> i16 {
+    requantize_bounded::<LO, HI>(acc, shift) as i16
+}
+
 /// [`requantize_i8`] with a fused Relu/Clip: `clamp(round(acc * 2^-shift), LO, HI)` for
 /// `-128 <= LO <= HI <= 127`. One pair of compares instead of saturating, then clamping.
 #[inline(always)]

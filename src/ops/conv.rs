@@ -201,7 +201,7 @@ impl Kernel for Conv2d {
         out.set("out_per_group", self.out_channels / self.groups);
         out.set("weights_per_channel", per_channel);
         self.window.set(out);
-        self.accumulator.set(out, self.clamp);
+        self.accumulator.set(out, self.clamp, self.shifts.values());
         out.weights_and_bias(&self.weights, per_channel, &self.bias);
         self.shifts.set(out);
         out.describe(format!(

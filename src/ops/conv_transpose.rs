@@ -271,7 +271,7 @@ impl Kernel for ConvTranspose2d {
             }
         }
         out.set("taps", taps);
-        self.accumulator.set(out, self.clamp);
+        self.accumulator.set(out, self.clamp, self.shifts.values());
         out.weights_and_bias(&self.weights, per_channel, &self.bias);
         self.shifts.set(out);
         out.describe(format!(

@@ -204,7 +204,7 @@ impl Kernel for Dense {
         out.set("in_features", self.in_features);
         out.set("out_features", self.out_features);
         RegisterTile::dense(out.unroll(), self.out_features).set(out);
-        self.accumulator.set(out, self.clamp);
+        self.accumulator.set(out, self.clamp, self.shifts.values());
         out.weights_and_bias(&self.weights, self.in_features, &self.bias);
         self.shifts.set(out);
         out.describe(format!(

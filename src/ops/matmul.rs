@@ -115,7 +115,7 @@ impl Kernel for MatMulKernel {
         out.set("index_a", &self.index_a);
         out.set("index_b", &self.index_b);
         out.set("shift", self.shift);
-        self.accumulator.set(out, self.clamp);
+        self.accumulator.set(out, self.clamp, &[self.shift]);
         out.describe(format!(
             "{} matrices of {m}x{k} by {k}x{n}, shift {}",
             self.matrices, self.shift

@@ -63,10 +63,26 @@ impl Accumulator {
 
     /// Template variables: `acc`, the accumulator type (`i32` or `i64`), and `requantize`,
     /// the helper that rounds it to the output's type, with the fused `clamp` (see
-    /// [`Clamp::set`]). An i32 accumulator with a clamp gets `requantize_within_*::<LO, HI>`,
-    /// which saturates and clamps in one step, and `clamp` is then empty.
-    pub fn set(self, out: &mut KernelEmit, clamp: Clamp) {
+    /// [`Clamp::set`]), for a layer whose output channels shift by `shifts`:
+    /// - `requantize_bounded_*::<LO, HI>` when the bound leaves room for rounding by one add
+    ///   ([`Accumulator::has_rounding_headroom`]); it saturates and clamps in one step;
+    /// - else `requantize_within_*::<LO, HI>` for an i32 accumulator with a clamp;
+    /// - else the plain helper. `clamp` is empty when the helper applies it.
+    pub fn set(self, out: &mut KernelEmit, clamp: Clamp, shifts: &[i32]) {
         clamp.set(out);
+        let ty = out.output_type();
+        if self.has_rounding_headroom(shifts) && clamp.lo <= clamp.hi {
+            let bounded = format!(
+                "requantize_bounded_{}::<{}, {}>",
+                ty.rust(),
+                clamp.lo,
+                clamp.hi
+            );
+            out.set("acc", "i32");
+            out.set("requantize", bounded);
+            out.set("clamp", "");
+            return;
+        }
         let (ty, requantize) = match (self.wide, out.output_type()) {
             (false, QType::I8) => ("i32", "requantize_i8"),
             (true, QType::I8) => ("i64", "requantize_i64"),
@@ -89,6 +105,17 @@ impl Accumulator {
         }
     }
 
+    /// Whether `shift_round_with_headroom` may round this accumulator: i32, every shift in
+    /// `1..=31`, and `bound + 2^(shift - 1) <= i32::MAX` so that the rounding add cannot
+    /// overflow.
+    pub fn has_rounding_headroom(self, shifts: &[i32]) -> bool {
+        !self.wide
+            && !shifts.is_empty()
+            && shifts.iter().all(|&s| {
+                (1..=31).contains(&s) && self.bound + (1u64 << (s - 1)) <= i32::MAX as u64
+            })
+    }
+
     /// The header table's text: the bound, and the type when it is i64.
     pub fn describe(self) -> String {
         if self.wide {
@@ -102,6 +129,21 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_headroom_needs_room_for_half_a_step() {
+        let acc = |bound: u64| Accumulator { bound, wide: false };
+        // 2^31 - 1 - 2^6 leaves exactly room for shift 7's rounding add, not for shift 8's.
+        let bound = i32::MAX as u64 - 64;
+        assert!(acc(bound).has_rounding_headroom(&[7]));
+        assert!(!acc(bound).has_rounding_headroom(&[7, 8]));
+        // Shifts outside 1..=31 take the general helper.
+        assert!(!acc(1000).has_rounding_headroom(&[0]));
+        assert!(!acc(1000).has_rounding_headroom(&[-2]));
+        assert!(!acc(1000).has_rounding_headroom(&[32]));
+        assert!(acc(1000).has_rounding_headroom(&[31]));
+        assert!(!Accumulator { bound: 1000, wide: true }.has_rounding_headroom(&[7]));
+    }
 
     fn node() -> Node {
         Node {

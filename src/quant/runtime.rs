@@ -27,6 +27,10 @@ macro_rules! runtime_with_rounding {
                 shift_round(value, shift)
             }
 
+            pub fn round_shift_with_headroom(value: i32, shift: i32) -> i32 {
+                shift_round_with_headroom(value, shift)
+            }
+
             pub fn requantize_wide(acc: i64, shift: i32) -> i8 {
                 requantize_i64(acc, shift)
             }
@@ -211,6 +215,35 @@ mod tests {
                 let up = (exact + 0.5).floor() as i64;
                 assert_eq!(round_shift(value, shift), even, "{value} >> {shift}");
                 assert_eq!(half_up::round_shift(value, shift), up, "{value} >> {shift}");
+            }
+        }
+    }
+
+    /// The one-add rounding equals the general one wherever its precondition holds
+    /// (`|value| + 2^(shift-1) <= i32::MAX`), in both rounding modes, up to that limit.
+    #[test]
+    fn rounding_with_headroom_equals_the_general_rounding() {
+        for shift in 1..32 {
+            let limit = i32::MAX - (1i32 << (shift - 1));
+            let mut values: Vec<i32> = (-3000..3000).collect();
+            for k in 0..64 {
+                let step = (limit / 64).max(1);
+                values.extend([limit - k, -limit + k, k * step, -k * step]);
+                // Ties and their neighbours at the largest multiples of 2^shift.
+                let tie = ((limit >> shift) - k).max(0) * (1 << shift) + (1 << (shift - 1));
+                values.extend([tie, tie - 1, -tie, -tie + 1]);
+            }
+            for &value in values.iter().filter(|v| v.unsigned_abs() <= limit as u32) {
+                assert_eq!(
+                    round_shift_with_headroom(value, shift) as i64,
+                    round_shift(value, shift),
+                    "{value} >> {shift}"
+                );
+                assert_eq!(
+                    half_up::round_shift_with_headroom(value, shift) as i64,
+                    half_up::round_shift(value, shift),
+                    "{value} >> {shift} (half-up)"
+                );
             }
         }
     }
