@@ -876,9 +876,9 @@ def conv2d_per_channel():
 
 @fixture
 def conv2d_pointwise_per_channel():
-    # 1x1 convolution (the pointwise kernel's register tiles, 4 channels x 3 pixels by
-    # default): 5 channels and 25 pixels leave one of each over; two images; per-channel
-    # weights and bias; Relu.
+    # 1x1 convolution (the pointwise kernel's register tiles: with 6 input channels, blocks
+    # of 3 output channels): 5 channels leave 2 over; two images; per-channel weights and
+    # bias; Relu.
     rng = rng_for("conv2d_pointwise_per_channel")
     g = Graph("conv2d_pointwise_per_channel")
     x = g.input([2, 6, 5, 5], -5)

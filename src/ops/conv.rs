@@ -190,7 +190,7 @@ impl Kernel for Conv2d {
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
         if self.is_pointwise() {
             let plane = self.window.in_h * self.window.in_w;
-            RegisterTile::new(out.unroll(), self.out_channels, plane).set(out);
+            RegisterTile::new(out.unroll(), self.out_channels, plane, self.in_channels).set(out);
         }
         let per_group_in = self.in_channels / self.groups;
         let per_channel = self.weights.len() / self.out_channels;
