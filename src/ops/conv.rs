@@ -10,6 +10,7 @@ use crate::onnx::Node;
 use crate::quant::accumulator::Accumulator;
 use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
 use crate::quant::{Lowering, Weights};
+use serde::Serialize;
 use std::rc::Rc;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -173,6 +174,55 @@ impl Conv2d {
     }
 }
 
+impl Conv2d {
+    /// The row-at-a-time plan of `conv2d.rs.tera`: the kernel rows' offsets, and the output
+    /// columns of a row in segments: a checked one where taps read the horizontal padding,
+    /// an unchecked one of `steps` steps of `lanes` columns in the interior.
+    fn set_row_plan(&self, out: &mut KernelEmit) {
+        let w = &self.window;
+        let interior = w.interior_columns();
+        // Neighbouring output columns read overlapping input columns: computing a few per
+        // step lets one load serve several taps. Four fit the registers of a 32-bit MCU;
+        // a loop of a single step measured slower than two steps of fewer columns.
+        let lanes = [4, 2, 1]
+            .into_iter()
+            .find(|&lanes| interior.len() >= 2 * lanes)
+            .unwrap_or(1);
+        let steps = interior.len() / lanes;
+        let unchecked_end = interior.start + steps * lanes;
+        let segments = [
+            (true, 0, interior.start),
+            (false, interior.start, unchecked_end),
+            (true, unchecked_end, w.out_w),
+        ];
+        let segments: Vec<ColumnSegment> = segments
+            .into_iter()
+            .filter(|&(_, start, end)| start < end)
+            .map(|(checked, start, end)| ColumnSegment {
+                checked,
+                start,
+                end,
+                steps: (end - start) / lanes,
+            })
+            .collect();
+        out.set("segments", segments);
+        let rows: Vec<usize> = (0..w.kernel[0]).map(|ky| ky * w.dilations[0]).collect();
+        out.set("kernel_rows", rows);
+        let offsets: Vec<usize> = (0..lanes).map(|lane| lane * w.strides[1]).collect();
+        out.set("lanes", offsets);
+    }
+}
+
+/// Output columns `start..end` of a conv2d row: `checked` when their taps may read the
+/// horizontal padding, else `steps` steps of the interior loop.
+#[derive(Serialize)]
+struct ColumnSegment {
+    checked: bool,
+    start: usize,
+    end: usize,
+    steps: usize,
+}
+
 impl Kernel for Conv2d {
     fn supports_int16(&self) -> bool {
         true
@@ -193,6 +243,8 @@ impl Kernel for Conv2d {
             let plane = self.window.in_h * self.window.in_w;
             out.set("tile", TILE);
             out.set("tiled", plane / TILE * TILE);
+        } else {
+            self.set_row_plan(out);
         }
         let per_group_in = self.in_channels / self.groups;
         let per_channel = self.weights.len() / self.out_channels;
