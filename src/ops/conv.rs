@@ -182,11 +182,18 @@ impl Conv2d {
         let w = &self.window;
         let interior = w.interior_columns();
         // Neighbouring output columns read overlapping input columns: computing a few per
-        // step lets one load serve several taps. Four fit the registers of a 32-bit MCU;
-        // a loop of a single step measured slower than two steps of fewer columns.
+        // step lets one load serve several taps. Four fit the registers of a 32-bit MCU when
+        // each column requantizes at once; when columns accumulate over several input
+        // channels, their running sums load and store too, and more than two spill. A loop
+        // of a single step measured slower than two steps of fewer columns.
+        let widest = if self.in_channels / self.groups == 1 {
+            4
+        } else {
+            2
+        };
         let lanes = [4, 2, 1]
             .into_iter()
-            .find(|&lanes| interior.len() >= 2 * lanes)
+            .find(|&lanes| lanes <= widest && interior.len() >= 2 * lanes)
             .unwrap_or(1);
         let steps = interior.len() / lanes;
         let unchecked_end = interior.start + steps * lanes;
