@@ -274,3 +274,56 @@ impl Window2d {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every output column inside `interior_columns` has all its taps inside the row, every
+    /// other column has one outside, and the range ends within the output row.
+    #[test]
+    fn interior_columns_are_exactly_the_unpadded_ones() {
+        for in_w in 1..9 {
+            for kernel in 1..5 {
+                for stride in 1..4 {
+                    for dilation in 1..3 {
+                        for left in 0..4 {
+                            for right in 0..4 {
+                                let extent = dilation * (kernel - 1) + 1;
+                                let span = in_w + left + right;
+                                if span < extent {
+                                    continue;
+                                }
+                                let window = Window2d {
+                                    in_h: 1,
+                                    in_w,
+                                    kernel: [1, kernel],
+                                    strides: [1, stride],
+                                    dilations: [1, dilation],
+                                    pads: [0, left, 0, right],
+                                    out_h: 1,
+                                    out_w: (span - extent) / stride + 1,
+                                };
+                                let inside = |ox: usize| {
+                                    (0..kernel).all(|k| {
+                                        let padded = ox * stride + k * dilation;
+                                        padded >= left && padded - left < in_w
+                                    })
+                                };
+                                let interior = window.interior_columns();
+                                assert!(interior.end <= window.out_w, "{window:?}");
+                                for ox in 0..window.out_w {
+                                    assert_eq!(
+                                        interior.contains(&ox),
+                                        inside(ox),
+                                        "{window:?} column {ox}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
