@@ -976,8 +976,9 @@ def conv2d_wide_kernel_pads():
     x = g.input([2, 2, 3, 4], -5)
     w = g.weight(int8_weights(rng, [3, 2, 3, 5]), -7)
     bias = g.weight(rng.integers(-3000, 3000, size=[3]), -12, np.int32)
-    y = g.node("Conv", [x, w, bias], pads=[3, 1, 0, 4], strides=[1, 1])
+    y = g.node("Conv", [x, w, bias], pads=[3, 1, 0, 4])
     return g.finish(y, -4)
+
 
 TABLE_OPS = {
     # name: (op, input exponent, output exponent, opset, attributes)
