@@ -980,6 +980,19 @@ def conv2d_wide_kernel_pads():
     return g.finish(y, -4)
 
 
+@fixture
+def conv1d_wide_kernel():
+    # A kernel longer than the input: all 20 output columns read padding, too many to write
+    # out one by one, so the kernel loops over them testing every tap.
+    rng = rng_for("conv1d_wide_kernel")
+    g = Graph("conv1d_wide_kernel")
+    x = g.input([1, 2, 20], -5)
+    w = g.weight(int8_weights(rng, [3, 2, 25]), -8)
+    bias = g.weight(rng.integers(-3000, 3000, size=[3]), -13, np.int32)
+    y = g.node("Conv", [x, w, bias], pads=[12, 12])
+    return g.finish(y, -4)
+
+
 TABLE_OPS = {
     # name: (op, input exponent, output exponent, opset, attributes)
     "sigmoid": ("Sigmoid", -5, -7, DEFAULT_OPSET, {}),

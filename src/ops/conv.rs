@@ -1,7 +1,7 @@
 //! Conv (1-D and 2-D, any groups, so depthwise too): `acc = b + sum(x * w)`, requantized to the
 //! output exponent, with a fused Relu/Clip clamp.
 
-use super::window::Window2d;
+use super::window::{Tap, Window2d};
 use super::{Clamp, Kernel, Pending, Shifts};
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
@@ -197,6 +197,11 @@ impl Conv2d {
             .unwrap_or(1);
         let steps = interior.len() / lanes;
         let unchecked_end = interior.start + steps * lanes;
+        // The border columns are written out one by one with only the taps inside the row,
+        // unless there are so many (a kernel wider than the row) that a loop testing every
+        // tap is the smaller code.
+        let border = interior.start + (w.out_w - unchecked_end);
+        let written_out = border <= MAX_WRITTEN_OUT_COLUMNS;
         let segments = [
             (true, 0, interior.start),
             (false, interior.start, unchecked_end),
@@ -210,6 +215,11 @@ impl Conv2d {
                 start,
                 end,
                 steps: (end - start) / lanes,
+                columns: if checked && written_out {
+                    (start..end).map(|ox| self.border_column(ox)).collect()
+                } else {
+                    Vec::new()
+                },
             })
             .collect();
         out.set("segments", segments);
@@ -218,16 +228,49 @@ impl Conv2d {
         let offsets: Vec<usize> = (0..lanes).map(|lane| lane * w.strides[1]).collect();
         out.set("lanes", offsets);
     }
+
+    /// Output column `ox`'s taps that read inside the input row.
+    fn border_column(&self, ox: usize) -> BorderColumn {
+        let w = &self.window;
+        let taps = w
+            .taps()
+            .into_iter()
+            .filter_map(|tap| {
+                let column = (ox * w.strides[1] + tap.dx).checked_sub(w.pads[1])?;
+                (column < w.in_w).then_some(BorderTap { tap, column })
+            })
+            .collect();
+        BorderColumn { ox, taps }
+    }
 }
 
+/// Most border columns of a conv2d row written out one by one.
+const MAX_WRITTEN_OUT_COLUMNS: usize = 16;
+
 /// Output columns `start..end` of a conv2d row: `checked` when their taps may read the
-/// horizontal padding, else `steps` steps of the interior loop.
+/// horizontal padding (written out as `columns` when it is not empty, else a loop testing
+/// each tap), else `steps` steps of the interior loop.
 #[derive(Serialize)]
 struct ColumnSegment {
     checked: bool,
     start: usize,
     end: usize,
     steps: usize,
+    columns: Vec<BorderColumn>,
+}
+
+/// A border output column and its taps inside the input row.
+#[derive(Serialize)]
+struct BorderColumn {
+    ox: usize,
+    taps: Vec<BorderTap>,
+}
+
+/// A kernel tap and the input column it reads.
+#[derive(Serialize)]
+struct BorderTap {
+    tap: Tap,
+    column: usize,
 }
 
 impl Kernel for Conv2d {
