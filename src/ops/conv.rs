@@ -176,8 +176,7 @@ impl Conv2d {
 
 impl Conv2d {
     /// The row-at-a-time plan of `conv2d.rs.tera`: the kernel rows' offsets, and the output
-    /// columns of a row in segments: a checked one where taps read the horizontal padding,
-    /// an unchecked one of `steps` steps of `lanes` columns in the interior.
+    /// columns of a row in segments (see [`ColumnSegment`]).
     fn set_row_plan(&self, out: &mut KernelEmit) {
         let w = &self.window;
         let interior = w.interior_columns();
@@ -202,75 +201,108 @@ impl Conv2d {
         // tap is the smaller code.
         let border = interior.start + (w.out_w - unchecked_end);
         let written_out = border <= MAX_WRITTEN_OUT_COLUMNS;
-        let segments = [
-            (true, 0, interior.start),
-            (false, interior.start, unchecked_end),
-            (true, unchecked_end, w.out_w),
-        ];
-        let segments: Vec<ColumnSegment> = segments
-            .into_iter()
-            .filter(|&(_, start, end)| start < end)
-            .map(|(checked, start, end)| ColumnSegment {
-                checked,
-                start,
-                end,
-                steps: (end - start) / lanes,
-                columns: if checked && written_out {
-                    (start..end).map(|ox| self.border_column(ox)).collect()
-                } else {
-                    Vec::new()
-                },
-            })
-            .collect();
+        let border_segment = |start: usize, end: usize| ColumnSegment {
+            start,
+            end,
+            steps: 0,
+            columns: if written_out {
+                (start..end).map(|ox| self.border_column(ox)).collect()
+            } else {
+                Vec::new()
+            },
+        };
+        let interior_step = ColumnSegment {
+            start: interior.start,
+            end: unchecked_end,
+            steps,
+            columns: (0..lanes).map(|lane| self.interior_column(lane)).collect(),
+        };
+        let segments: Vec<ColumnSegment> = [
+            border_segment(0, interior.start),
+            interior_step,
+            border_segment(unchecked_end, w.out_w),
+        ]
+        .into_iter()
+        .filter(|segment| segment.start < segment.end)
+        .collect();
         out.set("segments", segments);
         let rows: Vec<usize> = (0..w.kernel[0]).map(|ky| ky * w.dilations[0]).collect();
         out.set("kernel_rows", rows);
-        let offsets: Vec<usize> = (0..lanes).map(|lane| lane * w.strides[1]).collect();
-        out.set("lanes", offsets);
     }
 
-    /// Output column `ox`'s taps that read inside the input row.
-    fn border_column(&self, ox: usize) -> BorderColumn {
+    /// Border output column `ox`: its taps that read inside the input row.
+    fn border_column(&self, ox: usize) -> ColumnSum {
         let w = &self.window;
-        let taps = w
+        let terms = w
             .taps()
             .into_iter()
             .filter_map(|tap| {
                 let column = (ox * w.strides[1] + tap.dx).checked_sub(w.pads[1])?;
-                (column < w.in_w).then_some(BorderTap { tap, column })
+                (column < w.in_w).then(|| Term::new(&tap, column.to_string()))
             })
             .collect();
-        BorderColumn { ox, taps }
+        ColumnSum {
+            at: ox.to_string(),
+            terms,
+        }
+    }
+
+    /// Output column `ox + lane` of an interior step whose first column reads input column
+    /// `ix`: every tap.
+    fn interior_column(&self, lane: usize) -> ColumnSum {
+        let offset = lane * self.window.strides[1];
+        let terms = self
+            .window
+            .taps()
+            .iter()
+            .map(|tap| Term::new(tap, format!("ix + {}", offset + tap.dx)))
+            .collect();
+        ColumnSum {
+            at: format!("ox + {lane}"),
+            terms,
+        }
     }
 }
 
 /// Most border columns of a conv2d row written out one by one.
 const MAX_WRITTEN_OUT_COLUMNS: usize = 16;
 
-/// Output columns `start..end` of a conv2d row: `checked` when their taps may read the
-/// horizontal padding (written out as `columns` when it is not empty, else a loop testing
-/// each tap), else `steps` steps of the interior loop.
+/// Output columns `start..end` of a conv2d row: a loop of `steps` steps computing `columns`
+/// each (the interior, whose taps all read inside the row), or, with no steps, `columns`
+/// written out once (border columns, their taps inside the row only), or, with neither, a
+/// loop testing every tap against the row.
 #[derive(Serialize)]
 struct ColumnSegment {
-    checked: bool,
     start: usize,
     end: usize,
     steps: usize,
-    columns: Vec<BorderColumn>,
+    columns: Vec<ColumnSum>,
 }
 
-/// A border output column and its taps inside the input row.
+/// The sum of an output column at index expression `at`: the terms `r{row}[column] * w{tap}`.
 #[derive(Serialize)]
-struct BorderColumn {
-    ox: usize,
-    taps: Vec<BorderTap>,
+struct ColumnSum {
+    at: String,
+    terms: Vec<Term>,
 }
 
-/// A kernel tap and the input column it reads.
+/// One product of a column sum: kernel tap `tap`, on kernel row `row`, times the input at
+/// index expression `column` of that row.
 #[derive(Serialize)]
-struct BorderTap {
-    tap: Tap,
-    column: usize,
+struct Term {
+    row: usize,
+    tap: usize,
+    column: String,
+}
+
+impl Term {
+    fn new(tap: &Tap, column: String) -> Term {
+        Term {
+            row: tap.row,
+            tap: tap.index,
+            column,
+        }
+    }
 }
 
 impl Kernel for Conv2d {
