@@ -953,6 +953,47 @@ def conv2d_wide_accumulator():
     return g.finish(g.node("Conv", [x, w, bias], pads=[1, 1, 1, 1]), -4)
 
 
+
+@fixture
+def conv2d_depthwise_multiplier():
+    # Depthwise with two output channels per input channel; a dilated row (extent 5),
+    # asymmetric pads: 12 interior columns computed four per step between checked borders.
+    rng = rng_for("conv2d_depthwise_multiplier")
+    g = Graph("conv2d_depthwise_multiplier")
+    x = g.input([1, 3, 5, 16], -5)
+    w = g.weight(int8_weights(rng, [6, 1, 3, 3]), -6)
+    bias = g.weight(rng.integers(-2000, 2000, size=[6]), -11, np.int32)
+    y = g.node("Conv", [x, w, bias], group=3, dilations=[1, 2], pads=[1, 3, 2, 0])
+    return g.finish(g.node("Relu", [y]), -4)
+
+
+@fixture
+def conv2d_wide_kernel_pads():
+    # A kernel wider than the input and pads beyond the kernel, two images: no output column
+    # has all its taps inside a row, and the first output row reads only padding (its
+    # outputs are the bias alone).
+    rng = rng_for("conv2d_wide_kernel_pads")
+    g = Graph("conv2d_wide_kernel_pads")
+    x = g.input([2, 2, 3, 4], -5)
+    w = g.weight(int8_weights(rng, [3, 2, 3, 5]), -7)
+    bias = g.weight(rng.integers(-3000, 3000, size=[3]), -12, np.int32)
+    y = g.node("Conv", [x, w, bias], pads=[3, 1, 0, 4])
+    return g.finish(y, -4)
+
+
+@fixture
+def conv1d_wide_kernel():
+    # A kernel longer than the input: all 20 output columns read padding, too many to write
+    # out one by one, so the kernel loops over them testing every tap.
+    rng = rng_for("conv1d_wide_kernel")
+    g = Graph("conv1d_wide_kernel")
+    x = g.input([1, 2, 20], -5)
+    w = g.weight(int8_weights(rng, [3, 2, 25]), -8)
+    bias = g.weight(rng.integers(-3000, 3000, size=[3]), -13, np.int32)
+    y = g.node("Conv", [x, w, bias], pads=[12, 12])
+    return g.finish(y, -4)
+
+
 TABLE_OPS = {
     # name: (op, input exponent, output exponent, opset, attributes)
     "sigmoid": ("Sigmoid", -5, -7, DEFAULT_OPSET, {}),

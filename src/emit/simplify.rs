@@ -1,7 +1,8 @@
 //! Folds the arithmetic identities that templates produce when a literal is 0 or 1
-//! (`top + 0`, `oy * 1`, `oc / 1`, `ry % 1 == 0`, `x.wrapping_sub(0)`), so that the generated
-//! code reads as written by hand and passes clippy in users' crates (`x % 1` is a clippy
-//! error). Only integer identities are folded; templates do integer index arithmetic.
+//! (`top + 0`, `oy * 1`, `oc / 1`, `ry % 1 == 0`, `x.wrapping_sub(0)`), and the parentheses
+//! they leave around a call's argument, so that the generated code reads as written by hand
+//! and passes clippy in users' crates (`x % 1` is a clippy error). Only integer identities
+//! are folded; templates do integer index arithmetic.
 
 use syn::visit_mut::{self, VisitMut};
 use syn::{BinOp, Expr, ExprLit, Lit};
@@ -65,6 +66,17 @@ impl VisitMut for Simplifier {
     fn visit_expr_assign_mut(&mut self, assign: &mut syn::ExprAssign) {
         visit_mut::visit_expr_assign_mut(self, assign);
         unwrap_paren(&mut assign.right);
+    }
+
+    fn visit_expr_method_call_mut(&mut self, call: &mut syn::ExprMethodCall) {
+        visit_mut::visit_expr_method_call_mut(self, call);
+        // `row.get((ox + 1))`, left by a folded `.wrapping_sub(0)` inside the argument.
+        call.args.iter_mut().for_each(unwrap_paren);
+    }
+
+    fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+        visit_mut::visit_expr_call_mut(self, call);
+        call.args.iter_mut().for_each(unwrap_paren);
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
@@ -137,6 +149,14 @@ mod tests {
         assert_eq!(
             simplified("let a = (top + 0).wrapping_sub(0);"),
             "let a = top ;"
+        );
+        assert_eq!(
+            simplified("let a = row.get((ox + 1).wrapping_sub(0));"),
+            "let a = row . get (ox + 1) ;"
+        );
+        assert_eq!(
+            simplified("let a = f((x * 2).wrapping_sub(0), (y));"),
+            "let a = f (x * 2 , y) ;"
         );
         assert_eq!(
             simplified("let a = ry % 1 == 0 && ix < 7;"),

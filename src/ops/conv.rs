@@ -2,7 +2,7 @@
 //! output exponent, with a fused Relu/Clip clamp.
 
 use super::tile::RegisterTile;
-use super::window::Window2d;
+use super::window::{Tap, Window2d};
 use super::{Clamp, Kernel, Pending, Shifts};
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
@@ -11,6 +11,7 @@ use crate::onnx::Node;
 use crate::quant::accumulator::Accumulator;
 use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
 use crate::quant::{Lowering, Weights};
+use serde::Serialize;
 use std::rc::Rc;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -174,6 +175,137 @@ impl Conv2d {
     }
 }
 
+impl Conv2d {
+    /// The row-at-a-time plan of `conv2d.rs.tera`: the kernel rows' offsets, and the output
+    /// columns of a row in segments (see [`ColumnSegment`]).
+    fn set_row_plan(&self, out: &mut KernelEmit) {
+        let w = &self.window;
+        let interior = w.interior_columns();
+        // Neighbouring output columns read overlapping input columns: computing a few per
+        // step lets one load serve several taps. Four fit the registers of a 32-bit MCU when
+        // each column requantizes at once; when columns accumulate over several input
+        // channels, their running sums load and store too, and more than two spill. A loop
+        // of a single step measured slower than two steps of fewer columns.
+        let widest = if self.in_channels / self.groups == 1 {
+            4
+        } else {
+            2
+        };
+        let lanes = [4, 2, 1]
+            .into_iter()
+            .find(|&lanes| lanes <= widest && interior.len() >= 2 * lanes)
+            .unwrap_or(1);
+        let steps = interior.len() / lanes;
+        let unchecked_end = interior.start + steps * lanes;
+        // The border columns are written out one by one with only the taps inside the row,
+        // unless there are so many (a kernel wider than the row) that a loop testing every
+        // tap is the smaller code.
+        let border = interior.start + (w.out_w - unchecked_end);
+        let written_out = border <= MAX_WRITTEN_OUT_COLUMNS;
+        let border_segment = |start: usize, end: usize| ColumnSegment {
+            start,
+            end,
+            steps: 0,
+            columns: if written_out {
+                (start..end).map(|ox| self.border_column(ox)).collect()
+            } else {
+                Vec::new()
+            },
+        };
+        let interior_step = ColumnSegment {
+            start: interior.start,
+            end: unchecked_end,
+            steps,
+            columns: (0..lanes).map(|lane| self.interior_column(lane)).collect(),
+        };
+        let segments: Vec<ColumnSegment> = [
+            border_segment(0, interior.start),
+            interior_step,
+            border_segment(unchecked_end, w.out_w),
+        ]
+        .into_iter()
+        .filter(|segment| segment.start < segment.end)
+        .collect();
+        out.set("segments", segments);
+        let rows: Vec<usize> = (0..w.kernel[0]).map(|ky| ky * w.dilations[0]).collect();
+        out.set("kernel_rows", rows);
+    }
+
+    /// Border output column `ox`: its taps that read inside the input row.
+    fn border_column(&self, ox: usize) -> ColumnSum {
+        let w = &self.window;
+        let terms = w
+            .taps()
+            .into_iter()
+            .filter_map(|tap| {
+                let column = (ox * w.strides[1] + tap.dx).checked_sub(w.pads[1])?;
+                (column < w.in_w).then(|| Term::new(&tap, column.to_string()))
+            })
+            .collect();
+        ColumnSum {
+            at: ox.to_string(),
+            terms,
+        }
+    }
+
+    /// Output column `ox + lane` of an interior step whose first column reads input column
+    /// `ix`: every tap.
+    fn interior_column(&self, lane: usize) -> ColumnSum {
+        let offset = lane * self.window.strides[1];
+        let terms = self
+            .window
+            .taps()
+            .iter()
+            .map(|tap| Term::new(tap, format!("ix + {}", offset + tap.dx)))
+            .collect();
+        ColumnSum {
+            at: format!("ox + {lane}"),
+            terms,
+        }
+    }
+}
+
+/// Most border columns of a conv2d row written out one by one.
+const MAX_WRITTEN_OUT_COLUMNS: usize = 16;
+
+/// Output columns `start..end` of a conv2d row: a loop of `steps` steps computing `columns`
+/// each (the interior, whose taps all read inside the row), or, with no steps, `columns`
+/// written out once (border columns, their taps inside the row only), or, with neither, a
+/// loop testing every tap against the row.
+#[derive(Serialize)]
+struct ColumnSegment {
+    start: usize,
+    end: usize,
+    steps: usize,
+    columns: Vec<ColumnSum>,
+}
+
+/// The sum of an output column at index expression `at`: the terms `r{row}[column] * w{tap}`.
+#[derive(Serialize)]
+struct ColumnSum {
+    at: String,
+    terms: Vec<Term>,
+}
+
+/// One product of a column sum: kernel tap `tap`, on kernel row `row`, times the input at
+/// index expression `column` of that row.
+#[derive(Serialize)]
+struct Term {
+    row: usize,
+    tap: usize,
+    column: String,
+}
+
+impl Term {
+    fn new(tap: &Tap, column: String) -> Term {
+        Term {
+            row: tap.row,
+            tap: tap.index,
+            column,
+        }
+    }
+}
+
 impl Kernel for Conv2d {
     fn supports_int16(&self) -> bool {
         true
@@ -191,6 +323,8 @@ impl Kernel for Conv2d {
         if self.is_pointwise() {
             let plane = self.window.in_h * self.window.in_w;
             RegisterTile::new(out.unroll(), self.out_channels, plane, self.in_channels).set(out);
+        } else {
+            self.set_row_plan(out);
         }
         let per_group_in = self.in_channels / self.groups;
         let per_channel = self.weights.len() / self.out_channels;

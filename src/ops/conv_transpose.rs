@@ -260,17 +260,7 @@ impl Kernel for ConvTranspose2d {
         out.set("pad_top", g.pads_begin[0]);
         out.set("pad_left", g.pads_begin[1]);
         out.set("kernel_size", g.kernel[0] * g.kernel[1]);
-        let mut taps = Vec::new();
-        for ky in 0..g.kernel[0] {
-            for kx in 0..g.kernel[1] {
-                taps.push(Tap {
-                    index: taps.len(),
-                    dy: ky * g.dilations[0],
-                    dx: kx * g.dilations[1],
-                });
-            }
-        }
-        out.set("taps", taps);
+        out.set("taps", Tap::grid(g.kernel, g.dilations));
         self.accumulator.set(out, self.clamp, self.shifts.values());
         out.weights_and_bias(&self.weights, per_channel, &self.bias);
         self.shifts.set(out);

@@ -5,6 +5,7 @@ use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::onnx::{Attribute, Node};
 use serde::Serialize;
+use std::ops::Range;
 
 /// Bound on kernel sizes, strides, dilations and pads. Far beyond any MCU model, it keeps
 /// every window computation far from overflow whatever the attributes say.
@@ -24,12 +25,32 @@ pub struct Window2d {
     pub out_w: usize,
 }
 
-/// One kernel tap: its index in the kernel and its offset from the window origin.
+/// One kernel tap: its index in the kernel, its kernel row and its offset from the window
+/// origin.
 #[derive(Debug, Clone, Serialize)]
 pub struct Tap {
     pub index: usize,
+    pub row: usize,
     pub dy: usize,
     pub dx: usize,
+}
+
+impl Tap {
+    /// The taps of a `kernel` (rows, columns) with `dilations`, in ONNX weight order.
+    pub fn grid(kernel: [usize; 2], dilations: [usize; 2]) -> Vec<Tap> {
+        let mut taps = Vec::with_capacity(kernel[0] * kernel[1]);
+        for ky in 0..kernel[0] {
+            for kx in 0..kernel[1] {
+                taps.push(Tap {
+                    index: taps.len(),
+                    row: ky,
+                    dy: ky * dilations[0],
+                    dx: kx * dilations[1],
+                });
+            }
+        }
+        taps
+    }
 }
 
 impl Window2d {
@@ -204,17 +225,23 @@ impl Window2d {
     }
 
     pub fn taps(&self) -> Vec<Tap> {
-        let mut taps = Vec::with_capacity(self.kernel[0] * self.kernel[1]);
-        for ky in 0..self.kernel[0] {
-            for kx in 0..self.kernel[1] {
-                taps.push(Tap {
-                    index: taps.len(),
-                    dy: ky * self.dilations[0],
-                    dx: kx * self.dilations[1],
-                });
-            }
-        }
-        taps
+        Tap::grid(self.kernel, self.dilations)
+    }
+
+    /// The output columns whose every tap reads inside the input row (none reads the
+    /// horizontal padding). When there are none, an empty range that splits the columns
+    /// into a left part `..start` and a right part `end..`.
+    pub fn interior_columns(&self) -> Range<usize> {
+        let [stride, dilation, kernel] = [self.strides[1], self.dilations[1], self.kernel[1]];
+        let pad = self.pads[1];
+        // Column `ox` reads input columns `ox * stride - pad ..= ox * stride - pad + extent - 1`.
+        let extent = dilation * (kernel - 1) + 1;
+        let start = pad.div_ceil(stride).min(self.out_w);
+        let end = (self.in_w + pad)
+            .checked_sub(extent)
+            .map_or(0, |last| last / stride + 1)
+            .min(self.out_w);
+        start..end.max(start)
     }
 
     /// Sets the template variables every windowed kernel uses.
@@ -245,5 +272,58 @@ impl Window2d {
             self.dilations[1],
             self.pads
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every output column inside `interior_columns` has all its taps inside the row, every
+    /// other column has one outside, and the range ends within the output row.
+    #[test]
+    fn interior_columns_are_exactly_the_unpadded_ones() {
+        for in_w in 1..9 {
+            for kernel in 1..5 {
+                for stride in 1..4 {
+                    for dilation in 1..3 {
+                        for left in 0..4 {
+                            for right in 0..4 {
+                                let extent = dilation * (kernel - 1) + 1;
+                                let span = in_w + left + right;
+                                if span < extent {
+                                    continue;
+                                }
+                                let window = Window2d {
+                                    in_h: 1,
+                                    in_w,
+                                    kernel: [1, kernel],
+                                    strides: [1, stride],
+                                    dilations: [1, dilation],
+                                    pads: [0, left, 0, right],
+                                    out_h: 1,
+                                    out_w: (span - extent) / stride + 1,
+                                };
+                                let inside = |ox: usize| {
+                                    (0..kernel).all(|k| {
+                                        let padded = ox * stride + k * dilation;
+                                        padded >= left && padded - left < in_w
+                                    })
+                                };
+                                let interior = window.interior_columns();
+                                assert!(interior.end <= window.out_w, "{window:?}");
+                                for ox in 0..window.out_w {
+                                    assert_eq!(
+                                        interior.contains(&ox),
+                                        inside(ox),
+                                        "{window:?} column {ox}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
