@@ -198,10 +198,10 @@ fn an_accumulator_beyond_i32_is_widened_to_i64() {
     );
     let code = generate_from_bytes(&bytes, "m.onnx").unwrap();
     assert!(
-        code.contains("let mut acc: i64 = i64::from(*bias);"),
+        code.contains("let mut acc: [i64; 1] = [i64::from(*b0)];"),
         "{code}"
     );
-    assert!(code.contains("requantize_i64(acc, 1)"), "{code}");
+    assert!(code.contains("requantize_i64(*acc, 1)"), "{code}");
     // The header's layer table gives the bound: 128 * 127 * 140000.
     assert!(code.contains(&format!("{} (i64)", 128 * 127 * k)), "{code}");
 }
