@@ -9,6 +9,7 @@ use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::{QType, TensorId};
 use crate::onnx::{DType, Node};
+use crate::quant::accumulator::Accumulator;
 use crate::quant::lower::describe;
 use crate::quant::{Lowering, QuantConst, Value, Weights};
 use std::rc::Rc;
@@ -205,6 +206,7 @@ fn requantize(
     let kernel = Requantize {
         len: tensor.len(),
         shift: exponent - tensor.exponent,
+        input_magnitude: tensor.dtype.magnitude(),
         clamp: Clamp::none(dtype),
     };
     lowering.push_layer(node, &node.op_type, vec![x], y, Box::new(kernel));
@@ -224,6 +226,7 @@ pub fn copy_layer(lowering: &mut Lowering, name: &str, x: TensorId) -> TensorId 
     let kernel = Requantize {
         len: tensor.len(),
         shift: 0,
+        input_magnitude: tensor.dtype.magnitude(),
         clamp: Clamp::none(tensor.dtype),
     };
     let node = crate::onnx::Node {
@@ -266,9 +269,11 @@ impl super::Pending for RequantizePending {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let input = lowering.tensor(self.x);
         let kernel = Requantize {
             len: self.shape.iter().product(),
-            shift: output_exponent - lowering.tensor(self.x).exponent,
+            shift: output_exponent - input.exponent,
+            input_magnitude: input.dtype.magnitude(),
             clamp,
         };
         Ok((Box::new(kernel), vec![self.x]))
@@ -279,6 +284,8 @@ impl super::Pending for RequantizePending {
 struct Requantize {
     len: usize,
     shift: i32,
+    /// The largest `|x|` of the input's type: the "accumulator" bound of a plain shift.
+    input_magnitude: u64,
     clamp: Clamp,
 }
 
@@ -290,7 +297,13 @@ impl Kernel for Requantize {
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
         out.set("len", self.len);
         out.set("shift", self.shift);
-        self.clamp.set(out);
+        // The value is the input itself: its magnitude bounds it, which picks the cheapest
+        // rounding helper (`requantize`) and fuses the clamp into it.
+        let accumulator = Accumulator {
+            bound: self.input_magnitude,
+            wide: false,
+        };
+        accumulator.set(out, self.clamp, &[self.shift]);
         out.describe(format!("shift {}", self.shift));
         Ok(())
     }
