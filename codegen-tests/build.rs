@@ -1,6 +1,7 @@
 //! Compiles every fixture model with `onnx2esp::Builder`, so that the build.rs path users take
 //! is the one the tests exercise:
-//! - every `models/*.onnx` and `models/ops/*.onnx` with the built-in kernels;
+//! - every `models/*.onnx` and `models/ops/*.onnx` with the built-in kernels (the ops' with
+//!   every static in a weights file beside the module);
 //! - every `models/ort/*.onnx` (ONNX Runtime's quantizer) as [`modules_for`] says: under
 //!   `--scales snap`, or not yet, with the reason;
 //! - the custom-layer example's models with its templates;
@@ -56,7 +57,11 @@ fn op_fixtures(out_dir: &Path) {
          pub const OP_FIXTURES: &[OpFixture] = &[\n",
     );
     for path in onnx_files(Path::new("models/ops")) {
-        let generated = generate(onnx2esp::Builder::new(&path), &path);
+        // Every static of these goes through the weights file (threshold 0), so that
+        // op_exactness checks each decoder (i8, i32, u16 and u32 statics) against ONNX
+        // Runtime; the whole-model fixtures keep the default threshold.
+        let builder = onnx2esp::Builder::new(&path).weights_file_threshold(Some(0));
+        let generated = generate(builder, &path);
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())

@@ -39,6 +39,14 @@ enum Command {
         /// there.
         #[arg(long, value_name = "NAME")]
         arena_section: Option<String>,
+        /// Weights, biases and tables of at least BYTES go to one binary file beside the
+        /// module (OUTPUT's stem + `.weights.bin`), read with `include_bytes!` [default:
+        /// 4096]. Needs --output: a module printed to stdout keeps every weight inline.
+        #[arg(long, value_name = "BYTES", requires = "output")]
+        weights_file_threshold: Option<usize>,
+        /// Keep every weight inline in the module, as array literals (no weights file).
+        #[arg(long, conflicts_with = "weights_file_threshold")]
+        inline_weights: bool,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -171,6 +179,8 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             max_ram,
             max_flash,
             arena_section,
+            weights_file_threshold,
+            inline_weights,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .options(model_args.options())
@@ -179,24 +189,32 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             if let Some(section) = &arena_section {
                 builder = builder.arena_link_section(section);
             }
+            if inline_weights {
+                builder = builder.weights_file_threshold(None);
+            } else if let Some(threshold) = weights_file_threshold {
+                builder = builder.weights_file_threshold(Some(threshold));
+            }
             match (output, check) {
+                // stdout carries one file: the module with every weight inline.
                 (None, _) => print!("{}", builder.generate_string()?),
                 (Some(path), true) => {
-                    let code = builder.generate_string()?;
-                    let current = std::fs::read_to_string(&path).unwrap_or_default();
-                    if current != code {
-                        let diff = similar::TextDiff::from_lines(&current, &code)
-                            .unified_diff()
-                            .header(&path.display().to_string(), "generated")
-                            .to_string();
-                        eprintln!("{}", onnx2esp::Error::Stale { path, diff });
+                    let stale = builder.output(&path).check()?;
+                    for file in &stale {
+                        eprintln!("{file}");
+                    }
+                    if !stale.is_empty() {
                         return Ok(ExitCode::from(1));
                     }
                     eprintln!("{} is up to date", path.display());
                 }
                 (Some(path), false) => {
-                    let written = builder.output(&path).generate()?;
+                    let builder = builder.output(&path);
+                    let written = builder.generate()?;
                     eprintln!("wrote {}", written.display());
+                    let weights = builder.weights_file_path()?;
+                    if weights.exists() {
+                        eprintln!("wrote {}", weights.display());
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)

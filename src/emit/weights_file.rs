@@ -1,0 +1,287 @@
+//! Large weight statics in a binary file beside the module (`model.rs` → `model.weights.bin`),
+//! read with `include_bytes!` into 16-byte aligned statics. The `.rs` stays small and
+//! diffable, and rustc turns the bytes into arrays several times faster than it parses the
+//! same values as literals.
+//!
+//! `include_bytes!` gives `&[u8; N]`, and the kernels index `[i8; N]` (or `i32`, `u16`,
+//! `u32`) arrays. Without `unsafe` there is no reinterpreting bytes as `i8`, so every static
+//! is filled in const evaluation by a `const fn` that decodes its bytes. The decoder matches
+//! 16 bytes per step with a slice pattern: the const evaluator then runs about one MIR
+//! statement per value and one loop step per 16 bytes, which keeps a tensor of millions of
+//! values well under rustc's `long_running_const_eval` limit (an indexing `while` loop trips
+//! it at about a million values, and is twice as slow).
+//!
+//! Layout, deterministic: 16 header bytes (`onnx2esp`, then the first 8 bytes of the SHA-256
+//! of everything after the header), then the tensors in the module's static order, each at
+//! a 16-byte aligned offset, little-endian, zero-padded. The module refuses to compile with a
+//! file of another length (the length is in its type) or another hash (a const assertion).
+
+use super::comment_safe;
+use super::kernel::{Elem, StaticArray};
+use crate::error::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+
+/// The first bytes of every weights file.
+const MAGIC: &[u8; 8] = b"onnx2esp";
+/// Bytes before the first tensor: the magic and 8 bytes of hash.
+const HEADER_BYTES: usize = 16;
+/// Every tensor starts at a multiple of this, for the ESP32-S3's vector loads (the statics
+/// are aligned by `Align16`; aligned offsets keep the file readable by other tools too).
+const ALIGN: usize = 16;
+
+/// Tensors of at least this many bytes go to the weights file by default: MobileNetV2's
+/// pointwise and expansion weights do, the biases and the small models' layers stay inline
+/// (see the README, "Placement").
+pub const DEFAULT_THRESHOLD: usize = 4096;
+
+/// Where to put the statics of at least `threshold` bytes: the file `name` beside the module.
+#[derive(Debug, Clone, Copy)]
+pub struct SideFile<'a> {
+    pub name: &'a str,
+    pub threshold: usize,
+}
+
+/// A weights file: its name (beside the module), its bytes, and where each tensor lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightsFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    tensors: Vec<PlacedTensor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PlacedTensor {
+    name: String,
+    elem: Elem,
+    offset: usize,
+    bytes: usize,
+}
+
+impl WeightsFile {
+    /// Lays out the statics of at least `side.threshold` bytes (empty ones never), in order;
+    /// `None` when none qualifies, so that small models keep a single file.
+    pub fn layout(side: SideFile, statics: &[&StaticArray]) -> Result<Option<WeightsFile>> {
+        let mut bytes = vec![0; HEADER_BYTES];
+        let mut tensors = Vec::new();
+        for array in statics {
+            let size = array.bytes();
+            if size == 0 || size < side.threshold {
+                continue;
+            }
+            bytes.resize(bytes.len().next_multiple_of(ALIGN), 0);
+            tensors.push(PlacedTensor {
+                name: array.name.clone(),
+                elem: array.elem,
+                offset: bytes.len(),
+                bytes: size,
+            });
+            encode(array, &mut bytes)?;
+        }
+        if tensors.is_empty() {
+            return Ok(None);
+        }
+        let digest = Sha256::digest(&bytes[HEADER_BYTES..]);
+        bytes[..MAGIC.len()].copy_from_slice(MAGIC);
+        bytes[MAGIC.len()..HEADER_BYTES].copy_from_slice(&digest[..HEADER_BYTES - MAGIC.len()]);
+        Ok(Some(WeightsFile {
+            name: side.name.to_string(),
+            bytes,
+            tensors,
+        }))
+    }
+
+    /// Whether `bytes` are a weights file (they start with its magic).
+    pub fn is_one(bytes: &[u8]) -> bool {
+        bytes.starts_with(MAGIC)
+    }
+
+    /// The byte offset of static `name`, when it lives in the file.
+    pub fn offset_of(&self, name: &str) -> Option<usize> {
+        self.tensors
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.offset)
+    }
+
+    /// What byte `at` of the file belongs to, for messages about a file that differs.
+    pub fn describe_byte(&self, at: usize) -> String {
+        if at < HEADER_BYTES {
+            return "the header (magic and hash)".into();
+        }
+        match self
+            .tensors
+            .iter()
+            .find(|t| (t.offset..t.offset + t.bytes).contains(&at))
+        {
+            Some(t) => format!("static {}, its byte {}", t.name, at - t.offset),
+            None => "alignment padding".into(),
+        }
+    }
+
+    /// Header comment lines: the file, and every tensor in it.
+    pub fn header_lines(&self, threshold: usize) -> String {
+        let mut lines = String::new();
+        let _ = writeln!(
+            lines,
+            "// Weights file: {} ({} bytes, next to this file, read with include_bytes!): the {} \
+             statics of at least {threshold} bytes (--weights-file-threshold), at these offsets:",
+            comment_safe(&self.name),
+            self.bytes.len(),
+            self.tensors.len()
+        );
+        for t in &self.tensors {
+            let _ = writeln!(
+                lines,
+                "//   {:>8}  {:>8} bytes  {}",
+                t.offset, t.bytes, t.name
+            );
+        }
+        lines
+    }
+
+    /// `WEIGHTS_FILE`, the check of its hash, and the decoders the file's statics use, in
+    /// rustfmt's layout (written as text: prettyplease would break the slice patterns over
+    /// dozens of lines) and checked by parsing.
+    pub fn reader_items(&self) -> Result<String> {
+        let name = &self.name;
+        let literal = proc_macro2::Literal::string(name).to_string();
+        let header: Vec<String> = self.bytes[..HEADER_BYTES]
+            .iter()
+            .map(u8::to_string)
+            .collect();
+        let mut elems: Vec<Elem> = self.tensors.iter().map(|t| t.elem).collect();
+        elems.sort_by_key(|e| e.rust());
+        elems.dedup();
+        let mut text = format!(
+            "/// The weights file beside this module, {len} bytes. Its length is in the type and \
+             its header is checked\n\
+             /// below, so that a file from another generation does not compile. Only const \
+             evaluation reads it:\n\
+             /// the bytes reach the binary as the statics below.\n\
+             const WEIGHTS_FILE: &[u8; {len}] = include_bytes!({literal});\n\
+             \n\
+             /// `onnx2esp`, then the first 8 bytes of the SHA-256 of the rest of the file.\n\
+             const _: () = assert!(\n    \
+                 matches!(\n        \
+                     WEIGHTS_FILE,\n        \
+                     [{header}, ..]\n    \
+                 ),\n    \
+                 {message}\n\
+             );\n",
+            len = self.bytes.len(),
+            header = header.join(", "),
+            message = proc_macro2::Literal::string(&format!(
+                "{name} is not the weights file this module was generated with: regenerate both"
+            )),
+        );
+        for elem in elems {
+            text.push('\n');
+            text.push_str(&decoder(elem));
+        }
+        syn::parse_str::<syn::File>(&text).map_err(|e| Error::InvalidRust {
+            what: format!("the reader of {}", comment_safe(name)),
+            message: e.to_string(),
+            snippet: text.chars().take(400).collect(),
+        })?;
+        Ok(text)
+    }
+
+    /// The initializer of a static that lives in the file at `offset`: a zeroed array of the
+    /// static's type, filled by its element type's decoder (the nested array flattened).
+    pub fn initializer(array: &StaticArray, offset: usize) -> String {
+        let mut zeros = "0".to_string();
+        for &d in array.dims.iter().rev() {
+            zeros = format!("[{zeros}; {d}]");
+        }
+        let flattened = ".as_flattened_mut()".repeat(array.dims.len().saturating_sub(1));
+        let slice = if flattened.is_empty() {
+            "&mut values".to_string()
+        } else {
+            format!("values{flattened}")
+        };
+        format!(
+            "{{\n    let mut values = {zeros};\n    {}({slice}, {offset});\n    values\n}}",
+            decoder_name(array.elem)
+        )
+    }
+}
+
+/// Appends the little-endian bytes of `array`, checking that every value fits its type.
+fn encode(array: &StaticArray, bytes: &mut Vec<u8>) -> Result<()> {
+    let out_of_range = |value: i64| {
+        Error::Model(format!(
+            "internal: static {} holds {value}, outside {}",
+            array.name,
+            array.elem.rust()
+        ))
+    };
+    for &value in &array.values {
+        let fits = match array.elem {
+            Elem::I8 => i8::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
+            Elem::I32 => i32::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
+            Elem::U16 => u16::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
+            Elem::U32 => u32::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
+        };
+        fits.map_err(|_| out_of_range(value))?;
+    }
+    Ok(())
+}
+
+fn decoder_name(elem: Elem) -> String {
+    format!("fill_{}", elem.rust())
+}
+
+/// `const fn fill_T(values: &mut [T], offset: usize)`: decodes `values.len()` little-endian
+/// values of `WEIGHTS_FILE` from byte `offset`, 16 bytes per loop step, then one value per
+/// step for the rest.
+fn decoder(elem: Elem) -> String {
+    let (width, ty) = (elem.bytes(), elem.rust());
+    let names = |prefix: &str, count: usize| -> String {
+        (0..count)
+            .map(|i| format!("{prefix}{i}, "))
+            .collect::<String>()
+    };
+    let decode = |first: usize| {
+        if width == 1 {
+            format!("*b{first} as {ty}")
+        } else {
+            let bytes: Vec<String> = (first..first + width).map(|i| format!("*b{i}")).collect();
+            format!("{ty}::from_le_bytes([{}])", bytes.join(", "))
+        }
+    };
+    let stores: String = (0..ALIGN / width)
+        .map(|i| format!("                *v{i} = {};\n", decode(i * width)))
+        .collect();
+    format!(
+        "/// Fills `values` with the {ty} values of [`WEIGHTS_FILE`] from byte `offset` on; runs in \
+         const\n\
+         /// evaluation only.\n\
+         const fn {name}(mut values: &mut [{ty}], offset: usize) {{\n    \
+             let (_, mut bytes) = WEIGHTS_FILE.split_at(offset);\n    \
+             loop {{\n        \
+                 match (values, bytes) {{\n            \
+                     (\n                \
+                         [{chunk_values}values_rest @ ..],\n                \
+                         [{chunk_bytes}bytes_rest @ ..],\n            \
+                     ) => {{\n\
+                         {stores}                \
+                         values = values_rest;\n                \
+                         bytes = bytes_rest;\n            \
+                     }}\n            \
+                     ([value, values_rest @ ..], [{one_bytes}bytes_rest @ ..]) => {{\n                \
+                         *value = {one};\n                \
+                         values = values_rest;\n                \
+                         bytes = bytes_rest;\n            \
+                     }}\n            \
+                     _ => break,\n        \
+                 }}\n    \
+             }}\n\
+         }}\n",
+        name = decoder_name(elem),
+        chunk_values = names("v", ALIGN / width),
+        chunk_bytes = names("b", ALIGN),
+        one_bytes = names("b", width),
+        one = decode(0),
+    )
+}
