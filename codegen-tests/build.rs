@@ -6,8 +6,8 @@
 //!   `--scales snap`, or not yet, with the reason;
 //! - the custom-layer example's models with its templates;
 //! - the default digits model once more with a user template that overrides Gemm;
-//! - the ESP-PPQ digits model once more with `--rounding half-up`, and once more with its
-//!   arena in a link section.
+//! - the ESP-PPQ digits model once more with `--rounding half-up`, once more with its
+//!   arena in a link section, and once more with every static in a weights file.
 //!
 //! The single-op fixtures need no hand-written Rust: this script also writes
 //! - `$OUT_DIR/op_fixtures.rs`, included by `src/lib.rs`: one `pub mod` per fixture;
@@ -169,6 +169,14 @@ fn main() {
         onnx2esp::Builder::new(esppq)
             .arena_link_section(".ext_ram.bss")
             .output(out_dir.join("digits_esppq_arena_section.rs")),
+        esppq,
+    );
+
+    // Every static in the weights file: never_panics checks it against the inline module.
+    generate(
+        onnx2esp::Builder::new(esppq)
+            .weights_file_threshold(Some(0))
+            .output(out_dir.join("digits_esppq_weights_file.rs")),
         esppq,
     );
 
