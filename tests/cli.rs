@@ -272,7 +272,7 @@ fn weights_file_is_written_checked_and_removed() {
         "{code}"
     );
     assert!(
-        code.contains("// Weights file: placed.weights.bin"),
+        code.contains("// Weights file: placed.weights.bin, 1296 bytes beside"),
         "{code}"
     );
     let bytes = std::fs::read(&weights).unwrap();
@@ -351,7 +351,7 @@ fn the_default_threshold_moves_only_large_weights() {
     let code = std::fs::read_to_string(&module).unwrap();
     assert!(code.contains("include_bytes!(\"mobilenet.weights.bin\")"));
     assert!(
-        code.contains("the 26 statics of at least 4096 bytes"),
+        code.contains("the statics of at least 4096 bytes (--weights-file-threshold)"),
         "{}",
         &code[..3000]
     );

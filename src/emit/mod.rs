@@ -78,10 +78,9 @@ pub fn emit(
         Some(side) => WeightsFile::layout(side, &statics)?,
         None => None,
     };
-    let placement = match (&weights_file, side_file) {
-        (Some(file), Some(side)) => file.header_lines(side.threshold),
-        _ => String::new(),
-    };
+    let placement = weights_file
+        .as_ref()
+        .map_or(String::new(), WeightsFile::header_lines);
     let mut code = header::header(graph, qgraph, plan, &layers, &placement);
     code.push_str(&separate_items(&compact_number_lists(
         &prettyplease::unparse(&file),

@@ -47,6 +47,7 @@ pub struct SideFile<'a> {
 pub struct WeightsFile {
     pub name: String,
     pub bytes: Vec<u8>,
+    threshold: usize,
     tensors: Vec<PlacedTensor>,
 }
 
@@ -87,6 +88,7 @@ impl WeightsFile {
         Ok(Some(WeightsFile {
             name: side.name.to_string(),
             bytes,
+            threshold: side.threshold,
             tensors,
         }))
     }
@@ -120,15 +122,14 @@ impl WeightsFile {
     }
 
     /// Header comment lines: the file, and every tensor in it.
-    pub fn header_lines(&self, threshold: usize) -> String {
-        let mut lines = String::new();
-        let _ = writeln!(
-            lines,
-            "// Weights file: {} ({} bytes, next to this file, read with include_bytes!): the {} \
-             statics of at least {threshold} bytes (--weights-file-threshold), at these offsets:",
+    pub fn header_lines(&self) -> String {
+        let mut lines = format!(
+            "// Weights file: {}, {} bytes beside this file, read with include_bytes!.\n\
+             // It holds the statics of at least {} bytes (--weights-file-threshold), at these \
+             offsets:\n",
             comment_safe(&self.name),
             self.bytes.len(),
-            self.tensors.len()
+            self.threshold
         );
         for t in &self.tensors {
             let _ = writeln!(
@@ -155,10 +156,10 @@ impl WeightsFile {
         elems.dedup();
         let mut text = format!(
             "/// The weights file beside this module, {len} bytes. Its length is in the type and \
-             its header is checked\n\
-             /// below, so that a file from another generation does not compile. Only const \
-             evaluation reads it:\n\
-             /// the bytes reach the binary as the statics below.\n\
+             its header\n\
+             /// is checked below, so that a file from another generation does not compile. \
+             Only const\n\
+             /// evaluation reads it: the bytes reach the binary as the statics below.\n\
              const WEIGHTS_FILE: &[u8; {len}] = include_bytes!({literal});\n\
              \n\
              /// `onnx2esp`, then the first 8 bytes of the SHA-256 of the rest of the file.\n\
