@@ -286,3 +286,124 @@ fn decoder(elem: Elem) -> String {
         one = decode(0),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array(name: &str, elem: Elem, dims: &[usize], values: Vec<i64>) -> StaticArray {
+        StaticArray {
+            name: name.into(),
+            elem,
+            dims: dims.to_vec(),
+            values,
+        }
+    }
+
+    fn side(threshold: usize) -> SideFile<'static> {
+        SideFile {
+            name: "m.weights.bin",
+            threshold,
+        }
+    }
+
+    #[test]
+    fn tensors_at_or_over_the_threshold_are_laid_out_aligned_little_endian_after_the_header() {
+        let small = array("SMALL", Elem::I8, &[3], vec![1, 2, 3]);
+        let weights = array("W", Elem::I8, &[5], vec![-1, 2, -128, 127, 0]);
+        let bias = array("B", Elem::I32, &[2], vec![-2, 0x0102_0304]);
+        let table = array("T", Elem::U16, &[1], vec![0xBEEF]);
+        let empty = array("E", Elem::I8, &[0], vec![]);
+        let statics = [&small, &weights, &bias, &table, &empty];
+        let file = WeightsFile::layout(side(4), &statics).unwrap().unwrap();
+        assert_eq!(
+            file.offset_of("SMALL"),
+            None,
+            "3 bytes, under the threshold"
+        );
+        assert_eq!(file.offset_of("E"), None, "empty statics stay inline");
+        assert_eq!(file.offset_of("W"), Some(16));
+        assert_eq!(file.offset_of("B"), Some(32), "the next multiple of 16");
+        assert_eq!(file.offset_of("T"), None, "2 bytes");
+        assert_eq!(&file.bytes[16..21], &[0xFF, 2, 0x80, 0x7F, 0]);
+        assert_eq!(&file.bytes[21..32], &[0; 11], "zero padding");
+        assert_eq!(
+            &file.bytes[32..40],
+            &[0xFE, 0xFF, 0xFF, 0xFF, 4, 3, 2, 1],
+            "i32 little-endian"
+        );
+        assert_eq!(file.bytes.len(), 40);
+        // The header: the magic, then the SHA-256 of everything after it.
+        assert_eq!(&file.bytes[..8], b"onnx2esp");
+        assert_eq!(&file.bytes[8..16], &Sha256::digest(&file.bytes[16..])[..8]);
+        assert!(WeightsFile::is_one(&file.bytes));
+        assert_eq!(file.describe_byte(3), "the header (magic and hash)");
+        assert_eq!(file.describe_byte(18), "static W, its byte 2");
+        assert_eq!(file.describe_byte(25), "alignment padding");
+        assert_eq!(file.describe_byte(39), "static B, its byte 7");
+
+        // Threshold 0 takes every non-empty static; one above the largest takes none.
+        let all = WeightsFile::layout(side(0), &statics).unwrap().unwrap();
+        assert_eq!(all.offset_of("SMALL"), Some(16));
+        assert_eq!(all.offset_of("T"), Some(64));
+        assert_eq!(all.offset_of("E"), None);
+        assert!(WeightsFile::layout(side(9), &statics).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_value_outside_its_type_is_an_error_naming_the_static() {
+        let bad = array("CONV_0_WEIGHTS", Elem::I8, &[2], vec![1, 200]);
+        let err = WeightsFile::layout(side(0), &[&bad]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("static CONV_0_WEIGHTS holds 200, outside i8"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn initializers_flatten_nested_arrays_for_the_decoder() {
+        let flat = array("A", Elem::I32, &[4], vec![0; 4]);
+        assert_eq!(
+            WeightsFile::initializer(&flat, 16),
+            "{\n    let mut values = [0; 4];\n    fill_i32(&mut values, 16);\n    values\n}"
+        );
+        let nested = array("B", Elem::U16, &[2, 3, 4], vec![0; 24]);
+        assert_eq!(
+            WeightsFile::initializer(&nested, 48),
+            "{\n    let mut values = [[[0; 4]; 3]; 2];\n    \
+             fill_u16(values.as_flattened_mut().as_flattened_mut(), 48);\n    values\n}"
+        );
+    }
+
+    #[test]
+    fn the_reader_parses_and_decodes_sixteen_bytes_per_step() {
+        let statics = [
+            &array("W", Elem::I8, &[20], vec![1; 20]),
+            &array("B", Elem::U32, &[5], vec![7; 5]),
+        ];
+        let file = WeightsFile::layout(side(0), &statics).unwrap().unwrap();
+        let reader = file.reader_items().unwrap();
+        assert!(reader.contains("include_bytes!(\"m.weights.bin\")"));
+        assert!(reader.contains("const fn fill_i8(mut values: &mut [i8], offset: usize)"));
+        assert!(reader.contains("*v15 = *b15 as i8;"));
+        assert!(reader.contains("*v3 = u32::from_le_bytes([*b12, *b13, *b14, *b15]);"));
+        assert!(!reader.contains("fill_i32"), "only the decoders in use");
+    }
+
+    #[test]
+    fn a_hostile_file_name_stays_inside_its_string_literal_and_comments() {
+        let name = "x\")); fn evil() {} //\n*/.weights.bin";
+        let statics = [&array("W", Elem::I8, &[1], vec![1])];
+        let side = SideFile { name, threshold: 0 };
+        let file = WeightsFile::layout(side, &statics).unwrap().unwrap();
+        let reader = file.reader_items().unwrap();
+        let parsed = syn::parse_file(&reader).unwrap();
+        // WEIGHTS_FILE, the header check and fill_i8: no item smuggled in.
+        assert_eq!(parsed.items.len(), 3, "{reader}");
+        assert!(
+            !file.header_lines().contains('\n')
+                || file.header_lines().lines().all(|l| l.starts_with("//"))
+        );
+    }
+}
