@@ -8,8 +8,9 @@
 //! is filled in const evaluation by a `const fn` that decodes its bytes. The decoder matches
 //! 16 bytes per step with a slice pattern: the const evaluator then runs about one MIR
 //! statement per value and one loop step per 16 bytes, which keeps a tensor of millions of
-//! values well under rustc's `long_running_const_eval` limit (an indexing `while` loop trips
-//! it at about a million values, and is twice as slow).
+//! values under rustc's deny-by-default `long_running_const_eval` lint (an indexing `while`
+//! loop trips it at about a million values, and takes twice as long). Kernels reading `u8`
+//! would need no decoding, but then every template would have to know where its weights are.
 //!
 //! Layout, deterministic: 16 header bytes (`onnx2esp`, then the first 8 bytes of the SHA-256
 //! of everything after the header), then the tensors in the module's static order, each at
