@@ -20,6 +20,7 @@ pub mod ops;
 pub mod plan;
 pub mod quant;
 
+pub use emit::DEFAULT_WEIGHTS_FILE_THRESHOLD;
 pub use error::{Error, Result};
 pub use quant::scales::{rewrite_scales, ScalePolicy, ScaleReport, SnapRule};
 pub use quant::Rounding;
@@ -53,8 +54,6 @@ pub struct Options {
     /// module is complete.
     pub weights_file_threshold: Option<usize>,
 }
-
-pub use emit::DEFAULT_WEIGHTS_FILE_THRESHOLD;
 
 impl Default for Options {
     fn default() -> Self {

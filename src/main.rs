@@ -40,10 +40,15 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         arena_section: Option<String>,
         /// Weights, biases and tables of at least BYTES go to one binary file beside the
-        /// module (OUTPUT's stem + `.weights.bin`), read with `include_bytes!` [default:
-        /// 4096]. Needs --output: a module printed to stdout keeps every weight inline.
-        #[arg(long, value_name = "BYTES", requires = "output")]
-        weights_file_threshold: Option<usize>,
+        /// module (OUTPUT's stem + `.weights.bin`), read with `include_bytes!`. Needs
+        /// --output: a module printed to stdout keeps every weight inline.
+        #[arg(
+            long,
+            value_name = "BYTES",
+            requires = "output",
+            default_value_t = onnx2esp::DEFAULT_WEIGHTS_FILE_THRESHOLD
+        )]
+        weights_file_threshold: usize,
         /// Keep every weight inline in the module, as array literals (no weights file).
         #[arg(long, conflicts_with = "weights_file_threshold")]
         inline_weights: bool,
@@ -189,11 +194,8 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             if let Some(section) = &arena_section {
                 builder = builder.arena_link_section(section);
             }
-            if inline_weights {
-                builder = builder.weights_file_threshold(None);
-            } else if let Some(threshold) = weights_file_threshold {
-                builder = builder.weights_file_threshold(Some(threshold));
-            }
+            builder =
+                builder.weights_file_threshold((!inline_weights).then_some(weights_file_threshold));
             match (output, check) {
                 // stdout carries one file: the module with every weight inline.
                 (None, _) => print!("{}", builder.generate_string()?),
