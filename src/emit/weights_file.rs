@@ -1,7 +1,7 @@
 //! Large weight statics in a binary file beside the module (`model.rs` → `model.weights.bin`),
 //! read with `include_bytes!` into 16-byte aligned statics. The `.rs` stays small and
-//! diffable, and rustc turns the bytes into arrays several times faster than it parses the
-//! same values as literals.
+//! diffable, and rustc turns the bytes into arrays about three times faster (and in less than
+//! a sixth of the memory) than it parses the same values as literals.
 //!
 //! `include_bytes!` gives `&[u8; N]`, and the kernels index `[i8; N]` (or `i32`, `u16`,
 //! `u32`) arrays. Without `unsafe` there is no reinterpreting bytes as `i8`, so every static
@@ -33,7 +33,7 @@ const ALIGN: usize = 16;
 
 /// Tensors of at least this many bytes go to the weights file by default: MobileNetV2's
 /// pointwise and expansion weights do, the biases and the small models' layers stay inline
-/// (see the README, "Placement").
+/// (see the README, "Placement of the weights").
 pub const DEFAULT_THRESHOLD: usize = 4096;
 
 /// Where to put the statics of at least `threshold` bytes: the file `name` beside the module.
@@ -111,6 +111,9 @@ impl WeightsFile {
     pub fn describe_byte(&self, at: usize) -> String {
         if at < HEADER_BYTES {
             return "the header (magic and hash)".into();
+        }
+        if at >= self.bytes.len() {
+            return "what lies past the end of the generated file".into();
         }
         match self
             .tensors
@@ -342,6 +345,10 @@ mod tests {
         assert_eq!(file.describe_byte(18), "static W, its byte 2");
         assert_eq!(file.describe_byte(25), "alignment padding");
         assert_eq!(file.describe_byte(39), "static B, its byte 7");
+        assert_eq!(
+            file.describe_byte(40),
+            "what lies past the end of the generated file"
+        );
 
         // Threshold 0 takes every non-empty static; one above the largest takes none.
         let all = WeightsFile::layout(side(0), &statics).unwrap().unwrap();
