@@ -1,12 +1,13 @@
 //! Compiles every fixture model with `onnx2esp::Builder`, so that the build.rs path users take
 //! is the one the tests exercise:
-//! - every `models/*.onnx` and `models/ops/*.onnx` with the built-in kernels;
+//! - every `models/*.onnx` and `models/ops/*.onnx` with the built-in kernels (the ops' with
+//!   every static in a weights file beside the module);
 //! - every `models/ort/*.onnx` (ONNX Runtime's quantizer) as [`modules_for`] says: under
 //!   `--scales snap`, or not yet, with the reason;
 //! - the custom-layer example's models with its templates;
 //! - the default digits model once more with a user template that overrides Gemm;
-//! - the ESP-PPQ digits model once more with `--rounding half-up`, and once more with its
-//!   arena in a link section.
+//! - the ESP-PPQ digits model once more with `--rounding half-up`, once more with its
+//!   arena in a link section, and once more with every static in a weights file.
 //!
 //! The single-op fixtures need no hand-written Rust: this script also writes
 //! - `$OUT_DIR/op_fixtures.rs`, included by `src/lib.rs`: one `pub mod` per fixture;
@@ -56,7 +57,11 @@ fn op_fixtures(out_dir: &Path) {
          pub const OP_FIXTURES: &[OpFixture] = &[\n",
     );
     for path in onnx_files(Path::new("models/ops")) {
-        let generated = generate(onnx2esp::Builder::new(&path), &path);
+        // Every static of these goes through the weights file (threshold 0), so that
+        // op_exactness checks each decoder (i8, i32, u16 and u32 statics) against ONNX
+        // Runtime; the whole-model fixtures keep the default threshold.
+        let builder = onnx2esp::Builder::new(&path).weights_file_threshold(Some(0));
+        let generated = generate(builder, &path);
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -164,6 +169,14 @@ fn main() {
         onnx2esp::Builder::new(esppq)
             .arena_link_section(".ext_ram.bss")
             .output(out_dir.join("digits_esppq_arena_section.rs")),
+        esppq,
+    );
+
+    // Every static in the weights file: never_panics checks it against the inline module.
+    generate(
+        onnx2esp::Builder::new(esppq)
+            .weights_file_threshold(Some(0))
+            .output(out_dir.join("digits_esppq_weights_file.rs")),
         esppq,
     );
 

@@ -9,13 +9,19 @@
 # (skipped when missing). Works in a temporary directory; the repository is not written.
 #
 # - Codegen: the release CLI, `onnx2esp generate`, best of 5 runs (wall clock, includes
-#   process start and reading the model).
+#   process start and reading the model), with the default weights-file threshold: the sizes
+#   of the module (.rs) and of its weights file (.weights.bin, 0 when every weight is inline)
+#   follow. ONNX2ESP_GENERATE_ARGS adds arguments to every run, e.g. `--inline-weights` to
+#   compare against modules with every weight inline.
+# - PERF_ONLY=NAME measures that fixture only (and counts no instructions); PERF_QEMU=0
+#   skips the instruction counts.
 # - Compile and size: each generated module alone, wrapped in a `#![no_std]` lib crate with a
 #   `static mut MODEL: Model = Model::new()` (so the arena shows as .bss), compiled by rustc to
-#   one object for riscv32imc with opt-level s and 3 (codegen-units=1, panic=abort). Sizes are
-#   the object's sections: .text* (code), .rodata*/.srodata* (weights, tables, constants),
-#   .bss*/.sbss* (the arena). Functions from core/compiler_builtins that are not inlined
-#   (soft-float, panics) are not counted; they are shared with the rest of any firmware.
+#   one object for riscv32imc with opt-level s and 3 (codegen-units=1, panic=abort; wall
+#   clock, best of 3). Sizes are the object's sections: .text* (code), .rodata*/.srodata*
+#   (weights, tables, constants), .bss*/.sbss* (the arena). Functions from core and
+#   compiler_builtins that are not inlined (soft-float, panics) are not counted; they are
+#   shared with the rest of any firmware.
 # - Instructions: codegen-tests/mcu-runner under qemu (minstret, -icount shift=0), built with
 #   opt-level 3 and s (its release profile: lto, codegen-units=1), mean over
 #   MCU_RUNNER_SAMPLES (default 20) recorded samples per fixture.
@@ -47,15 +53,19 @@ FIXTURES=(
 ms() { echo "scale=1; $1 / 1000000" | bc; }
 
 mkdir -p "$WORK/gen" "$WORK/obj"
-echo "| fixture | MACs | weights B | arena B (lower bound) | codegen ms | rustc -O s ms | rustc -O 3 ms | .text s | .rodata s | .bss s | .text 3 | .rodata 3 | .bss 3 | .text 3 / weights |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+read -r -a GENERATE_ARGS <<<"${ONNX2ESP_GENERATE_ARGS:-}"
+
+echo "| fixture | MACs | weights B | arena B (lower bound) | codegen ms | .rs B | .weights.bin B | rustc -O s ms | rustc -O 3 ms | .text s | .rodata s | .bss s | .text 3 | .rodata 3 | .bss 3 | .text 3 / weights |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for f in "${FIXTURES[@]}"; do
   set -- $f
   name=$1 model=$2; shift 2
+  if [ -n "${PERF_ONLY:-}" ] && [ "$name" != "$PERF_ONLY" ]; then continue; fi
+  rm -f "$WORK/gen/$name.weights.bin"
   best=
   for _ in 1 2 3 4 5; do
     t0=$(date +%s%N)
-    "$CLI" generate "$model" -o "$WORK/gen/$name.rs" "$@" >/dev/null 2>&1
+    "$CLI" generate "$model" -o "$WORK/gen/$name.rs" "$@" ${GENERATE_ARGS[@]+"${GENERATE_ARGS[@]}"} >/dev/null 2>&1
     t=$(( $(date +%s%N) - t0 ))
     if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
   done
@@ -70,14 +80,22 @@ pub mod m { include!("$WORK/gen/$name.rs"); }
 #[no_mangle]
 pub static mut MODEL: m::Model = m::Model::new();
 EOF
-  row="| \`$name\` | $macs | $weights | $arena ($bound) | $(ms "$best")"
+  module_bytes=$(wc -c <"$WORK/gen/$name.rs")
+  file_bytes=0
+  [ -f "$WORK/gen/$name.weights.bin" ] && file_bytes=$(wc -c <"$WORK/gen/$name.weights.bin")
+  row="| \`$name\` | $macs | $weights | $arena ($bound) | $(ms "$best") | $module_bytes | $file_bytes"
   sizes=
   for opt in s 3; do
-    t0=$(date +%s%N)
-    rustc --edition 2021 --crate-type lib --emit obj --target $TARGET \
-      -C opt-level=$opt -C codegen-units=1 -C panic=abort -C debuginfo=0 \
-      -o "$WORK/obj/$name.$opt.o" "$WORK/obj/$name.rs" 2>/dev/null
-    row="$row | $(ms $(( $(date +%s%N) - t0 )))"
+    best=
+    for _ in 1 2 3; do
+      t0=$(date +%s%N)
+      rustc --edition 2021 --crate-type lib --emit obj --target $TARGET \
+        -C opt-level=$opt -C codegen-units=1 -C panic=abort -C debuginfo=0 \
+        -o "$WORK/obj/$name.$opt.o" "$WORK/obj/$name.rs" 2>/dev/null
+      t=$(( $(date +%s%N) - t0 ))
+      if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
+    done
+    row="$row | $(ms "$best")"
     sizes="$sizes $("$SIZE" -A "$WORK/obj/$name.$opt.o" | awk '
       $1 ~ /^\.text/ { t += $2 }
       $1 ~ /^\.s?rodata/ { r += $2 }
@@ -88,6 +106,8 @@ EOF
   echo "$row$sizes | $(echo "scale=3; $text3 / $weights" | bc) |"
 done
 
+# mcu-runner needs every fixture's module, so PERF_ONLY skips it too.
+if [ "${PERF_QEMU:-1}" = 0 ] || [ -n "${PERF_ONLY:-}" ]; then exit 0; fi
 if ! command -v qemu-system-riscv32 >/dev/null; then
   echo "qemu-system-riscv32 missing: no instruction counts (apt-get install qemu-system-misc)"
   exit 0

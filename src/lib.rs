@@ -20,6 +20,7 @@ pub mod ops;
 pub mod plan;
 pub mod quant;
 
+pub use emit::DEFAULT_WEIGHTS_FILE_THRESHOLD;
 pub use error::{Error, Result};
 pub use quant::scales::{rewrite_scales, ScalePolicy, ScaleReport, SnapRule};
 pub use quant::Rounding;
@@ -27,7 +28,7 @@ pub use quant::Rounding;
 use std::path::{Path, PathBuf};
 
 /// Code generation settings shared by [`Builder`] and the CLI.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// A directory of user templates: custom layers and overrides of built-in kernels
     /// (see `templates/README.md`).
@@ -50,11 +51,33 @@ pub struct Options {
     /// More is faster until the accumulators no longer fit the registers, and bigger.
     /// `None` is [`DEFAULT_UNROLL`].
     pub unroll: Option<usize>,
+    /// Weight statics of at least this many bytes go to a binary file beside the module
+    /// (`model.rs` → `model.weights.bin`), read with `include_bytes!`; `None` keeps every
+    /// weight inline. Default: [`DEFAULT_WEIGHTS_FILE_THRESHOLD`] (4096). Only the functions
+    /// that write files or return them ([`Builder::generate`], [`generate_files`]) use it:
+    /// those that return the module alone as a `String` inline everything, so that the
+    /// module is complete.
+    pub weights_file_threshold: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            templates: None,
+            input_shapes: Default::default(),
+            budget: Budget::default(),
+            scales: ScalePolicy::default(),
+            rounding: Rounding::default(),
+            arena_link_section: None,
+            weights_file_threshold: Some(DEFAULT_WEIGHTS_FILE_THRESHOLD),
+            unroll: None,
+        }
+    }
 }
 
 /// The default unroll budget: a 4 x 3 register tile (4 output channels, 3 pixels). On
 /// riscv32imc its inner loop is 7 loads, 12 multiplies and 12 adds without a spill; 4 x 4
-/// spills accumulators to the stack and ran 30% more instructions on MobileNetV2's 1x1 convs.
+/// spills accumulators to the stack, and MobileNetV2 ran 26% more instructions.
 pub const DEFAULT_UNROLL: usize = 12;
 
 /// Memory budgets: an arena or a weight set over them is an error that states the figures,
@@ -124,24 +147,63 @@ impl Default for Budget {
 #[derive(Debug, Clone)]
 pub struct Generated {
     pub code: String,
+    /// The binary file of large weights the module reads with `include_bytes!`, to be
+    /// written beside it under its `name`; `None` when every weight is inline.
+    pub weights_file: Option<emit::WeightsFile>,
     pub warnings: Vec<String>,
     /// What the scale policy did to every quantized tensor.
     pub scales: ScaleReport,
 }
 
 /// Generates the Rust module for a model held in memory, with default options.
-/// `file_name` names the model in the header and in messages.
+/// `file_name` names the model in the header and in messages. Every weight is inline.
 pub fn generate_from_bytes(bytes: &[u8], file_name: &str) -> Result<String> {
     generate_with(bytes, file_name, &Options::default())
 }
 
-/// Generates the Rust module for a model held in memory.
+/// Generates the Rust module for a model held in memory. Every weight is inline
+/// ([`Options::weights_file_threshold`] needs [`generate_files`]).
 pub fn generate_with(bytes: &[u8], file_name: &str, options: &Options) -> Result<String> {
     generate_reporting(bytes, file_name, options).map(|g| g.code)
 }
 
-/// Generates the Rust module for a model held in memory, with the warnings.
+/// Generates the Rust module for a model held in memory, with the warnings. Every weight is
+/// inline.
 pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> Result<Generated> {
+    generate_placed(bytes, file_name, options, None)
+}
+
+/// Generates the module `<module_stem>.rs` for a model held in memory and, when
+/// [`Options::weights_file_threshold`] sends some static there, the weights file
+/// `<module_stem>.weights.bin` that the module reads with `include_bytes!` (a path relative
+/// to the module's own file, so both must be written to the same directory).
+pub fn generate_files(
+    bytes: &[u8],
+    file_name: &str,
+    module_stem: &str,
+    options: &Options,
+) -> Result<Generated> {
+    let name = weights_file_name(module_stem);
+    let side_file = options
+        .weights_file_threshold
+        .map(|threshold| emit::SideFile {
+            name: &name,
+            threshold,
+        });
+    generate_placed(bytes, file_name, options, side_file)
+}
+
+/// The weights file of module `<module_stem>.rs`.
+pub fn weights_file_name(module_stem: &str) -> String {
+    format!("{module_stem}.weights.bin")
+}
+
+fn generate_placed(
+    bytes: &[u8],
+    file_name: &str,
+    options: &Options,
+    side_file: Option<emit::SideFile>,
+) -> Result<Generated> {
     if let Some(section) = &options.arena_link_section {
         emit::check_link_section(section)?;
     }
@@ -157,10 +219,12 @@ pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> R
         &templates,
         options.arena_link_section.as_deref(),
         options.unroll.unwrap_or(DEFAULT_UNROLL),
+        side_file,
     )?;
     let warnings = options.budget.check(&emitted, file_name)?;
     Ok(Generated {
         code: emitted.code,
+        weights_file: emitted.weights_file,
         warnings,
         scales,
     })
@@ -261,18 +325,37 @@ impl Builder {
         self
     }
 
-    /// The generated module's source, without writing anything. Warnings go to stderr.
+    /// Weight statics of at least `threshold` bytes go to the weights file beside the module;
+    /// `None` keeps every weight inline (see [`Options::weights_file_threshold`]).
+    pub fn weights_file_threshold(mut self, threshold: Option<usize>) -> Builder {
+        self.options.weights_file_threshold = threshold;
+        self
+    }
+
+    /// The generated module's source alone, every weight inline, without writing anything.
+    /// Warnings go to stderr.
     pub fn generate_string(&self) -> Result<String> {
-        let generated = self.generate_reporting()?;
+        let (bytes, file_name) = read_model(&self.model)?;
+        let generated = generate_reporting(&bytes, &file_name, &self.options)?;
         for warning in &generated.warnings {
             eprintln!("warning: {warning}");
         }
         Ok(generated.code)
     }
 
-    fn generate_reporting(&self) -> Result<Generated> {
+    /// The module and weights file for the output path, with their paths.
+    fn generate_files(&self) -> Result<(PathBuf, Generated, PathBuf)> {
+        let path = self.output_path()?;
         let (bytes, file_name) = read_model(&self.model)?;
-        generate_reporting(&bytes, &file_name, &self.options)
+        let generated = generate_files(&bytes, &file_name, &module_stem(&path), &self.options)?;
+        Ok((path, generated, self.weights_file_path()?))
+    }
+
+    /// Where [`Builder::generate`] writes the weights file, when some weights go there: beside
+    /// the module, named after it (`model.rs` → `model.weights.bin`).
+    pub fn weights_file_path(&self) -> Result<PathBuf> {
+        let path = self.output_path()?;
+        Ok(path.with_file_name(weights_file_name(&module_stem(&path))))
     }
 
     /// Where [`Builder::generate`] writes.
@@ -298,8 +381,10 @@ impl Builder {
         Ok(dir.join(format!("{stem}.rs")))
     }
 
-    /// Generates and writes the module (only when its content changes, so that cargo does
-    /// not rebuild needlessly). Returns the path written.
+    /// Generates and writes the module and, when weights go there, its weights file
+    /// `<stem>.weights.bin` in the same directory (each only when its content changes, so
+    /// that cargo does not rebuild needlessly). A weights file left from an earlier
+    /// generation that the module no longer reads is removed. Returns the module's path.
     pub fn generate(&self) -> Result<PathBuf> {
         if self.rerun_if_changed {
             println!("cargo:rerun-if-changed={}", self.model.display());
@@ -307,7 +392,7 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", dir.display());
             }
         }
-        let generated = self.generate_reporting()?;
+        let (path, generated, weights_path) = self.generate_files()?;
         for warning in &generated.warnings {
             // Build scripts show cargo:warning lines; elsewhere stderr is the place.
             if self.rerun_if_changed {
@@ -316,13 +401,85 @@ impl Builder {
                 eprintln!("warning: {warning}");
             }
         }
-        let code = generated.code;
-        let path = self.output_path()?;
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(code.as_str()) {
-            write_atomically(&path, &code)?;
+        // The weights first: the module never names a file that is not there yet.
+        match &generated.weights_file {
+            Some(file) => write_if_changed(&weights_path, &file.bytes)?,
+            None if is_weights_file(&weights_path) => {
+                std::fs::remove_file(&weights_path).map_err(|source| Error::Io {
+                    path: weights_path.clone(),
+                    source,
+                })?
+            }
+            None => {}
         }
+        write_if_changed(&path, generated.code.as_bytes())?;
         Ok(path)
     }
+
+    /// Compares what [`Builder::generate`] would write with the files on disk, writing
+    /// nothing: one [`Error::Stale`] per file that differs (the module with a unified diff,
+    /// the weights file with its first differing byte and the static it belongs to, or a
+    /// weights file the module no longer reads); empty when everything is up to date.
+    pub fn check(&self) -> Result<Vec<Error>> {
+        let (path, generated, weights_path) = self.generate_files()?;
+        for warning in &generated.warnings {
+            eprintln!("warning: {warning}");
+        }
+        let mut stale = Vec::new();
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current != generated.code {
+            let diff = similar::TextDiff::from_lines(&current, &generated.code)
+                .unified_diff()
+                .header(&path.display().to_string(), "generated")
+                .to_string();
+            stale.push(Error::Stale { path, diff });
+        }
+        let on_disk = std::fs::read(&weights_path).ok();
+        let problem = match (&generated.weights_file, on_disk) {
+            (Some(_), None) => Some("it is missing".to_string()),
+            (Some(file), Some(bytes)) => weights_difference(file, &bytes),
+            (None, Some(_)) if is_weights_file(&weights_path) => Some(
+                "the module keeps every weight inline now and does not read it: delete it".into(),
+            ),
+            (None, _) => None,
+        };
+        if let Some(diff) = problem {
+            stale.push(Error::Stale {
+                path: weights_path,
+                diff,
+            });
+        }
+        Ok(stale)
+    }
+}
+
+/// The file stem of a module's path, which names its weights file.
+fn module_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into())
+}
+
+/// How `bytes` on disk differ from the weights file that would be generated, if they do.
+fn weights_difference(file: &emit::WeightsFile, bytes: &[u8]) -> Option<String> {
+    let first = file
+        .bytes
+        .iter()
+        .zip(bytes)
+        .position(|(a, b)| a != b)
+        .or((file.bytes.len() != bytes.len()).then(|| file.bytes.len().min(bytes.len())))?;
+    Some(format!(
+        "{} bytes on disk, {} generated; the first difference is at byte {first}, in {}",
+        bytes.len(),
+        file.bytes.len(),
+        file.describe_byte(first)
+    ))
+}
+
+/// Whether `path` holds a weights file written by onnx2esp (so that removing it loses nothing
+/// of the user's).
+fn is_weights_file(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| emit::WeightsFile::is_one(&bytes))
 }
 
 /// A model file's bytes and its file name (the name messages and headers use).
@@ -338,9 +495,17 @@ pub fn read_model(path: &Path) -> Result<(Vec<u8>, String)> {
     Ok((bytes, file_name))
 }
 
+/// Writes `content` to `path` unless the file already holds exactly that.
+fn write_if_changed(path: &Path, content: &[u8]) -> Result<()> {
+    if std::fs::read(path).ok().as_deref() == Some(content) {
+        return Ok(());
+    }
+    write_atomically(path, content)
+}
+
 /// Writes through a temporary file in the same directory and renames it over `path`, so that
-/// a reader (or a build interrupted half-way) never sees a partial module.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
+/// a reader (or a build interrupted half-way) never sees a partial file.
+fn write_atomically(path: &Path, content: &[u8]) -> Result<()> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -348,7 +513,7 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!(".{}.tmp", std::process::id()));
     let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text).map_err(io)?;
+    std::fs::write(&temporary, content).map_err(io)?;
     std::fs::rename(&temporary, path).map_err(|e| {
         let _ = std::fs::remove_file(&temporary);
         io(e)

@@ -45,6 +45,19 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = onnx2esp::DEFAULT_UNROLL as u64,
               value_parser = clap::value_parser!(u64).range(1..=256))]
         unroll: u64,
+        /// Weights, biases and tables of at least BYTES go to one binary file beside the
+        /// module (OUTPUT's stem + `.weights.bin`), read with `include_bytes!`. Needs
+        /// --output: a module printed to stdout keeps every weight inline.
+        #[arg(
+            long,
+            value_name = "BYTES",
+            requires = "output",
+            default_value_t = onnx2esp::DEFAULT_WEIGHTS_FILE_THRESHOLD
+        )]
+        weights_file_threshold: usize,
+        /// Keep every weight inline in the module, as array literals (no weights file).
+        #[arg(long, conflicts_with = "weights_file_threshold")]
+        inline_weights: bool,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -178,6 +191,8 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             max_flash,
             arena_section,
             unroll,
+            weights_file_threshold,
+            inline_weights,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .options(model_args.options())
@@ -187,24 +202,29 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             if let Some(section) = &arena_section {
                 builder = builder.arena_link_section(section);
             }
+            builder =
+                builder.weights_file_threshold((!inline_weights).then_some(weights_file_threshold));
             match (output, check) {
+                // stdout carries one file: the module with every weight inline.
                 (None, _) => print!("{}", builder.generate_string()?),
                 (Some(path), true) => {
-                    let code = builder.generate_string()?;
-                    let current = std::fs::read_to_string(&path).unwrap_or_default();
-                    if current != code {
-                        let diff = similar::TextDiff::from_lines(&current, &code)
-                            .unified_diff()
-                            .header(&path.display().to_string(), "generated")
-                            .to_string();
-                        eprintln!("{}", onnx2esp::Error::Stale { path, diff });
+                    let stale = builder.output(&path).check()?;
+                    for file in &stale {
+                        eprintln!("{file}");
+                    }
+                    if !stale.is_empty() {
                         return Ok(ExitCode::from(1));
                     }
                     eprintln!("{} is up to date", path.display());
                 }
                 (Some(path), false) => {
-                    let written = builder.output(&path).generate()?;
+                    let builder = builder.output(&path);
+                    let written = builder.generate()?;
                     eprintln!("wrote {}", written.display());
+                    let weights = builder.weights_file_path()?;
+                    if weights.exists() {
+                        eprintln!("wrote {}", weights.display());
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -242,3 +242,136 @@ fn arena_section_adds_the_section_macro_and_rejects_unsafe_names() {
         assert!(rejected.stdout.is_empty());
     }
 }
+
+/// Statics of at least `--weights-file-threshold` bytes go to `<module>.weights.bin` beside
+/// the module; `--check` compares that file too and names what differs; `--inline-weights`
+/// removes it again; stdout carries the module alone, every weight inline.
+#[test]
+fn weights_file_is_written_checked_and_removed() {
+    let module = temp("placed.rs");
+    let weights = temp("placed.weights.bin");
+    let _ = std::fs::remove_file(&weights);
+    let run = |extra: &[&str]| {
+        onnx2esp()
+            .args(["generate", MODEL, "-o"])
+            .arg(&module)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // digits.onnx: one static of 1280 bytes (the Gemm's weights), the others below 100.
+    let written = run(&["--weights-file-threshold", "1000"]);
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let code = std::fs::read_to_string(&module).unwrap();
+    assert!(
+        code.contains("include_bytes!(\"placed.weights.bin\")"),
+        "{code}"
+    );
+    assert!(
+        code.contains("// Weights file: placed.weights.bin, 1296 bytes beside"),
+        "{code}"
+    );
+    let bytes = std::fs::read(&weights).unwrap();
+    assert!(bytes.starts_with(b"onnx2esp"));
+    // The 16-byte header, then the one static of at least 1000 bytes.
+    assert_eq!(bytes.len(), 16 + 1280);
+    assert_eq!(
+        run(&["--weights-file-threshold", "1000", "--check"])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // One weight changed on disk: --check fails, naming the file and the static.
+    let mut changed = bytes.clone();
+    changed[16 + 5] ^= 1;
+    std::fs::write(&weights, &changed).unwrap();
+    let stale = run(&["--weights-file-threshold", "1000", "--check"]);
+    assert_eq!(stale.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&stale.stderr);
+    assert!(
+        err.contains("placed.weights.bin is stale")
+            && err.contains("first difference is at byte 21")
+            && err.contains("static GEMM_2_WEIGHTS, its byte 5"),
+        "{err}"
+    );
+    assert!(!err.contains("placed.rs is stale"), "{err}");
+    // --check never writes.
+    assert_eq!(std::fs::read(&weights).unwrap(), changed);
+
+    std::fs::remove_file(&weights).unwrap();
+    let missing = run(&["--weights-file-threshold", "1000", "--check"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("it is missing"));
+
+    // Back to inline: the module no longer reads the file, and generating removes it.
+    std::fs::write(&weights, &bytes).unwrap();
+    let inline = run(&["--inline-weights", "--check"]);
+    assert_eq!(inline.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&inline.stderr);
+    assert!(
+        err.contains("placed.weights.bin is stale") && err.contains("delete it"),
+        "{err}"
+    );
+    assert!(run(&["--inline-weights"]).status.success());
+    assert!(!weights.exists());
+    assert!(!std::fs::read_to_string(&module)
+        .unwrap()
+        .contains("include_bytes!"));
+    assert_eq!(run(&["--inline-weights", "--check"]).status.code(), Some(0));
+
+    // stdout has room for one file only.
+    let printed = onnx2esp()
+        .args(["generate", MODEL, "--weights-file-threshold", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(printed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&printed.stderr).contains("--output"));
+}
+
+/// Under the default threshold (4096 bytes) MobileNetV2's large weights go to the file and
+/// the small models stay one file; stdout keeps everything inline.
+#[test]
+fn the_default_threshold_moves_only_large_weights() {
+    let mobilenet = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/codegen-tests/models/mobilenet_v2_esppq.onnx"
+    );
+    let module = temp("mobilenet.rs");
+    let status = onnx2esp()
+        .args(["generate", mobilenet, "-o"])
+        .arg(&module)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = std::fs::read_to_string(&module).unwrap();
+    assert!(code.contains("include_bytes!(\"mobilenet.weights.bin\")"));
+    assert!(
+        code.contains("the statics of at least 4096 bytes (--weights-file-threshold)"),
+        "{}",
+        &code[..3000]
+    );
+    assert!(temp("mobilenet.weights.bin").exists());
+
+    let small = temp("small.rs");
+    let status = onnx2esp()
+        .args(["generate", MODEL, "-o"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(!std::fs::read_to_string(&small)
+        .unwrap()
+        .contains("include_bytes!"));
+    assert!(!temp("small.weights.bin").exists());
+
+    let printed = onnx2esp().args(["generate", mobilenet]).output().unwrap();
+    assert!(printed.status.success());
+    assert!(!String::from_utf8(printed.stdout)
+        .unwrap()
+        .contains("include_bytes!"));
+}

@@ -93,17 +93,23 @@ fn mutated_models_never_panic() {
         for _ in 0..=rng.below(4) {
             mutate(&mut rng, &mut bytes);
         }
-        // Every other case under `--scales snap`, so that both policies meet broken input.
+        // Every other case under `--scales snap`, so that both policies meet broken input;
+        // and every other pair with every static in a weights file.
         let options = onnx2esp::Options {
             scales: if case % 2 == 0 {
                 onnx2esp::ScalePolicy::Exact
             } else {
                 onnx2esp::ScalePolicy::Snap(onnx2esp::SnapRule::Nearest)
             },
+            weights_file_threshold: Some(0),
             ..Default::default()
         };
         match catch_unwind(AssertUnwindSafe(|| {
-            onnx2esp::generate_with(&bytes, "fuzz.onnx", &options)
+            if case % 4 < 2 {
+                onnx2esp::generate_with(&bytes, "fuzz.onnx", &options)
+            } else {
+                onnx2esp::generate_files(&bytes, "fuzz.onnx", "fuzz", &options).map(|g| g.code)
+            }
         })) {
             Ok(Ok(_)) => generated += 1,
             Ok(Err(_)) => errors += 1,

@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use std::collections::BTreeSet;
-use std::process::Command;
 
 const HOSTILE: &[&str] = &[
     "x */ } #[cfg(any())] fn evil() {",
@@ -127,26 +126,7 @@ fn hostile_names_compile_declare_nothing_extra_and_stay_deterministic() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("injection");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("model.rs"), &code).unwrap();
-    std::fs::write(
-        dir.join("lib.rs"),
-        "#![no_std]\n#![forbid(unsafe_code)]\npub mod model {\n    include!(\"model.rs\");\n}\n",
-    )
-    .unwrap();
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = Command::new(rustc)
-        .args([
-            "--edition",
-            "2021",
-            "--crate-type",
-            "lib",
-            "-D",
-            "warnings",
-            "--out-dir",
-        ])
-        .arg(&dir)
-        .arg(dir.join("lib.rs"))
-        .output()
-        .unwrap();
+    let out = common::compile_module(&dir);
     assert!(
         out.status.success(),
         "{}\n{code}",

@@ -50,3 +50,28 @@ fn digits_qat_arena_section_items() {
 fn in_place_chain_module() {
     insta::assert_snapshot!("in_place_chain", generate("ops/in_place_chain"));
 }
+
+/// Only what a weights file changes, as a diff against the plain module: every static of at
+/// least 256 bytes (here the Gemm's 1280 weights) is read from `digits_qat.weights.bin`.
+#[test]
+fn digits_qat_weights_file_items() {
+    let path = format!(
+        "{}/codegen-tests/models/digits_qat.onnx",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    let options = onnx2esp::Options {
+        weights_file_threshold: Some(256),
+        ..Default::default()
+    };
+    let generated =
+        onnx2esp::generate_files(&bytes, "digits_qat.onnx", "digits_qat", &options).unwrap();
+    let file = generated.weights_file.expect("a weights file");
+    assert_eq!(file.name, "digits_qat.weights.bin");
+    assert_eq!(file.bytes.len(), 16 + 1280);
+    let diff = similar::TextDiff::from_lines(&generate("digits_qat"), &generated.code)
+        .unified_diff()
+        .context_radius(1)
+        .to_string();
+    insta::assert_snapshot!("digits_qat_weights_file", diff);
+}

@@ -72,6 +72,12 @@ fn main() {
         let module = generated.join(format!("{name}.rs"));
         let recording = models.join(format!("{name}.expected.json"));
         println!("cargo:rerun-if-changed={}", module.display());
+        // The weights file the module reads with include_bytes!, beside it, if it has one (a
+        // path that does not exist would rerun this script on every build).
+        let weights = generated.join(format!("{name}.weights.bin"));
+        if weights.exists() {
+            println!("cargo:rerun-if-changed={}", weights.display());
+        }
         let Ok(code) = std::fs::read_to_string(&module) else {
             panic!("{} is missing: was it generated?", module.display());
         };

@@ -63,6 +63,12 @@ pub mod digits_esppq_half_up {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq_half_up.rs"));
 }
 
+/// `digits_esppq` again, every weight and bias read from its weights file with
+/// `include_bytes!`; in a module that is `include!`d, the path resolves beside the module.
+pub mod digits_esppq_weights_file {
+    include!(concat!(env!("OUT_DIR"), "/digits_esppq_weights_file.rs"));
+}
+
 /// `digits_qat` again, with Gemm rendered from the user template in `templates-override/`.
 pub mod digits_qat_gemm_override {
     include!(concat!(env!("OUT_DIR"), "/digits_qat_gemm_override.rs"));

@@ -1,7 +1,8 @@
 //! Every fixture's generated module on random int8 inputs, in this debug build (overflow
 //! checks on): no input may panic, and `predict` must agree with `run` (a second path through
 //! the same module: quantize, run, dequantize). The Gemm override must agree with the built-in
-//! kernel on every input, not only on the recorded ones.
+//! kernel on every input, not only on the recorded ones, and so must the module that reads its
+//! weights from a weights file with the one that has them inline.
 
 use codegen_tests::*;
 use proptest::prelude::*;
@@ -45,8 +46,10 @@ proptest! {
     }
 
     #[test]
-    fn digits_esppq(q in int8_array::<{ digits_esppq::INPUT_LEN }>()) {
-        check_module!(digits_esppq, q);
+    fn digits_esppq_and_its_weights_file_form(q in int8_array::<{ digits_esppq::INPUT_LEN }>()) {
+        let inline = check_module!(digits_esppq, q);
+        let from_file = check_module!(digits_esppq_weights_file, q);
+        prop_assert_eq!(inline, from_file);
     }
 
     #[test]

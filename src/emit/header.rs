@@ -7,7 +7,14 @@ use crate::onnx::Graph;
 use crate::plan::Plan;
 use std::fmt::Write;
 
-pub fn header(graph: &Graph, qgraph: &QGraph, plan: &Plan, layers: &[RenderedLayer]) -> String {
+/// `placement` is comment lines on where the weights live (empty when all are inline).
+pub fn header(
+    graph: &Graph,
+    qgraph: &QGraph,
+    plan: &Plan,
+    layers: &[RenderedLayer],
+    placement: &str,
+) -> String {
     let mut h = String::new();
     let tensor = |t: usize| {
         let x = &qgraph.tensors[t];
@@ -74,6 +81,7 @@ pub fn header(graph: &Graph, qgraph: &QGraph, plan: &Plan, layers: &[RenderedLay
             crate::quant::Rounding::HalfUp => "half-up (ties toward +infinity, as ESP-DL's ESP32-S3 kernels; differs from ONNX Runtime on ties)",
         }
     );
+    h.push_str(placement);
     let _ = writeln!(h, "//");
     let rows: Vec<[String; 9]> = qgraph
         .layers

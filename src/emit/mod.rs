@@ -7,10 +7,14 @@ mod kernel;
 mod module;
 mod simplify;
 mod templates;
+mod weights_file;
 
 pub use kernel::{Elem, KernelEmit, StaticArray};
 pub use module::check_link_section;
 pub use templates::Templates;
+pub use weights_file::{
+    SideFile, WeightsFile, DEFAULT_THRESHOLD as DEFAULT_WEIGHTS_FILE_THRESHOLD,
+};
 
 use crate::error::Result;
 use crate::ir::{QGraph, QType};
@@ -30,9 +34,12 @@ pub struct Emitted {
     pub code: String,
     pub arena_bytes: usize,
     pub weight_bytes: usize,
+    /// The weights file the module reads, when some static went there.
+    pub weights_file: Option<WeightsFile>,
 }
 
-/// Renders the whole module as formatted Rust source.
+/// Renders the whole module as formatted Rust source; with `side_file`, the statics of at
+/// least its threshold go to that file instead of being array literals.
 pub fn emit(
     graph: &Graph,
     qgraph: &QGraph,
@@ -40,6 +47,7 @@ pub fn emit(
     templates: &Templates,
     arena_link_section: Option<&str>,
     unroll: usize,
+    side_file: Option<SideFile>,
 ) -> Result<Emitted> {
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
@@ -67,21 +75,40 @@ pub fn emit(
         });
     }
     let file = module::assemble(qgraph, plan, &layers, arena_link_section)?;
-    let mut code = header::header(graph, qgraph, plan, &layers);
+    let statics: Vec<&StaticArray> = layers.iter().flat_map(|l| &l.statics).collect();
+    let weights_file = match side_file {
+        Some(side) => WeightsFile::layout(side, &statics)?,
+        None => None,
+    };
+    let placement = weights_file
+        .as_ref()
+        .map_or(String::new(), WeightsFile::header_lines);
+    let mut code = header::header(graph, qgraph, plan, &layers, &placement);
     code.push_str(&separate_items(&compact_number_lists(
         &prettyplease::unparse(&file),
     )));
     code.push_str("\n// Weights and biases.\n");
-    let mut weight_bytes = 0;
-    for array in layers.iter().flat_map(|l| &l.statics) {
+    if let Some(file) = &weights_file {
         code.push('\n');
-        code.push_str(&module::static_item(array)?);
+        code.push_str(&file.reader_items()?);
+    }
+    let mut weight_bytes = 0;
+    for array in statics {
+        code.push('\n');
+        let placed = weights_file
+            .as_ref()
+            .and_then(|f| Some((f, f.offset_of(&array.name)?)));
+        code.push_str(&match placed {
+            Some((file, offset)) => module::file_static_item(array, file, offset)?,
+            None => module::static_item(array)?,
+        });
         weight_bytes += array.bytes();
     }
     Ok(Emitted {
         code,
         arena_bytes: plan.arena_bytes,
         weight_bytes,
+        weights_file,
     })
 }
 

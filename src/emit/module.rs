@@ -1,6 +1,7 @@
 //! The module skeleton: I/O constants, `Model` with its arena, `run`/`predict`, the weight
 //! statics and the integer helpers. Built with quote; layer functions come from templates.
 
+use super::weights_file::WeightsFile;
 use super::{comment_safe, RenderedLayer, StaticArray};
 use crate::error::{Error, Result};
 use crate::ir::{Layer, Port, QGraph, QType};
@@ -553,26 +554,43 @@ fn layer_call(
 /// by prettyplease, which would put every value on a line of its own. Innermost arrays wrap
 /// at 100 columns; the declaration is checked by parsing it.
 pub fn static_item(array: &StaticArray) -> Result<String> {
+    let mut text = static_declaration(array, "")?;
+    nested(&mut text, &array.values, &array.dims, 0);
+    text.push_str(");\n");
+    Ok(text)
+}
+
+/// The same static filled from the weights file at byte `offset` (see `weights_file`).
+pub fn file_static_item(array: &StaticArray, file: &WeightsFile, offset: usize) -> Result<String> {
+    let source = format!(", from {} at byte {offset}", comment_safe(&file.name));
+    let mut text = static_declaration(array, &source)?;
+    text.push_str(&WeightsFile::initializer(array, offset));
+    text.push_str(");\n");
+    Ok(text)
+}
+
+/// A static's doc line (`source` says where its values come from) and its declaration up to
+/// the value: `static NAME: Align16<[[T; inner]; outer]> = Align16(`.
+fn static_declaration(array: &StaticArray, source: &str) -> Result<String> {
     let mut ty = array.elem.rust().to_string();
     for &d in array.dims.iter().rev() {
         ty = format!("[{ty}; {d}]");
     }
-    let mut text = format!(
-        "/// {} values, {} bytes.\nstatic {}: Align16<{ty}> = Align16(",
+    let text = format!(
+        "/// {} values, {} bytes{source}.\nstatic {}: Align16<{ty}> = Align16(",
         array.values.len(),
         array.bytes(),
         array.name
     );
     // The declaration is checked by parsing it with an empty array: the values are integers
-    // formatted here, and parsing hundreds of thousands of them would dominate codegen time.
+    // formatted by the caller, and parsing hundreds of thousands of them would dominate
+    // codegen time.
     let declaration = format!("{text}[]);");
     syn::parse_str::<syn::ItemStatic>(&declaration).map_err(|e| Error::InvalidRust {
         what: format!("static {}", array.name),
         message: e.to_string(),
         snippet: declaration.chars().take(200).collect(),
     })?;
-    nested(&mut text, &array.values, &array.dims, 0);
-    text.push_str(");\n");
     Ok(text)
 }
 

@@ -149,3 +149,29 @@ pub fn dense_model(input_scale: f32, weight_scale: f32, output_scale: f32, zp: i
         &[1, 3],
     )
 }
+
+/// Compiles `lib.rs` of `dir`, a `#![no_std]`, `#![forbid(unsafe_code)]` crate that includes
+/// `model.rs` of the same directory, as a library with warnings denied (the test's own rustc,
+/// `$RUSTC`, else `rustc`).
+pub fn compile_module(dir: &std::path::Path) -> std::process::Output {
+    std::fs::write(
+        dir.join("lib.rs"),
+        "#![no_std]\n#![forbid(unsafe_code)]\npub mod model {\n    include!(\"model.rs\");\n}\n",
+    )
+    .unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    std::process::Command::new(rustc)
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "lib",
+            "-D",
+            "warnings",
+            "--out-dir",
+        ])
+        .arg(dir)
+        .arg(dir.join("lib.rs"))
+        .output()
+        .unwrap()
+}
