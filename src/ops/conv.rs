@@ -364,4 +364,3 @@ impl Kernel for Conv2d {
         Some(self.accumulator)
     }
 }
-

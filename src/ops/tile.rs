@@ -22,14 +22,22 @@ impl RegisterTile {
     /// every weight of the block in a register across the pixel tiles, which spills unless
     /// the block is small: such layers get at most 3 channels by 1 pixel (MobileNetV2's
     /// 8-to-48-channel layer: 5.1 instructions per MAC on riscv32imc, 6.5 with 4 x 3).
-    pub fn new(budget: usize, out_channels: usize, plane: usize, in_channels: usize) -> RegisterTile {
+    pub fn new(
+        budget: usize,
+        out_channels: usize,
+        plane: usize,
+        in_channels: usize,
+    ) -> RegisterTile {
         const FEW_INPUT_CHANNELS: usize = 8;
         let budget = if in_channels <= FEW_INPUT_CHANNELS {
             budget.clamp(1, 3)
         } else {
             budget.max(1)
         };
-        let pixels = (1..=budget).take_while(|p| p * p <= budget).last().unwrap_or(1);
+        let pixels = (1..=budget)
+            .take_while(|p| p * p <= budget)
+            .last()
+            .unwrap_or(1);
         let pixels = pixels.min(plane.max(1));
         let channels = (budget / pixels).clamp(1, out_channels.max(1));
         RegisterTile {
@@ -72,7 +80,10 @@ impl RegisterTile {
         let rest = self.out_channels % self.channels;
         let mut channel_passes = Vec::new();
         if blocks > 0 {
-            channel_passes.push(ChannelPass { channels: self.channels, rest: 0 });
+            channel_passes.push(ChannelPass {
+                channels: self.channels,
+                rest: 0,
+            });
         }
         if rest > 0 {
             channel_passes.push(ChannelPass { channels: 1, rest });

@@ -5,8 +5,8 @@
 use crate::emit::KernelEmit;
 use crate::error::{Error, Result};
 use crate::ir::QType;
-use crate::ops::Clamp;
 use crate::onnx::Node;
+use crate::ops::Clamp;
 
 /// The largest `|q|` of an int8 value.
 pub const INT8_MAGNITUDE: u64 = 128;
@@ -142,7 +142,11 @@ mod tests {
         assert!(!acc(1000).has_rounding_headroom(&[-2]));
         assert!(!acc(1000).has_rounding_headroom(&[32]));
         assert!(acc(1000).has_rounding_headroom(&[31]));
-        assert!(!Accumulator { bound: 1000, wide: true }.has_rounding_headroom(&[7]));
+        assert!(!Accumulator {
+            bound: 1000,
+            wide: true
+        }
+        .has_rounding_headroom(&[7]));
     }
 
     fn node() -> Node {

@@ -206,7 +206,16 @@ mod tests {
         let mut values = vec![i32::MIN, i32::MIN + 1, i32::MAX, i32::MAX - 1, -1, 0, 1];
         for s in 0..31 {
             let p = 1i32 << s;
-            values.extend([p, p - 1, p + 1, -p, -p + 1, -p - 1, 3 * (p / 2), -3 * (p / 2)]);
+            values.extend([
+                p,
+                p - 1,
+                p + 1,
+                -p,
+                -p + 1,
+                -p - 1,
+                3 * (p / 2),
+                -3 * (p / 2),
+            ]);
         }
         for shift in 1..40 {
             for &value in &values {
