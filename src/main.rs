@@ -40,8 +40,8 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         arena_section: Option<String>,
         /// The unroll budget: multiply-accumulates an innermost loop body may write out
-        /// (the pointwise convolution's register tile). More is faster until the
-        /// accumulators spill out of the registers; 1 writes no tile out.
+        /// (the register tiles of 1x1 convolutions and fully connected layers). More is
+        /// faster until the accumulators spill out of the registers; 1 writes no tile out.
         #[arg(long, value_name = "N", default_value_t = onnx2esp::DEFAULT_UNROLL as u64,
               value_parser = clap::value_parser!(u64).range(1..=256))]
         unroll: u64,

@@ -209,6 +209,43 @@ fn rounding_mode_is_chosen_by_flag_and_stated_in_the_header() {
     );
 }
 
+/// `--unroll` sizes the register tiles: the Gemm's 10 output units go 4 at a time by default
+/// (two blocks of 4, then 2 one at a time) and one at a time with `--unroll 1`; 0 is refused.
+#[test]
+fn unroll_budget_sizes_the_register_tiles() {
+    let generate = |extra: &[&str]| {
+        let output = onnx2esp()
+            .args(["generate", MODEL])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (status, default, _) = generate(&[]);
+    assert!(status.success());
+    assert!(
+        default.contains("let ([row0, row1, row2, row3], [b0, b1, b2, b3]) = (rows, biases) else"),
+        "{default}"
+    );
+    let (status, explicit, _) = generate(&["--unroll", "12"]);
+    assert!(status.success());
+    assert_eq!(explicit, default);
+    let (status, one, _) = generate(&["--unroll", "1"]);
+    assert!(status.success());
+    assert!(
+        one.contains("let ([row0], [b0]) = (rows, biases) else"),
+        "{one}"
+    );
+    assert!(!one.contains("row1"), "{one}");
+    let (status, _, stderr) = generate(&["--unroll", "0"]);
+    assert!(!status.success());
+    assert!(stderr.contains("--unroll"), "{stderr}");
+}
+
 #[test]
 fn arena_section_adds_the_section_macro_and_rejects_unsafe_names() {
     let placed = onnx2esp()
