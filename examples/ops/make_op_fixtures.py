@@ -618,6 +618,81 @@ def space_to_depth():
 
 
 @fixture
+def reverse_sequence_time_major():
+    # [time, batch, features] (batch_axis 1, time_axis 0); lengths from none reversed to all.
+    g = Graph("reverse_sequence_time_major")
+    x = g.input([4, 3, 5], -5)
+    lens = g.const(np.array([4, 1, 3], dtype=np.int64), "sequence_lens")
+    return g.finish(g.node("ReverseSequence", [x, lens], batch_axis=1, time_axis=0), -5)
+
+
+@fixture
+def reverse_sequence_batch_major():
+    # [batch, time, features] (batch_axis 0, time_axis 1), requantized to a coarser exponent.
+    g = Graph("reverse_sequence_batch_major")
+    x = g.input([3, 5, 2], -5)
+    lens = g.const(np.array([2, 5, 3], dtype=np.int64), "sequence_lens")
+    return g.finish(g.node("ReverseSequence", [x, lens], batch_axis=0, time_axis=1), -4)
+
+
+@fixture
+def scatter_nd_slices():
+    # Rank 3 data, indices naming whole [3, 5] slices; updates at a finer exponent than the
+    # data and the output, so both are requantized.
+    g = Graph("scatter_nd_slices")
+    data = g.input([4, 3, 5], -4)
+    indices = g.const(np.array([[3], [1]], dtype=np.int64), "indices")
+    updates = g.input([2, 3, 5], -6)
+    return g.finish(g.node("ScatterND", [data, indices, updates]), -5)
+
+
+@fixture
+def scatter_nd_rows_constant_updates():
+    # Rank 3 data, indices naming rows of the last axis (negative index included); the
+    # updates are a DequantizeLinear of int8 constants.
+    g = Graph("scatter_nd_rows_constant_updates")
+    rng = rng_for("scatter_nd_rows_constant_updates")
+    data = g.input([2, 3, 4], -5)
+    indices = g.const(np.array([[[0, 1], [1, -1]], [[1, 0], [0, 2]]], dtype=np.int64), "indices")
+    updates = g.weight(int8_weights(rng, [2, 2, 4]), -6)
+    return g.finish(g.node("ScatterND", [data, indices, updates]), -5)
+
+
+@fixture
+def scatter_nd_elements():
+    # Indices naming single elements (the whole index tuple), at the output's exponent.
+    g = Graph("scatter_nd_elements")
+    data = g.input([2, 3, 4], -5)
+    indices = g.const(np.array([[0, 0, 0], [1, 2, 3], [0, 2, 1], [1, 0, 2]], dtype=np.int64), "indices")
+    updates = g.input([4], -5)
+    return g.finish(g.node("ScatterND", [data, indices, updates]), -5)
+
+
+@fixture
+def lp_norm_p2_last_axis():
+    g = Graph("lp_norm_p2_last_axis")
+    x = g.input([2, 3, 8], -3)
+    return g.finish(g.node("LpNormalization", [x], axis=-1, p=2), -7)
+
+
+@fixture
+def lp_norm_p1_channels():
+    # Through a Relu, so that whole vectors are zero (ONNX Runtime writes 0 for a zero norm).
+    g = Graph("lp_norm_p1_channels")
+    x = g.input([1, 4, 3, 5], -4)
+    y = g.node("LpNormalization", [g.node("Relu", [x])], axis=1, p=1)
+    return g.finish(y, -7)
+
+
+@fixture
+def lp_norm_p2_middle_axis():
+    # A strided axis with a long vector (the f32 sum of squares stays exact up to 1024).
+    g = Graph("lp_norm_p2_middle_axis")
+    x = g.input([2, 40, 3], -5)
+    return g.finish(g.node("LpNormalization", [x], axis=1, p=2), -8)
+
+
+@fixture
 def resize_nearest_half_pixel():
     g = Graph("resize_nearest_half_pixel")
     x = g.input([1, 2, 3, 4], -5)
