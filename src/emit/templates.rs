@@ -39,6 +39,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "matmul.rs.tera",
         include_str!("../../templates/matmul.rs.tera"),
     ),
+    (
+        "lp_normalization.rs.tera",
+        include_str!("../../templates/lp_normalization.rs.tera"),
+    ),
     ("move.rs.tera", include_str!("../../templates/move.rs.tera")),
     (
         "normalization.rs.tera",
@@ -59,6 +63,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "resize_linear.rs.tera",
         include_str!("../../templates/resize_linear.rs.tera"),
+    ),
+    (
+        "scatter.rs.tera",
+        include_str!("../../templates/scatter.rs.tera"),
     ),
     (
         "softmax.rs.tera",

@@ -1,5 +1,6 @@
 //! Layout ops that move elements: Transpose, Slice, Split, Pad, Gather (constant indices),
-//! DepthToSpace, SpaceToDepth, and Resize nearest (from resize.rs). Each is an index table
+//! DepthToSpace, SpaceToDepth, ReverseSequence (constant lengths), and Resize nearest (from
+//! resize.rs). Each is an index table
 //! computed at codegen, `y[i] = x[MAP[i]]`, with one kernel for all of them. An index past the
 //! input is padding.
 //!
@@ -54,6 +55,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         }
         "Split" => lower_split(lowering, node, input, &shape),
         "Pad" => lower_pad(lowering, node, input, &shape),
+        "ReverseSequence" => lower_reverse_sequence(lowering, node, input, &shape),
         "Gather" => {
             let axis = normalize_axis(node, node.attr_int("axis", 0)?, rank)?;
             let indices = lowering
@@ -386,6 +388,65 @@ fn lower_pad(lowering: &mut Lowering, node: &Node, input: TensorId, shape: &[usi
             .collect()
     };
     define_move(lowering, node, 0, input, out_shape, &source, pad_value)
+}
+
+/// ReverseSequence: along `time_axis`, the first `sequence_lens[b]` steps of batch entry `b`
+/// (along `batch_axis`) are reversed and the rest copied.
+fn lower_reverse_sequence(
+    lowering: &mut Lowering,
+    node: &Node,
+    input: TensorId,
+    shape: &[usize],
+) -> Result<()> {
+    let rank = shape.len();
+    if rank < 2 {
+        return Err(Error::node(
+            node,
+            format!("input shape {shape:?} has fewer than 2 axes"),
+        ));
+    }
+    let batch_axis = normalize_axis(node, node.attr_int("batch_axis", 1)?, rank)?;
+    let time_axis = normalize_axis(node, node.attr_int("time_axis", 0)?, rank)?;
+    if !matches!((batch_axis, time_axis), (0, 1) | (1, 0)) {
+        return Err(Error::node(
+            node,
+            format!("batch_axis {batch_axis} and time_axis {time_axis} must be 0 and 1"),
+        ));
+    }
+    let (batch, steps) = (shape[batch_axis], shape[time_axis]);
+    let lens = lowering
+        .constant(node, 1)?
+        .ok_or_else(|| Error::node(node, "sequence_lens must be a constant"))?;
+    if lens.values.len() != batch {
+        return Err(Error::node(
+            node,
+            format!(
+                "sequence_lens has {} values for a batch of {batch}",
+                lens.values.len()
+            ),
+        ));
+    }
+    let lens = lens
+        .values
+        .iter()
+        .map(|&v| {
+            usize::try_from(v as i64)
+                .ok()
+                .filter(|&l| l <= steps)
+                .ok_or_else(|| {
+                    Error::node(node, format!("sequence length {v} is outside 0..={steps}"))
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let source = |out: &[usize]| {
+        let mut coords = out.to_vec();
+        let (t, len) = (out[time_axis], lens[out[batch_axis]]);
+        if t < len {
+            coords[time_axis] = len - 1 - t;
+        }
+        Some(coords)
+    };
+    define_move(lowering, node, 0, input, shape.to_vec(), &source, None)
 }
 
 /// Binds output `index` of `node` to a pending move of `input` with the given source map.

@@ -10,12 +10,14 @@ mod dense;
 mod elementwise;
 mod gather;
 mod layout;
+mod lp_norm;
 mod matmul;
 mod normalization;
 mod pool;
 mod quantize;
 mod reduce;
 mod resize;
+mod scatter;
 mod softmax;
 mod table;
 mod tile;
@@ -329,6 +331,7 @@ pub const OPERATORS: &[Operator] = &[
     op("LogSoftmax", softmax::lower, "Softmax's exp table and sum, ln in f64, quantized from f32; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/log_softmax_last_axis", "ops/log_softmax_channels"]),
     op("LayerNormalization", normalization::lower, "stash_type 1; at most 1024 normalised elements; constant scale and bias (float or DequantizeLinear); f32 in ONNX Runtime's order of operations with a correctly rounded square root (exact)", &["ops/layer_norm_last_axis", "ops/layer_norm_channels_no_bias"]),
     op("RMSNormalization", normalization::lower, "opset 23; as LayerNormalization", &["ops/rms_norm"]),
+    op("LpNormalization", lp_norm::lower, "p 1 or 2, any axis; at most 1024 (p 2) or 131072 (p 1) elements along it; f32 as ONNX Runtime with a correctly rounded square root, 0 for a zero norm (exact)", &["ops/lp_norm_p2_last_axis", "ops/lp_norm_p2_middle_axis", "ops/lp_norm_p1_channels"]),
     op("Pow", table::lower, "constant scalar exponent; 256-entry int8 table, f in f64", &["ops/pow_square", "ops/pow_cube"]),
     op("Sigmoid", table::lower, TABLE_CONSTRAINT, &["ops/sigmoid", "residual_cnn_esppq"]),
     op("Tanh", table::lower, TABLE_CONSTRAINT, &["ops/tanh", "kws1d_esppq"]),
@@ -354,6 +357,8 @@ pub const OPERATORS: &[Operator] = &[
     op("Gather", gather::lower, "constant indices (negative allowed); an index table", &["ops/gather_constant"]),
     op("DepthToSpace", gather::lower, "DCR and CRD; an index table", &["ops/depth_to_space_dcr", "ops/depth_to_space_crd"]),
     op("SpaceToDepth", gather::lower, "an index table", &["ops/space_to_depth"]),
+    op("ReverseSequence", gather::lower, "constant sequence_lens; batch_axis and time_axis 0 and 1; an index table", &["ops/reverse_sequence_time_major", "ops/reverse_sequence_batch_major"]),
+    op("ScatterND", scatter::lower, "reduction none; constant indices (negative allowed, no repeats); updates an activation or a constant (float or DequantizeLinear); data and updates requantized to the output's exponent", &["ops/scatter_nd_slices", "ops/scatter_nd_rows_constant_updates", "ops/scatter_nd_elements"]),
     op("Resize", resize::lower, "opset 10+, constant scales or sizes, no antialias/axes; nearest: every coordinate transformation and nearest mode, an index table; linear: NCL or NCHW with N and C unscaled, half_pixel, pytorch_half_pixel, asymmetric or align_corners, ONNX Runtime's f32 weights (exact in integers when dyadic, else its f32 operations in its order)", &["ops/resize_nearest_half_pixel", "ops/resize_nearest_asymmetric", "ops/resize_nearest_opset10", "ops/resize_linear_half_pixel_2x", "ops/resize_linear_align_corners", "ops/resize_linear_asymmetric", "ops/resize_linear_scale_1_5", "ops/resize_linear_downscale_sizes", "ops/resize_linear_1d", "ops/resize_linear_1d_pytorch_half_pixel", "ops/resize_linear_opset10"]),
     rewritten("QLinearConv", "QOperator format, rewritten into DequantizeLinear → Conv → QuantizeLinear; int32 bias at x_scale × w_scale; as Conv", &["ops/qlinear_conv_bias_pads_stride", "ops/qlinear_conv_grouped_dilated", "ops/qoperator_chain"]),
     rewritten("QLinearMatMul", "rewritten into QDQ MatMul; as MatMul", &["ops/qlinear_matmul_weight", "ops/qlinear_matmul_two_inputs"]),

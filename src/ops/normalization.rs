@@ -99,6 +99,18 @@ fn float_constant(
     Ok(Some(values))
 }
 
+/// Refuses exponents for which 2^ex, 2^2ex or 2^-ey is not a normal f32: the f32 kernels
+/// scale by them and rely on that being exact.
+pub(super) fn check_f32_exponents(node: &Node, ex: i32, ey: i32) -> Result<()> {
+    if !(-60..=60).contains(&ex) || !(-120..=120).contains(&ey) {
+        return Err(Error::node(
+            node,
+            format!("exponents {ex} (input) or {ey} (output) out of range"),
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug)]
 struct NormPending {
     node: Node,
@@ -123,13 +135,7 @@ impl Pending for NormPending {
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         let ex = lowering.tensor(self.input).exponent;
-        // 2^ex, 2^2ex and 2^-ey must be normal f32 values.
-        if !(-60..=60).contains(&ex) || !(-120..=120).contains(&output_exponent) {
-            return Err(Error::node(
-                &self.node,
-                format!("exponents {ex} (input) or {output_exponent} (output) out of range"),
-            ));
-        }
+        check_f32_exponents(&self.node, ex, output_exponent)?;
         let kernel = NormKernel {
             rms: self.rms,
             length: self.length,
