@@ -511,3 +511,166 @@ fn a_conv_integer_outside_the_quantizer_pattern_names_the_node() {
     assert!(err.contains("node 'conv_int' (ConvInteger)"), "{err}");
     assert!(err.contains("Cast to float"), "{err}");
 }
+
+/// `x → Q → DQ → op → Q → DQ → y` at scale 2^-5: `op` reads `xd` (and whatever else of
+/// `initializers` it names) and writes `r`.
+fn single_op_model(
+    op: tract_onnx::pb::NodeProto,
+    mut initializers: Vec<tract_onnx::pb::TensorProto>,
+    input_dims: &[i64],
+) -> Vec<u8> {
+    initializers.extend([tensor_f32("s", &[], &[0.03125]), tensor_i8("z", &[], &[0])]);
+    model(
+        vec![
+            node("QuantizeLinear", "quant_in", &["x", "s", "z"], &["xq"]),
+            node("DequantizeLinear", "dequant_in", &["xq", "s", "z"], &["xd"]),
+            op,
+            node("QuantizeLinear", "quant_out", &["r", "s", "z"], &["rq"]),
+            node("DequantizeLinear", "dequant_out", &["rq", "s", "z"], &["y"]),
+        ],
+        initializers,
+        input_dims,
+        input_dims,
+    )
+}
+
+/// `ScatterND(x [2,3,4], indices, float updates)` named `scatter`.
+fn scatter_model(
+    indices_dims: &[i64],
+    indices: &[i64],
+    updates_dims: &[i64],
+    attributes: Vec<tract_onnx::pb::AttributeProto>,
+) -> Vec<u8> {
+    let mut scatter = node(
+        "ScatterND",
+        "scatter",
+        &["xd", "indices", "updates"],
+        &["r"],
+    );
+    scatter.attribute = attributes;
+    let count = updates_dims.iter().product::<i64>() as usize;
+    single_op_model(
+        scatter,
+        vec![
+            tensor_i64("indices", indices_dims, indices),
+            tensor_f32("updates", updates_dims, &vec![0.25; count]),
+        ],
+        &[2, 3, 4],
+    )
+}
+
+#[test]
+fn a_scatter_nd_with_float_constant_updates_generates() {
+    let code = generate_from_bytes(
+        &scatter_model(&[2, 2], &[0, 1, 1, -1], &[2, 4], vec![]),
+        "m.onnx",
+    )
+    .unwrap();
+    assert!(
+        code.contains("8 updated elements, data shift 0, constant updates"),
+        "{code}"
+    );
+}
+
+#[test]
+fn an_unsupported_scatter_nd_names_the_node_and_the_reason() {
+    let cases = [
+        (
+            scatter_model(
+                &[1, 1],
+                &[1],
+                &[1, 3, 4],
+                vec![string_attr("reduction", "add")],
+            ),
+            "reduction 'add' is not supported (only 'none')",
+        ),
+        (
+            scatter_model(&[2, 2], &[0, 1, 0, 1], &[2, 4], vec![]),
+            "index [0, 1] is repeated",
+        ),
+        (
+            scatter_model(&[1, 2], &[0, 3], &[1, 4], vec![]),
+            "index 3 is out of range for axis 1 of size 3",
+        ),
+        (
+            scatter_model(&[1, 2], &[0, 1], &[1, 3], vec![]),
+            "updates have shape [1, 3], expected [1, 4]",
+        ),
+        (
+            scatter_model(&[1, 4], &[0, 0, 0, 0], &[1], vec![]),
+            "the last axis must name 1..=3 data axes",
+        ),
+    ];
+    for (model, reason) in cases {
+        let err = generate_from_bytes(&model, "m.onnx")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("node 'scatter'") && err.contains(reason),
+            "{err}"
+        );
+    }
+}
+
+/// `ReverseSequence(x [4,3,5], sequence_lens)` named `reverse`.
+fn reverse_sequence_model(lens: &[i64], batch_axis: i64, time_axis: i64) -> Vec<u8> {
+    let mut reverse = node("ReverseSequence", "reverse", &["xd", "lens"], &["r"]);
+    reverse.attribute = vec![
+        int_attr("batch_axis", batch_axis),
+        int_attr("time_axis", time_axis),
+    ];
+    single_op_model(
+        reverse,
+        vec![tensor_i64("lens", &[lens.len() as i64], lens)],
+        &[4, 3, 5],
+    )
+}
+
+#[test]
+fn an_unsupported_reverse_sequence_names_the_node_and_the_reason() {
+    let cases = [
+        (
+            reverse_sequence_model(&[4, 5, 1], 1, 0),
+            "sequence length 5 is outside 0..=4",
+        ),
+        (
+            reverse_sequence_model(&[4, 4, 1], 1, 1),
+            "batch_axis 1 and time_axis 1 must be 0 and 1",
+        ),
+        (
+            reverse_sequence_model(&[4, 4], 1, 0),
+            "sequence_lens has 2 values for a batch of 3",
+        ),
+    ];
+    for (model, reason) in cases {
+        let err = generate_from_bytes(&model, "m.onnx")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("node 'reverse'") && err.contains(reason),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn an_unsupported_lp_normalization_names_the_node_and_the_reason() {
+    let lp_model = |p: i64, dims: &[i64]| {
+        let mut lp = node("LpNormalization", "lp", &["xd"], &["r"]);
+        lp.attribute = vec![int_attr("p", p), int_attr("axis", -1)];
+        single_op_model(lp, vec![], dims)
+    };
+    let cases = [
+        (lp_model(3, &[1, 8]), "p 3 is not 1 or 2"),
+        (
+            lp_model(2, &[1, 2048]),
+            "2048 elements along axis 1; at most 1024 for p = 2",
+        ),
+    ];
+    for (model, reason) in cases {
+        let err = generate_from_bytes(&model, "m.onnx")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("node 'lp'") && err.contains(reason), "{err}");
+    }
+}

@@ -107,6 +107,7 @@ fn slice_starts(
         .map(|a| shape[a + 1..].iter().product())
         .collect();
     let mut starts = Vec::with_capacity(values.len() / k);
+    let mut seen = std::collections::HashSet::new();
     for tuple in values.chunks_exact(k) {
         let mut start = 0;
         for (axis, &v) in tuple.iter().enumerate() {
@@ -123,7 +124,8 @@ fn slice_starts(
                 })?;
             start += i * strides[axis];
         }
-        if starts.contains(&start) {
+        if !seen.insert(start) {
+            let tuple: Vec<i64> = tuple.iter().map(|&v| v as i64).collect();
             return Err(Error::node(
                 node,
                 format!("index {tuple:?} is repeated; ONNX leaves the result undefined"),
