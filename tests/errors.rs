@@ -534,6 +534,19 @@ fn single_op_model(
     )
 }
 
+/// Each model fails to generate with an error that names node `name` and gives the reason.
+fn assert_each_refused(name: &str, cases: &[(Vec<u8>, &str)]) {
+    for (model, reason) in cases {
+        let err = generate_from_bytes(model, "m.onnx")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("node '{name}'")) && err.contains(reason),
+            "{err}"
+        );
+    }
+}
+
 /// `ScatterND(x [2,3,4], indices, float updates)` named `scatter`.
 fn scatter_model(
     indices_dims: &[i64],
@@ -601,15 +614,7 @@ fn an_unsupported_scatter_nd_names_the_node_and_the_reason() {
             "the last axis must name 1..=3 data axes",
         ),
     ];
-    for (model, reason) in cases {
-        let err = generate_from_bytes(&model, "m.onnx")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("node 'scatter'") && err.contains(reason),
-            "{err}"
-        );
-    }
+    assert_each_refused("scatter", &cases);
 }
 
 /// `ReverseSequence(x [4,3,5], sequence_lens)` named `reverse`.
@@ -642,15 +647,7 @@ fn an_unsupported_reverse_sequence_names_the_node_and_the_reason() {
             "sequence_lens has 2 values for a batch of 3",
         ),
     ];
-    for (model, reason) in cases {
-        let err = generate_from_bytes(&model, "m.onnx")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("node 'reverse'") && err.contains(reason),
-            "{err}"
-        );
-    }
+    assert_each_refused("reverse", &cases);
 }
 
 #[test]
@@ -667,10 +664,5 @@ fn an_unsupported_lp_normalization_names_the_node_and_the_reason() {
             "2048 elements along axis 1; at most 1024 for p = 2",
         ),
     ];
-    for (model, reason) in cases {
-        let err = generate_from_bytes(&model, "m.onnx")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("node 'lp'") && err.contains(reason), "{err}");
-    }
+    assert_each_refused("lp", &cases);
 }

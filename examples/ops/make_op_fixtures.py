@@ -617,22 +617,23 @@ def space_to_depth():
     return g.finish(g.node("SpaceToDepth", [x], blocksize=2), -5)
 
 
+def reverse_sequence(name, shape, lens, batch_axis, time_axis, ey):
+    g = Graph(name)
+    x = g.input(shape, -5)
+    lens = g.const(np.array(lens, dtype=np.int64), "sequence_lens")
+    return g.finish(g.node("ReverseSequence", [x, lens], batch_axis=batch_axis, time_axis=time_axis), ey)
+
+
 @fixture
 def reverse_sequence_time_major():
     # [time, batch, features] (batch_axis 1, time_axis 0); lengths from none reversed to all.
-    g = Graph("reverse_sequence_time_major")
-    x = g.input([4, 3, 5], -5)
-    lens = g.const(np.array([4, 1, 3], dtype=np.int64), "sequence_lens")
-    return g.finish(g.node("ReverseSequence", [x, lens], batch_axis=1, time_axis=0), -5)
+    return reverse_sequence("reverse_sequence_time_major", [4, 3, 5], [4, 1, 3], 1, 0, -5)
 
 
 @fixture
 def reverse_sequence_batch_major():
     # [batch, time, features] (batch_axis 0, time_axis 1), requantized to a coarser exponent.
-    g = Graph("reverse_sequence_batch_major")
-    x = g.input([3, 5, 2], -5)
-    lens = g.const(np.array([2, 5, 3], dtype=np.int64), "sequence_lens")
-    return g.finish(g.node("ReverseSequence", [x, lens], batch_axis=0, time_axis=1), -4)
+    return reverse_sequence("reverse_sequence_batch_major", [3, 5, 2], [2, 5, 3], 0, 1, -4)
 
 
 @fixture

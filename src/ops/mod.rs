@@ -504,6 +504,35 @@ pub fn nonempty_input(
     Ok((input, shape))
 }
 
+/// Input `index` as real constant values with their dims: a float constant, or a
+/// DequantizeLinear of an integer one (`q * 2^e`, exact in f64).
+pub fn real_constant(
+    lowering: &Lowering,
+    node: &Node,
+    index: usize,
+) -> Result<(Vec<f64>, Vec<usize>)> {
+    match lowering.value(node, index)? {
+        crate::quant::Value::Const(c) if c.dtype.is_float() => {
+            Ok((c.values.clone(), c.dims.clone()))
+        }
+        crate::quant::Value::QuantConst(q) => {
+            let step = 2f64.powi(q.exponent);
+            Ok((
+                q.values.iter().map(|&v| v as f64 * step).collect(),
+                q.dims.clone(),
+            ))
+        }
+        other => Err(Error::node(
+            node,
+            format!(
+                "input '{}' must be a float constant or a DequantizeLinear of one, found {}",
+                node.inputs[index],
+                crate::quant::lower::describe(other)
+            ),
+        )),
+    }
+}
+
 /// The node's one output; nodes with optional extra outputs in use are rejected.
 pub fn single_output(node: &Node) -> Result<&str> {
     match node.outputs.iter().filter(|o| !o.is_empty()).count() {

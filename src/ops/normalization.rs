@@ -14,7 +14,7 @@ use crate::emit::{Elem, KernelEmit};
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::{normalize_axis, Node};
-use crate::quant::{Lowering, Value};
+use crate::quant::Lowering;
 use std::rc::Rc;
 
 /// Normalised elements at most, so that the f32 sum of squares (`<= 128^2 N`) is exact.
@@ -66,26 +66,11 @@ fn float_constant(
     if !lowering.has_input(node, index) {
         return Ok(None);
     }
-    let values: Vec<f32> = match lowering.value(node, index)? {
-        Value::Const(c) if c.dtype.is_float() => c.values.iter().map(|&v| v as f32).collect(),
-        Value::QuantConst(q) => {
-            let scale = 2f64.powi(q.exponent);
-            q.values
-                .iter()
-                .map(|&v| (v as f64 * scale) as f32)
-                .collect()
-        }
-        other => {
-            return Err(Error::node(
-                node,
-                format!(
-                    "input '{}' must be a float constant or a DequantizeLinear of one, found {}",
-                    node.inputs[index],
-                    crate::quant::lower::describe(other)
-                ),
-            ))
-        }
-    };
+    let values: Vec<f32> = super::real_constant(lowering, node, index)?
+        .0
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
     if values.len() != length {
         return Err(Error::node(
             node,

@@ -44,23 +44,9 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             let updates = lowering.quant_input(node, 2)?;
             Updates::Tensor(updates, lowering.tensor(updates).shape.clone())
         }
-        Value::Const(c) if c.dtype.is_float() => Updates::Constant(c.values.clone(), c.dims.clone()),
-        Value::QuantConst(q) => {
-            let step = 2f64.powi(q.exponent);
-            Updates::Constant(
-                q.values.iter().map(|&v| v as f64 * step).collect(),
-                q.dims.clone(),
-            )
-        }
-        other => {
-            return Err(Error::node(
-                node,
-                format!(
-                    "updates '{}' must be an activation, a float constant or a DequantizeLinear of one, found {}",
-                    node.inputs[2],
-                    crate::quant::lower::describe(other)
-                ),
-            ))
+        _ => {
+            let (values, dims) = super::real_constant(lowering, node, 2)?;
+            Updates::Constant(values, dims)
         }
     };
     if updates.shape() != expected_updates {
