@@ -8,6 +8,20 @@ fn onnx2esp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_onnx2esp"))
 }
 
+/// `onnx2esp generate MODEL EXTRA...` with the module on stdout: (status, stdout, stderr).
+fn generate_to_stdout(extra: &[&str]) -> (std::process::ExitStatus, String, String) {
+    let output = onnx2esp()
+        .args(["generate", MODEL])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 fn temp(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
     std::fs::create_dir_all(&dir).unwrap();
@@ -178,30 +192,18 @@ fn the_scale_policy_flags_choose_between_refusing_and_snapping() {
 
 #[test]
 fn rounding_mode_is_chosen_by_flag_and_stated_in_the_header() {
-    let generate = |extra: &[&str]| {
-        let output = onnx2esp()
-            .args(["generate", MODEL])
-            .args(extra)
-            .output()
-            .unwrap();
-        (
-            output.status,
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
-    let (status, default, _) = generate(&[]);
+    let (status, default, _) = generate_to_stdout(&[]);
     assert!(status.success());
     assert!(default.contains("// Rounding: half-even"), "{default}");
     assert!(default.contains("const ROUND_HALF_UP: bool = false;"));
-    let (status, even, _) = generate(&["--rounding", "half-even"]);
+    let (status, even, _) = generate_to_stdout(&["--rounding", "half-even"]);
     assert!(status.success());
     assert_eq!(even, default);
-    let (status, up, _) = generate(&["--rounding", "half-up"]);
+    let (status, up, _) = generate_to_stdout(&["--rounding", "half-up"]);
     assert!(status.success());
     assert!(up.contains("// Rounding: half-up"), "{up}");
     assert!(up.contains("const ROUND_HALF_UP: bool = true;"));
-    let (status, _, stderr) = generate(&["--rounding", "nearest"]);
+    let (status, _, stderr) = generate_to_stdout(&["--rounding", "nearest"]);
     assert!(!status.success());
     assert!(
         stderr.contains("half-even") && stderr.contains("half-up"),
@@ -213,35 +215,23 @@ fn rounding_mode_is_chosen_by_flag_and_stated_in_the_header() {
 /// (two blocks of 4, then 2 one at a time) and one at a time with `--unroll 1`; 0 is refused.
 #[test]
 fn unroll_budget_sizes_the_register_tiles() {
-    let generate = |extra: &[&str]| {
-        let output = onnx2esp()
-            .args(["generate", MODEL])
-            .args(extra)
-            .output()
-            .unwrap();
-        (
-            output.status,
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
-    let (status, default, _) = generate(&[]);
+    let (status, default, _) = generate_to_stdout(&[]);
     assert!(status.success());
     assert!(
         default.contains("let ([row0, row1, row2, row3], [b0, b1, b2, b3]) = (rows, biases) else"),
         "{default}"
     );
-    let (status, explicit, _) = generate(&["--unroll", "12"]);
+    let (status, explicit, _) = generate_to_stdout(&["--unroll", "12"]);
     assert!(status.success());
     assert_eq!(explicit, default);
-    let (status, one, _) = generate(&["--unroll", "1"]);
+    let (status, one, _) = generate_to_stdout(&["--unroll", "1"]);
     assert!(status.success());
     assert!(
         one.contains("let ([row0], [b0]) = (rows, biases) else"),
         "{one}"
     );
     assert!(!one.contains("row1"), "{one}");
-    let (status, _, stderr) = generate(&["--unroll", "0"]);
+    let (status, _, stderr) = generate_to_stdout(&["--unroll", "0"]);
     assert!(!status.success());
     assert!(stderr.contains("--unroll"), "{stderr}");
 }
