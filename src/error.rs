@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong while turning a model into a Rust module.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same text as `Display`, so that a build script's `.unwrap()` shows the
+/// message rather than a dump of the variant.
+#[derive(thiserror::Error)]
 pub enum Error {
     #[error("cannot read {path}: {source}")]
     Io {
@@ -18,6 +21,13 @@ pub enum Error {
 
     #[error("model: {0}")]
     Model(String),
+
+    /// A command-line or builder option that does not fit the model, named by its flag.
+    #[error("{option}: {message}")]
+    Usage {
+        option: &'static str,
+        message: String,
+    },
 
     #[error("node '{node}' ({op}): {message}")]
     Node {
@@ -51,7 +61,7 @@ pub enum Error {
 
     #[error(
         "{} quantized tensor(s) have no exact power-of-two exponent; `--scales snap` rounds them \
-         (see the README, Scale policies):\n{}",
+         (see docs/user-guide.md, Scale policies):\n{}",
         issues.len(),
         issues.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n")
     )]
@@ -68,7 +78,7 @@ pub enum Error {
         snippet: String,
     },
 
-    #[error("{count} node(s) have no implementation (built-in ops: see the README; custom layers: `--templates DIR`):\n{list}")]
+    #[error("{count} node(s) have no implementation (built-in ops: docs/operators.md; custom layers: `--templates DIR`):\n{list}")]
     Unsupported { count: usize, list: String },
 
     #[error("{model}: the {what} needs {used} bytes, over the budget of {limit}; raise it with {flag} if the target has more")]
@@ -86,7 +96,9 @@ pub enum Error {
     #[error("template {template}: {message}")]
     Template { template: String, message: String },
 
-    #[error("{path} is stale: it differs from what would be generated\n{diff}")]
+    /// A checked-in file that differs from what would be generated: `diff` says how (a
+    /// unified diff, the first differing byte of a weights file, or that it is missing).
+    #[error("{path} is stale: {diff}")]
     Stale { path: PathBuf, diff: String },
 }
 
@@ -109,4 +121,26 @@ impl Error {
     }
 }
 
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Build scripts `unwrap()` errors: Debug must read like the message, not a struct dump.
+    #[test]
+    fn debug_prints_the_message() {
+        let error = Error::Io {
+            path: "models/missing.onnx".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(format!("{error:?}"), error.to_string());
+        assert!(format!("{error:?}").starts_with("cannot read models/missing.onnx: "));
+    }
+}

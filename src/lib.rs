@@ -19,6 +19,7 @@ pub mod onnx;
 pub mod ops;
 pub mod plan;
 pub mod quant;
+mod regenerate;
 
 pub use emit::DEFAULT_WEIGHTS_FILE_THRESHOLD;
 pub use error::{Error, Result};
@@ -170,7 +171,12 @@ pub fn generate_with(bytes: &[u8], file_name: &str, options: &Options) -> Result
 /// Generates the Rust module for a model held in memory, with the warnings. Every weight is
 /// inline.
 pub fn generate_reporting(bytes: &[u8], file_name: &str, options: &Options) -> Result<Generated> {
-    generate_placed(bytes, file_name, options, None)
+    let regenerate = regenerate::command(
+        options,
+        Path::new(file_name),
+        regenerate::Destination::Stdout,
+    );
+    generate_placed(bytes, file_name, options, None, &regenerate)
 }
 
 /// Generates the module `<module_stem>.rs` for a model held in memory and, when
@@ -183,6 +189,23 @@ pub fn generate_files(
     module_stem: &str,
     options: &Options,
 ) -> Result<Generated> {
+    let module = format!("{module_stem}.rs");
+    let regenerate = regenerate::command(
+        options,
+        Path::new(file_name),
+        regenerate::Destination::Named(&module),
+    );
+    generate_files_regenerated(bytes, file_name, module_stem, options, &regenerate)
+}
+
+/// [`generate_files`] with the header's regenerate command given.
+fn generate_files_regenerated(
+    bytes: &[u8],
+    file_name: &str,
+    module_stem: &str,
+    options: &Options,
+    regenerate: &str,
+) -> Result<Generated> {
     let name = weights_file_name(module_stem);
     let side_file = options
         .weights_file_threshold
@@ -190,7 +213,7 @@ pub fn generate_files(
             name: &name,
             threshold,
         });
-    generate_placed(bytes, file_name, options, side_file)
+    generate_placed(bytes, file_name, options, side_file, regenerate)
 }
 
 /// The weights file of module `<module_stem>.rs`.
@@ -203,6 +226,7 @@ fn generate_placed(
     file_name: &str,
     options: &Options,
     side_file: Option<emit::SideFile>,
+    regenerate: &str,
 ) -> Result<Generated> {
     if let Some(section) = &options.arena_link_section {
         emit::check_link_section(section)?;
@@ -217,9 +241,12 @@ fn generate_placed(
         &qgraph,
         &plan,
         &templates,
-        options.arena_link_section.as_deref(),
-        options.unroll.unwrap_or(DEFAULT_UNROLL),
-        side_file,
+        emit::EmitSettings {
+            arena_link_section: options.arena_link_section.as_deref(),
+            unroll: options.unroll.unwrap_or(DEFAULT_UNROLL),
+            side_file,
+            regenerate,
+        },
     )?;
     let warnings = options.budget.check(&emitted, file_name)?;
     Ok(Generated {
@@ -336,7 +363,9 @@ impl Builder {
     /// Warnings go to stderr.
     pub fn generate_string(&self) -> Result<String> {
         let (bytes, file_name) = read_model(&self.model)?;
-        let generated = generate_reporting(&bytes, &file_name, &self.options)?;
+        let regenerate =
+            regenerate::command(&self.options, &self.model, regenerate::Destination::Stdout);
+        let generated = generate_placed(&bytes, &file_name, &self.options, None, &regenerate)?;
         for warning in &generated.warnings {
             eprintln!("warning: {warning}");
         }
@@ -347,7 +376,18 @@ impl Builder {
     fn generate_files(&self) -> Result<(PathBuf, Generated, PathBuf)> {
         let path = self.output_path()?;
         let (bytes, file_name) = read_model(&self.model)?;
-        let generated = generate_files(&bytes, &file_name, &module_stem(&path), &self.options)?;
+        let regenerate = regenerate::command(
+            &self.options,
+            &self.model,
+            regenerate::Destination::File(&path),
+        );
+        let generated = generate_files_regenerated(
+            &bytes,
+            &file_name,
+            &module_stem(&path),
+            &self.options,
+            &regenerate,
+        )?;
         Ok((path, generated, self.weights_file_path()?))
     }
 
@@ -426,13 +466,25 @@ impl Builder {
             eprintln!("warning: {warning}");
         }
         let mut stale = Vec::new();
-        let current = std::fs::read_to_string(&path).unwrap_or_default();
-        if current != generated.code {
-            let diff = similar::TextDiff::from_lines(&current, &generated.code)
-                .unified_diff()
-                .header(&path.display().to_string(), "generated")
-                .to_string();
-            stale.push(Error::Stale { path, diff });
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => stale.push(Error::Stale {
+                path,
+                diff: "it is missing (generate it without --check)".into(),
+            }),
+            Err(source) => return Err(Error::Io { path, source }),
+            Ok(bytes) => {
+                let current = String::from_utf8_lossy(&bytes);
+                if current != generated.code {
+                    let diff = similar::TextDiff::from_lines(current.as_ref(), &generated.code)
+                        .unified_diff()
+                        .header(&path.display().to_string(), "generated")
+                        .to_string();
+                    stale.push(Error::Stale {
+                        path,
+                        diff: format!("it differs from what would be generated\n{diff}"),
+                    });
+                }
+            }
         }
         let on_disk = std::fs::read(&weights_path).ok();
         let problem = match (&generated.weights_file, on_disk) {

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     version,
-    about = "Compile power-of-two quantized ONNX models into no_std Rust"
+    about = "Compile power-of-two quantized ONNX models into no_std Rust",
+    after_help = "Exit status: 0 on success, 1 when `generate --check` finds a stale file, \
+                  2 on any error (the message names the node, tensor or option)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,7 +22,7 @@ enum Command {
     Generate {
         /// The .onnx model.
         model: PathBuf,
-        /// Where to write the module (stdout when absent).
+        /// Where to write the module (stdout when absent or `-`).
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Write nothing; exit 1 with a diff when OUTPUT differs from what would be generated.
@@ -107,11 +109,12 @@ struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn options(self) -> onnx2esp::Options {
+    /// The options these flags give, for `subcommand` (which names the usage in errors).
+    fn options(self, subcommand: &str) -> onnx2esp::Options {
         onnx2esp::Options {
             templates: self.templates,
             input_shapes: self.input_shape.into_iter().collect(),
-            scales: scale_policy(self.scales, self.snap),
+            scales: scale_policy(self.scales, self.snap, subcommand),
             rounding: self.rounding.into(),
             ..Default::default()
         }
@@ -138,19 +141,28 @@ enum Snap {
 
 /// The policy of `--scales` and `--snap`; `--snap` without `--scales snap` is a usage error
 /// rather than silently ignored.
-fn scale_policy(scales: Scales, snap: Option<Snap>) -> onnx2esp::ScalePolicy {
+fn scale_policy(scales: Scales, snap: Option<Snap>, subcommand: &str) -> onnx2esp::ScalePolicy {
     use onnx2esp::{ScalePolicy, SnapRule};
     match (scales, snap) {
         (Scales::Exact, None) => ScalePolicy::Exact,
-        (Scales::Exact, Some(_)) => Cli::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--snap chooses how --scales snap rounds; add --scales snap",
-            )
-            .exit(),
+        (Scales::Exact, Some(_)) => usage_error(
+            subcommand,
+            clap::error::ErrorKind::ArgumentConflict,
+            "--snap chooses how --scales snap rounds; add --scales snap",
+        ),
         (Scales::Snap, None | Some(Snap::Nearest)) => ScalePolicy::Snap(SnapRule::Nearest),
         (Scales::Snap, Some(Snap::Ceil)) => ScalePolicy::Snap(SnapRule::Ceil),
     }
+}
+
+/// Exits with a clap usage error shown with the usage line of `subcommand`.
+fn usage_error(subcommand: &str, kind: clap::error::ErrorKind, message: &str) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let command = cli
+        .find_subcommand_mut(subcommand)
+        .expect("the subcommand exists");
+    command.error(kind, message).exit()
 }
 
 /// `--rounding` values, mapped onto [`onnx2esp::Rounding`].
@@ -195,7 +207,7 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             inline_weights,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
-                .options(model_args.options())
+                .options(model_args.options("generate"))
                 .rerun_if_changed(false)
                 .budget(onnx2esp::Budget { max_ram, max_flash })
                 .unroll(unroll as usize);
@@ -204,6 +216,24 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             }
             builder =
                 builder.weights_file_threshold((!inline_weights).then_some(weights_file_threshold));
+            // `-o -` is stdout, as for most tools.
+            let output = output.filter(|path| path.as_os_str() != "-");
+            if output.is_none() {
+                if check {
+                    usage_error(
+                        "generate",
+                        clap::error::ErrorKind::ArgumentConflict,
+                        "--check compares a file on disk; -o - is stdout",
+                    );
+                }
+                if weights_file_threshold != onnx2esp::DEFAULT_WEIGHTS_FILE_THRESHOLD {
+                    usage_error(
+                        "generate",
+                        clap::error::ErrorKind::ArgumentConflict,
+                        "--weights-file-threshold needs a module file: stdout keeps every weight inline",
+                    );
+                }
+            }
             match (output, check) {
                 // stdout carries one file: the module with every weight inline.
                 (None, _) => print!("{}", builder.generate_string()?),
@@ -237,7 +267,7 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             seed,
             model_args,
         } => {
-            let options = model_args.options();
+            let options = model_args.options("inspect");
             let inputs = match inputs {
                 Some(path) => onnx2esp::inspect::Inputs::File(path),
                 None => onnx2esp::inspect::Inputs::Random {

@@ -30,8 +30,10 @@ fn temp(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn generating_twice_gives_identical_bytes() {
-    let (a, b) = (temp("a.rs"), temp("b.rs"));
+    // The same file name in two directories: the name is part of the header's command.
+    let (a, b) = (temp("twice_a/model.rs"), temp("twice_b/model.rs"));
     for path in [&a, &b] {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let status = onnx2esp()
             .args(["generate", MODEL, "-o"])
             .arg(path)
@@ -41,7 +43,7 @@ fn generating_twice_gives_identical_bytes() {
     }
     let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
     assert!(!a.is_empty());
-    assert_eq!(a, b);
+    assert!(a == b, "two generations differ");
     // No absolute paths leak into the output.
     let text = String::from_utf8(a).unwrap();
     assert!(!text.contains(env!("CARGO_MANIFEST_DIR")));
@@ -401,4 +403,162 @@ fn the_default_threshold_moves_only_large_weights() {
     assert!(!String::from_utf8(printed.stdout)
         .unwrap()
         .contains("include_bytes!"));
+}
+
+/// The header's "Regenerate" line, run as written from the module's directory, writes the
+/// same bytes (module and weights file) for every option that shapes the output, whichever
+/// way the paths were spelled and wherever the first command ran; and `--check` passes on it.
+#[test]
+fn the_header_command_reproduces_the_file_for_every_option() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let ort = format!("{root}/codegen-tests/models/ort/digits_ort_qdq.onnx");
+    let swish = format!("{root}/examples/custom-layer/models/digits_swish.onnx");
+    let templates = format!("{root}/examples/custom-layer/templates");
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("defaults", MODEL.to_string(), vec![]),
+        ("snapped", ort.clone(), vec!["--scales", "snap"]),
+        ("ceil", ort, vec!["--scales", "snap", "--snap", "ceil"]),
+        ("half_up", MODEL.into(), vec!["--rounding", "half-up"]),
+        ("unrolled", MODEL.into(), vec!["--unroll", "7"]),
+        (
+            "placed",
+            MODEL.into(),
+            vec!["--weights-file-threshold", "1000"],
+        ),
+        ("inline", MODEL.into(), vec!["--inline-weights"]),
+        (
+            "section",
+            MODEL.into(),
+            vec!["--arena-section", ".ext_ram.bss"],
+        ),
+        (
+            "budget",
+            MODEL.into(),
+            vec!["--max-ram", "2000", "--max-flash", "4000"],
+        ),
+        (
+            "shaped",
+            MODEL.into(),
+            vec!["--input-shape", "input=1,1,8,8"],
+        ),
+        ("custom", swish, vec!["--templates", &templates]),
+    ];
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("regenerate");
+    for (name, model, flags) in cases {
+        let first = base.join(name).join("first");
+        let second = base.join(name).join("second");
+        for dir in [&first, &second] {
+            let _ = std::fs::remove_dir_all(dir);
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        // Absolute paths, run from the repository root.
+        let made = onnx2esp()
+            .current_dir(root)
+            .args(["generate", &model, "-o"])
+            .arg(first.join("model.rs"))
+            .args(&flags)
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let code = std::fs::read_to_string(first.join("model.rs")).unwrap();
+        let command = code
+            .lines()
+            .find_map(|line| line.strip_prefix("// Regenerate (from this file's directory): "))
+            .unwrap_or_else(|| panic!("{name}: no Regenerate line in\n{}", &code[..800]));
+        let args = command
+            .strip_prefix("onnx2esp ")
+            .unwrap_or_else(|| panic!("{name}: {command}"));
+        // The same command from the other directory, through a shell as a user would run it.
+        let rerun = Command::new("sh")
+            .current_dir(&first)
+            .arg("-c")
+            .arg(format!(
+                "'{}' {} && '{}' {} --check",
+                env!("CARGO_BIN_EXE_onnx2esp"),
+                args.replacen("-o model.rs", "-o ../second/model.rs", 1),
+                env!("CARGO_BIN_EXE_onnx2esp"),
+                args
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            rerun.status.success(),
+            "{name}: `{command}` failed:\n{}",
+            String::from_utf8_lossy(&rerun.stderr)
+        );
+        let again = std::fs::read_to_string(second.join("model.rs")).unwrap();
+        assert_eq!(code, again, "{name}: `{command}` wrote other bytes");
+        let weights = |dir: &std::path::Path| std::fs::read(dir.join("model.weights.bin")).ok();
+        assert_eq!(weights(&first), weights(&second), "{name}: weights files");
+        for flag in flags.iter().filter(|f| f.starts_with("--")) {
+            assert!(command.contains(flag), "{name}: `{command}` lacks {flag}");
+        }
+    }
+}
+
+#[test]
+fn dash_output_is_stdout() {
+    let dir = temp("dash");
+    std::fs::create_dir_all(&dir).unwrap();
+    let printed = onnx2esp()
+        .current_dir(&dir)
+        .args(["generate", MODEL, "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(printed.status.success());
+    let (_, stdout, _) = generate_to_stdout(&[]);
+    assert_eq!(String::from_utf8(printed.stdout).unwrap(), stdout);
+    assert!(!dir.join("-").exists(), "a file named '-' was written");
+    let check = onnx2esp()
+        .args(["generate", MODEL, "-o", "-", "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&check.stderr).contains("-o - is stdout"));
+}
+
+#[test]
+fn check_on_a_missing_file_says_it_is_missing_without_a_diff() {
+    let path = temp("never_written.rs");
+    let _ = std::fs::remove_file(&path);
+    let out = onnx2esp()
+        .args(["generate", MODEL, "--check", "-o"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("never_written.rs is stale: it is missing"),
+        "{err}"
+    );
+    assert!(err.lines().count() < 5, "{err}");
+    assert!(!path.exists(), "--check wrote the file");
+}
+
+#[test]
+fn usage_errors_name_the_subcommand_and_the_option() {
+    let (status, _, err) = generate_to_stdout(&["--snap", "ceil"]);
+    assert_eq!(status.code(), Some(2));
+    assert!(err.contains("add --scales snap"), "{err}");
+    assert!(err.contains("Usage: onnx2esp generate"), "{err}");
+
+    let (status, _, err) = generate_to_stdout(&["--input-shape", "nosuch=1,2"]);
+    assert_eq!(status.code(), Some(2));
+    assert!(err.starts_with("error: --input-shape: "), "{err}");
+}
+
+#[test]
+fn help_states_the_exit_codes() {
+    let help = onnx2esp().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("1 when `generate --check` finds a stale file")
+            && text.contains("2 on any error"),
+        "{text}"
+    );
 }

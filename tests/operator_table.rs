@@ -1,4 +1,4 @@
-//! The README's operator table is the code's operator list (`onnx2esp::ops::OPERATORS`), so
+//! The operator table of docs/operators.md is the code's operator list (`onnx2esp::ops::OPERATORS`), so
 //! the two cannot drift; every fixture it names exists and every op fixture is named.
 
 use std::path::Path;
@@ -7,22 +7,23 @@ const BEGIN: &str = "<!-- operator table: rendered from src/ops/mod.rs OPERATORS
 const END: &str = "<!-- end of operator table -->";
 
 #[test]
-fn readme_operator_table_matches_the_code() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("read README.md");
+fn documented_operator_table_matches_the_code() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operators.md"))
+            .expect("read docs/operators.md");
     let start = readme
         .find(BEGIN)
-        .expect("README has the operator table marker")
+        .expect("docs/operators.md has the operator table marker")
         + BEGIN.len();
     let end = start
         + readme[start..]
             .find(END)
-            .expect("README has the end marker");
+            .expect("docs/operators.md has the end marker");
     let expected = onnx2esp::ops::operator_table_markdown();
     assert_eq!(
         &readme[start..end],
         expected,
-        "README.md's operator table is stale; replace it with:\n{expected}"
+        "docs/operators.md's operator table is stale; replace it with:\n{expected}"
     );
 }
 

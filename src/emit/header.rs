@@ -14,6 +14,7 @@ pub fn header(
     plan: &Plan,
     layers: &[RenderedLayer],
     placement: &str,
+    regenerate: &str,
 ) -> String {
     let mut h = String::new();
     let tensor = |t: usize| {
@@ -47,8 +48,8 @@ pub fn header(
     );
     let _ = writeln!(
         h,
-        "// Regenerate: onnx2esp generate {} -o <this file>",
-        comment_safe(&graph.file_name)
+        "// Regenerate (from this file's directory): {}",
+        comment_safe(regenerate)
     );
     let _ = writeln!(h, "//   (or let onnx2esp::Builder do it in build.rs; `generate --check` verifies a checked-in copy)");
     let _ = writeln!(h, "//");

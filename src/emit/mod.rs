@@ -38,17 +38,33 @@ pub struct Emitted {
     pub weights_file: Option<WeightsFile>,
 }
 
-/// Renders the whole module as formatted Rust source; with `side_file`, the statics of at
-/// least its threshold go to that file instead of being array literals.
+/// The choices that shape a module beyond its model.
+pub struct EmitSettings<'a> {
+    /// The link section the firmware's `Model` static may be put in (`in_arena_section!`).
+    pub arena_link_section: Option<&'a str>,
+    /// The unroll budget of the kernels' register tiles.
+    pub unroll: usize,
+    /// With a side file, the statics of at least its threshold go there instead of being
+    /// array literals.
+    pub side_file: Option<SideFile<'a>>,
+    /// The command line that regenerates the module, for its header.
+    pub regenerate: &'a str,
+}
+
+/// Renders the whole module as formatted Rust source.
 pub fn emit(
     graph: &Graph,
     qgraph: &QGraph,
     plan: &Plan,
     templates: &Templates,
-    arena_link_section: Option<&str>,
-    unroll: usize,
-    side_file: Option<SideFile>,
+    settings: EmitSettings,
 ) -> Result<Emitted> {
+    let EmitSettings {
+        arena_link_section,
+        unroll,
+        side_file,
+        regenerate,
+    } = settings;
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
@@ -83,7 +99,7 @@ pub fn emit(
     let placement = weights_file
         .as_ref()
         .map_or(String::new(), WeightsFile::header_lines);
-    let mut code = header::header(graph, qgraph, plan, &layers, &placement);
+    let mut code = header::header(graph, qgraph, plan, &layers, &placement, regenerate);
     code.push_str(&separate_items(&compact_number_lists(
         &prettyplease::unparse(&file),
     )));

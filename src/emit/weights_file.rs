@@ -33,7 +33,7 @@ const ALIGN: usize = 16;
 
 /// Tensors of at least this many bytes go to the weights file by default: MobileNetV2's
 /// pointwise and expansion weights do, the biases and the small models' layers stay inline
-/// (see the README, "Placement of the weights").
+/// (see docs/user-guide.md, "Placement of the weights").
 pub const DEFAULT_THRESHOLD: usize = 4096;
 
 /// Where to put the statics of at least `threshold` bytes: the file `name` beside the module.

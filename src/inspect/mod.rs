@@ -201,11 +201,14 @@ fn input_samples(
         Inputs::File(path) => {
             let array = npy::read(path)?;
             if array.values.is_empty() || array.values.len() % sample_len != 0 {
-                return Err(Error::Model(format!(
-                    "{}: an array of shape {:?} does not hold whole inputs of shape {shape:?}",
-                    path.display(),
-                    array.shape
-                )));
+                return Err(Error::Usage {
+                    option: "--inputs",
+                    message: format!(
+                        "{}: an array of shape {:?} does not hold whole inputs of shape {shape:?}",
+                        path.display(),
+                        array.shape
+                    ),
+                });
             }
             let count = array.values.len() / sample_len;
             Ok((

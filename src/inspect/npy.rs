@@ -17,7 +17,10 @@ pub fn read(path: &Path) -> Result<NpyArray> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&bytes).map_err(|message| Error::Model(format!("{}: {message}", path.display())))
+    parse(&bytes).map_err(|message| Error::Usage {
+        option: "--inputs",
+        message: format!("{}: {message}", path.display()),
+    })
 }
 
 pub fn parse(bytes: &[u8]) -> std::result::Result<NpyArray, String> {

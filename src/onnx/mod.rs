@@ -109,9 +109,12 @@ impl Graph {
             .find(|name| !input_protos.iter().any(|v| &v.name == *name))
         {
             let names: Vec<&str> = input_protos.iter().map(|v| v.name.as_str()).collect();
-            return Err(Error::Model(format!(
-                "{file_name}: --input-shape names '{unknown}', which is not a graph input (inputs: {names:?})"
-            )));
+            return Err(Error::Usage {
+                option: "--input-shape",
+                message: format!(
+                    "{file_name}: names '{unknown}', which is not a graph input (inputs: {names:?})"
+                ),
+            });
         }
         let inputs = input_protos
             .iter()

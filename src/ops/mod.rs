@@ -242,7 +242,7 @@ impl Shifts {
 type LowerFn = fn(&mut Lowering, &Node) -> Result<()>;
 
 /// A supported ONNX operator: its lowering, the constraints on its use, and the fixtures
-/// that test it (paths under `codegen-tests/models/`, without `.onnx`). The README's operator table is rendered
+/// that test it (paths under `codegen-tests/models/`, without `.onnx`). The operator table of docs/operators.md is rendered
 /// from this list ([`operator_table_markdown`]) and a test keeps the two equal.
 pub struct Operator {
     pub name: &'static str,
@@ -288,7 +288,7 @@ impl Operator {
 const TABLE_CONSTRAINT: &str =
     "256-entry int8 table, f in f64; may differ from ONNX Runtime's f32 by 1 LSB";
 
-/// Every operator the lowering implements, in the order of the README table (one line each).
+/// Every operator the lowering implements, in the order of the docs/operators.md table (one line each).
 #[rustfmt::skip]
 pub const OPERATORS: &[Operator] = &[
     op("QuantizeLinear", quantize::lower_quantize, "int8, or int16 (opset 21); power-of-two per-tensor scale, zero point 0; between int8 and int16 a requantizing shift", &["digits_esppq", "digits_qat", "ops/int16_requantize_chain", "ops/int16_reshape_clip", "ops/in_place_chain"]),
@@ -383,7 +383,7 @@ fn operator(op_type: &str) -> Option<&'static Operator> {
     OPERATORS.iter().find(|o| o.name == op_type)
 }
 
-/// The README's operator table, in Markdown.
+/// The operator table of docs/operators.md, in Markdown.
 pub fn operator_table_markdown() -> String {
     let mut table = String::from("| op | constraints | fixtures |\n|---|---|---|\n");
     for o in OPERATORS {
