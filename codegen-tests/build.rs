@@ -9,10 +9,14 @@
 //! - the ESP-PPQ digits model once more with `--rounding half-up`, once more with its
 //!   arena in a link section, and once more with every static in a weights file.
 //!
-//! The single-op fixtures need no hand-written Rust: this script also writes
-//! - `$OUT_DIR/op_fixtures.rs`, included by `src/lib.rs`: one `pub mod` per fixture;
-//! - `$OUT_DIR/op_fixture_table.rs`, included by the exactness test: a table with each
-//!   fixture's name, input lengths, output exponent and a `predict` taking slices.
+//! The single-op fixtures need no hand-written Rust, and no test keeps a hand list of modules:
+//! this script also writes
+//! - `$OUT_DIR/op_fixtures.rs`, included by `src/lib.rs`: one `pub mod` per op fixture;
+//! - `$OUT_DIR/module_table.rs` (`tests/common/modules.rs` includes it): every module generated
+//!   here, op fixtures and whole models, with its ports and a `run` and `predict` taking
+//!   slices, so that a test can drive any module;
+//! - `$OUT_DIR/recorded_models.rs`: `for_each_recorded_model!`, over the modules of
+//!   `models/*.onnx` (the fixtures the MCU runner embeds).
 
 use onnx2esp::ScalePolicy;
 use std::fmt::Write as _;
@@ -35,27 +39,132 @@ fn generate(builder: onnx2esp::Builder, model: &Path) -> PathBuf {
         .unwrap_or_else(|e| panic!("onnx2esp failed on {}: {e}", model.display()))
 }
 
-/// `(item name, value)` of every `pub const NAME: usize = VALUE;` line of a generated module
-/// whose name starts with `prefix` and ends with `_LEN`, in order.
-fn lengths(code: &str, prefix: &str) -> Vec<(String, usize)> {
-    code.lines()
-        .filter_map(|line| {
-            let rest = line.trim().strip_prefix("pub const ")?;
-            let (name, value) = rest.split_once(": usize = ")?;
-            let value = value.strip_suffix(';')?.parse().ok()?;
-            (name.starts_with(prefix) && name.ends_with("_LEN")).then(|| (name.to_string(), value))
-        })
-        .collect()
+/// One input or output of a generated module: the item prefix of its constants (`INPUT`,
+/// `INPUT_X0`, `OUTPUT`, ...) and its element type.
+struct Port {
+    prefix: String,
+    ty: String,
 }
 
-/// The single-op fixtures, and the index and table that let tests iterate over them.
-fn op_fixtures(out_dir: &Path) {
+/// The ports of a generated module's `run`, inputs then outputs, read from its signature
+/// (`input: &[i8; INPUT_LEN]`, `output: &mut [i16; OUTPUT_LEN]`).
+fn ports(code: &str) -> (Vec<Port>, Vec<Port>) {
+    let start = code.find("pub fn run(").expect("a run function") + "pub fn run(".len();
+    let signature = &code[start..start + code[start..].find('{').expect("run's body")];
+    let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
+    for argument in signature.split("],") {
+        let Some((_, array)) = argument.split_once(": &") else {
+            continue;
+        };
+        let output = array.starts_with("mut ");
+        let (ty, len) = array
+            .trim_start_matches("mut ")
+            .trim_start_matches('[')
+            .split_once("; ")
+            .expect("an array argument");
+        let prefix = len
+            .trim()
+            .trim_end_matches(')')
+            .trim_end_matches(']')
+            .strip_suffix("_LEN")
+            .expect("a _LEN item")
+            .to_string();
+        let port = Port {
+            prefix,
+            ty: ty.to_string(),
+        };
+        if output {
+            outputs.push(port);
+        } else {
+            inputs.push(port);
+        }
+    }
+    (inputs, outputs)
+}
+
+/// The multiply-accumulates per inference, from the header's `MACs: N.`.
+fn macs(code: &str) -> u64 {
+    let start = code.find("MACs: ").expect("a MACs figure") + "MACs: ".len();
+    let digits: String = code[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().expect("MACs is a number")
+}
+
+/// One row of `MODULES` for the module at `path` (e.g. `ops::neg`) whose code is `code`.
+fn module_row(name: &str, path: &str, code: &str, recording: &str) -> String {
+    let (inputs, outputs) = ports(code);
+    let port_list = |ports: &[Port]| -> String {
+        ports
+            .iter()
+            .map(|p| {
+                let exponent = if p.ty == "f32" {
+                    "0".to_string()
+                } else {
+                    format!("{path}::{}_EXPONENT", p.prefix)
+                };
+                format!(
+                    "Port {{ len: {path}::{0}_LEN, exponent: {exponent}, ty: \"{1}\" }}, ",
+                    p.prefix, p.ty
+                )
+            })
+            .collect()
+    };
+    // `run` and `predict` over slices: each input converted to the module's array type (the
+    // caller keeps integers within it), each output copied out as f64 (exact for all types).
+    let call = |method: &str,
+                input_ty: &dyn Fn(&Port) -> String,
+                output_ty: &dyn Fn(&Port) -> String| {
+        let mut body = String::new();
+        for (k, p) in inputs.iter().enumerate() {
+            write!(
+                body,
+                "let x{k}: [{}; {path}::{}_LEN] = core::array::from_fn(|i| inputs[{k}][i] as {0}); ",
+                input_ty(p),
+                p.prefix
+            )
+            .unwrap();
+        }
+        for (k, p) in outputs.iter().enumerate() {
+            write!(
+                body,
+                "let mut y{k} = [0 as {}; {path}::{}_LEN]; ",
+                output_ty(p),
+                p.prefix
+            )
+            .unwrap();
+        }
+        let args: Vec<String> = (0..inputs.len())
+            .map(|k| format!("&x{k}"))
+            .chain((0..outputs.len()).map(|k| format!("&mut y{k}")))
+            .collect();
+        write!(body, "{path}::Model::new().{method}({}); ", args.join(", ")).unwrap();
+        for k in 0..outputs.len() {
+            write!(
+                body,
+                "for (o, y) in outputs[{k}].iter_mut().zip(y{k}) {{ *o = y as f64; }} "
+            )
+            .unwrap();
+        }
+        body
+    };
+    let run = call("run", &|p| p.ty.clone(), &|p| p.ty.clone());
+    let predict = call("predict", &|_| "f32".into(), &|_| "f32".into());
+    format!(
+        "    Module {{ name: \"{name}\", recording: \"{recording}\", macs: {}, inputs: &[{}], outputs: &[{}], \
+         run: |inputs, outputs| {{ {run}}}, predict: |inputs, outputs| {{ {predict}}} }},\n",
+        macs(code),
+        port_list(&inputs),
+        port_list(&outputs),
+    )
+}
+
+/// The single-op fixtures, generated with every static in a weights file, and their rows of
+/// the module table.
+fn op_fixtures(out_dir: &Path, table: &mut String) {
     let mut modules =
         String::from("// @generated by build.rs: one module per models/ops fixture.\n");
-    let mut table = String::from(
-        "// @generated by build.rs: every models/ops fixture, for the exactness test.\n\
-         pub const OP_FIXTURES: &[OpFixture] = &[\n",
-    );
     for path in onnx_files(Path::new("models/ops")) {
         // Every static of these goes through the weights file (threshold 0), so that
         // op_exactness checks each decoder (i8, i32, u16 and u32 statics) against ONNX
@@ -67,35 +176,24 @@ fn op_fixtures(out_dir: &Path) {
             .and_then(|s| s.to_str())
             .expect("UTF-8 fixture name");
         let code = std::fs::read_to_string(&generated).expect("read generated module");
-        let inputs = lengths(&code, "INPUT");
-        let outputs = lengths(&code, "OUTPUT");
-        assert_eq!(outputs.len(), 1, "{name}: op fixtures have one output");
+        assert_eq!(
+            ports(&code).1.len(),
+            1,
+            "{name}: op fixtures have one output"
+        );
         writeln!(
             modules,
             "pub mod {name} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{name}.rs\")); }}"
         )
         .unwrap();
-        // Each input slice is converted to the module's array type; predict takes them in
-        // graph order, then the output.
-        let args: String = (0..inputs.len())
-            .map(|i| format!("inputs[{i}].try_into().expect(\"input length\"), "))
-            .collect();
-        let input_lens: Vec<String> = inputs
-            .iter()
-            .map(|(item, _)| format!("ops::{name}::{item}"))
-            .collect();
-        writeln!(
-            table,
-            "    OpFixture {{ name: \"{name}\", input_lens: &[{}], output_len: ops::{name}::OUTPUT_LEN, \
-             output_exponent: ops::{name}::OUTPUT_EXPONENT, \
-             predict: |inputs, output| ops::{name}::Model::new().predict({args}output.try_into().expect(\"output length\")) }},",
-            input_lens.join(", ")
-        )
-        .unwrap();
+        table.push_str(&module_row(
+            name,
+            &format!("ops::{name}"),
+            &code,
+            &format!("ops/{name}"),
+        ));
     }
-    table.push_str("];\n");
     std::fs::write(out_dir.join("op_fixtures.rs"), modules).expect("write op_fixtures.rs");
-    std::fs::write(out_dir.join("op_fixture_table.rs"), table).expect("write op_fixture_table.rs");
 }
 
 /// The per-model options hook: the modules generated from `model` (a path under `models/`),
@@ -122,9 +220,15 @@ fn modules_for(model: &Path) -> Result<Vec<(String, ScalePolicy)>, &'static str>
     }
 }
 
-/// Generates the modules [`modules_for`] gives every model of `dir` into `out_dir`.
-fn generate_models(dir: &Path, out_dir: &Path) {
+/// Generates the modules [`modules_for`] gives every model of `dir` into `out_dir`; returns
+/// each module's name with its model's stem.
+fn generate_models(dir: &Path, out_dir: &Path) -> Vec<(String, String)> {
+    let mut generated = Vec::new();
     for model in onnx_files(dir) {
+        let stem = model
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("UTF-8 fixture name");
         match modules_for(&model) {
             Ok(modules) => {
                 for (module, policy) in modules {
@@ -132,25 +236,50 @@ fn generate_models(dir: &Path, out_dir: &Path) {
                         .scales(policy)
                         .output(out_dir.join(format!("{module}.rs")));
                     generate(builder, &model);
+                    generated.push((module, stem.to_string()));
                 }
             }
             Err(why) => println!("cargo:warning={}: not generated: {why}", model.display()),
         }
     }
+    generated
 }
 
 fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
-    generate_models(Path::new("models"), &out_dir);
-    generate_models(Path::new("models/ort"), &out_dir);
-    op_fixtures(&out_dir);
+    // Whole-model modules, each with the recording (under models/) its model was run on.
+    let mut whole: Vec<(String, String)> = Vec::new();
+    let recorded = generate_models(Path::new("models"), &out_dir);
+    whole.extend(recorded.iter().cloned());
+    whole.extend(
+        generate_models(Path::new("models/ort"), &out_dir)
+            .into_iter()
+            .map(|(module, stem)| (module, format!("ort/{stem}"))),
+    );
+    let mut table = String::from(
+        "// @generated by build.rs: every module it generated, for the tests.\n\
+         pub const MODULES: &[Module] = &[\n",
+    );
+    op_fixtures(&out_dir, &mut table);
 
     let custom = Path::new("../examples/custom-layer");
     for model in onnx_files(&custom.join("models")) {
-        generate(
+        let generated = generate(
             onnx2esp::Builder::new(&model).templates(custom.join("templates")),
             &model,
         );
+        let stem = model
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("UTF-8 name");
+        let module = generated
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("UTF-8 name");
+        whole.push((
+            module.to_string(),
+            format!("../../examples/custom-layer/models/{stem}"),
+        ));
     }
 
     // ESP-PPQ's model once more with ESP-DL's S3 rounding, for the test against ESP-PPQ's own
@@ -162,6 +291,7 @@ fn main() {
             .output(out_dir.join("digits_esppq_half_up.rs")),
         esppq,
     );
+    whole.push(("digits_esppq_half_up".into(), "digits_esppq".into()));
 
     // The arena-section option: tests/arena_section.rs places this model's static with the
     // generated macro.
@@ -171,6 +301,7 @@ fn main() {
             .output(out_dir.join("digits_esppq_arena_section.rs")),
         esppq,
     );
+    whole.push(("digits_esppq_arena_section".into(), "digits_esppq".into()));
 
     // Every static in the weights file: never_panics checks it against the inline module.
     generate(
@@ -179,6 +310,7 @@ fn main() {
             .output(out_dir.join("digits_esppq_weights_file.rs")),
         esppq,
     );
+    whole.push(("digits_esppq_weights_file".into(), "digits_esppq".into()));
 
     // Other unroll budgets (`--unroll`): other register tiles, the same results.
     let mobilenet = Path::new("models/mobilenet_v2_esppq.onnx");
@@ -189,6 +321,10 @@ fn main() {
                 .output(out_dir.join(format!("mobilenet_v2_esppq_unroll_{unroll}.rs"))),
             mobilenet,
         );
+        whole.push((
+            format!("mobilenet_v2_esppq_unroll_{unroll}"),
+            "mobilenet_v2_esppq".into(),
+        ));
     }
 
     let digits = Path::new("models/digits_qat.onnx");
@@ -198,4 +334,25 @@ fn main() {
             .output(out_dir.join("digits_qat_gemm_override.rs")),
         digits,
     );
+    whole.push(("digits_qat_gemm_override".into(), "digits_qat".into()));
+
+    for (module, recording) in &whole {
+        let code = std::fs::read_to_string(out_dir.join(format!("{module}.rs")))
+            .expect("read generated module");
+        table.push_str(&module_row(module, module, &code, recording));
+    }
+    table.push_str("];\n");
+    std::fs::write(out_dir.join("module_table.rs"), table).expect("write module_table.rs");
+
+    let mut macro_text = String::from(
+        "// @generated by build.rs.\n\
+         /// Calls `$m!(module)` for the module of every `models/*.onnx`.\n\
+         macro_rules! for_each_recorded_model {\n    ($m:ident) => {\n",
+    );
+    for (module, _) in &recorded {
+        writeln!(macro_text, "        $m!({module});").unwrap();
+    }
+    macro_text.push_str("    };\n}\n");
+    std::fs::write(out_dir.join("recorded_models.rs"), macro_text)
+        .expect("write recorded_models.rs");
 }

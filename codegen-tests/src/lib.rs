@@ -69,6 +69,12 @@ pub mod digits_esppq_weights_file {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq_weights_file.rs"));
 }
 
+/// `digits_esppq` again, with its arena's link section named (`tests/arena_section.rs` places
+/// its own copy with the generated macro; this one runs in the tests over every module).
+pub mod digits_esppq_arena_section {
+    include!(concat!(env!("OUT_DIR"), "/digits_esppq_arena_section.rs"));
+}
+
 /// `digits_qat` again, with Gemm rendered from the user template in `templates-override/`.
 pub mod digits_qat_gemm_override {
     include!(concat!(env!("OUT_DIR"), "/digits_qat_gemm_override.rs"));

@@ -56,6 +56,50 @@ fn digits_swish_matches_pytorch_within_one_step() {
     assert_eq!(agreement.argmax_agree, agreement.samples, "{agreement:?}");
 }
 
+/// The generated function named `name` (`fn name(` up to the next function), in `code`.
+fn function<'a>(code: &'a str, name: &str) -> Option<&'a str> {
+    let start = code.find(&format!("\nfn {name}("))? + 1;
+    let end = code[start + 1..]
+        .find("\nfn ")
+        .map_or(code.len(), |e| start + 1 + e);
+    Some(&code[start..end])
+}
+
+/// The override is really in the module: the Gemm layer's function is rendered from
+/// `templates-override/Gemm.rs.tera` (its `overridden_acc` marker) and nothing else is, and the
+/// built-in module has no trace of it. Without this, the two tests comparing outputs would
+/// pass with the override silently dropped (the modules would be identical).
+#[test]
+fn the_gemm_override_renders_the_gemm_function() {
+    const MARKER: &str = "overridden_acc";
+    let overridden = include_str!(concat!(env!("OUT_DIR"), "/digits_qat_gemm_override.rs"));
+    let built_in = include_str!(concat!(env!("OUT_DIR"), "/digits_qat.rs"));
+    // The layer functions, from the header table's `function` column (`// | 2 | gemm_2 | ...`).
+    let functions: Vec<&str> = overridden
+        .lines()
+        .filter_map(|line| line.strip_prefix("// | "))
+        .filter_map(|row| {
+            let mut cells = row.split('|').map(str::trim);
+            cells.next()?.parse::<usize>().ok()?;
+            cells.next()
+        })
+        .collect();
+    assert!(functions.len() >= 3, "layer functions: {functions:?}");
+    for name in functions {
+        let body = function(overridden, name).unwrap_or_else(|| panic!("no fn {name}"));
+        assert_eq!(
+            body.contains(MARKER),
+            name.starts_with("gemm"),
+            "{name}: the override must render the Gemm layer and only it:\n{body}"
+        );
+    }
+    assert!(
+        !built_in.contains(MARKER),
+        "the built-in module has the override's marker"
+    );
+    assert_ne!(overridden, built_in);
+}
+
 /// A user template that overrides the built-in Gemm kernel gives the same outputs on every
 /// recorded sample.
 #[test]

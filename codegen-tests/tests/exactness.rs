@@ -138,3 +138,32 @@ fn esppq_digits_half_up_against_esppq_simulation() {
     // Ties do occur in this model, so the rounding mode is what makes the two agree.
     assert!(contrast.exact_elements < contrast.elements, "{contrast:?}");
 }
+
+/// A NaN fails every check built on [`common::compare`]: the LSB distance becomes infinite
+/// (`f64::max` alone would drop it), the SQNR minus infinity, and the sample's argmax never
+/// agrees, whether the NaN is in the generated output or in the recording.
+#[test]
+fn nan_fails_every_tolerance() {
+    for (generated, recorded) in [
+        ([0.5f32, f32::NAN], [0.5f32, 0.25]),
+        ([0.5, 0.25], [0.5, f32::NAN]),
+    ] {
+        let recording = common::Recording {
+            reference: "hand-made".into(),
+            labels: None,
+            reference_accuracy: None,
+            framework_accuracy: None,
+            inputs: vec![vec![0.0]],
+            outputs: vec![recorded.to_vec()],
+        };
+        let agreement = common::compare(&recording, -2, |_, y| y.copy_from_slice(&generated), 2);
+        assert_eq!(agreement.nan_elements, 1, "{agreement:?}");
+        assert!(!(agreement.max_lsb <= 1.0), "{agreement:?}");
+        assert_eq!(agreement.sqnr_db(), f64::NEG_INFINITY, "{agreement:?}");
+        assert_eq!(agreement.argmax_agree, 0, "{agreement:?}");
+        assert!(
+            agreement.exact_elements < agreement.elements,
+            "{agreement:?}"
+        );
+    }
+}

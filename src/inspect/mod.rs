@@ -63,10 +63,26 @@ pub struct Effect {
     pub samples: usize,
     pub output: String,
     /// Signal-to-quantisation-noise ratio of the rewritten model's output against the
-    /// original's, in dB; `None` when the two are identical (infinite SQNR).
+    /// original's, in dB; `None` when the two are identical (infinite SQNR), minus infinity
+    /// (`"-inf"` in JSON) when either output has a NaN.
+    #[serde(serialize_with = "finite_or_text")]
     pub sqnr_db: Option<f64>,
-    /// Samples whose output argmax is the same in both models.
+    /// Output elements where either model gave NaN: each one is a failure, never noise-free.
+    pub nan_elements: usize,
+    /// Samples whose output argmax is the same in both models (never one with a NaN).
     pub argmax_agreement: usize,
+}
+
+/// JSON has no infinities (serde_json would write `null`, which reads as "identical"): a
+/// non-finite value is written as text instead.
+fn finite_or_text<S: serde::Serializer>(
+    value: &Option<f64>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match value {
+        Some(v) if !v.is_finite() => s.serialize_str(&v.to_string()),
+        _ => value.serialize(s),
+    }
 }
 
 impl Effect {
@@ -153,6 +169,7 @@ pub fn inspect(
                 samples: comparison.samples,
                 output: graph.outputs[0].name.clone(),
                 sqnr_db: comparison.sqnr_db(),
+                nan_elements: comparison.nan_elements,
                 argmax_agreement: comparison.argmax_agreement,
             };
             (Some(effect), None)
@@ -225,22 +242,34 @@ struct Comparison {
     samples: usize,
     signal: f64,
     noise: f64,
+    nan_elements: usize,
     argmax_agreement: usize,
 }
 
 impl Comparison {
     fn add(&mut self, reference: &[f32], rewritten: &[f32]) {
         self.samples += 1;
+        let nan_before = self.nan_elements;
         for (&r, &w) in reference.iter().zip(rewritten) {
+            if r.is_nan() || w.is_nan() {
+                // A NaN would make the noise NaN, which no comparison reads as a difference.
+                self.nan_elements += 1;
+                continue;
+            }
             self.signal += (r as f64).powi(2);
             self.noise += (r as f64 - w as f64).powi(2);
         }
-        if argmax(reference) == argmax(rewritten) {
+        // argmax skips over a NaN, so a sample with one never agrees.
+        if self.nan_elements == nan_before && argmax(reference) == argmax(rewritten) {
             self.argmax_agreement += 1;
         }
     }
 
+    /// `None` only when the outputs are identical; minus infinity when any is NaN.
     fn sqnr_db(&self) -> Option<f64> {
+        if self.nan_elements > 0 {
+            return Some(f64::NEG_INFINITY);
+        }
         (self.noise > 0.0).then(|| 10.0 * (self.signal / self.noise).log10())
     }
 }
@@ -293,6 +322,28 @@ mod tests {
         // signal 1+9+9+1 = 20, noise 1 + 2.25 = 3.25
         assert!((c.sqnr_db().unwrap() - 10.0 * (20.0f64 / 3.25).log10()).abs() < 1e-12);
         assert_eq!((c.samples, c.argmax_agreement), (2, 1));
+    }
+
+    /// A NaN in either output is a failure: never "identical", never an agreeing argmax.
+    #[test]
+    fn nan_is_never_identical() {
+        for (reference, rewritten) in [([1.0, 3.0], [1.0, f32::NAN]), ([f32::NAN, 3.0], [1.0, 3.0])]
+        {
+            let mut c = Comparison::default();
+            c.add(&reference, &rewritten);
+            assert_eq!(c.sqnr_db(), Some(f64::NEG_INFINITY));
+            assert_eq!((c.nan_elements, c.argmax_agreement), (1, 0));
+        }
+        let effect = Effect {
+            inputs: String::new(),
+            samples: 1,
+            output: "y".into(),
+            sqnr_db: Some(f64::NEG_INFINITY),
+            nan_elements: 1,
+            argmax_agreement: 0,
+        };
+        let json = serde_json::to_value(&effect).unwrap();
+        assert_eq!(json["sqnr_db"], "-inf");
     }
 
     #[test]

@@ -105,9 +105,12 @@ impl Inspection {
         let _ = writeln!(
             out,
             "  SQNR: {}",
-            e.sqnr_db.map_or("inf dB (identical outputs)".into(), |db| {
-                format!("{db:.2} dB")
-            })
+            match e.sqnr_db {
+                None => "inf dB (identical outputs)".into(),
+                Some(_) if e.nan_elements > 0 =>
+                    format!("-inf dB (NaN in {} output elements)", e.nan_elements),
+                Some(db) => format!("{db:.2} dB"),
+            }
         );
         let _ = writeln!(
             out,

@@ -43,8 +43,11 @@ pub struct Agreement {
     pub samples: usize,
     pub elements: usize,
     pub exact_elements: usize,
-    /// Largest difference in units of the output's last bit.
+    /// Largest difference in units of the output's last bit; infinite when any element
+    /// is NaN (in the generated output or the recording), so that every tolerance fails.
     pub max_lsb: f64,
+    /// Elements where the generated output or the recording is NaN.
+    pub nan_elements: usize,
     /// Elements that differ by exactly one unit of the last bit.
     pub one_lsb_elements: usize,
     pub argmax_agree: usize,
@@ -89,20 +92,28 @@ pub fn compare(
         assert_eq!(expected.len(), output_len);
         predict(input, &mut got);
         a.samples += 1;
+        let nan_before = a.nan_elements;
         for (&g, &e) in got.iter().zip(expected) {
             a.elements += 1;
             if g == e {
                 a.exact_elements += 1;
             }
             let lsbs = ((g as f64) - (e as f64)).abs() / lsb;
-            a.max_lsb = a.max_lsb.max(lsbs);
+            // `f64::max` would drop a NaN: count it and make the distance infinite instead.
+            if lsbs.is_nan() {
+                a.nan_elements += 1;
+                a.max_lsb = f64::INFINITY;
+            } else {
+                a.max_lsb = a.max_lsb.max(lsbs);
+            }
             if lsbs == 1.0 {
                 a.one_lsb_elements += 1;
             }
             a.signal_energy += (e as f64).powi(2);
             a.noise_energy += ((g as f64) - (e as f64)).powi(2);
         }
-        if argmax(&got) == argmax(expected) {
+        // A sample with a NaN never agrees (argmax alone would skip over the NaN).
+        if a.nan_elements == nan_before && argmax(&got) == argmax(expected) {
             a.argmax_agree += 1;
         }
         let label = recording.labels.as_ref().map(|labels| labels[sample]);
@@ -115,8 +126,11 @@ pub fn compare(
 
 impl Agreement {
     /// Signal to quantization-noise ratio of the generated outputs against the recording, in
-    /// dB (infinite when they are equal).
+    /// dB (infinite when they are equal, minus infinity when any element is NaN).
     pub fn sqnr_db(&self) -> f64 {
+        if self.nan_elements > 0 {
+            return f64::NEG_INFINITY;
+        }
         10.0 * (self.signal_energy / self.noise_energy).log10()
     }
 
