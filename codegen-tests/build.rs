@@ -115,7 +115,9 @@ fn modules_for(model: &Path) -> Result<Vec<(String, ScalePolicy)>, &'static str>
     };
     match stem {
         "digits_ort_qdq" => Ok(snapped(&[("snap", Nearest), ("ceil", Ceil)])),
-        "digits_ort_uint8" | "digits_ort_int16" => Ok(snapped(&[("snap", Nearest)])),
+        "digits_ort_uint8" | "digits_ort_int16" | "mlp_ort_flatten" => {
+            Ok(snapped(&[("snap", Nearest)]))
+        }
         "digits_ort_perchannel" => Ok(snapped(&[("snap", Nearest), ("ceil", Ceil)])),
         "digits_ort_qoperator" => Ok(snapped(&[("snap", Nearest)])),
         _ => Ok(vec![(stem.to_string(), ScalePolicy::Exact)]),
