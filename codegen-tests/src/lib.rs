@@ -75,9 +75,9 @@ pub mod digits_esppq_weights_file {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq_weights_file.rs"));
 }
 
-/// `digits_qat` again, with Gemm rendered from the user template in `templates-override/`.
-pub mod digits_qat_gemm_override {
-    include!(concat!(env!("OUT_DIR"), "/digits_qat_gemm_override.rs"));
+/// `digits_esppq` again, with Gemm rendered from the user template in `templates-override/`.
+pub mod digits_esppq_gemm_override {
+    include!(concat!(env!("OUT_DIR"), "/digits_esppq_gemm_override.rs"));
 }
 
 /// The custom-layer example (`examples/custom-layer`): the LearnableSwish layer alone.

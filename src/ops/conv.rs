@@ -133,6 +133,10 @@ impl Pending for ConvPending {
                 exponent: output_exponent,
                 clamp,
                 rounding: lowering.rounding,
+                user_template: lowering
+                    .templates
+                    .user_template(&node.domain, &node.op_type)
+                    .is_some(),
             },
         )?;
         let kernel = Conv2d {

@@ -205,6 +205,10 @@ impl Pending for ConvTransposePending {
                 exponent: output_exponent,
                 clamp,
                 rounding: lowering.rounding,
+                user_template: lowering
+                    .templates
+                    .user_template(&node.domain, &node.op_type)
+                    .is_some(),
             },
         )?;
         let kernel = ConvTranspose2d {

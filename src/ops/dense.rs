@@ -165,6 +165,10 @@ impl Pending for DensePending {
                 exponent: output_exponent,
                 clamp,
                 rounding: lowering.rounding,
+                user_template: lowering
+                    .templates
+                    .user_template(&node.domain, &node.op_type)
+                    .is_some(),
             },
         )?;
         let kernel = Dense {

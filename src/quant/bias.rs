@@ -81,6 +81,9 @@ pub struct LayerOutput {
     pub exponent: i32,
     pub clamp: Clamp,
     pub rounding: Rounding,
+    /// A user template overrides the layer's built-in kernel. Its `requantize()` helper rounds
+    /// half to even, so a float bias keeps the int32 rounding at the accumulator exponent.
+    pub user_template: bool,
 }
 
 /// The int32 bias of a layer whose weights are one contiguous row per output channel, at the
@@ -91,7 +94,7 @@ pub struct LayerOutput {
 /// A float bias under half-to-even rounding follows ONNX Runtime's f32 arithmetic exactly
 /// (see [`float_bias`]): the bias and the accumulator's requantization are those the proof
 /// found. Under `--rounding half-up` it is rounded half up at the accumulator exponent, like
-/// the rest of that pipeline.
+/// the rest of that pipeline; under a user template it is rounded like an int32 bias.
 pub fn checked_bias(
     node: &Node,
     bias: Option<&Bias>,
@@ -104,7 +107,9 @@ pub fn checked_bias(
     let per_output = (weights.len() / outputs.max(1)).max(1);
     let rows = || weights.chunks_exact(per_output);
     let (bias, rounding) = match bias {
-        Some(b @ Bias::Float(_)) if output.rounding == Rounding::HalfEven => {
+        Some(b @ Bias::Float(_))
+            if output.rounding == Rounding::HalfEven && !output.user_template =>
+        {
             let values = b.per_channel(node, outputs)?;
             let channels: Vec<float_bias::Channel> = values
                 .iter()
