@@ -216,6 +216,21 @@ fn generate_files_regenerated(
     generate_placed(bytes, file_name, options, side_file, regenerate)
 }
 
+/// The model as onnx2esp reads it, written back to ONNX: layout ops at the float edges moved
+/// inside the quantized core, QOperator nodes expanded, constants folded, and every scale
+/// as [`Options::scales`] leaves it (powers of two under `--scales snap`). ONNX Runtime running
+/// the result computes what the generated module computes. Returns the bytes and what the
+/// scale policy did.
+pub fn rewrite_model(
+    bytes: &[u8],
+    file_name: &str,
+    options: &Options,
+) -> Result<(Vec<u8>, ScaleReport)> {
+    let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
+    let (graph, scales) = rewrite_scales(&graph, options.scales)?;
+    Ok((graph.to_onnx_bytes(), scales))
+}
+
 /// The weights file of module `<module_stem>.rs`.
 pub fn weights_file_name(module_stem: &str) -> String {
     format!("{module_stem}.weights.bin")

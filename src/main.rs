@@ -81,6 +81,18 @@ enum Command {
         #[command(flatten)]
         model_args: ModelArgs,
     },
+    /// Write the model as onnx2esp computes it back to ONNX (layout ops at the float edges
+    /// moved inside, QOperator nodes expanded, scales snapped under `--scales snap`), to run
+    /// with ONNX Runtime next to the generated module.
+    Rewrite {
+        /// The .onnx model.
+        model: PathBuf,
+        /// Where to write the rewritten .onnx model.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        model_args: ModelArgs,
+    },
 }
 
 /// How to read and lower a model: shared by `generate` and `inspect`.
@@ -283,7 +295,41 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Rewrite {
+            model,
+            output,
+            model_args,
+        } => rewrite(&model, &output, model_args),
     }
+}
+
+/// `onnx2esp rewrite`: writes the rewritten model and says what snapping changed.
+fn rewrite(
+    model: &std::path::Path,
+    output: &std::path::Path,
+    model_args: ModelArgs,
+) -> onnx2esp::Result<ExitCode> {
+    let (bytes, file_name) = onnx2esp::read_model(model)?;
+    let (rewritten, scales) = onnx2esp::rewrite_model(&bytes, &file_name, &model_args.options())?;
+    std::fs::write(output, rewritten).map_err(|e| onnx2esp::Error::Io {
+        path: output.to_path_buf(),
+        source: e,
+    })?;
+    for tensor in scales.changed() {
+        let saturated = tensor
+            .saturated
+            .map(|share| format!(", {:.2}% of its values saturate", 100.0 * share))
+            .unwrap_or_default();
+        eprintln!(
+            "{}: {:?}, exponents {:?}, largest scale change {:.1}%{saturated}",
+            tensor.tensor,
+            tensor.changes,
+            tensor.exponents,
+            100.0 * tensor.max_relative_error()
+        );
+    }
+    eprintln!("wrote {}", output.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `NAME=1,3,32,32` → (NAME, [1, 3, 32, 32]).

@@ -93,6 +93,36 @@ fn requantize_bounded_i16<const LO: i32, const HI: i32>(acc: i32, shift: i32) ->
     requantize_bounded::<LO, HI>(acc, shift) as i16
 }
 
+/// Requantizes an accumulator whose bias already holds the rounding offset to `[LO, HI]`:
+/// `clamp(acc >> shift, LO, HI)`, for `0 <= shift < 32`. The generator uses it for a float
+/// bias whose sum with the accumulator never lies on a rounding tie, which it proves against
+/// ONNX Runtime's f32 arithmetic for every reachable `acc` (the bias is then
+/// `floor(b * 2^-E) + 2^(shift-1)`).
+#[inline(always)]
+fn requantize_floor<const LO: i32, const HI: i32>(acc: i32, shift: i32) -> i32 {
+    // `& 31` is free on RISC-V and Xtensa (their shifts read five bits) and cannot panic.
+    let value = acc >> (shift & 31);
+    if value < LO {
+        LO
+    } else if value > HI {
+        HI
+    } else {
+        value
+    }
+}
+
+/// [`requantize_floor`] to int8.
+#[inline(always)]
+fn requantize_floor_i8<const LO: i32, const HI: i32>(acc: i32, shift: i32) -> i8 {
+    requantize_floor::<LO, HI>(acc, shift) as i8
+}
+
+/// [`requantize_floor`] to int16.
+#[inline(always)]
+fn requantize_floor_i16<const LO: i32, const HI: i32>(acc: i32, shift: i32) -> i16 {
+    requantize_floor::<LO, HI>(acc, shift) as i16
+}
+
 /// [`requantize_i8`] with a fused Relu/Clip: `clamp(round(acc * 2^-shift), LO, HI)` for
 /// `-128 <= LO <= HI <= 127`. One pair of compares instead of saturating, then clamping.
 #[inline(always)]

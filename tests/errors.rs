@@ -666,3 +666,58 @@ fn an_unsupported_lp_normalization_names_the_node_and_the_reason() {
     ];
     assert_each_refused("lp", &cases);
 }
+
+/// `x [1,2,2] → op → Q → DQ → Gemm → Q → DQ → y`, the op on the float input given by `first`.
+fn model_with_float_input_op(
+    first: tract_onnx::pb::NodeProto,
+    extra: Vec<tract_onnx::pb::TensorProto>,
+) -> Vec<u8> {
+    let gemm = {
+        let mut n = node("Gemm", "fc", &["xd", "wd"], &["acc"]);
+        n.attribute.push(int_attr("transB", 1));
+        n
+    };
+    let mut initializers = vec![
+        tensor_f32("s", &[], &[0.125]),
+        tensor_i8("z", &[], &[0]),
+        tensor_i8("w", &[1, 4], &[1, -2, 3, -4]),
+    ];
+    initializers.extend(extra);
+    model(
+        vec![
+            first,
+            node("QuantizeLinear", "quant_in", &["f", "s", "z"], &["xq"]),
+            node("DequantizeLinear", "dequant_in", &["xq", "s", "z"], &["xd"]),
+            node("DequantizeLinear", "dequant_w", &["w", "s", "z"], &["wd"]),
+            gemm,
+            node("QuantizeLinear", "quant_out", &["acc", "s", "z"], &["yq"]),
+            node("DequantizeLinear", "dequant_out", &["yq", "s", "z"], &["y"]),
+        ],
+        initializers,
+        &[1, 2, 2],
+        &[1, 1],
+    )
+}
+
+/// A Flatten before the first QuantizeLinear (ONNX Runtime's `quantize_static` leaves it on
+/// the float input) moves inside the quantized core; any other float op there is refused,
+/// naming the node and what to do.
+#[test]
+fn a_float_input_flatten_moves_inside_and_other_float_ops_are_refused() {
+    let flatten = node("Flatten", "flatten_in", &["x"], &["f"]);
+    let code = generate_from_bytes(&model_with_float_input_op(flatten, vec![]), "m.onnx").unwrap();
+    assert!(
+        code.contains("pub const INPUT_SHAPE: [usize; 3] = [1, 2, 2];"),
+        "{code}"
+    );
+
+    let scale = node("Mul", "normalize", &["x", "half"], &["f"]);
+    let err = generate_from_bytes(
+        &model_with_float_input_op(scale, vec![tensor_f32("half", &[], &[0.5])]),
+        "m.onnx",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("node 'normalize' (Mul)"), "{err}");
+    assert!(err.contains("before `predict`"), "{err}");
+}

@@ -53,6 +53,12 @@ pub mod digits_ort_uint8_snap {
     include!(concat!(env!("OUT_DIR"), "/digits_ort_uint8_snap.rs"));
 }
 
+/// An ONNX Runtime `quantize_static` MLP that begins with a Flatten on the float input,
+/// under `--scales snap`.
+pub mod mlp_ort_flatten_snap {
+    include!(concat!(env!("OUT_DIR"), "/mlp_ort_flatten_snap.rs"));
+}
+
 /// ESP-PPQ for esp32s3 (int8 weights, int32 biases), exported as QDQ ONNX.
 pub mod digits_esppq {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq.rs"));
@@ -75,9 +81,9 @@ pub mod digits_esppq_arena_section {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq_arena_section.rs"));
 }
 
-/// `digits_qat` again, with Gemm rendered from the user template in `templates-override/`.
-pub mod digits_qat_gemm_override {
-    include!(concat!(env!("OUT_DIR"), "/digits_qat_gemm_override.rs"));
+/// `digits_esppq` again, with Gemm rendered from the user template in `templates-override/`.
+pub mod digits_esppq_gemm_override {
+    include!(concat!(env!("OUT_DIR"), "/digits_esppq_gemm_override.rs"));
 }
 
 /// The custom-layer example (`examples/custom-layer`): the LearnableSwish layer alone.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use codegen_tests::{digits_qat, digits_qat_gemm_override, digits_swish, swish_layer};
+use codegen_tests::{digits_esppq, digits_esppq_gemm_override, digits_swish, swish_layer};
 
 /// The LearnableSwish layer alone against the Python integer reference of
 /// `examples/custom-layer/SEMANTICS.md`, on the activations that reach it in the trained
@@ -72,8 +72,8 @@ fn function<'a>(code: &'a str, name: &str) -> Option<&'a str> {
 #[test]
 fn the_gemm_override_renders_the_gemm_function() {
     const MARKER: &str = "overridden_acc";
-    let overridden = include_str!(concat!(env!("OUT_DIR"), "/digits_qat_gemm_override.rs"));
-    let built_in = include_str!(concat!(env!("OUT_DIR"), "/digits_qat.rs"));
+    let overridden = include_str!(concat!(env!("OUT_DIR"), "/digits_esppq_gemm_override.rs"));
+    let built_in = include_str!(concat!(env!("OUT_DIR"), "/digits_esppq.rs"));
     // The layer functions, from the header table's `function` column (`// | 2 | gemm_2 | ...`).
     let functions: Vec<&str> = overridden
         .lines()
@@ -104,17 +104,17 @@ fn the_gemm_override_renders_the_gemm_function() {
 /// recorded sample.
 #[test]
 fn overriding_gemm_keeps_every_output() {
-    let recording = common::load("digits_qat");
+    let recording = common::load("digits_esppq");
     let (mut built_in, mut overridden) = (
-        digits_qat::Model::new(),
-        digits_qat_gemm_override::Model::new(),
+        digits_esppq::Model::new(),
+        digits_esppq_gemm_override::Model::new(),
     );
     for input in &recording.inputs {
-        let input: &[f32; digits_qat::INPUT_LEN] =
+        let input: &[f32; digits_esppq::INPUT_LEN] =
             input.as_slice().try_into().expect("input length");
         let (mut a, mut b) = (
-            [0f32; digits_qat::OUTPUT_LEN],
-            [0f32; digits_qat::OUTPUT_LEN],
+            [0f32; digits_esppq::OUTPUT_LEN],
+            [0f32; digits_esppq::OUTPUT_LEN],
         );
         built_in.predict(input, &mut a);
         overridden.predict(input, &mut b);

@@ -4,8 +4,10 @@
 mod common;
 
 use codegen_tests::{
-    digits_esppq, digits_qat, kws1d_esppq, mobilenet_v2_esppq, mobilenet_v2_esppq_unroll_1,
-    mobilenet_v2_esppq_unroll_7, residual_cnn_esppq,
+    digits_esppq, digits_ort_int16_snap, digits_ort_perchannel_ceil, digits_ort_perchannel_snap,
+    digits_ort_qdq_ceil, digits_ort_qdq_snap, digits_ort_qoperator_snap, digits_ort_uint8_snap,
+    digits_ptq, digits_qat, kws1d_esppq, mlp_ort_flatten_snap, mobilenet_v2_esppq,
+    mobilenet_v2_esppq_unroll_1, mobilenet_v2_esppq_unroll_7, residual_cnn_esppq,
 };
 
 /// ESP-PPQ gives int32 biases at exactly `ex + ew`, so every step of the integer pipeline
@@ -32,29 +34,90 @@ fn esppq_digits_is_bit_exact() {
     );
 }
 
-/// PyTorch QAT keeps float biases. DESIGN.md rounds them to int32 at `ex + ew` (half to
-/// even), where ONNX Runtime adds them in float before the output rounding. That moves an
-/// output by at most one step when the float sum sits within half a bias step of a rounding
-/// boundary, so: at most 1 LSB anywhere, and the predicted class never changes.
-#[test]
-fn pytorch_qat_digits_matches_within_bias_rounding() {
-    let recording = common::load("digits_qat");
-    let mut model = digits_qat::Model::new();
-    let agreement = common::compare(
-        &recording,
-        digits_qat::OUTPUT_EXPONENT,
-        |x, y| {
-            model.predict(
-                x.try_into().expect("input length"),
-                y.try_into().expect("output length"),
-            )
-        },
-        digits_qat::OUTPUT_LEN,
-    );
-    agreement.print("digits_qat", &recording);
-    assert!(agreement.max_lsb <= 1.0, "{agreement:?}");
-    assert_eq!(agreement.argmax_agree, agreement.samples, "{agreement:?}");
+/// PyTorch keeps float biases, which ONNX Runtime adds in f32 to the exact sum of products
+/// before QuantizeLinear rounds. The generator proves, per channel, an integer pipeline
+/// equal to that arithmetic on every reachable accumulator, so these are bit-exact too.
+macro_rules! float_bias_model_is_bit_exact {
+    ($test:ident, $model:ident) => {
+        #[test]
+        fn $test() {
+            let name = stringify!($model);
+            let recording = common::load(name);
+            let mut model = $model::Model::new();
+            let agreement = common::compare(
+                &recording,
+                $model::OUTPUT_EXPONENT,
+                |x, y| {
+                    model.predict(
+                        x.try_into().expect("input length"),
+                        y.try_into().expect("output length"),
+                    )
+                },
+                $model::OUTPUT_LEN,
+            );
+            agreement.print(name, &recording);
+            assert_eq!(
+                agreement.exact_elements, agreement.elements,
+                "{agreement:?}"
+            );
+        }
+    };
 }
+
+float_bias_model_is_bit_exact!(pytorch_qat_digits_is_bit_exact, digits_qat);
+float_bias_model_is_bit_exact!(pytorch_ptq_digits_is_bit_exact, digits_ptq);
+
+/// `--scales snap` changes a model's arithmetic, so its module is compared with ONNX Runtime
+/// running the model `onnx2esp rewrite` writes (recorded by
+/// `examples/pytorch/record_rewritten.py`): every snapped fixture, int16 and QOperator
+/// included, bit for bit.
+macro_rules! rewritten_model_is_bit_exact {
+    ($test:ident, $model:ident) => {
+        #[test]
+        fn $test() {
+            let name = stringify!($model);
+            let recording = common::load(&format!("ort/rewritten/{name}"));
+            let mut model = $model::Model::new();
+            let agreement = common::compare(
+                &recording,
+                $model::OUTPUT_EXPONENT,
+                |x, y| {
+                    model.predict(
+                        x.try_into().expect("input length"),
+                        y.try_into().expect("output length"),
+                    )
+                },
+                $model::OUTPUT_LEN,
+            );
+            agreement.print(name, &recording);
+            assert_eq!(
+                agreement.exact_elements, agreement.elements,
+                "{agreement:?}"
+            );
+        }
+    };
+}
+
+rewritten_model_is_bit_exact!(rewritten_qdq_snap_is_bit_exact, digits_ort_qdq_snap);
+rewritten_model_is_bit_exact!(rewritten_qdq_ceil_is_bit_exact, digits_ort_qdq_ceil);
+rewritten_model_is_bit_exact!(
+    rewritten_per_channel_snap_is_bit_exact,
+    digits_ort_perchannel_snap
+);
+rewritten_model_is_bit_exact!(
+    rewritten_per_channel_ceil_is_bit_exact,
+    digits_ort_perchannel_ceil
+);
+rewritten_model_is_bit_exact!(
+    rewritten_qoperator_snap_is_bit_exact,
+    digits_ort_qoperator_snap
+);
+rewritten_model_is_bit_exact!(rewritten_uint8_snap_is_bit_exact, digits_ort_uint8_snap);
+rewritten_model_is_bit_exact!(rewritten_int16_snap_is_bit_exact, digits_ort_int16_snap);
+rewritten_model_is_bit_exact!(
+    rewritten_flatten_mlp_snap_is_bit_exact,
+    mlp_ort_flatten_snap
+);
 
 /// The whole-model fixtures of issue 4 and the MobileNetV2 of issue 8, quantized by ESP-PPQ
 /// (int32 biases): every op in them, including the Sigmoid and Tanh tables, must agree with

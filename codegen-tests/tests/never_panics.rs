@@ -176,9 +176,9 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn digits_qat_and_its_gemm_override(q in int8_array::<{ digits_qat::INPUT_LEN }>()) {
-        let built_in = check_module!(digits_qat, q);
-        let overridden = check_module!(digits_qat_gemm_override, q);
+    fn digits_esppq_and_its_gemm_override(q in int8_array::<{ digits_esppq::INPUT_LEN }>()) {
+        let built_in = check_module!(digits_esppq, q);
+        let overridden = check_module!(digits_esppq_gemm_override, q);
         prop_assert_eq!(built_in, overridden);
     }
 

@@ -5,6 +5,7 @@
 //! walks; nothing downstream touches protobuf types.
 
 mod attrs;
+mod edges;
 mod fold;
 mod qoperator;
 mod tensor;
@@ -176,6 +177,9 @@ impl Graph {
         fold::fold_constants(&mut graph)?;
         // After folding, so that QuantizeLinear of float weights are integer constants.
         qoperator::rewrite(&mut graph)?;
+        // After the QOperator expansion, so that its QuantizeLinear/DequantizeLinear pairs
+        // are in place.
+        edges::commute_layout_ops(&mut graph);
         Ok(graph)
     }
 

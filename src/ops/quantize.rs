@@ -302,6 +302,7 @@ impl Kernel for Requantize {
         let accumulator = Accumulator {
             bound: self.input_magnitude,
             wide: false,
+            floor_shift: false,
         };
         accumulator.set(out, self.clamp, &[self.shift]);
         out.describe(format!("shift {}", self.shift));

@@ -29,6 +29,9 @@ pub fn worst_case(bias: i64, weights: impl IntoIterator<Item = i64>, input_magni
 pub struct Accumulator {
     pub bound: u64,
     pub wide: bool,
+    /// The bias already holds the rounding offset (a float bias, see
+    /// [`super::float_bias`]): requantize by a plain arithmetic shift.
+    pub floor_shift: bool,
 }
 
 impl Accumulator {
@@ -49,7 +52,16 @@ impl Accumulator {
         Ok(Accumulator {
             bound: bound as u64,
             wide: bound > i32::MAX as u128,
+            floor_shift: false,
         })
+    }
+
+    /// This i32 accumulator requantized by `requantize_floor_*`: its bias holds the rounding.
+    pub fn with_floor_shift(self) -> Accumulator {
+        Accumulator {
+            floor_shift: true,
+            ..self
+        }
     }
 
     /// The largest of several outputs' worst cases (one per output channel).
@@ -68,9 +80,26 @@ impl Accumulator {
     ///   ([`Accumulator::has_rounding_headroom`]); it saturates and clamps in one step;
     /// - else `requantize_within_*::<LO, HI>` for an i32 accumulator with a clamp;
     /// - else the plain helper. `clamp` is empty when the helper applies it.
+    ///
+    /// A floor-shift accumulator takes `requantize_floor_*::<LO, HI>` (an arithmetic shift).
     pub fn set(self, out: &mut KernelEmit, clamp: Clamp, shifts: &[i32]) {
         clamp.set(out);
         let ty = out.output_type();
+        if self.floor_shift {
+            // A Clip with min > max keeps its two calls after the type's range.
+            let (lo, hi) = if clamp.lo <= clamp.hi {
+                out.set("clamp", "");
+                (clamp.lo, clamp.hi)
+            } else {
+                ty.range()
+            };
+            out.set("acc", "i32");
+            out.set(
+                "requantize",
+                format!("requantize_floor_{}::<{lo}, {hi}>", ty.rust()),
+            );
+            return;
+        }
         if self.has_rounding_headroom(shifts) && clamp.lo <= clamp.hi {
             let bounded = format!(
                 "requantize_bounded_{}::<{}, {}>",
@@ -132,7 +161,11 @@ mod tests {
 
     #[test]
     fn rounding_headroom_needs_room_for_half_a_step() {
-        let acc = |bound: u64| Accumulator { bound, wide: false };
+        let acc = |bound: u64| Accumulator {
+            bound,
+            wide: false,
+            floor_shift: false,
+        };
         // 2^31 - 1 - 2^6 leaves exactly room for shift 7's rounding add, not for shift 8's.
         let bound = i32::MAX as u64 - 64;
         assert!(acc(bound).has_rounding_headroom(&[7]));
@@ -144,7 +177,8 @@ mod tests {
         assert!(acc(1000).has_rounding_headroom(&[31]));
         assert!(!Accumulator {
             bound: 1000,
-            wide: true
+            wide: true,
+            floor_shift: false,
         }
         .has_rounding_headroom(&[7]));
     }

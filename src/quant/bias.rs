@@ -3,16 +3,19 @@
 //! accumulator is proven wide enough for the real weights and bias.
 
 use super::accumulator::{worst_case, Accumulator};
+use super::float_bias::{self, BiasRounding};
 use super::{Rounding, Weights};
 use crate::error::{Error, Result};
 use crate::onnx::{Constant, Node};
+use crate::ops::Clamp;
 use std::rc::Rc;
 
 /// A bias as the model gives it.
 #[derive(Debug, Clone)]
 pub enum Bias {
-    /// Float bias (PyTorch QAT exports): rounded at the accumulator exponent (half to even by
-    /// default, as DESIGN.md; the pipeline's rounding mode).
+    /// Float bias (PyTorch exports): added as ONNX Runtime adds it in f32 (see
+    /// [`float_bias`]), or rounded half up at the accumulator exponent under `--rounding
+    /// half-up`.
     Float(Constant),
     /// int32 DequantizeLinear bias (ESP-PPQ), per tensor or per channel: shifted exactly to
     /// the accumulator exponent.
@@ -27,9 +30,21 @@ impl Bias {
         exponents: &[i32],
         rounding: Rounding,
     ) -> Result<Vec<i32>> {
-        let channels = exponents.len();
-        // Each value with its own exponent: 0 for a float, the tensor's or its channel's for
-        // an integer bias.
+        self.per_channel(node, exponents.len())?
+            .iter()
+            .zip(exponents)
+            .map(|(&(v, shift), &exponent)| {
+                // Float: v * 2^-exponent. Integer at e_b: v * 2^(e_b - exponent), exact when
+                // e_b >= exponent (the ESP-PPQ case), otherwise rounded like a float bias.
+                let scaled = v * 2f64.powi(shift - exponent);
+                fit_i32(node, rounding.round(scaled), v, exponent)
+            })
+            .collect()
+    }
+
+    /// Each channel's value with its own exponent (0 for a float, the tensor's or the
+    /// channel's for an integer bias), for `channels` output channels.
+    fn per_channel(&self, node: &Node, channels: usize) -> Result<Vec<(f64, i32)>> {
         let values: Vec<(f64, i32)> = match self {
             Bias::Float(c) => c.values.iter().map(|&v| (v, 0)).collect(),
             Bias::Quant(q) if q.exponents.len() == 1 || q.exponents.len() == q.values.len() => q
@@ -48,63 +63,116 @@ impl Bias {
                 ))
             }
         };
-        let values = match values.len() {
-            n if n == channels => values,
-            1 => vec![values[0]; channels],
-            n => {
-                return Err(Error::node(
-                    node,
-                    format!("bias has {n} values but the layer has {channels} output channels"),
-                ))
-            }
-        };
-        values
-            .iter()
-            .zip(exponents)
-            .map(|(&(v, shift), &exponent)| {
-                // Float: v * 2^-exponent. Integer at e_b: v * 2^(e_b - exponent), exact when
-                // e_b >= exponent (the ESP-PPQ case), otherwise rounded like a float bias.
-                let scaled = v * 2f64.powi(shift - exponent);
-                let rounded = rounding.round(scaled);
-                if rounded.abs() > i32::MAX as f64 {
-                    Err(Error::node(
-                        node,
-                        format!(
-                            "bias value {v} does not fit in int32 at exponent {exponent} (needs {rounded})"
-                        ),
-                    ))
-                } else {
-                    Ok(rounded as i32)
-                }
-            })
-            .collect()
+        match values.len() {
+            n if n == channels => Ok(values),
+            1 => Ok(vec![values[0]; channels]),
+            n => Err(Error::node(
+                node,
+                format!("bias has {n} values but the layer has {channels} output channels"),
+            )),
+        }
     }
+}
+
+/// Where a layer's accumulator goes: the output exponent, the fused clamp (its type's range
+/// without one) and the pipeline's rounding mode.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerOutput {
+    pub exponent: i32,
+    pub clamp: Clamp,
+    pub rounding: Rounding,
+    /// A user template overrides the layer's built-in kernel. Its `requantize()` helper rounds
+    /// half to even, so a float bias keeps the int32 rounding at the accumulator exponent.
+    pub user_template: bool,
 }
 
 /// The int32 bias of a layer whose weights are one contiguous row per output channel, at the
 /// channels' accumulator exponents (zeros without a bias), and the accumulator that provably
 /// holds every channel's `|bias| + input_magnitude * sum |w|` (128 for int8 inputs, 32768 for
 /// int16).
+///
+/// A float bias under half-to-even rounding follows ONNX Runtime's f32 arithmetic exactly
+/// (see [`float_bias`]): the bias and the accumulator's requantization are those the proof
+/// found. Under `--rounding half-up` it is rounded half up at the accumulator exponent, like
+/// the rest of that pipeline; under a user template it is rounded like an int32 bias.
 pub fn checked_bias(
     node: &Node,
     bias: Option<&Bias>,
     weights: &[i8],
     acc_exponents: &[i32],
     input_magnitude: u64,
-    rounding: Rounding,
+    output: LayerOutput,
 ) -> Result<(Vec<i32>, Accumulator)> {
     let outputs = acc_exponents.len();
-    let bias = match bias {
-        Some(b) => b.at_exponents(node, acc_exponents, rounding)?,
-        None => vec![0; outputs],
-    };
     let per_output = (weights.len() / outputs.max(1)).max(1);
-    let bounds = weights
-        .chunks_exact(per_output)
+    let rows = || weights.chunks_exact(per_output);
+    let (bias, rounding) = match bias {
+        Some(b @ Bias::Float(_))
+            if output.rounding == Rounding::HalfEven && !output.user_template =>
+        {
+            let values = b.per_channel(node, outputs)?;
+            let channels: Vec<float_bias::Channel> = values
+                .iter()
+                .zip(acc_exponents)
+                .zip(rows())
+                .map(|((&(bias, _), &acc_exponent), row)| float_bias::Channel {
+                    bias,
+                    acc_exponent,
+                    shift: output.exponent - acc_exponent,
+                    reach: worst_case(0, row.iter().map(|&w| w as i64), input_magnitude)
+                        .min(u64::MAX as u128) as u64,
+                })
+                .collect();
+            let (lo, hi) = output.clamp.dtype.range();
+            let (lo, hi) = (output.clamp.lo.max(lo), output.clamp.hi.min(hi));
+            let (rounding, biases) = float_bias::plan(node, &channels, lo, hi)?;
+            let biases = biases
+                .iter()
+                .zip(&values)
+                .zip(acc_exponents)
+                .map(|((&b, &(v, _)), &exponent)| fit_i32(node, b as f64, v, exponent))
+                .collect::<Result<_>>()?;
+            (biases, rounding)
+        }
+        Some(b) => (
+            b.at_exponents(node, acc_exponents, output.rounding)?,
+            BiasRounding::HalfEven,
+        ),
+        None => (vec![0; outputs], BiasRounding::HalfEven),
+    };
+    let bounds = rows()
         .zip(&bias)
         .map(|(row, &b)| worst_case(b as i64, row.iter().map(|&w| w as i64), input_magnitude));
     let accumulator = Accumulator::for_bounds(node, bounds, true)?;
+    let accumulator = match rounding {
+        BiasRounding::HalfEven => accumulator,
+        // The proof assumed an i32 accumulator and a shift of 1..=31.
+        BiasRounding::Floor if !accumulator.wide => accumulator.with_floor_shift(),
+        BiasRounding::Floor => {
+            return Err(Error::node(
+                node,
+                format!(
+                    "the float bias needs an exact add, which this layer's i64 accumulator (bound {}) does not provide; quantize the bias to int32 at the accumulator scale",
+                    accumulator.bound
+                ),
+            ))
+        }
+    };
     Ok((bias, accumulator))
+}
+
+/// A bias value `rounded` (from `value` at `exponent`) as i32, or an error naming the node.
+fn fit_i32(node: &Node, rounded: f64, value: f64, exponent: i32) -> Result<i32> {
+    if rounded.abs() > i32::MAX as f64 {
+        Err(Error::node(
+            node,
+            format!(
+                "bias value {value} does not fit in int32 at exponent {exponent} (needs {rounded})"
+            ),
+        ))
+    } else {
+        Ok(rounded as i32)
+    }
 }
 
 /// Converts int8 weight values, naming the tensor if one is out of range.

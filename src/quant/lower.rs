@@ -498,7 +498,7 @@ impl<'g> Lowering<'g> {
 /// A short description of a value, for messages.
 pub(crate) fn describe(value: &Value) -> String {
     match value {
-        Value::FloatInput => "a float graph input that is not quantized".into(),
+        Value::FloatInput => "a float graph input that is not quantized yet: onnx2esp runs the quantized core only, so do this step in your own code before `predict` and remove it from the model, or quantize the input before this node (QuantizeLinear -> DequantizeLinear)".into(),
         Value::Quant(_) => "a quantized activation".into(),
         Value::Const(c) => format!("a {:?} constant of shape {:?}", c.dtype, c.dims),
         Value::QuantConst(_) => "a quantized constant".into(),

@@ -5,6 +5,7 @@ pub mod accumulator;
 pub mod bias;
 pub mod exponent;
 pub mod expr;
+pub mod float_bias;
 pub(crate) mod lower;
 pub mod runtime;
 pub mod scales;

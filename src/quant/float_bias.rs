@@ -1,0 +1,311 @@
+//! Float biases, bit-exact with ONNX Runtime.
+//!
+//! ONNX Runtime runs `DequantizeLinear -> Conv/Gemm (f32 bias) -> QuantizeLinear` in f32: the
+//! int8 products of power-of-two scales and their sum are exact (an integer `acc` at the
+//! accumulator exponent `E`), the f32 bias `b` is added and the sum is rounded once to f32,
+//! then QuantizeLinear rounds half to even to the output exponent `ey`:
+//! `y = sat(rhe(fl32(acc * 2^E + b) * 2^-ey))`.
+//!
+//! For one output channel that is a monotone step function of the integer `acc`, and so is
+//! each integer pipeline a kernel can run. Two monotone step functions agree on an interval
+//! iff they agree at its lower end and reach every output level at the same `acc`; there are
+//! at most 2^16 levels and each threshold is a binary search. [`plan`] runs that proof over
+//! every `acc` a channel can reach and keeps the first pipeline that passes:
+//! - [`BiasRounding::HalfEven`]: the bias rounded half to even at `E`, then the usual
+//!   half-to-even shift. Exact when the bias lies on the accumulator grid (ties then fall
+//!   where ORT's do).
+//! - [`BiasRounding::Floor`]: a bias off the grid never puts the exact sum on a tie, so ORT's
+//!   steps are evenly spaced; `floor((acc + C) / 2^s)` with `C = floor(b * 2^-E) + 2^(s-1)`
+//!   reproduces them with a plain arithmetic shift.
+
+use crate::error::{Error, Result};
+use crate::onnx::Node;
+
+/// How a layer's integer pipeline rounds its float-bias accumulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BiasRounding {
+    /// `sat(rhe((acc + B) * 2^-s))`, `B = rhe(b * 2^-E)`: the pipeline of integer biases.
+    HalfEven,
+    /// `sat((acc + C) >> s)`: the rounding offset is folded into `C`.
+    Floor,
+}
+
+/// One output channel of a layer with a float bias.
+#[derive(Debug, Clone, Copy)]
+pub struct Channel {
+    /// The f32 bias value.
+    pub bias: f64,
+    /// The accumulator exponent `E = ex + ew`.
+    pub acc_exponent: i32,
+    /// The requantization shift `s = ey - E`.
+    pub shift: i32,
+    /// The largest `|acc|` the products can reach (the bias not included).
+    pub reach: u64,
+}
+
+/// The layer's pipeline and each channel's integer bias for it, proven equal to ONNX
+/// Runtime's f32 arithmetic on every reachable accumulator; outputs are compared after the
+/// clamp to `[lo, hi]` (the output type's range, or a fused Relu/Clip within it).
+pub fn plan(
+    node: &Node,
+    channels: &[Channel],
+    lo: i64,
+    hi: i64,
+) -> Result<(BiasRounding, Vec<i64>)> {
+    let half_even: Vec<i64> = channels.iter().map(half_even_bias).collect();
+    let first_failure = |biases: &[i64], pipeline| {
+        channels
+            .iter()
+            .zip(biases)
+            .position(|(c, &b)| !agrees(c, |acc| pipeline_output(pipeline, c, b, acc), lo, hi))
+    };
+    let Some(failed) = first_failure(&half_even, BiasRounding::HalfEven) else {
+        return Ok((BiasRounding::HalfEven, half_even));
+    };
+    if channels.iter().all(|c| (1..=31).contains(&c.shift)) {
+        let floor: Vec<i64> = channels.iter().map(floor_bias).collect();
+        if first_failure(&floor, BiasRounding::Floor).is_none() {
+            return Ok((BiasRounding::Floor, floor));
+        }
+    }
+    let c = &channels[failed];
+    Err(Error::node(
+        node,
+        format!(
+            "the float bias {} of output channel {failed} cannot be added exactly as ONNX Runtime does: \
+             at accumulator exponent {} and shift {}, f32's rounding of the sum moves an output step \
+             that no integer pipeline of this layer reproduces; quantize the bias to int32 at the \
+             accumulator scale (input scale times weight scale), or generate with `--rounding half-up`",
+            c.bias, c.acc_exponent, c.shift
+        ),
+    ))
+}
+
+/// `rhe(b * 2^-E)`, the bias on the accumulator grid.
+fn half_even_bias(c: &Channel) -> i64 {
+    (c.bias * 2f64.powi(-c.acc_exponent)).round_ties_even() as i64
+}
+
+/// `floor(b * 2^-E) + 2^(s-1)`: `floor((acc + C) / 2^s) = rhe((acc + b * 2^-E) / 2^s)` for
+/// every integer `acc` when the sum never lies on a tie.
+fn floor_bias(c: &Channel) -> i64 {
+    (c.bias * 2f64.powi(-c.acc_exponent)).floor() as i64 + (1i64 << (c.shift - 1))
+}
+
+/// The integer pipeline's output level for `acc`, with the channel's integer bias.
+fn pipeline_output(pipeline: BiasRounding, c: &Channel, bias: i64, acc: i64) -> i64 {
+    let value = acc as i128 + bias as i128;
+    let level = match pipeline {
+        BiasRounding::HalfEven => shift_half_even(value, c.shift),
+        BiasRounding::Floor => value >> c.shift,
+    };
+    level.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// `rhe(value * 2^-shift)`; a negative shift is exact (capped where every level saturates).
+fn shift_half_even(value: i128, shift: i32) -> i128 {
+    if shift <= 0 {
+        return value << (-shift).min(64);
+    }
+    if shift > 100 {
+        return 0;
+    }
+    let kept = value >> shift;
+    let rest = value - (kept << shift);
+    let half = 1i128 << (shift - 1);
+    if rest > half || (rest == half && kept & 1 == 1) {
+        kept + 1
+    } else {
+        kept
+    }
+}
+
+/// ONNX Runtime's output level for `acc`: `rhe(fl32(acc * 2^E + b) * 2^-ey)`.
+pub fn reference_output(c: &Channel, acc: i64) -> i64 {
+    let e = c.acc_exponent;
+    // The exact sum as an integer `n` at exponent `g`.
+    let (mantissa, exponent) = decompose(c.bias);
+    // A bias more than 64 bits below the accumulator grid only breaks f32 ties, by its sign:
+    // its smallest same-signed stand-in rounds every sum alike.
+    let (mantissa, exponent) = if mantissa != 0 && exponent < e - 64 {
+        (mantissa.signum(), e - 64)
+    } else {
+        (mantissa, exponent)
+    };
+    let g = if mantissa == 0 { e } else { e.min(exponent) };
+    let n = ((acc as i128) << (e - g)) + ((mantissa as i128) << (exponent.max(g) - g));
+    let (rounded, at) = round_to_f32(n, g);
+    // rounded * 2^at in units of 2^ey.
+    let ey = e + c.shift;
+    let level = shift_half_even(rounded, ey - at);
+    level.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// An f64 as `mantissa * 2^exponent` with an odd mantissa (or zero).
+fn decompose(x: f64) -> (i64, i32) {
+    if x == 0.0 || !x.is_finite() {
+        return (0, 0);
+    }
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = (bits & ((1 << 52) - 1)) as i64;
+    let (mut mantissa, mut exponent) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    let zeros = mantissa.trailing_zeros();
+    mantissa >>= zeros;
+    exponent += zeros as i32;
+    (if x < 0.0 { -mantissa } else { mantissa }, exponent)
+}
+
+/// `n * 2^g` rounded to 24 significant bits, half to even (f32's rounding of a normal
+/// number), as `(m, e)` with the value `m * 2^e`.
+fn round_to_f32(n: i128, g: i32) -> (i128, i32) {
+    let magnitude = n.unsigned_abs();
+    let bits = 128 - magnitude.leading_zeros() as i32;
+    if bits <= 24 {
+        return (n, g);
+    }
+    let drop = bits - 24;
+    let mut kept = magnitude >> drop;
+    let rest = magnitude & ((1u128 << drop) - 1);
+    let half = 1u128 << (drop - 1);
+    if rest > half || (rest == half && kept & 1 == 1) {
+        kept += 1;
+    }
+    let kept = kept as i128;
+    (if n < 0 { -kept } else { kept }, g + drop)
+}
+
+/// Whether `candidate` equals ONNX Runtime's output, clamped to `[lo, hi]`, for every
+/// `|acc| <= reach`: the same value at `-reach`, and every level above it first reached at
+/// the same `acc` (both functions are monotone).
+fn agrees(c: &Channel, candidate: impl Fn(i64) -> i64, lo: i64, hi: i64) -> bool {
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, hi) };
+    let reference = |acc| reference_output(c, acc).clamp(lo, hi);
+    let candidate = |acc| candidate(acc).clamp(lo, hi);
+    let start = -(c.reach.min(i64::MAX as u64) as i64);
+    let end = -start;
+    if reference(start) != candidate(start) || reference(end) != candidate(end) {
+        return false;
+    }
+    (reference(start) + 1..=reference(end)).all(|level| {
+        // The smallest acc in (start, end] whose reference reaches `level`.
+        let (mut below, mut at) = (start, end);
+        while at - below > 1 {
+            let middle = below + (at - below) / 2;
+            if reference(middle) >= level {
+                at = middle;
+            } else {
+                below = middle;
+            }
+        }
+        candidate(at) >= level && candidate(at - 1) < level
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> Node {
+        Node {
+            name: "fc".into(),
+            op_type: "Gemm".into(),
+            domain: String::new(),
+            inputs: vec![],
+            outputs: vec![],
+            attributes: Default::default(),
+        }
+    }
+
+    /// ORT's function computed the slow way, in f32 itself.
+    fn f32_reference(c: &Channel, acc: i64) -> i64 {
+        let sum = (acc as f32) * 2f32.powi(c.acc_exponent) + c.bias as f32;
+        let level = (sum * 2f32.powi(-(c.acc_exponent + c.shift))).round_ties_even();
+        level as i64
+    }
+
+    #[test]
+    fn reference_is_f32_arithmetic() {
+        for (bias, e, s) in [
+            (0.3f32, -10, 4),
+            (-0.0371, -12, 7),
+            (5e-4, -9, 3),
+            (0.0, -8, 2),
+        ] {
+            let c = Channel {
+                bias: bias as f64,
+                acc_exponent: e,
+                shift: s,
+                reach: 5000,
+            };
+            for acc in -5000..=5000 {
+                assert_eq!(
+                    reference_output(&c, acc),
+                    f32_reference(&c, acc),
+                    "{c:?} {acc}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn on_grid_bias_keeps_the_half_even_pipeline() {
+        // 0.25 at E = -4 is 4 units: ties of the sum fall where ORT's do.
+        let c = Channel {
+            bias: 0.25,
+            acc_exponent: -4,
+            shift: 3,
+            reach: 3000,
+        };
+        let (rounding, biases) = plan(&node(), &[c], -128, 127).unwrap();
+        assert_eq!((rounding, biases), (BiasRounding::HalfEven, vec![4]));
+    }
+
+    #[test]
+    fn off_grid_bias_floors_with_the_offset_folded_in() {
+        // 0.3 * 2^4 = 4.8: rounding it to 5 makes acc = -1 a tie (4 / 8 -> 0 by half to
+        // even) where ORT sums 3.8 / 8 -> 0, and acc = 7: 12 / 8 -> 2 where ORT has
+        // 11.8 / 8 -> 1.
+        let c = Channel {
+            bias: 0.3,
+            acc_exponent: -4,
+            shift: 3,
+            reach: 3000,
+        };
+        assert_eq!(reference_output(&c, 7), 1);
+        assert_eq!(
+            pipeline_output(BiasRounding::HalfEven, &c, half_even_bias(&c), 7),
+            2
+        );
+        let (rounding, biases) = plan(&node(), &[c], -128, 127).unwrap();
+        assert_eq!((rounding, biases), (BiasRounding::Floor, vec![4 + 4]));
+        for acc in -3000..=3000 {
+            assert_eq!(
+                pipeline_output(BiasRounding::Floor, &c, 8, acc).clamp(-128, 127),
+                reference_output(&c, acc).clamp(-128, 127)
+            );
+        }
+    }
+
+    #[test]
+    fn f32_rounding_onto_a_tie_is_refused_with_the_channel() {
+        // b = 2^-4 * (3 - 2^-20): just below a tie of the shift-1 grid. With |acc * 2^-4|
+        // near 2^6 the f32 sum loses the 2^-24 and lands on the tie itself for some acc,
+        // so neither even spacing nor the grid bias matches ORT.
+        let c = Channel {
+            bias: (3.0 - 2f64.powi(-20)) * 2f64.powi(-4),
+            acc_exponent: -4,
+            shift: 1,
+            reach: 4000,
+        };
+        let wide = plan(&node(), &[c], -32768, 32767).unwrap_err().to_string();
+        assert!(
+            wide.contains("fc") && wide.contains("output channel 0"),
+            "{wide}"
+        );
+    }
+}
