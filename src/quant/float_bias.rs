@@ -294,6 +294,25 @@ mod tests {
     }
 
     #[test]
+    fn a_layer_mixing_on_grid_and_off_grid_biases_is_refused() {
+        // Channel 0 (bias 0) needs ORT's ties, channel 1 (0.3) its even spacing: no one
+        // pipeline of the layer fits both, and the error names the first that half-even fails.
+        let channel = |bias| Channel {
+            bias,
+            acc_exponent: -4,
+            shift: 3,
+            reach: 3000,
+        };
+        let error = plan(&node(), &[channel(0.0), channel(0.3)], -128, 127)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("output channel 1"), "{error}");
+        // Each alone is fine.
+        assert!(plan(&node(), &[channel(0.0)], -128, 127).is_ok());
+        assert!(plan(&node(), &[channel(0.3)], -128, 127).is_ok());
+    }
+
+    #[test]
     fn f32_rounding_onto_a_tie_is_refused_with_the_channel() {
         // b = 2^-4 * (3 - 2^-20): just below a tie of the shift-1 grid. With |acc * 2^-4|
         // near 2^6 the f32 sum loses the 2^-24 and lands on the tie itself for some acc,
