@@ -98,6 +98,72 @@ macro_rules! rewritten_model_is_bit_exact {
     };
 }
 
+/// The committed rewritten models are what `onnx2esp rewrite` writes today, so that the
+/// recordings above describe the arithmetic of the snapped modules (compared as loaded
+/// graphs: the file's producer version may differ).
+#[test]
+fn recorded_rewrites_are_current() {
+    use onnx2esp::{ScalePolicy, SnapRule};
+    let models = env!("CARGO_MANIFEST_DIR").to_string() + "/models/ort";
+    let load = |bytes: &[u8]| {
+        let graph = onnx2esp::onnx::Graph::load(bytes, "m.onnx", &Default::default())
+            .expect("the rewritten model loads");
+        format!(
+            "{:?}",
+            (
+                &graph.inputs,
+                &graph.outputs,
+                &graph.constants,
+                &graph.nodes
+            )
+        )
+    };
+    for (fixture, rule, module) in [
+        ("digits_ort_qdq", SnapRule::Nearest, "digits_ort_qdq_snap"),
+        ("digits_ort_qdq", SnapRule::Ceil, "digits_ort_qdq_ceil"),
+        (
+            "digits_ort_perchannel",
+            SnapRule::Nearest,
+            "digits_ort_perchannel_snap",
+        ),
+        (
+            "digits_ort_perchannel",
+            SnapRule::Ceil,
+            "digits_ort_perchannel_ceil",
+        ),
+        (
+            "digits_ort_qoperator",
+            SnapRule::Nearest,
+            "digits_ort_qoperator_snap",
+        ),
+        (
+            "digits_ort_uint8",
+            SnapRule::Nearest,
+            "digits_ort_uint8_snap",
+        ),
+        (
+            "digits_ort_int16",
+            SnapRule::Nearest,
+            "digits_ort_int16_snap",
+        ),
+        ("mlp_ort_flatten", SnapRule::Nearest, "mlp_ort_flatten_snap"),
+    ] {
+        let original = std::fs::read(format!("{models}/{fixture}.onnx")).expect("fixture");
+        let options = onnx2esp::Options {
+            scales: ScalePolicy::Snap(rule),
+            ..Default::default()
+        };
+        let (rewritten, _) = onnx2esp::rewrite_model(&original, "m.onnx", &options)
+            .unwrap_or_else(|e| panic!("{fixture}: {e}"));
+        let committed =
+            std::fs::read(format!("{models}/rewritten/{module}.onnx")).expect("rewritten model");
+        assert!(
+            load(&rewritten) == load(&committed),
+            "{module}: rerun examples/pytorch/record_rewritten.py"
+        );
+    }
+}
+
 rewritten_model_is_bit_exact!(rewritten_qdq_snap_is_bit_exact, digits_ort_qdq_snap);
 rewritten_model_is_bit_exact!(rewritten_qdq_ceil_is_bit_exact, digits_ort_qdq_ceil);
 rewritten_model_is_bit_exact!(

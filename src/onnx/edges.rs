@@ -120,7 +120,7 @@ fn output_chain(graph: &Graph, output: &str) -> Option<(usize, Vec<usize>)> {
         let producer = graph
             .nodes
             .iter()
-            .position(|n| n.outputs.iter().any(|o| *o == tensor))?;
+            .position(|n| n.outputs.contains(&tensor))?;
         let node = &graph.nodes[producer];
         if per_tensor(graph, node, "DequantizeLinear") {
             chain.reverse();

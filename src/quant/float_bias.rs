@@ -105,7 +105,8 @@ fn pipeline_output(pipeline: BiasRounding, c: &Channel, bias: i64, acc: i64) -> 
 /// `rhe(value * 2^-shift)`; a negative shift is exact (capped where every level saturates).
 fn shift_half_even(value: i128, shift: i32) -> i128 {
     if shift <= 0 {
-        return value << (-shift).min(64);
+        // |value| < 2^63: beyond 2^40 every nonzero value saturates any output type.
+        return value << (-shift).min(40);
     }
     if shift > 100 {
         return 0;
@@ -125,10 +126,11 @@ pub fn reference_output(c: &Channel, acc: i64) -> i64 {
     let e = c.acc_exponent;
     // The exact sum as an integer `n` at exponent `g`.
     let (mantissa, exponent) = decompose(c.bias);
-    // A bias more than 64 bits below the accumulator grid only breaks f32 ties, by its sign:
-    // its smallest same-signed stand-in rounds every sum alike.
-    let (mantissa, exponent) = if mantissa != 0 && exponent < e - 64 {
-        (mantissa.signum(), e - 64)
+    // A bias more than 60 bits below the accumulator grid (so below 2^(E-36)) only breaks
+    // f32 ties, by its sign: a same-signed stand-in there rounds every sum alike, and keeps
+    // `acc << (E - g)` within i128 for |acc| < 2^63.
+    let (mantissa, exponent) = if mantissa != 0 && exponent < e - 60 {
+        (mantissa.signum(), e - 60)
     } else {
         (mantissa, exponent)
     };
@@ -289,6 +291,25 @@ mod tests {
                 reference_output(&c, acc).clamp(-128, 127)
             );
         }
+    }
+
+    #[test]
+    fn a_layer_mixing_on_grid_and_off_grid_biases_is_refused() {
+        // Channel 0 (bias 0) needs ORT's ties, channel 1 (0.3) its even spacing: no one
+        // pipeline of the layer fits both, and the error names the first that half-even fails.
+        let channel = |bias| Channel {
+            bias,
+            acc_exponent: -4,
+            shift: 3,
+            reach: 3000,
+        };
+        let error = plan(&node(), &[channel(0.0), channel(0.3)], -128, 127)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("output channel 1"), "{error}");
+        // Each alone is fine.
+        assert!(plan(&node(), &[channel(0.0)], -128, 127).is_ok());
+        assert!(plan(&node(), &[channel(0.3)], -128, 127).is_ok());
     }
 
     #[test]
