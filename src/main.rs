@@ -58,6 +58,10 @@ enum Command {
         /// Keep every weight inline in the module, as array literals (no weights file).
         #[arg(long, conflicts_with = "weights_file_threshold")]
         inline_weights: bool,
+        /// Write nothing; print the template context of the layer of node NODE (or of the
+        /// generated function NODE) as JSON: every variable its template can use.
+        #[arg(long, value_name = "NODE", conflicts_with_all = ["output", "check"])]
+        dump_context: Option<String>,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -193,6 +197,7 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             unroll,
             weights_file_threshold,
             inline_weights,
+            dump_context,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .options(model_args.options())
@@ -204,6 +209,9 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             }
             builder =
                 builder.weights_file_threshold((!inline_weights).then_some(weights_file_threshold));
+            if let Some(node) = dump_context {
+                return dump_template_context(&builder, &node);
+            }
             match (output, check) {
                 // stdout carries one file: the module with every weight inline.
                 (None, _) => print!("{}", builder.generate_string()?),
@@ -254,6 +262,12 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `generate --dump-context NODE`: the layer's template context on stdout.
+fn dump_template_context(builder: &onnx2esp::Builder, node: &str) -> onnx2esp::Result<ExitCode> {
+    println!("{}", builder.template_context(node)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `NAME=1,3,32,32` → (NAME, [1, 3, 32, 32]).
