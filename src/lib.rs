@@ -236,6 +236,38 @@ pub fn weights_file_name(module_stem: &str) -> String {
     format!("{module_stem}.weights.bin")
 }
 
+/// The template context of one layer, as pretty JSON: what its template receives
+/// (`generate --dump-context NODE`). `node` is the ONNX name of the layer's node (the first
+/// node when a Relu/Clip is fused into it) or the generated function's name.
+pub fn template_context(
+    bytes: &[u8],
+    file_name: &str,
+    options: &Options,
+    node: &str,
+) -> Result<String> {
+    let templates = emit::Templates::new(options.templates.as_deref(), options.rounding)?;
+    let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
+    let (graph, _) = rewrite_scales(&graph, options.scales)?;
+    let qgraph = quant::lower(&graph, &templates, options.rounding)?;
+    let plan = plan::Plan::new(&qgraph, &templates);
+    let unroll = options.unroll.unwrap_or(DEFAULT_UNROLL);
+    match emit::layer_context(&qgraph, &plan, unroll, node)? {
+        Some(context) => Ok(serde_json::to_string_pretty(&context).unwrap_or_default()),
+        None => {
+            let layers: Vec<String> = qgraph
+                .layers
+                .iter()
+                .map(|l| format!("'{}'", emit::comment_safe(&l.node.name)))
+                .collect();
+            Err(Error::Model(format!(
+                "no layer comes from node '{}'; the layers' nodes are {}",
+                emit::comment_safe(node),
+                layers.join(", ")
+            )))
+        }
+    }
+}
+
 fn generate_placed(
     bytes: &[u8],
     file_name: &str,
@@ -385,6 +417,12 @@ impl Builder {
             eprintln!("warning: {warning}");
         }
         Ok(generated.code)
+    }
+
+    /// The template context of the layer of node `node`, as JSON (see [`template_context`]).
+    pub fn template_context(&self, node: &str) -> Result<String> {
+        let (bytes, file_name) = read_model(&self.model)?;
+        template_context(&bytes, &file_name, &self.options, node)
     }
 
     /// The module and weights file for the output path, with their paths.

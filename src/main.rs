@@ -60,6 +60,10 @@ enum Command {
         /// Keep every weight inline in the module, as array literals (no weights file).
         #[arg(long, conflicts_with = "weights_file_threshold")]
         inline_weights: bool,
+        /// Write nothing; print the template context of the layer of node NODE (or of the
+        /// generated function NODE) as JSON: every variable its template can use.
+        #[arg(long, value_name = "NODE", conflicts_with_all = ["output", "check"])]
+        dump_context: Option<String>,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -217,6 +221,7 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             unroll,
             weights_file_threshold,
             inline_weights,
+            dump_context,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .options(model_args.options("generate"))
@@ -245,6 +250,9 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
                         "--weights-file-threshold needs a module file: stdout keeps every weight inline",
                     );
                 }
+            }
+            if let Some(node) = dump_context {
+                return dump_template_context(&builder, &node);
             }
             match (output, check) {
                 // stdout carries one file: the module with every weight inline.
@@ -310,7 +318,8 @@ fn rewrite(
     model_args: ModelArgs,
 ) -> onnx2esp::Result<ExitCode> {
     let (bytes, file_name) = onnx2esp::read_model(model)?;
-    let (rewritten, scales) = onnx2esp::rewrite_model(&bytes, &file_name, &model_args.options())?;
+    let (rewritten, scales) =
+        onnx2esp::rewrite_model(&bytes, &file_name, &model_args.options("rewrite"))?;
     std::fs::write(output, rewritten).map_err(|e| onnx2esp::Error::Io {
         path: output.to_path_buf(),
         source: e,
@@ -329,6 +338,12 @@ fn rewrite(
         );
     }
     eprintln!("wrote {}", output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `generate --dump-context NODE`: the layer's template context on stdout.
+fn dump_template_context(builder: &onnx2esp::Builder, node: &str) -> onnx2esp::Result<ExitCode> {
+    println!("{}", builder.template_context(node)?);
     Ok(ExitCode::SUCCESS)
 }
 

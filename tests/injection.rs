@@ -133,3 +133,137 @@ fn hostile_names_compile_declare_nothing_extra_and_stay_deterministic() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Hostile node names and string attributes that try to leave a `//` comment, a `/* */`
+/// comment or a string literal of a user template, to add an item or read a file.
+const ESCAPES: &[&str] = &[
+    "a\n}\nconst LEAK: &str = include_str!(\"/etc/passwd\");\nfn b() {\n//",
+    "b\"); const LEAK: &str = include_str!(\"/etc/passwd\"); const C: (&str, &str) = (\"",
+    "c */ const LEAK: &[u8] = include_bytes!(\"/etc/passwd\"); /* d",
+    "e\\\"); include!(\"/etc/passwd\"); //",
+    "\u{2028}f\r\u{202e}g /* nested",
+];
+
+/// `x → Q → DQ → evil.ops::Echo(mode=...) → Q → DQ → y`, named `name`.
+fn echo_model(name: &str, mode: &str) -> Vec<u8> {
+    let mut echo = node("Echo", name, &["xd"], &["e"]);
+    echo.domain = "evil.ops".into();
+    echo.attribute.push(string_attr("mode", mode));
+    model(
+        vec![
+            node("QuantizeLinear", "q", &["x", "s", "z"], &["xq"]),
+            node("DequantizeLinear", "dq", &["xq", "s", "z"], &["xd"]),
+            echo,
+            node("QuantizeLinear", "q_out", &["e", "s", "z"], &["eq"]),
+            node("DequantizeLinear", "dq_out", &["eq", "s", "z"], &["y"]),
+        ],
+        vec![tensor_f32("s", &[], &[0.5]), tensor_i8("z", &[], &[0])],
+        &[1, 3],
+        &[1, 3],
+    )
+}
+
+/// A template that puts the model's strings where templates put text: comments and string
+/// literals.
+const ECHO: &str = r#"fn {{ signature }} {
+    // Node {{ node.name }}, mode {{ attributes.mode }}.
+    /* Node {{ node.name }}, mode {{ attributes.mode }}. */
+    const NAME: &str = "{{ node.name }}";
+    const MODE: &str = "{{ attributes.mode }}";
+    let _ = (NAME, MODE);
+    output.copy_from_slice(input);
+}
+"#;
+
+#[test]
+fn model_strings_cannot_escape_comments_or_string_literals_of_a_user_template() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("injection_templates");
+    std::fs::create_dir_all(dir.join("evil.ops")).unwrap();
+    std::fs::write(dir.join("evil.ops/Echo.rs.tera"), ECHO).unwrap();
+    let options = onnx2esp::Options {
+        templates: Some(dir.clone()),
+        ..onnx2esp::Options::default()
+    };
+    for (i, hostile) in ESCAPES.iter().enumerate() {
+        let code = onnx2esp::generate_with(&echo_model(hostile, hostile), "echo.onnx", &options)
+            .unwrap_or_else(|e| panic!("{hostile:?}: {e}"));
+        let file = syn::parse_file(&code).expect("the module parses");
+        // The layer function is still one function whose body declares exactly the two
+        // constants of the template, and no macro anywhere names a file.
+        let layer = file
+            .items
+            .iter()
+            .find_map(|item| match item {
+                syn::Item::Fn(f) if f.sig.ident == "echo_0" => Some(f),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no echo_0 in:\n{code}"));
+        let consts: Vec<String> = layer
+            .block
+            .stmts
+            .iter()
+            .filter_map(|s| match s {
+                syn::Stmt::Item(syn::Item::Const(c)) => Some(c.ident.to_string()),
+                syn::Stmt::Item(other) => panic!("extra item {}", quote::quote!(#other)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(consts, ["NAME", "MODE"], "{hostile:?}:\n{code}");
+        assert!(
+            !file
+                .items
+                .iter()
+                .any(|i| matches!(i, syn::Item::Const(c) if c.ident == "LEAK")),
+            "{code}"
+        );
+        // The string literals read back as the model's text, exactly.
+        for stmt in &layer.block.stmts {
+            if let syn::Stmt::Item(syn::Item::Const(c)) = stmt {
+                if let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) = &*c.expr
+                {
+                    assert_eq!(s.value(), *hostile);
+                }
+            }
+        }
+        // No include macro outside comments and string literals: the token stream holds none.
+        let tokens = quote::quote!(#file).to_string();
+        for include in ["include_str !", "include_bytes !", "include !"] {
+            assert!(!tokens.contains(include), "{hostile:?}:\n{code}");
+        }
+        // And it compiles (a raw name would either not parse or embed the file).
+        let out_dir =
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("injection_echo_{i}"));
+        std::fs::create_dir_all(&out_dir).unwrap();
+        std::fs::write(out_dir.join("model.rs"), &code).unwrap();
+        let out = common::compile_module(&out_dir);
+        assert!(
+            out.status.success(),
+            "{hostile:?}: {}\n{code}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `raw` gives the same strings unescaped, for templates that check them themselves.
+#[test]
+fn raw_strings_are_there_for_templates_that_opt_out() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("injection_raw");
+    std::fs::create_dir_all(dir.join("evil.ops")).unwrap();
+    let template = r#"fn {{ signature }} {
+    {%- if raw.attributes.mode == "a\"b" and raw.node.name == "n\"1" %}
+    let _escaped = "{{ attributes.mode }}";
+    {%- endif %}
+    output.copy_from_slice(input);
+}
+"#;
+    std::fs::write(dir.join("evil.ops/Echo.rs.tera"), template).unwrap();
+    let options = onnx2esp::Options {
+        templates: Some(dir),
+        ..onnx2esp::Options::default()
+    };
+    let code = onnx2esp::generate_with(&echo_model("n\"1", "a\"b"), "echo.onnx", &options).unwrap();
+    assert!(code.contains(r#"let _escaped = "a\"b";"#), "{code}");
+}

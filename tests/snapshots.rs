@@ -75,3 +75,27 @@ fn digits_qat_weights_file_items() {
         .to_string();
     insta::assert_snapshot!("digits_qat_weights_file", diff);
 }
+
+/// A custom layer rendered from the example's template, with the template's `//` comment
+/// kept in the kernel.
+#[test]
+fn swish_layer_custom_module() {
+    let path = format!(
+        "{}/examples/custom-layer/models/swish_layer.onnx",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let options = onnx2esp::Options {
+        templates: Some(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/custom-layer/templates"),
+        ),
+        ..Default::default()
+    };
+    let code = onnx2esp::generate_with(&bytes, "swish_layer.onnx", &options)
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert!(
+        code.contains("// Planes run channel by channel"),
+        "the template's comment is kept"
+    );
+    insta::assert_snapshot!("swish_layer", code);
+}

@@ -1,6 +1,10 @@
 //! The template context every layer gets, built-in or custom (documented in
 //! `templates/README.md`): the node, its attributes, its inputs and output, and the unroll
 //! budget. Kernels add their own variables on top.
+//!
+//! Text from the model (node, domain, op type, tensor and attribute strings) is escaped with
+//! [`model_text`], so that a template may put it in a comment or a string literal without a
+//! model being able to end either; `raw` holds the same strings unescaped.
 
 use super::KernelEmit;
 use crate::ir::{Layer, QGraph, TensorId};
@@ -9,16 +13,32 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Serialize)]
-struct NodeInfo<'a> {
+struct NodeInfo {
+    name: String,
+    domain: String,
+    op_type: String,
+}
+
+/// The model's strings as they are, for templates that opt out of escaping.
+#[derive(Serialize)]
+struct RawStrings<'a> {
+    node: RawNode<'a>,
+    attributes: BTreeMap<&'a str, tera::Value>,
+}
+
+#[derive(Serialize)]
+struct RawNode<'a> {
     name: &'a str,
     domain: &'a str,
     op_type: &'a str,
+    inputs: &'a [String],
+    outputs: &'a [String],
 }
 
 #[derive(Serialize)]
 struct TensorInfo<'a> {
-    /// The ONNX tensor name.
-    name: &'a str,
+    /// The ONNX tensor name, escaped.
+    name: String,
     /// The Rust expression of the buffer inside the layer function.
     var: String,
     /// ONNX order.
@@ -34,7 +54,7 @@ struct TensorInfo<'a> {
 fn tensor_info<'a>(graph: &'a QGraph, id: TensorId, var: &str) -> TensorInfo<'a> {
     let t = &graph.tensors[id];
     TensorInfo {
-        name: &t.name,
+        name: model_text(&t.name),
         var: var.to_string(),
         shape: &t.shape,
         layout: "ONNX",
@@ -45,15 +65,38 @@ fn tensor_info<'a>(graph: &'a QGraph, id: TensorId, var: &str) -> TensorInfo<'a>
     }
 }
 
-/// An attribute as a template value: numbers, strings, lists, or `{dims, values}`.
-fn attribute_value(attribute: &Attribute) -> tera::Value {
+/// Model text made safe inside a Rust `//` or `/* */` comment and inside a `"..."` string
+/// literal, where it reads back as the original text: printable ASCII stays (but `\` and `"`
+/// are escaped, and the `/` of `*/` or `/*` becomes `\u{2f}`), every other character is a
+/// `\u{..}` escape. Nothing in it can end a comment or a literal, or start a line.
+pub fn model_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let star_before = i > 0 && chars[i - 1] == '*';
+        let star_after = chars.get(i + 1) == Some(&'*');
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '/' if star_before || star_after => out.push_str("\\u{2f}"),
+            ' ' => out.push(' '),
+            c if c.is_ascii_graphic() => out.push(c),
+            c => out.push_str(&c.escape_unicode().to_string()),
+        }
+    }
+    out
+}
+
+/// An attribute as a template value: numbers, strings, lists, or `{dims, values}`; strings
+/// go through `text` ([`model_text`], or unchanged for `raw`).
+fn attribute_value(attribute: &Attribute, text: fn(&str) -> String) -> tera::Value {
     let value = match attribute {
         Attribute::Int(v) => tera::to_value(v),
         Attribute::Float(v) => tera::to_value(v),
-        Attribute::String(v) => tera::to_value(v),
+        Attribute::String(v) => tera::to_value(text(v)),
         Attribute::Ints(v) => tera::to_value(v),
         Attribute::Floats(v) => tera::to_value(v),
-        Attribute::Strings(v) => tera::to_value(v),
+        Attribute::Strings(v) => tera::to_value(v.iter().map(|s| text(s)).collect::<Vec<_>>()),
         Attribute::Tensor(t) => tera::to_value(BTreeMap::from([
             ("dims", tera::to_value(&t.dims).unwrap_or_default()),
             ("values", tera::to_value(&t.values).unwrap_or_default()),
@@ -67,17 +110,32 @@ pub fn set_layer_context(graph: &QGraph, layer: &Layer, unroll: usize, out: &mut
     out.set(
         "node",
         NodeInfo {
-            name: &node.name,
-            domain: &node.domain,
-            op_type: &node.op_type,
+            name: model_text(&node.name),
+            domain: model_text(&node.domain),
+            op_type: model_text(&node.op_type),
         },
     );
-    let attributes: BTreeMap<&str, tera::Value> = node
-        .attributes
-        .iter()
-        .map(|(name, a)| (name.as_str(), attribute_value(a)))
-        .collect();
-    out.set("attributes", attributes);
+    // Attribute names are keys: ONNX names are identifiers, and a key can only be looked up.
+    let attributes = |text: fn(&str) -> String| -> BTreeMap<&str, tera::Value> {
+        node.attributes
+            .iter()
+            .map(|(name, a)| (name.as_str(), attribute_value(a, text)))
+            .collect()
+    };
+    out.set("attributes", attributes(model_text));
+    out.set(
+        "raw",
+        RawStrings {
+            node: RawNode {
+                name: &node.name,
+                domain: &node.domain,
+                op_type: &node.op_type,
+                inputs: &node.inputs,
+                outputs: &node.outputs,
+            },
+            attributes: attributes(str::to_string),
+        },
+    );
     let inputs: Vec<TensorInfo> = layer
         .inputs
         .iter()

@@ -1,5 +1,5 @@
-//! Rendering one layer: the kernel fills a tera context, the layer's template turns it into a
-//! Rust function, and syn checks that the result parses before anything is written.
+//! What a layer's kernel hands to its template: the tera context and the weight statics
+//! (`Templates::render` turns them into a Rust function).
 
 use crate::error::{Error, Result};
 use crate::ir::QType;
@@ -216,40 +216,6 @@ impl KernelEmit {
     pub fn context(&self) -> &tera::Context {
         &self.context
     }
-}
-
-/// Renders `template` and checks that it is one Rust function.
-pub fn render(
-    tera: &tera::Tera,
-    template: &str,
-    context: &tera::Context,
-    node: &str,
-) -> Result<syn::ItemFn> {
-    let source = tera
-        .render(template, context)
-        .map_err(|e| Error::Template {
-            template: super::templates::Templates::display_name(template),
-            message: format!("rendering node '{node}': {}", error_chain(&e)),
-        })?;
-    syn::parse_str::<syn::ItemFn>(&source).map_err(|e| {
-        let line = e.span().start().line;
-        let snippet = source
-            .lines()
-            .enumerate()
-            .skip(line.saturating_sub(3))
-            .take(5)
-            .map(|(i, l)| format!("{:>4} | {l}", i + 1))
-            .collect::<Vec<_>>()
-            .join("\n");
-        Error::InvalidRust {
-            what: format!(
-                "template {} (node '{node}')",
-                super::templates::Templates::display_name(template)
-            ),
-            message: format!("line {line}: {e}"),
-            snippet,
-        }
-    })
 }
 
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -1,6 +1,7 @@
 //! Emission: renders every layer from its template, assembles the module skeleton with quote,
 //! then formats it with prettyplease behind a plain-text header.
 
+mod comments;
 mod context;
 mod header;
 mod kernel;
@@ -9,6 +10,7 @@ mod simplify;
 mod templates;
 mod weights_file;
 
+pub use context::model_text;
 pub use kernel::{Elem, KernelEmit, StaticArray};
 pub use module::check_link_section;
 pub use templates::Templates;
@@ -67,19 +69,13 @@ pub fn emit(
     } = settings;
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     for (index, layer) in qgraph.layers.iter().enumerate() {
-        let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
-        let buffer = |t: usize| (qgraph.tensors[t].len(), qgraph.tensors[t].dtype);
-        let inputs: Vec<(usize, QType)> = layer.inputs.iter().map(|&t| buffer(t)).collect();
+        let (fn_name, out) = layer_emit(qgraph, plan, index, unroll)?;
         let in_place = plan.in_place[index];
-        let mut out = KernelEmit::new(&fn_name, &inputs, buffer(layer.output), in_place);
-        context::set_layer_context(qgraph, layer, unroll, &mut out);
-        layer.kernel.emit(&mut out)?;
         // A user template for the node's op replaces the built-in kernel template.
         let template = templates
             .user_template(&layer.node.domain, &layer.node.op_type)
             .unwrap_or(layer.kernel.template());
-        let mut function =
-            kernel::render(templates.tera(), template, out.context(), &layer.node.name)?;
+        let mut function = templates.render(template, out.context(), &layer.node.name)?;
         simplify::simplify(&mut function);
         let doc = module::layer_doc(qgraph, layer, index, &out.description, in_place);
         function.attrs.splice(0..0, doc);
@@ -100,9 +96,9 @@ pub fn emit(
         .as_ref()
         .map_or(String::new(), WeightsFile::header_lines);
     let mut code = header::header(graph, qgraph, plan, &layers, &placement, regenerate);
-    code.push_str(&separate_items(&compact_number_lists(
+    code.push_str(&separate_items(&compact_number_lists(&comments::restore(
         &prettyplease::unparse(&file),
-    )));
+    ))));
     code.push_str("\n// Weights and biases.\n");
     if let Some(file) = &weights_file {
         code.push('\n');
@@ -126,6 +122,45 @@ pub fn emit(
         weight_bytes,
         weights_file,
     })
+}
+
+/// The function name and the filled template context of layer `index`.
+fn layer_emit(
+    qgraph: &QGraph,
+    plan: &Plan,
+    index: usize,
+    unroll: usize,
+) -> Result<(String, KernelEmit)> {
+    let layer = &qgraph.layers[index];
+    let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
+    let buffer = |t: usize| (qgraph.tensors[t].len(), qgraph.tensors[t].dtype);
+    let inputs: Vec<(usize, QType)> = layer.inputs.iter().map(|&t| buffer(t)).collect();
+    let mut out = KernelEmit::new(
+        &fn_name,
+        &inputs,
+        buffer(layer.output),
+        plan.in_place[index],
+    );
+    context::set_layer_context(qgraph, layer, unroll, &mut out);
+    layer.kernel.emit(&mut out)?;
+    Ok((fn_name, out))
+}
+
+/// The template context of the layer whose node (the first of a fused chain) or function is
+/// named `node`, as the template receives it, in JSON; `None` when no layer has that name.
+pub fn layer_context(
+    qgraph: &QGraph,
+    plan: &Plan,
+    unroll: usize,
+    node: &str,
+) -> Result<Option<serde_json::Value>> {
+    for (index, layer) in qgraph.layers.iter().enumerate() {
+        let (fn_name, out) = layer_emit(qgraph, plan, index, unroll)?;
+        if layer.node.name == node || fn_name == node {
+            return Ok(Some(out.context().clone().into_json()));
+        }
+    }
+    Ok(None)
 }
 
 /// Packs the one-number-per-line arrays that prettyplease prints (lookup tables inside

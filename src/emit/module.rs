@@ -274,6 +274,15 @@ pub fn assemble(
         },
     );
 
+    let predict_doc = format!(
+        " Quantizes (`{}(x * 2^-e)`, saturated), runs, and dequantizes (`q * 2^e`).",
+        if half_up {
+            "round_half_up"
+        } else {
+            "round_half_even"
+        }
+    );
+
     let tokens = quote! {
         #constants
 
@@ -313,7 +322,7 @@ pub fn assemble(
                 let _ = self.run_layers(#(#input_names,)* #(#output_names,)*);
             }
 
-            /// Quantizes (`round_half_even(x * 2^-e)`, saturated), runs, and dequantizes (`q * 2^e`).
+            #[doc = #predict_doc]
             pub fn predict(&mut self, #(#float_inputs,)* #(#float_outputs,)*) {
                 #(
                     let mut #quantized_in = [#input_zeros; #in_lens];

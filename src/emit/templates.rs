@@ -3,6 +3,7 @@
 //! layers and overrides built-ins. A node with domain `D` and op type `T` uses `DIR/D/T.rs.tera`,
 //! or `DIR/T.rs.tera` in the default domain.
 
+use super::kernel::error_chain;
 use crate::error::{Error, Result};
 use crate::quant::table::expression_table;
 use crate::quant::Rounding;
@@ -81,11 +82,24 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// Prefix of user template names inside tera, so they never collide with built-ins.
 const USER: &str = "user:";
 
+/// The tera comment by which a user template declares that it applies the fused Relu/Clip
+/// (`clamp_lo`, `clamp_hi` or `clamp`). Without it, a Relu/Clip after the layer stays a layer
+/// of its own.
+pub const APPLIES_CLAMP: &str = "onnx2esp: applies_clamp";
+
+struct UserTemplate {
+    /// The name inside tera.
+    name: String,
+    applies_clamp: bool,
+}
+
 pub struct Templates {
     tera: tera::Tera,
     dir: Option<PathBuf>,
-    /// (domain, op type) → tera name of the user's template.
-    user: BTreeMap<(String, String), String>,
+    /// tera name → source of every template, for mapping errors back to template lines.
+    sources: BTreeMap<String, String>,
+    /// (domain, op type) → the user's template.
+    user: BTreeMap<(String, String), UserTemplate>,
     /// (domain, op type) → the error of a user template that does not parse. Reported when a
     /// node uses it, so that the message can name the node too.
     broken: BTreeMap<(String, String), Error>,
@@ -105,6 +119,10 @@ impl Templates {
         let mut templates = Templates {
             tera,
             dir: user_dir.map(Path::to_path_buf),
+            sources: BUILTIN
+                .iter()
+                .map(|(name, source)| (name.to_string(), source.to_string()))
+                .collect(),
             user: BTreeMap::new(),
             broken: BTreeMap::new(),
         };
@@ -142,11 +160,42 @@ impl Templates {
                 continue;
             };
             let source = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-            let name = format!("{USER}{}", path.display());
+            // Named by its path inside the directory, with `/`: this name reaches the
+            // generated code, which must not depend on how the directory was spelled.
+            let file = format!("{op}.rs.tera");
+            let relative = match &domain {
+                Some(domain) => format!("{domain}/{file}"),
+                None => file,
+            };
+            let name = format!("{USER}{relative}");
             let key = (domain.unwrap_or_default(), op.to_string());
+            let applies_clamp = declares_applies_clamp(&source);
+            if applies_clamp
+                && !["clamp_lo", "clamp_hi", "clamp"]
+                    .iter()
+                    .any(|v| source.contains(v))
+            {
+                self.broken.insert(
+                    key,
+                    Error::Template {
+                        template: path.display().to_string(),
+                        message: format!(
+                            "declares `{{# {APPLIES_CLAMP} #}}` but never reads `clamp_lo`, `clamp_hi` or `clamp`"
+                        ),
+                    },
+                );
+                continue;
+            }
             match self.tera.add_raw_template(&name, &source) {
                 Ok(()) => {
-                    self.user.insert(key, name);
+                    self.sources.insert(name.clone(), source);
+                    self.user.insert(
+                        key,
+                        UserTemplate {
+                            name,
+                            applies_clamp,
+                        },
+                    );
                 }
                 Err(e) => {
                     self.broken
@@ -159,7 +208,17 @@ impl Templates {
 
     /// The user's template for a node, if there is one.
     pub fn user_template(&self, domain: &str, op_type: &str) -> Option<&str> {
-        self.user.get(&key(domain, op_type)).map(String::as_str)
+        self.user
+            .get(&key(domain, op_type))
+            .map(|t| t.name.as_str())
+    }
+
+    /// Whether a Relu/Clip may fuse into a layer of this op: always for the built-in kernels,
+    /// which all apply it, and for a user template only when it declares [`APPLIES_CLAMP`].
+    pub fn fuses_clamp(&self, domain: &str, op_type: &str) -> bool {
+        self.user
+            .get(&key(domain, op_type))
+            .is_none_or(|t| t.applies_clamp)
     }
 
     /// The parse error of the user's template for this op, if it has one that is broken.
@@ -180,17 +239,249 @@ impl Templates {
         }
     }
 
-    /// The file a tera template name stands for, for messages.
-    pub fn display_name(name: &str) -> String {
+    /// The file a tera template name stands for, for messages: a user template's full path.
+    pub fn display_name(&self, name: &str) -> String {
+        match (name.strip_prefix(USER), &self.dir) {
+            (Some(relative), Some(dir)) => dir.join(relative).display().to_string(),
+            _ => Self::source_name(name),
+        }
+    }
+
+    /// The file a tera template name stands for, independent of where the templates
+    /// directory is: `my.ops/Swish.rs.tera` (a user template, relative to its directory) or
+    /// `templates/conv2d.rs.tera` (built-in). For the generated code.
+    pub fn source_name(name: &str) -> String {
         match name.strip_prefix(USER) {
-            Some(path) => path.to_string(),
+            Some(relative) => relative.to_string(),
             None => format!("templates/{name}"),
         }
+    }
+
+    /// Renders `template` for node `node` and checks that the result is one Rust function.
+    /// Errors point at the template's lines: a tera error at the line of the unknown
+    /// variable (with the nearest known name), a Rust syntax error at the template line
+    /// that produced the offending text.
+    pub fn render(
+        &self,
+        template: &str,
+        context: &tera::Context,
+        node: &str,
+    ) -> Result<syn::ItemFn> {
+        let source = self.tera.render(template, context).map_err(|e| {
+            let mut message = format!("rendering node '{node}': {}", error_chain(&e));
+            if let Some(hint) = self.unknown_variable_hint(template, context, &e) {
+                message.push_str(&hint);
+            }
+            Error::Template {
+                template: self.display_name(template),
+                message,
+            }
+        })?;
+        // Plain comments ride through syn and prettyplease as marked doc attributes; if the
+        // marked text does not parse, the error is reported on the unmarked one.
+        if let Ok(function) = syn::parse_str::<syn::ItemFn>(&super::comments::mark(&source)) {
+            return Ok(function);
+        }
+        syn::parse_str::<syn::ItemFn>(&source).map_err(|e| {
+            let line = e.span().start().line;
+            let snippet = source
+                .lines()
+                .enumerate()
+                .skip(line.saturating_sub(3))
+                .take(5)
+                .map(|(i, l)| format!("{:>4} | {l}", i + 1))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let origin = self
+                .template_line_of_syntax_error(template, context)
+                .map_or(String::new(), |l| format!("template line {l}, "));
+            Error::InvalidRust {
+                what: format!("template {} (node '{node}')", self.display_name(template)),
+                message: format!("{origin}rendered line {line}: {e}"),
+                snippet,
+            }
+        })
+    }
+
+    /// For a tera error about an unknown variable: the template lines that use it and the
+    /// nearest name the context has.
+    fn unknown_variable_hint(
+        &self,
+        template: &str,
+        context: &tera::Context,
+        error: &tera::Error,
+    ) -> Option<String> {
+        let text = error_chain(error);
+        let variable = text
+            .split("Variable `")
+            .nth(1)?
+            .split('`')
+            .next()?
+            .to_string();
+        let source = self.sources.get(template)?;
+        let mut hint = String::new();
+        let lines = lines_using(source, &variable);
+        if !lines.is_empty() {
+            let list: Vec<String> = lines.iter().map(usize::to_string).collect();
+            hint.push_str(&format!(
+                "\n  `{variable}` is used at template line {}",
+                list.join(", ")
+            ));
+        }
+        // The nearest name among the keys at the same depth: `inputs[0].shap` is compared
+        // with the keys of `inputs[0]`.
+        let json = context.clone().into_json();
+        let normalised = variable.replace('[', ".").replace(']', "");
+        let path: Vec<&str> = normalised.split('.').collect();
+        let (last, parents) = path.split_last()?;
+        let mut object = &json;
+        for part in parents {
+            object = match object {
+                tera::Value::Object(map) => map.get(*part)?,
+                tera::Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+                _ => return Some(hint),
+            };
+        }
+        if let tera::Value::Object(map) = object {
+            let nearest = map
+                .keys()
+                .map(|k| (strsim::levenshtein(k, last), k))
+                .filter(|&(d, k)| d > 0 && d <= (k.len().max(last.len()) / 3).max(2))
+                .min();
+            if let Some((_, name)) = nearest {
+                let parent = variable.rsplit_once('.').map_or("", |(parent, _)| parent);
+                let suggestion = if parent.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{parent}.{name}")
+                };
+                hint.push_str(&format!(
+                    "\n  did you mean `{suggestion}`? (`onnx2esp generate --dump-context NODE` prints every variable)"
+                ));
+            }
+        }
+        Some(hint)
+    }
+
+    /// The line of `template` that produced the first Rust syntax error of its rendering:
+    /// the template is rendered once more with a `/*@N*/` marker at the end of every line N
+    /// outside tera tags (block comments change nothing for the parser), and the first
+    /// marker at or after the error's position names the line.
+    fn template_line_of_syntax_error(
+        &self,
+        template: &str,
+        context: &tera::Context,
+    ) -> Option<usize> {
+        let source = self.sources.get(template)?;
+        let mut tera = self.tera.clone();
+        tera.add_raw_template(template, &with_line_markers(source))
+            .ok()?;
+        let rendered = tera.render(template, context).ok()?;
+        let error = syn::parse_str::<syn::ItemFn>(&rendered).err()?;
+        let start = error.span().start();
+        let offset: usize = rendered
+            .split_inclusive('\n')
+            .take(start.line.saturating_sub(1))
+            .map(str::len)
+            .sum::<usize>()
+            + rendered
+                .lines()
+                .nth(start.line.saturating_sub(1))?
+                .chars()
+                .take(start.column)
+                .map(char::len_utf8)
+                .sum::<usize>();
+        let after = &rendered[offset..];
+        let at = after.find(LINE_MARKER)? + LINE_MARKER.len();
+        after[at..].split("*/").next()?.parse().ok()
     }
 
     pub fn tera(&self) -> &tera::Tera {
         &self.tera
     }
+}
+
+/// Whether a template has the comment `{# onnx2esp: applies_clamp #}` (white space and
+/// tera's `-` trim markers allowed).
+fn declares_applies_clamp(source: &str) -> bool {
+    source.split("{#").skip(1).any(|rest| {
+        rest.split_once("#}").is_some_and(|(comment, _)| {
+            comment.trim_matches(|c: char| c == '-' || c.is_whitespace()) == APPLIES_CLAMP
+        })
+    })
+}
+
+const LINE_MARKER: &str = "/*@";
+
+/// `source` with `/*@N*/` before the line break ending each line N that ends outside a
+/// tera tag, comment or raw block.
+fn with_line_markers(source: &str) -> String {
+    let mut out = String::with_capacity(source.len() * 2);
+    let mut inside: Option<&str> = None;
+    let mut raw = false;
+    let mut line = 1;
+    let mut rest = source;
+    while let Some(c) = rest.chars().next() {
+        match inside {
+            None if rest.starts_with("{%")
+                && rest[2..]
+                    .trim_start_matches('-')
+                    .trim_start()
+                    .starts_with("raw") =>
+            {
+                raw = true;
+                inside = Some("%}");
+            }
+            None if rest.starts_with("{%")
+                && rest[2..]
+                    .trim_start_matches('-')
+                    .trim_start()
+                    .starts_with("endraw") =>
+            {
+                raw = false;
+                inside = Some("%}");
+            }
+            None if !raw && rest.starts_with("{{") => inside = Some("}}"),
+            None if !raw && rest.starts_with("{%") => inside = Some("%}"),
+            None if !raw && rest.starts_with("{#") => inside = Some("#}"),
+            Some(end) if rest.starts_with(end) => {
+                out.push_str(end);
+                rest = &rest[end.len()..];
+                inside = None;
+                continue;
+            }
+            _ => {}
+        }
+        if c == '\n' {
+            if inside.is_none() && !raw {
+                out.push_str(&format!("{LINE_MARKER}{line}*/"));
+            }
+            line += 1;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// The lines of `source` whose tera tags mention `variable` (its first path segment).
+fn lines_using(source: &str, variable: &str) -> Vec<usize> {
+    let head = variable.split(['.', '[']).next().unwrap_or(variable);
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    source
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            line.match_indices(head).any(|(at, _)| {
+                let before = line[..at].chars().next_back();
+                let after = line[at + head.len()..].chars().next();
+                !before.is_some_and(is_ident)
+                    && !after.is_some_and(is_ident)
+                    && (line.contains("{{") || line.contains("{%"))
+            })
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
 }
 
 fn key(domain: &str, op_type: &str) -> (String, String) {
@@ -201,7 +492,7 @@ fn key(domain: &str, op_type: &str) -> (String, String) {
 fn template_error(template: &str, e: &tera::Error) -> Error {
     Error::Template {
         template: template.to_string(),
-        message: super::kernel::error_chain(e),
+        message: error_chain(e),
     }
 }
 

@@ -1,18 +1,35 @@
 //! Relu and Clip. After a compute op they fuse into its requantization as a clamp in the
 //! output domain. On a quantized tensor they wait for the QuantizeLinear after them too, and
 //! become a requantization with that clamp: clamping at the input exponent first would round
-//! the bounds twice when the exponents differ.
+//! the bounds twice when the exponents differ. A user template that does not declare that
+//! it applies the clamp gets no fused Relu/Clip: the Relu/Clip stays a layer of its own.
 
 use super::RealBounds;
 use crate::error::{Error, Result};
 use crate::onnx::Node;
 use crate::quant::lower::PendingValue;
 use crate::quant::{Lowering, Value};
+use std::rc::Rc;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let bounds = bounds(lowering, node)?;
     let output = super::single_output(node)?;
     match lowering.value(node, 0)?.clone() {
+        Value::Pending(pending)
+            if !lowering
+                .templates
+                .fuses_clamp(&pending.node.domain, &pending.node.op_type) =>
+        {
+            lowering.define(
+                output,
+                Value::Pending(PendingValue {
+                    compute: Rc::new(ClampAfter { inner: pending }),
+                    bounds,
+                    node: node.clone(),
+                    ops: node.op_type.clone(),
+                }),
+            );
+        }
         Value::Pending(mut pending) => {
             pending.bounds = pending.bounds.and(bounds);
             pending.ops = format!("{}+{}", pending.ops, node.op_type);
@@ -41,6 +58,41 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A Relu/Clip after a computation that cannot take it fused: once the QuantizeLinear gives
+/// the exponent, the computation becomes a layer at that exponent and the Relu/Clip a clamp
+/// of its result, at the same exponent. Equal to the fused clamp, since rounding is monotone.
+#[derive(Debug)]
+struct ClampAfter {
+    inner: PendingValue,
+}
+
+impl super::Pending for ClampAfter {
+    fn output_shape(&self) -> &[usize] {
+        self.inner.compute.output_shape()
+    }
+
+    fn finish(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: super::Clamp,
+    ) -> Result<(Box<dyn super::Kernel>, Vec<crate::ir::TensorId>)> {
+        let inner = &self.inner;
+        let dtype = clamp.dtype;
+        let inner_clamp = inner
+            .bounds
+            .to_domain(output_exponent, dtype, lowering.rounding);
+        let shape = inner.compute.output_shape().to_vec();
+        let (kernel, inputs) = inner
+            .compute
+            .finish(lowering, output_exponent, inner_clamp)?;
+        let name = super::single_output(&inner.node)?.to_string();
+        let y = lowering.new_typed_tensor(&name, shape.clone(), output_exponent, None, dtype);
+        lowering.push_layer(&inner.node, &inner.ops, inputs, y, kernel);
+        super::quantize::requantize_pending(y, shape).finish(lowering, output_exponent, clamp)
+    }
 }
 
 /// The real-valued bounds of Relu or Clip (attributes before opset 11, inputs after).

@@ -121,7 +121,8 @@ struct CustomKernel {
 #[derive(Serialize)]
 struct ConstantContext<'a> {
     index: usize,
-    name: &'a str,
+    /// Escaped like every model string (`raw.node.inputs[index]` is the raw name).
+    name: String,
     dims: &'a [usize],
     values: &'a [f64],
     exponent: Option<i32>,
@@ -160,7 +161,7 @@ impl Kernel for CustomKernel {
             };
             constants.push(ConstantContext {
                 index: c.index,
-                name: &c.name,
+                name: crate::emit::model_text(&c.name),
                 dims: &c.dims,
                 values: &c.values,
                 exponent: c.exponent,
@@ -170,7 +171,10 @@ impl Kernel for CustomKernel {
         }
         out.set("constants", constants);
         self.clamp.set(out);
-        out.describe(format!("custom layer from template {}", self.template));
+        out.describe(format!(
+            "custom layer from template {}",
+            crate::emit::Templates::source_name(&self.template)
+        ));
         Ok(())
     }
 }
