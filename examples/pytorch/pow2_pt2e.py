@@ -9,7 +9,8 @@ PT2E flow (`prepare_pt2e` / `prepare_qat_pt2e`, then `convert_pt2e`) exactly tha
   output channel, float biases;
 - `Pow2Quantizer`: annotates Conv, Linear, Add, ReLU, mean pooling, max pooling, flatten and
   reshape, and any custom ops you name, so that every tensor between them is quantized;
-- `export_onnx(...)`: `torch.onnx.export(..., dynamo=True)` at opset 18, batch 1, with a
+- `export_onnx(...)`: `torch.onnx.export(..., dynamo=True)` at opset 18 (21 for int16
+  activations), batch 1, with a
   check that every QuantizeLinear/DequantizeLinear of the file has power-of-two scales and
   zero point 0.
 
@@ -179,9 +180,10 @@ class Pow2Quantizer(Quantizer):
         pass
 
 
-def export_onnx(model, example, path, custom_translation_table=None, functions=()):
+def export_onnx(model, example, path, custom_translation_table=None, functions=(), opset=OPSET):
     """Exports a converted PT2E model with `torch.onnx.export(..., dynamo=True)` at opset 18
     and batch 1, then checks its Q/DQ parameters (see check_pow2_qdq). Returns the path.
+    int16 activations need `opset=21` (ONNX QuantizeLinear has int16 from opset 21).
 
     `custom_translation_table` maps custom ops to their ONNX translations; `functions` are
     onnx.FunctionProto definitions of custom-domain ops, added to the model so that ONNX
@@ -196,7 +198,7 @@ def export_onnx(model, example, path, custom_translation_table=None, functions=(
             model,
             (example,),
             dynamo=True,
-            opset_version=OPSET,
+            opset_version=opset,
             input_names=["input"],
             output_names=["logits"],
             custom_translation_table=custom_translation_table,
