@@ -130,3 +130,22 @@ pub mod mobilenet_v2_esppq_unroll_1 {
 pub mod mobilenet_v2_esppq_unroll_7 {
     include!(concat!(env!("OUT_DIR"), "/mobilenet_v2_esppq_unroll_7.rs"));
 }
+
+/// torchao PT2E post-training quantization with the power-of-two quantizer of
+/// `examples/pytorch/pow2_pt2e.py` (per-channel int8 weights, float biases) of a residual CNN
+/// with depthwise and 1x1 convs and a `ReduceMean` pool, exported by
+/// `torch.onnx.export(..., dynamo=True)` at opset 18.
+pub mod residual_pt2e_ptq {
+    include!(concat!(env!("OUT_DIR"), "/residual_pt2e_ptq.rs"));
+}
+
+/// The same network after PT2E quantization-aware training.
+pub mod residual_pt2e_qat {
+    include!(concat!(env!("OUT_DIR"), "/residual_pt2e_qat.rs"));
+}
+
+/// The custom-layer example through PT2E and the dynamo exporter: LearnableSwish as a
+/// `torch.library` custom op, written as an `onnx2esp.examples` node.
+pub mod digits_swish_pt2e {
+    include!(concat!(env!("OUT_DIR"), "/digits_swish_pt2e.rs"));
+}

@@ -296,3 +296,41 @@ fn nan_fails_every_tolerance() {
         );
     }
 }
+
+/// The PT2E fixtures (torchao, power-of-two quantizer, dynamo exporter at opset 18) keep float
+/// biases like `digits_qat`, and are bit-exact the same way.
+macro_rules! pt2e_model_is_bit_exact {
+    ($test:ident, $model:ident, $recording:expr) => {
+        #[test]
+        fn $test() {
+            let recording = common::load_from_repo($recording);
+            let mut model = codegen_tests::$model::Model::new();
+            let agreement = common::compare_predict(
+                &recording,
+                codegen_tests::$model::OUTPUT_EXPONENT,
+                |x, y| model.predict(x, y),
+            );
+            agreement.print(stringify!($model), &recording);
+            assert_eq!(
+                agreement.exact_elements, agreement.elements,
+                "{agreement:?}"
+            );
+        }
+    };
+}
+
+pt2e_model_is_bit_exact!(
+    pt2e_ptq_residual_is_bit_exact,
+    residual_pt2e_ptq,
+    "codegen-tests/models/residual_pt2e_ptq.expected.json"
+);
+pt2e_model_is_bit_exact!(
+    pt2e_qat_residual_is_bit_exact,
+    residual_pt2e_qat,
+    "codegen-tests/models/residual_pt2e_qat.expected.json"
+);
+pt2e_model_is_bit_exact!(
+    pt2e_custom_layer_is_bit_exact,
+    digits_swish_pt2e,
+    "examples/custom-layer/models/digits_swish_pt2e.expected.json"
+);

@@ -42,3 +42,13 @@ done
 
 # 8. The digits test split as .npy, the input file of `onnx2esp inspect --inputs`.
 "$PYTHON" examples/pytorch/export_digits_inputs.py examples/models/digits_test_inputs.npy
+
+# 9. PT2E (torchao) with the power-of-two quantizer, exported by the dynamo exporter (opset 18):
+#    the residual CNN after PTQ and after QAT, and the custom-layer model (LearnableSwish as a
+#    torch.library custom op), each with its ONNX Runtime recording.
+for variant in ptq qat; do
+  "$PYTHON" examples/pytorch/${variant}_residual_pt2e.py
+  "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/residual_pt2e_$variant.onnx
+done
+"$PYTHON" examples/custom-layer/pt2e_custom_layer.py
+"$PYTHON" examples/pytorch/record_outputs.py examples/custom-layer/models/digits_swish_pt2e.onnx

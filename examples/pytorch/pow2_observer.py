@@ -19,6 +19,23 @@ QUANT_MIN = -128
 QUANT_MAX = 127
 
 
+def pow2_exponent(scale):
+    """The exponent of the power of two nearest a scale: round(log2(scale)), Python's round
+    (half to even). A scale that is not a positive finite number (an observer that saw
+    nothing) counts as 1."""
+    s = float(scale)
+    if not math.isfinite(s) or s <= 0.0:
+        s = 1.0
+    return int(round(math.log2(s)))
+
+
+def pow2_scale(scale):
+    """Every element of a scale tensor snapped to 2**pow2_exponent(element): the one rounding
+    rule of the eager observer below and of the PT2E quantizer in pow2_pt2e.py."""
+    snapped = [2.0 ** pow2_exponent(s) for s in scale.reshape(-1).tolist()]
+    return torch.tensor(snapped, dtype=scale.dtype, device=scale.device).reshape(scale.shape)
+
+
 class Pow2MovingAverageMinMaxObserver(MovingAverageMinMaxObserver):
     """Symmetric per-tensor int8 observer whose scale is a power of two.
 
@@ -38,12 +55,7 @@ class Pow2MovingAverageMinMaxObserver(MovingAverageMinMaxObserver):
     @torch.jit.export
     def calculate_qparams(self):
         scale, zero_point = super().calculate_qparams()
-        s = float(scale.reshape(-1)[0])
-        if not math.isfinite(s) or s <= 0.0:
-            s = 1.0
-        exponent = int(round(math.log2(s)))
-        snapped = torch.full_like(scale, 2.0**exponent)
-        return snapped, torch.zeros_like(zero_point)
+        return pow2_scale(scale), torch.zeros_like(zero_point)
 
 
 def pow2_fake_quant():
