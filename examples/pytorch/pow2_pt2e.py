@@ -98,7 +98,7 @@ def _spec(grid, observer, qscheme, is_qat, ch_axis=None):
 def pow2_quantization_config(is_qat=False, activation_bits=8):
     """Symmetric power-of-two QuantizationConfig: activations int8 (or int16 with
     `activation_bits=16`) per tensor, weights int8 per output channel (axis 0), biases left in
-    float (ONNX Runtime adds them in f32; onnx2esp reproduces that)."""
+    float (ONNX Runtime adds them to the accumulated sum in f32)."""
     if activation_bits not in (8, 16):
         raise ValueError(f"activation_bits must be 8 or 16, not {activation_bits}")
     act_grid = INT8 if activation_bits == 8 else INT16

@@ -1,5 +1,7 @@
-//! Constant folding at load time: `Constant` nodes, `Identity` of constants, and
-//! `QuantizeLinear` of float initializers (how PyTorch exports fake-quantized weights).
+//! Constant folding at load time: `Constant` nodes, `Identity` of constants,
+//! `QuantizeLinear` of float initializers (how PyTorch exports fake-quantized weights), and
+//! `Clip` of the integer constants such a `QuantizeLinear` gives (how the dynamo exporter
+//! writes a PT2E per-channel weight that was not quantized at conversion).
 
 use super::{Attribute, Constant, DType, Graph, Node};
 use crate::error::{Error, Result};
@@ -41,7 +43,54 @@ fn fold_node(graph: &Graph, node: &Node) -> Result<Option<Constant>> {
             }
             _ => None,
         },
+        "Clip" => match constant(0) {
+            Some(x) if x.dtype.int_range().is_some() => {
+                Some(clip(node, x, constant(1), constant(2))?)
+            }
+            _ => None,
+        },
         _ => None,
+    })
+}
+
+/// `Clip` of an integer constant: `min(max(x, lo), hi)`, as ONNX Runtime computes it. The
+/// bounds (opset 11 inputs) must be constant scalars: an integer constant is a weight, and a
+/// weight with a bound only known at run time has no codegen form.
+fn clip(
+    node: &Node,
+    x: &Constant,
+    lo: Option<&Constant>,
+    hi: Option<&Constant>,
+) -> Result<Constant> {
+    let bound = |index: usize, value: Option<&Constant>| -> Result<Option<f64>> {
+        let named = node.inputs.get(index).is_some_and(|n| !n.is_empty());
+        match value {
+            Some(c) => c.single().map(Some).ok_or_else(|| {
+                Error::node(node, format!("bound input {index} of a Clip of constant '{}' must be a scalar", node.inputs[0]))
+            }),
+            None if named => Err(Error::node(
+                node,
+                format!(
+                    "Clip of the constant '{}' has a bound that is not a constant ('{}'); a weight needs constant bounds",
+                    node.inputs[0], node.inputs[index]
+                ),
+            )),
+            None => Ok(None),
+        }
+    };
+    let (lo, hi) = (bound(1, lo)?, bound(2, hi)?);
+    let values = x
+        .values
+        .iter()
+        .map(|&v| {
+            let v = lo.map_or(v, |lo| v.max(lo));
+            hi.map_or(v, |hi| v.min(hi))
+        })
+        .collect();
+    Ok(Constant {
+        dtype: x.dtype,
+        dims: x.dims.clone(),
+        values,
     })
 }
 
