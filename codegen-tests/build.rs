@@ -111,26 +111,31 @@ fn module_row(name: &str, path: &str, code: &str, recording: &str) -> String {
             })
             .collect()
     };
-    // `run` and `predict` over slices: each input converted to the module's array type (the
-    // caller keeps integers within it), each output copied out as f64 (exact for all types).
-    let call = |method: &str,
-                input_ty: &dyn Fn(&Port) -> String,
-                output_ty: &dyn Fn(&Port) -> String| {
+    // `run` and `predict` over slices: each input converted to the array type `element`
+    // gives (the caller keeps integers within it), each output copied out as f64 (exact for
+    // every element type).
+    let call = |method: &str, element: &dyn Fn(&Port) -> String| {
         let mut body = String::new();
         for (k, p) in inputs.iter().enumerate() {
             write!(
                 body,
-                "let x{k}: [{}; {path}::{}_LEN] = core::array::from_fn(|i| inputs[{k}][i] as {0}); ",
-                input_ty(p),
-                p.prefix
+                "let x{k}: [{}; {path}::{}_LEN] = core::array::from_fn(|i| inputs[{k}][i]{}); ",
+                element(p),
+                p.prefix,
+                // predict's inputs are f32 already.
+                if method == "run" {
+                    format!(" as {}", element(p))
+                } else {
+                    String::new()
+                }
             )
             .unwrap();
         }
         for (k, p) in outputs.iter().enumerate() {
             write!(
                 body,
-                "let mut y{k} = [0 as {}; {path}::{}_LEN]; ",
-                output_ty(p),
+                "let mut y{k}: [{}; {path}::{1}_LEN] = [Default::default(); {path}::{1}_LEN]; ",
+                element(p),
                 p.prefix
             )
             .unwrap();
@@ -149,8 +154,8 @@ fn module_row(name: &str, path: &str, code: &str, recording: &str) -> String {
         }
         body
     };
-    let run = call("run", &|p| p.ty.clone(), &|p| p.ty.clone());
-    let predict = call("predict", &|_| "f32".into(), &|_| "f32".into());
+    let run = call("run", &|p| p.ty.clone());
+    let predict = call("predict", &|_| "f32".into());
     format!(
         "    Module {{ name: \"{name}\", recording: \"{recording}\", macs: {}, inputs: &[{}], outputs: &[{}], \
          run: |inputs, outputs| {{ {run}}}, predict: |inputs, outputs| {{ {predict}}} }},\n",

@@ -12,7 +12,6 @@
 //! `rustup target add riscv32imc-unknown-none-elf`; `.ci/run` installs both. Run with
 //! `--nocapture` to see the instructions per inference.
 
-#[allow(dead_code)] // shares the recording reader with exactness.rs
 mod common;
 
 use std::collections::BTreeMap;

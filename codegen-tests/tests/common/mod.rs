@@ -31,7 +31,7 @@ pub fn load_from_repo(relative: &str) -> Recording {
 }
 
 fn load_path(path: &str) -> Recording {
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
