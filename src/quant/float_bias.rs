@@ -55,7 +55,7 @@ pub fn plan(
     if let Some((index, c)) = channels
         .iter()
         .enumerate()
-        .find(|(_, c)| !(scaled_bias(c).abs() < 2f64.powi(31)))
+        .find(|(_, c)| !within_int32(scaled_bias(c)))
     {
         return Err(Error::node(
             node,
@@ -102,6 +102,11 @@ fn scaled_bias(c: &Channel) -> f64 {
     } else {
         c.bias * 2f64.powi(-c.acc_exponent)
     }
+}
+
+/// Whether `|x| < 2^31` (false for NaN).
+fn within_int32(x: f64) -> bool {
+    x.abs() < 2f64.powi(31)
 }
 
 /// `rhe(b * 2^-E)`, the bias on the accumulator grid.
