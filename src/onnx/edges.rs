@@ -27,10 +27,11 @@ fn is_layout(node: &Node) -> bool {
 }
 
 /// Whether `node` quantizes or dequantizes with one scale (a scalar scale, hence no axis that
-/// a layout op would move).
+/// a layout op would move), into one output.
 fn per_tensor(graph: &Graph, node: &Node, op: &str) -> bool {
     node.op_type == op
         && node.domain.is_empty()
+        && node.outputs.len() == 1
         && node
             .inputs
             .get(1)

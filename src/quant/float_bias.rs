@@ -52,6 +52,19 @@ pub fn plan(
     lo: i64,
     hi: i64,
 ) -> Result<(BiasRounding, Vec<i64>)> {
+    if let Some((index, c)) = channels
+        .iter()
+        .enumerate()
+        .find(|(_, c)| !within_int32(scaled_bias(c)))
+    {
+        return Err(Error::node(
+            node,
+            format!(
+                "the float bias {} of output channel {index} does not fit in int32 at accumulator exponent {}",
+                c.bias, c.acc_exponent
+            ),
+        ));
+    }
     let half_even: Vec<i64> = channels.iter().map(half_even_bias).collect();
     let first_failure = |biases: &[i64], pipeline| {
         channels
@@ -81,15 +94,31 @@ pub fn plan(
     ))
 }
 
+/// `b * 2^-E`, the bias in accumulator units (exact: a power-of-two scaling); NaN when it is
+/// not finite.
+fn scaled_bias(c: &Channel) -> f64 {
+    if c.bias == 0.0 {
+        0.0
+    } else {
+        c.bias * 2f64.powi(-c.acc_exponent)
+    }
+}
+
+/// Whether `|x| < 2^31` (false for NaN).
+fn within_int32(x: f64) -> bool {
+    x.abs() < 2f64.powi(31)
+}
+
 /// `rhe(b * 2^-E)`, the bias on the accumulator grid.
 fn half_even_bias(c: &Channel) -> i64 {
-    (c.bias * 2f64.powi(-c.acc_exponent)).round_ties_even() as i64
+    scaled_bias(c).round_ties_even() as i64
 }
 
 /// `floor(b * 2^-E) + 2^(s-1)`: `floor((acc + C) / 2^s) = rhe((acc + b * 2^-E) / 2^s)` for
 /// every integer `acc` when the sum never lies on a tie.
 fn floor_bias(c: &Channel) -> i64 {
-    (c.bias * 2f64.powi(-c.acc_exponent)).floor() as i64 + (1i64 << (c.shift - 1))
+    // |b * 2^-E| < 2^31 and 1 <= s <= 31 (checked by `plan`): no overflow.
+    scaled_bias(c).floor() as i64 + (1i64 << (c.shift - 1))
 }
 
 /// The integer pipeline's output level for `acc`, with the channel's integer bias.
@@ -290,6 +319,20 @@ mod tests {
                 pipeline_output(BiasRounding::Floor, &c, 8, acc).clamp(-128, 127),
                 reference_output(&c, acc).clamp(-128, 127)
             );
+        }
+    }
+
+    #[test]
+    fn a_bias_beyond_int32_is_an_error_not_an_overflow() {
+        for bias in [1e30, f64::INFINITY, f64::NAN] {
+            let c = Channel {
+                bias,
+                acc_exponent: -10,
+                shift: 31,
+                reach: 100,
+            };
+            let error = plan(&node(), &[c], -128, 127).unwrap_err().to_string();
+            assert!(error.contains("does not fit in int32"), "{error}");
         }
     }
 
