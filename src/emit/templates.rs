@@ -345,7 +345,7 @@ impl Templates {
         if let tera::Value::Object(map) = object {
             let nearest = map
                 .keys()
-                .map(|k| (strsim::levenshtein(k, last), k))
+                .map(|k| (edit_distance(k, last), k))
                 .filter(|&(d, k)| d > 0 && d <= (k.len().max(last.len()) / 3).max(2))
                 .min();
             if let Some((_, name)) = nearest {
@@ -409,6 +409,22 @@ fn declares_applies_clamp(source: &str) -> bool {
             comment.trim_matches(|c: char| c == '-' || c.is_whitespace()) == APPLIES_CLAMP
         })
     })
+}
+
+/// The Levenshtein distance between two names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 const LINE_MARKER: &str = "/*@";
