@@ -173,7 +173,7 @@ impl Templates {
             if applies_clamp
                 && !["clamp_lo", "clamp_hi", "clamp"]
                     .iter()
-                    .any(|v| source.contains(v))
+                    .any(|v| source.replace(APPLIES_CLAMP, "").contains(v))
             {
                 self.broken.insert(
                     key,
