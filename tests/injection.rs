@@ -253,7 +253,7 @@ fn raw_strings_are_there_for_templates_that_opt_out() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("injection_raw");
     std::fs::create_dir_all(dir.join("evil.ops")).unwrap();
     let template = r#"fn {{ signature }} {
-    {%- if raw.attributes.mode == "a\"b" and raw.node.name == "n\"1" %}
+    {%- if raw.attributes.mode == 'a"b' and raw.node.name == 'n"1' %}
     let _escaped = "{{ attributes.mode }}";
     {%- endif %}
     output.copy_from_slice(input);

@@ -1,7 +1,6 @@
 //! What a layer's kernel hands to its template: the tera context and the weight statics
 //! (`Templates::render` turns them into a Rust function).
 
-use crate::error::{Error, Result};
 use crate::ir::QType;
 use serde::Serialize;
 

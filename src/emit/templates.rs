@@ -173,7 +173,7 @@ impl Templates {
             if applies_clamp
                 && !["clamp_lo", "clamp_hi", "clamp"]
                     .iter()
-                    .any(|v| source.contains(v))
+                    .any(|v| source.replace(APPLIES_CLAMP, "").contains(v))
             {
                 self.broken.insert(
                     key,
@@ -328,36 +328,54 @@ impl Templates {
                 list.join(", ")
             ));
         }
-        // The nearest name among the keys at the same depth: `inputs[0].shap` is compared
-        // with the keys of `inputs[0]`.
+        // The nearest name to the first segment the context lacks, among the keys at its
+        // depth: `inputs[0].exponant` is compared with the keys of `inputs[0]`, `nod.name`
+        // with the top-level names.
         let json = context.clone().into_json();
         let normalised = variable.replace('[', ".").replace(']', "");
-        let path: Vec<&str> = normalised.split('.').collect();
-        let (last, parents) = path.split_last()?;
         let mut object = &json;
-        for part in parents {
-            object = match object {
-                tera::Value::Object(map) => map.get(*part)?,
-                tera::Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
-                _ => return Some(hint),
+        let mut known: Vec<&str> = Vec::new();
+        for part in normalised.split('.') {
+            let next = match object {
+                tera::Value::Object(map) => map.get(part),
+                tera::Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
             };
-        }
-        if let tera::Value::Object(map) = object {
-            let nearest = map
-                .keys()
-                .map(|k| (strsim::levenshtein(k, last), k))
-                .filter(|&(d, k)| d > 0 && d <= (k.len().max(last.len()) / 3).max(2))
-                .min();
-            if let Some((_, name)) = nearest {
-                let parent = variable.rsplit_once('.').map_or("", |(parent, _)| parent);
-                let suggestion = if parent.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{parent}.{name}")
-                };
-                hint.push_str(&format!(
-                    "\n  did you mean `{suggestion}`? (`onnx2esp generate --dump-context NODE` prints every variable)"
-                ));
+            match next {
+                Some(value) => {
+                    object = value;
+                    known.push(part);
+                }
+                None => {
+                    if let tera::Value::Object(map) = object {
+                        let nearest = map
+                            .keys()
+                            .map(|k| (edit_distance(k, part), k))
+                            .filter(|&(d, k)| d > 0 && d <= (k.len().max(part.len()) / 3).max(2))
+                            .min();
+                        if let Some((_, name)) = nearest {
+                            let mut suggestion = String::new();
+                            for k in &known {
+                                if k.parse::<usize>().is_ok() {
+                                    suggestion.push_str(&format!("[{k}]"));
+                                } else {
+                                    if !suggestion.is_empty() {
+                                        suggestion.push('.');
+                                    }
+                                    suggestion.push_str(k);
+                                }
+                            }
+                            if !suggestion.is_empty() {
+                                suggestion.push('.');
+                            }
+                            suggestion.push_str(name);
+                            hint.push_str(&format!(
+                                "\n  did you mean `{suggestion}`? (`onnx2esp generate --dump-context NODE` prints every variable)"
+                            ));
+                        }
+                    }
+                    break;
+                }
             }
         }
         Some(hint)
@@ -409,6 +427,22 @@ fn declares_applies_clamp(source: &str) -> bool {
             comment.trim_matches(|c: char| c == '-' || c.is_whitespace()) == APPLIES_CLAMP
         })
     })
+}
+
+/// The Levenshtein distance between two names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 const LINE_MARKER: &str = "/*@";
