@@ -396,7 +396,7 @@ mod tests {
 
     #[test]
     fn f32_sum_is_f32_arithmetic() {
-        let mut biases = vec![0.0f32, 0.3, -0.3, 0.5, -0.5, 2.75, -0.3257472515106201];
+        let mut biases = vec![0.0f32, 0.3, -0.3, 0.5, -0.5, 2.75, -0.325_747_25];
         // Just either side of ties and grid points of several grids, and tiny biases.
         for base in [
             0.5f32,
