@@ -87,8 +87,7 @@ fn swish_layer_custom_module() {
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let options = onnx2esp::Options {
         templates: Some(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("examples/custom-layer/templates"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/custom-layer/templates"),
         ),
         ..Default::default()
     };
