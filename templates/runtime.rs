@@ -123,6 +123,56 @@ fn requantize_floor_i16<const LO: i32, const HI: i32>(acc: i32, shift: i32) -> i
     requantize_floor::<LO, HI>(acc, shift) as i16
 }
 
+/// `value * 2^-bits` rounded half to even, for `bits < 64`.
+#[inline(always)]
+fn shift_half_even_u64(value: u64, bits: u32) -> u64 {
+    if bits == 0 {
+        return value;
+    }
+    let kept = value.wrapping_shr(bits);
+    let rest = value & 1u64.wrapping_shl(bits).wrapping_sub(1);
+    let half = 1u64.wrapping_shl(bits.wrapping_sub(1));
+    kept.wrapping_add(u64::from(rest > half || (rest == half && kept & 1 == 1)))
+}
+
+/// Requantizes an accumulator holding `acc + floor(b * 2^-E)` exactly as ONNX Runtime adds a
+/// float bias `b` in f32 and quantizes, to `[LO, HI]`: `step` is `fraction << 5 | shift` with
+/// the shift `1..=31` and the bias's fraction below the accumulator grid in 25 bits, rounded
+/// to odd. The sum `acc * 2^25 + fraction` (below 2^56) is rounded to f32's 24 significant
+/// bits, half to even, then shifted by `25 + shift`, half to even; both roundings are
+/// symmetric, so they run on the magnitude. The generator proves it equal to f32 arithmetic
+/// for every reachable `acc`, and uses it only where a plain shift is not.
+#[inline(always)]
+fn requantize_f32_sum<const LO: i32, const HI: i32>(acc: i32, step: i32) -> i32 {
+    const FRACTION_BITS: u32 = 25;
+    let shift = (step & 31) as u32;
+    let sum = (i64::from(acc) << FRACTION_BITS).wrapping_add(i64::from(step >> 5));
+    let magnitude = sum.unsigned_abs();
+    let dropped = (64 - magnitude.leading_zeros()).saturating_sub(24);
+    let f32_sum = shift_half_even_u64(magnitude, dropped).wrapping_shl(dropped);
+    let level = shift_half_even_u64(f32_sum, FRACTION_BITS + shift) as i64;
+    let level = if sum < 0 { level.wrapping_neg() } else { level };
+    if level < LO as i64 {
+        LO
+    } else if level > HI as i64 {
+        HI
+    } else {
+        level as i32
+    }
+}
+
+/// [`requantize_f32_sum`] to int8.
+#[inline(always)]
+fn requantize_f32_sum_i8<const LO: i32, const HI: i32>(acc: i32, step: i32) -> i8 {
+    requantize_f32_sum::<LO, HI>(acc, step) as i8
+}
+
+/// [`requantize_f32_sum`] to int16.
+#[inline(always)]
+fn requantize_f32_sum_i16<const LO: i32, const HI: i32>(acc: i32, step: i32) -> i16 {
+    requantize_f32_sum::<LO, HI>(acc, step) as i16
+}
+
 /// [`requantize_i8`] with a fused Relu/Clip: `clamp(round(acc * 2^-shift), LO, HI)` for
 /// `-128 <= LO <= HI <= 127`. One pair of compares instead of saturating, then clamping.
 #[inline(always)]

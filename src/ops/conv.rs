@@ -123,7 +123,7 @@ impl Pending for ConvPending {
         let acc_exponents =
             (self.weights).accumulator_exponents(node, 0, out_channels, x.exponent)?;
         let weights = int8_values(node, &self.weights)?;
-        let (bias, accumulator) = checked_bias(
+        let (bias, accumulator, fractions) = checked_bias(
             node,
             self.bias.as_ref(),
             &weights,
@@ -147,7 +147,7 @@ impl Pending for ConvPending {
             window: self.window.clone(),
             weights,
             bias,
-            shifts: Shifts::new(output_exponent, &acc_exponents),
+            shifts: Shifts::new(output_exponent, &acc_exponents).with_f32_sum_fractions(fractions),
             accumulator,
             clamp,
         };

@@ -195,7 +195,7 @@ impl Pending for ConvTransposePending {
         // `ew[oc % out_per_group]`.
         let acc_exponents =
             (self.weights).accumulator_exponents(node, 1, out_channels, x.exponent)?;
-        let (bias, accumulator) = checked_bias(
+        let (bias, accumulator, fractions) = checked_bias(
             node,
             self.bias.as_ref(),
             &weights,
@@ -219,7 +219,7 @@ impl Pending for ConvTransposePending {
             geometry: self.geometry.clone(),
             weights,
             bias,
-            shifts: Shifts::new(output_exponent, &acc_exponents),
+            shifts: Shifts::new(output_exponent, &acc_exponents).with_f32_sum_fractions(fractions),
             accumulator,
             clamp,
         };

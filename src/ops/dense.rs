@@ -155,7 +155,7 @@ impl Pending for DensePending {
                 })
                 .collect()
         };
-        let (bias, accumulator) = checked_bias(
+        let (bias, accumulator, fractions) = checked_bias(
             node,
             self.bias.as_ref(),
             &weights,
@@ -177,7 +177,7 @@ impl Pending for DensePending {
             out_features: self.out_features,
             weights,
             bias,
-            shifts: Shifts::new(output_exponent, &acc_exponents),
+            shifts: Shifts::new(output_exponent, &acc_exponents).with_f32_sum_fractions(fractions),
             accumulator,
             clamp,
         };

@@ -303,6 +303,7 @@ impl Kernel for Requantize {
             bound: self.input_magnitude,
             wide: false,
             floor_shift: false,
+            f32_sum: false,
         };
         accumulator.set(out, self.clamp, &[self.shift]);
         out.describe(format!("shift {}", self.shift));

@@ -32,6 +32,10 @@ pub struct Accumulator {
     /// The bias already holds the rounding offset (a float bias, see
     /// [`super::float_bias`]): requantize by a plain arithmetic shift.
     pub floor_shift: bool,
+    /// The bias holds the integer part of a float bias whose sum f32 rounds (see
+    /// [`super::float_bias`]): requantize by `requantize_f32_sum_*`, which adds each channel's
+    /// fraction and rounds as f32 does.
+    pub f32_sum: bool,
 }
 
 impl Accumulator {
@@ -53,6 +57,7 @@ impl Accumulator {
             bound: bound as u64,
             wide: bound > i32::MAX as u128,
             floor_shift: false,
+            f32_sum: false,
         })
     }
 
@@ -60,6 +65,14 @@ impl Accumulator {
     pub fn with_floor_shift(self) -> Accumulator {
         Accumulator {
             floor_shift: true,
+            ..self
+        }
+    }
+
+    /// This i32 accumulator requantized by `requantize_f32_sum_*`.
+    pub fn with_f32_sum(self) -> Accumulator {
+        Accumulator {
+            f32_sum: true,
             ..self
         }
     }
@@ -81,11 +94,13 @@ impl Accumulator {
     /// - else `requantize_within_*::<LO, HI>` for an i32 accumulator with a clamp;
     /// - else the plain helper. `clamp` is empty when the helper applies it.
     ///
-    /// A floor-shift accumulator takes `requantize_floor_*::<LO, HI>` (an arithmetic shift).
+    /// A floor-shift accumulator takes `requantize_floor_*::<LO, HI>` (an arithmetic shift),
+    /// an f32-sum one `requantize_f32_sum_*::<LO, HI>` (its `shift` argument is the channel's
+    /// step, see [`crate::ops::Shifts::with_f32_sum_fractions`]).
     pub fn set(self, out: &mut KernelEmit, clamp: Clamp, shifts: &[i32]) {
         clamp.set(out);
         let ty = out.output_type();
-        if self.floor_shift {
+        if self.floor_shift || self.f32_sum {
             // A Clip with min > max keeps its two calls after the type's range.
             let (lo, hi) = if clamp.lo <= clamp.hi {
                 out.set("clamp", "");
@@ -96,7 +111,11 @@ impl Accumulator {
             out.set("acc", "i32");
             out.set(
                 "requantize",
-                format!("requantize_floor_{}::<{lo}, {hi}>", ty.rust()),
+                format!(
+                    "requantize_{}_{}::<{lo}, {hi}>",
+                    if self.f32_sum { "f32_sum" } else { "floor" },
+                    ty.rust()
+                ),
             );
             return;
         }
@@ -165,6 +184,7 @@ mod tests {
             bound,
             wide: false,
             floor_shift: false,
+            f32_sum: false,
         };
         // 2^31 - 1 - 2^6 leaves exactly room for shift 7's rounding add, not for shift 8's.
         let bound = i32::MAX as u64 - 64;
@@ -179,6 +199,7 @@ mod tests {
             bound: 1000,
             wide: true,
             floor_shift: false,
+            f32_sum: false,
         }
         .has_rounding_headroom(&[7]));
     }

@@ -93,8 +93,10 @@ pub struct LayerOutput {
 ///
 /// A float bias under half-to-even rounding follows ONNX Runtime's f32 arithmetic exactly
 /// (see [`float_bias`]): the bias and the accumulator's requantization are those the proof
-/// found. Under `--rounding half-up` it is rounded half up at the accumulator exponent, like
-/// the rest of that pipeline; under a user template it is rounded like an int32 bias.
+/// found, and the fractions of the bias below the accumulator grid when that requantization
+/// emulates f32's sum (empty otherwise). Under `--rounding half-up` it is rounded half up at
+/// the accumulator exponent, like the rest of that pipeline; under a user template it is
+/// rounded like an int32 bias.
 pub fn checked_bias(
     node: &Node,
     bias: Option<&Bias>,
@@ -102,11 +104,11 @@ pub fn checked_bias(
     acc_exponents: &[i32],
     input_magnitude: u64,
     output: LayerOutput,
-) -> Result<(Vec<i32>, Accumulator)> {
+) -> Result<(Vec<i32>, Accumulator, Vec<i32>)> {
     let outputs = acc_exponents.len();
     let per_output = (weights.len() / outputs.max(1)).max(1);
     let rows = || weights.chunks_exact(per_output);
-    let (bias, rounding) = match bias {
+    let (bias, rounding, fractions) = match bias {
         Some(b @ Bias::Float(_))
             if output.rounding == Rounding::HalfEven && !output.user_template =>
         {
@@ -125,20 +127,24 @@ pub fn checked_bias(
                 .collect();
             let (lo, hi) = output.clamp.dtype.range();
             let (lo, hi) = (output.clamp.lo.max(lo), output.clamp.hi.min(hi));
-            let (rounding, biases) = float_bias::plan(node, &channels, lo, hi)?;
-            let biases = biases
+            let plan = float_bias::plan(node, &channels, lo, hi)?;
+            let biases = plan
+                .biases
                 .iter()
                 .zip(&values)
                 .zip(acc_exponents)
                 .map(|((&b, &(v, _)), &exponent)| fit_i32(node, b as f64, v, exponent))
                 .collect::<Result<_>>()?;
-            (biases, rounding)
+            // A fraction is below 2^FRACTION_BITS, so it fits in i32.
+            let fractions = plan.fractions.iter().map(|&f| f as i32).collect();
+            (biases, plan.rounding, fractions)
         }
         Some(b) => (
             b.at_exponents(node, acc_exponents, output.rounding)?,
             BiasRounding::HalfEven,
+            Vec::new(),
         ),
-        None => (vec![0; outputs], BiasRounding::HalfEven),
+        None => (vec![0; outputs], BiasRounding::HalfEven, Vec::new()),
     };
     let bounds = rows()
         .zip(&bias)
@@ -148,7 +154,8 @@ pub fn checked_bias(
         BiasRounding::HalfEven => accumulator,
         // The proof assumed an i32 accumulator and a shift of 1..=31.
         BiasRounding::Floor if !accumulator.wide => accumulator.with_floor_shift(),
-        BiasRounding::Floor => {
+        BiasRounding::F32Sum if !accumulator.wide => accumulator.with_f32_sum(),
+        BiasRounding::Floor | BiasRounding::F32Sum => {
             return Err(Error::node(
                 node,
                 format!(
@@ -158,7 +165,7 @@ pub fn checked_bias(
             ))
         }
     };
-    Ok((bias, accumulator))
+    Ok((bias, accumulator, fractions))
 }
 
 /// A bias value `rounded` (from `value` at `exponent`) as i32, or an error naming the node.

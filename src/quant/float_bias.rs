@@ -17,6 +17,18 @@
 //! - [`BiasRounding::Floor`]: a bias off the grid never puts the exact sum on a tie, so ORT's
 //!   steps are evenly spaced; `floor((acc + C) / 2^s)` with `C = floor(b * 2^-E) + 2^(s-1)`
 //!   reproduces them with a plain arithmetic shift.
+//! - [`BiasRounding::F32Sum`]: f32's rounding of the sum itself, emulated in integers for a
+//!   bias close enough to a tie that f32 moves some steps (neither pipeline above then fits).
+//!   The accumulator holds `acc + floor(b * 2^-E)`; the channel's fraction `f` of the bias
+//!   below `2^E` is kept in [`FRACTION_BITS`] bits, rounded to odd (its 24 top bits, plus a
+//!   sticky last bit when anything below is nonzero), so that
+//!   `n = (acc + floor(b * 2^-E)) * 2^25 + f` lies strictly between the same two multiples of
+//!   `2^-24` (in units of `2^E`) as the exact sum. Every f32 rounding boundary of a sum with
+//!   `|sum| >= 2^E` is such a multiple, so rounding `n` to 24 significant bits half to even
+//!   gives f32's sum; a smaller sum gives level 0 either way (the shift is at least 1). Then
+//!   the half-to-even shift by `25 + s`. The run time (`requantize_f32_sum` in the module's
+//!   helpers) does this in i64 with a leading-zero count, and the proof checks it like the
+//!   others.
 
 use crate::error::{Error, Result};
 use crate::onnx::Node;
@@ -28,6 +40,22 @@ pub enum BiasRounding {
     HalfEven,
     /// `sat((acc + C) >> s)`: the rounding offset is folded into `C`.
     Floor,
+    /// `sat(rhe(fl32((acc + C) * 2^25 + f) * 2^-(25 + s)))` with `C = floor(b * 2^-E)` and the
+    /// bias's fraction `f` (see [`fraction`]), `fl32` rounding to 24 significant bits.
+    F32Sum,
+}
+
+/// The bits of a bias's fraction below the accumulator grid that [`BiasRounding::F32Sum`]
+/// keeps: 24 to place f32's rounding boundaries, one sticky bit.
+pub const FRACTION_BITS: i32 = 25;
+
+/// A layer's pipeline, each channel's integer bias for it and, for
+/// [`BiasRounding::F32Sum`], each channel's fraction (see [`fraction`]; empty otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub rounding: BiasRounding,
+    pub biases: Vec<i64>,
+    pub fractions: Vec<i64>,
 }
 
 /// One output channel of a layer with a float bias.
@@ -46,12 +74,7 @@ pub struct Channel {
 /// The layer's pipeline and each channel's integer bias for it, proven equal to ONNX
 /// Runtime's f32 arithmetic on every reachable accumulator; outputs are compared after the
 /// clamp to `[lo, hi]` (the output type's range, or a fused Relu/Clip within it).
-pub fn plan(
-    node: &Node,
-    channels: &[Channel],
-    lo: i64,
-    hi: i64,
-) -> Result<(BiasRounding, Vec<i64>)> {
+pub fn plan(node: &Node, channels: &[Channel], lo: i64, hi: i64) -> Result<Plan> {
     if let Some((index, c)) = channels
         .iter()
         .enumerate()
@@ -65,20 +88,36 @@ pub fn plan(
             ),
         ));
     }
-    let half_even: Vec<i64> = channels.iter().map(half_even_bias).collect();
-    let first_failure = |biases: &[i64], pipeline| {
-        channels
-            .iter()
-            .zip(biases)
-            .position(|(c, &b)| !agrees(c, |acc| pipeline_output(pipeline, c, b, acc), lo, hi))
+    let first_failure = |pipeline| {
+        channels.iter().position(|c| {
+            let bias = integer_bias(pipeline, c);
+            let fraction = fraction(c);
+            !agrees(
+                c,
+                |acc| pipeline_output(pipeline, c, bias, fraction, acc),
+                lo,
+                hi,
+            )
+        })
     };
-    let Some(failed) = first_failure(&half_even, BiasRounding::HalfEven) else {
-        return Ok((BiasRounding::HalfEven, half_even));
+    let chosen = |rounding| Plan {
+        rounding,
+        biases: channels.iter().map(|c| integer_bias(rounding, c)).collect(),
+        fractions: match rounding {
+            BiasRounding::F32Sum => channels.iter().map(fraction).collect(),
+            _ => Vec::new(),
+        },
     };
+    let Some(failed) = first_failure(BiasRounding::HalfEven) else {
+        return Ok(chosen(BiasRounding::HalfEven));
+    };
+    // Both integer pipelines after it shift an i32 by 1..=31.
     if channels.iter().all(|c| (1..=31).contains(&c.shift)) {
-        let floor: Vec<i64> = channels.iter().map(floor_bias).collect();
-        if first_failure(&floor, BiasRounding::Floor).is_none() {
-            return Ok((BiasRounding::Floor, floor));
+        // The cheaper first: a plain shift, then the emulation of f32's rounding.
+        for rounding in [BiasRounding::Floor, BiasRounding::F32Sum] {
+            if first_failure(rounding).is_none() {
+                return Ok(chosen(rounding));
+            }
         }
     }
     let c = &channels[failed];
@@ -109,6 +148,24 @@ fn within_int32(x: f64) -> bool {
     x.abs() < 2f64.powi(31)
 }
 
+/// The integer bias that `pipeline` adds to the accumulator.
+fn integer_bias(pipeline: BiasRounding, c: &Channel) -> i64 {
+    match pipeline {
+        BiasRounding::HalfEven => half_even_bias(c),
+        BiasRounding::Floor => floor_bias(c),
+        BiasRounding::F32Sum => scaled_bias(c).floor() as i64,
+    }
+}
+
+/// The bias's fraction below the accumulator grid, `b * 2^-E - floor(b * 2^-E)`, in units of
+/// `2^-FRACTION_BITS`, rounded to odd: its top 24 bits, and a last bit set when any bit below
+/// them is (both products and the difference are exact in f64).
+pub fn fraction(c: &Channel) -> i64 {
+    let scaled = c.bias * 2f64.powi(-c.acc_exponent);
+    let top = (scaled - scaled.floor()) * 2f64.powi(FRACTION_BITS - 1);
+    2 * top.floor() as i64 + i64::from(top != top.floor())
+}
+
 /// `rhe(b * 2^-E)`, the bias on the accumulator grid.
 fn half_even_bias(c: &Channel) -> i64 {
     scaled_bias(c).round_ties_even() as i64
@@ -121,12 +178,17 @@ fn floor_bias(c: &Channel) -> i64 {
     scaled_bias(c).floor() as i64 + (1i64 << (c.shift - 1))
 }
 
-/// The integer pipeline's output level for `acc`, with the channel's integer bias.
-fn pipeline_output(pipeline: BiasRounding, c: &Channel, bias: i64, acc: i64) -> i64 {
+/// The integer pipeline's output level for `acc`, with the channel's integer bias (and
+/// fraction, for [`BiasRounding::F32Sum`]).
+fn pipeline_output(pipeline: BiasRounding, c: &Channel, bias: i64, fraction: i64, acc: i64) -> i64 {
     let value = acc as i128 + bias as i128;
     let level = match pipeline {
         BiasRounding::HalfEven => shift_half_even(value, c.shift),
         BiasRounding::Floor => value >> c.shift,
+        BiasRounding::F32Sum => {
+            let (rounded, at) = round_to_f32((value << FRACTION_BITS) + fraction as i128, 0);
+            shift_half_even(rounded, FRACTION_BITS + c.shift - at)
+        }
     };
     level.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
@@ -292,8 +354,11 @@ mod tests {
             shift: 3,
             reach: 3000,
         };
-        let (rounding, biases) = plan(&node(), &[c], -128, 127).unwrap();
-        assert_eq!((rounding, biases), (BiasRounding::HalfEven, vec![4]));
+        let plan = plan(&node(), &[c], -128, 127).unwrap();
+        assert_eq!(
+            (plan.rounding, plan.biases),
+            (BiasRounding::HalfEven, vec![4])
+        );
     }
 
     #[test]
@@ -309,14 +374,17 @@ mod tests {
         };
         assert_eq!(reference_output(&c, 7), 1);
         assert_eq!(
-            pipeline_output(BiasRounding::HalfEven, &c, half_even_bias(&c), 7),
+            pipeline_output(BiasRounding::HalfEven, &c, half_even_bias(&c), 0, 7),
             2
         );
-        let (rounding, biases) = plan(&node(), &[c], -128, 127).unwrap();
-        assert_eq!((rounding, biases), (BiasRounding::Floor, vec![4 + 4]));
+        let plan = plan(&node(), &[c], -128, 127).unwrap();
+        assert_eq!(
+            (plan.rounding, plan.biases),
+            (BiasRounding::Floor, vec![4 + 4])
+        );
         for acc in -3000..=3000 {
             assert_eq!(
-                pipeline_output(BiasRounding::Floor, &c, 8, acc).clamp(-128, 127),
+                pipeline_output(BiasRounding::Floor, &c, 8, 0, acc).clamp(-128, 127),
                 reference_output(&c, acc).clamp(-128, 127)
             );
         }
@@ -337,39 +405,133 @@ mod tests {
     }
 
     #[test]
-    fn a_layer_mixing_on_grid_and_off_grid_biases_is_refused() {
-        // Channel 0 (bias 0) needs ORT's ties, channel 1 (0.3) its even spacing: no one
-        // pipeline of the layer fits both, and the error names the first that half-even fails.
+    fn a_layer_mixing_on_grid_and_off_grid_biases_emulates_f32() {
+        // Channel 0 (bias 0) needs ORT's ties, channel 1 (0.3) its even spacing: no one plain
+        // pipeline of the layer fits both, the emulation of f32's sum fits each.
         let channel = |bias| Channel {
             bias,
             acc_exponent: -4,
             shift: 3,
             reach: 3000,
         };
-        let error = plan(&node(), &[channel(0.0), channel(0.3)], -128, 127)
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("output channel 1"), "{error}");
-        // Each alone is fine.
-        assert!(plan(&node(), &[channel(0.0)], -128, 127).is_ok());
-        assert!(plan(&node(), &[channel(0.3)], -128, 127).is_ok());
+        let plan = plan(&node(), &[channel(0.0), channel(0.3)], -128, 127).unwrap();
+        assert_eq!(plan.rounding, BiasRounding::F32Sum);
+        // 0.3 * 16 = 4.8: integer part 4, fraction 0.8 rounded to odd at 25 bits.
+        assert_eq!(plan.biases, [0, 4]);
+        assert_eq!(plan.fractions[0], 0);
+        // 0.8 has more than 24 bits: the top 24 and the sticky bit.
+        assert_eq!(plan.fractions[1] & 1, 1);
+        assert!((plan.fractions[1] as f64 - 0.8 * 2f64.powi(25)).abs() < 2.0);
+        // Each alone takes its plain pipeline.
+        let alone = |bias| plan_of(&[channel(bias)]).rounding;
+        assert_eq!(alone(0.0), BiasRounding::HalfEven);
+        assert_eq!(alone(0.3), BiasRounding::Floor);
     }
 
-    #[test]
-    fn f32_rounding_onto_a_tie_is_refused_with_the_channel() {
-        // b = 2^-4 * (3 - 2^-20): just below a tie of the shift-1 grid. With |acc * 2^-4|
-        // near 2^6 the f32 sum loses the 2^-24 and lands on the tie itself for some acc,
-        // so neither even spacing nor the grid bias matches ORT.
-        let c = Channel {
+    fn plan_of(channels: &[Channel]) -> Plan {
+        plan(&node(), channels, -128, 127).unwrap()
+    }
+
+    /// b = 2^-4 * (3 - 2^-20): just below a tie of the shift-1 grid. With |acc * 2^-4| near
+    /// 2^6 the f32 sum loses the 2^-24 and lands on the tie itself for some acc, so neither
+    /// even spacing nor the grid bias matches ORT.
+    fn bias_near_a_tie() -> Channel {
+        Channel {
             bias: (3.0 - 2f64.powi(-20)) * 2f64.powi(-4),
             acc_exponent: -4,
             shift: 1,
             reach: 4000,
+        }
+    }
+
+    #[test]
+    fn f32_rounding_onto_a_tie_takes_the_emulation() {
+        let c = bias_near_a_tie();
+        let (lo, hi) = (-32768, 32767);
+        for plain in [BiasRounding::HalfEven, BiasRounding::Floor] {
+            let bias = integer_bias(plain, &c);
+            assert!(!agrees(
+                &c,
+                |acc| pipeline_output(plain, &c, bias, 0, acc),
+                lo,
+                hi
+            ));
+        }
+        let plan = plan(&node(), &[c], lo, hi).unwrap();
+        assert_eq!(plan.rounding, BiasRounding::F32Sum);
+        for acc in -4000..=4000 {
+            let emulated =
+                pipeline_output(plan.rounding, &c, plan.biases[0], plan.fractions[0], acc);
+            assert_eq!(emulated, reference_output(&c, acc), "acc {acc}");
+            assert_eq!(emulated, f32_reference(&c, acc), "acc {acc}");
+            // The module's helper computes what the proof checked.
+            let step = (plan.fractions[0] << 5 | 1) as i32;
+            let helper = crate::quant::runtime::requantize_float_bias_sum(
+                (acc + plan.biases[0]) as i32,
+                step,
+            );
+            assert_eq!(i64::from(helper), emulated, "acc {acc}");
+        }
+    }
+
+    #[test]
+    fn a_zero_or_negative_shift_without_a_plain_pipeline_is_refused_with_the_channel() {
+        // The emulation shifts by 1..=31; at shift 0 f32 ties round to even where the grid
+        // bias (0.5 -> 0 + half to even on the sum) does not follow them.
+        let c = Channel {
+            shift: 0,
+            ..bias_near_a_tie()
         };
-        let wide = plan(&node(), &[c], -32768, 32767).unwrap_err().to_string();
-        assert!(
-            wide.contains("fc") && wide.contains("output channel 0"),
-            "{wide}"
-        );
+        match plan(&node(), &[c], -32768, 32767) {
+            Err(error) => {
+                let error = error.to_string();
+                assert!(
+                    error.contains("fc") && error.contains("output channel 0"),
+                    "{error}"
+                );
+            }
+            Ok(plan) => assert_ne!(plan.rounding, BiasRounding::F32Sum),
+        }
+    }
+
+    #[test]
+    fn the_emulation_is_f32_arithmetic_at_the_edges_of_many_biases() {
+        // Biases a few f32 ulps either side of ties and grid points, large and tiny, over a
+        // reach that crosses many binades of the sum.
+        let mut checked = 0;
+        for e in [-16, -10, -4] {
+            for s in [1, 3, 8, 11] {
+                for base in [0.0, 0.5, 1.5, 2.25, -0.5, -3.5, 100.5, -0.3257472515106201] {
+                    for ulps in [-2i32, -1, 0, 1, 2] {
+                        let b = (base as f32) * 2f32.powi(e + s - 1);
+                        let b = f32::from_bits((b.to_bits() as i32 + ulps) as u32);
+                        if !b.is_finite() {
+                            continue;
+                        }
+                        let c = Channel {
+                            bias: b as f64,
+                            acc_exponent: e,
+                            shift: s,
+                            reach: 1 << 20,
+                        };
+                        let (bias, fraction) =
+                            (integer_bias(BiasRounding::F32Sum, &c), fraction(&c));
+                        let accs = (-3000..=3000).chain((0..40).flat_map(|k| {
+                            let edge = 1i64 << (k % 20 + 1);
+                            [edge - 1, edge, edge + 1, -edge - 1, -edge, 1 - edge]
+                        }));
+                        for acc in accs {
+                            assert_eq!(
+                                pipeline_output(BiasRounding::F32Sum, &c, bias, fraction, acc),
+                                f32_reference(&c, acc),
+                                "{c:?} acc {acc}"
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1_000_000);
     }
 }

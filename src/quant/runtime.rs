@@ -31,6 +31,10 @@ macro_rules! runtime_with_rounding {
                 shift_round_with_headroom(value, shift)
             }
 
+            pub fn requantize_float_bias_sum(acc: i32, step: i32) -> i16 {
+                requantize_f32_sum_i16::<-32768, 32767>(acc, step)
+            }
+
             pub fn requantize_wide(acc: i64, shift: i32) -> i8 {
                 requantize_i64(acc, shift)
             }
@@ -365,5 +369,69 @@ mod tests {
             let expected = ((x * s).round_ties_even() as i64).clamp(-128, 127) as i8;
             assert_eq!(quantize(x, s), expected, "{x}");
         }
+    }
+
+    /// ONNX Runtime's `rhe(fl32(q * 2^E + b) * 2^-(E + shift))` in f32 itself, saturated
+    /// to int16, for `|q| < 2^24` (so `q` converts exactly).
+    fn f32_level(q: i32, bias: f32, e: i32, shift: i32) -> i16 {
+        let sum = q as f32 * 2f32.powi(e) + bias;
+        (sum * 2f32.powi(-(e + shift)))
+            .round_ties_even()
+            .clamp(-32768.0, 32767.0) as i16
+    }
+
+    /// The step and integer bias the generator gives `requantize_f32_sum` for `bias` at
+    /// accumulator exponent `e` (see `float_bias::fraction`).
+    fn f32_sum_operands(bias: f32, e: i32, shift: i32) -> (i32, i32) {
+        let channel = crate::quant::float_bias::Channel {
+            bias: bias as f64,
+            acc_exponent: e,
+            shift,
+            reach: 0,
+        };
+        let integer = (bias as f64 * 2f64.powi(-e)).floor() as i32;
+        let fraction = crate::quant::float_bias::fraction(&channel) as i32;
+        (integer, fraction << 5 | shift)
+    }
+
+    #[test]
+    fn f32_sum_is_f32_arithmetic() {
+        let mut biases = vec![0.0f32, 0.3, -0.3, 0.5, -0.5, 2.75, -0.325_747_25];
+        // Just either side of ties and grid points of several grids, and tiny biases.
+        for base in [
+            0.5f32,
+            1.5,
+            -2.5,
+            0.25,
+            3.0,
+            -7.0,
+            2f32.powi(-30),
+            -2f32.powi(-40),
+        ] {
+            for ulps in -3i32..=3 {
+                biases.push(f32::from_bits((base.to_bits() as i32 + ulps) as u32));
+            }
+        }
+        let mut checked = 0u64;
+        for &bias in &biases {
+            for e in [-20, -16, -9, -3] {
+                for shift in [1, 2, 5, 11, 17, 31] {
+                    let bias = bias * 2f32.powi(e + shift.min(8));
+                    let (integer, step) = f32_sum_operands(bias, e, shift);
+                    // Every acc near zero, and both sides of every binade edge up to 2^23.
+                    let edges = (1..24).flat_map(|k| {
+                        let p = 1i32 << k;
+                        (-3..=3).flat_map(move |d| [p + d, -p + d])
+                    });
+                    for q in (-4096..=4096).chain(edges) {
+                        let expected = f32_level(q, bias, e, shift);
+                        let got = requantize_float_bias_sum(q.wrapping_add(integer), step);
+                        assert_eq!(got, expected, "q {q} bias {bias:e} e {e} shift {shift}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 5_000_000, "{checked}");
     }
 }
