@@ -335,10 +335,10 @@ fn every_failing_node_is_reported_at_once_without_echoes() {
     assert!(!err.contains("downstream"), "{err}");
 }
 
-fn tensor_i16(name: &str, values: &[i16]) -> tract_onnx::pb::TensorProto {
-    tract_onnx::pb::TensorProto {
+fn tensor_i16(name: &str, values: &[i16]) -> onnx2esp::onnx::proto::TensorProto {
+    onnx2esp::onnx::proto::TensorProto {
         name: name.into(),
-        data_type: tract_onnx::pb::tensor_proto::DataType::Int16 as i32,
+        data_type: onnx2esp::onnx::proto::tensor_proto::DataType::Int16 as i32,
         int32_data: values.iter().map(|&v| v as i32).collect(),
         ..Default::default()
     }
@@ -347,9 +347,9 @@ fn tensor_i16(name: &str, values: &[i16]) -> tract_onnx::pb::TensorProto {
 #[test]
 fn an_int16_tensor_in_an_op_without_int16_support_names_node_and_tensor() {
     let mut pool = node("AveragePool", "pool16", &["xd"], &["p"]);
-    pool.attribute.push(tract_onnx::pb::AttributeProto {
+    pool.attribute.push(onnx2esp::onnx::proto::AttributeProto {
         name: "kernel_shape".into(),
-        r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
+        r#type: onnx2esp::onnx::proto::attribute_proto::AttributeType::Ints as i32,
         ints: vec![2, 2],
         ..Default::default()
     });
@@ -382,9 +382,9 @@ fn resize_model(scales: &[f32], attributes: &[(&str, &str)]) -> Vec<u8> {
         .extend(
             attributes
                 .iter()
-                .map(|(name, value)| tract_onnx::pb::AttributeProto {
+                .map(|(name, value)| onnx2esp::onnx::proto::AttributeProto {
                     name: name.to_string(),
-                    r#type: tract_onnx::pb::attribute_proto::AttributeType::String as i32,
+                    r#type: onnx2esp::onnx::proto::attribute_proto::AttributeType::String as i32,
                     s: value.as_bytes().to_vec(),
                     ..Default::default()
                 }),
@@ -515,8 +515,8 @@ fn a_conv_integer_outside_the_quantizer_pattern_names_the_node() {
 /// `x → Q → DQ → op → Q → DQ → y` at scale 2^-5: `op` reads `xd` (and whatever else of
 /// `initializers` it names) and writes `r`.
 fn single_op_model(
-    op: tract_onnx::pb::NodeProto,
-    mut initializers: Vec<tract_onnx::pb::TensorProto>,
+    op: onnx2esp::onnx::proto::NodeProto,
+    mut initializers: Vec<onnx2esp::onnx::proto::TensorProto>,
     input_dims: &[i64],
 ) -> Vec<u8> {
     initializers.extend([tensor_f32("s", &[], &[0.03125]), tensor_i8("z", &[], &[0])]);
@@ -552,7 +552,7 @@ fn scatter_model(
     indices_dims: &[i64],
     indices: &[i64],
     updates_dims: &[i64],
-    attributes: Vec<tract_onnx::pb::AttributeProto>,
+    attributes: Vec<onnx2esp::onnx::proto::AttributeProto>,
 ) -> Vec<u8> {
     let mut scatter = node(
         "ScatterND",

@@ -100,3 +100,58 @@ fn swish_layer_custom_module() {
     );
     insta::assert_snapshot!("swish_layer", code);
 }
+
+/// The header and the layer functions of one generated module: what the templates produce,
+/// without the helpers every module shares or the weights.
+fn header_and_layers(code: &str) -> String {
+    let mut kept: Vec<&str> = code.lines().take_while(|l| l.starts_with("//")).collect();
+    let mut in_layer = false;
+    for line in code.lines() {
+        // Every layer function is documented `/// Layer N: ...` and ends at the first closing
+        // brace in column 0 (the generated code is formatted).
+        if line.starts_with("/// Layer ") {
+            in_layer = true;
+            kept.push("");
+        }
+        if in_layer {
+            kept.push(line);
+            in_layer = line != "}";
+        }
+    }
+    kept.join("\n") + "\n"
+}
+
+/// Every single-op fixture's header and layer functions, one snapshot each in
+/// `tests/snapshots/ops/`, so that a change to any template shows as a diff. Every fixture is
+/// checked before the test fails, and the failure lists them all.
+#[test]
+fn op_fixture_layers() {
+    let dir = format!("{}/codegen-tests/models/ops", env!("CARGO_MANIFEST_DIR"));
+    let mut fixtures: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() > 100, "found {} op fixtures", fixtures.len());
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots/ops");
+    settings.set_prepend_module_to_snapshot(false);
+    let _guard = settings.bind_to_scope();
+    let mut failed = Vec::new();
+    for fixture in &fixtures {
+        let code = generate(&format!("ops/{fixture}"));
+        let layers = header_and_layers(&code);
+        assert!(
+            layers.contains("/// Layer 0:"),
+            "{fixture}: no layer function found"
+        );
+        let checked =
+            std::panic::catch_unwind(|| insta::assert_snapshot!(fixture.as_str(), layers));
+        if checked.is_err() {
+            failed.push(fixture.as_str());
+        }
+    }
+    assert!(failed.is_empty(), "snapshots differ: {failed:?}");
+}

@@ -2,14 +2,18 @@
 //! the original model and the rewritten one side by side to measure what the rewrite costs.
 
 use crate::error::{Error, Result};
+#[cfg(feature = "reference")]
 use std::sync::Arc;
+#[cfg(feature = "reference")]
 use tract_onnx::prelude::*;
 
+#[cfg(feature = "reference")]
 pub struct FloatReference {
     plan: Arc<TypedRunnableModel>,
     input_len: usize,
 }
 
+#[cfg(feature = "reference")]
 impl FloatReference {
     /// Loads `onnx` with its first input fixed to `input_shape`. The model is only typed, not
     /// optimised, so that tract evaluates each Q/DQ node as written rather than fusing them
@@ -47,7 +51,26 @@ impl FloatReference {
     }
 }
 
-#[cfg(test)]
+/// Without the `reference` feature there is no float engine: `inspect` reports everything but
+/// the end-to-end effect, and says why. No value of this type exists.
+#[cfg(not(feature = "reference"))]
+pub struct FloatReference(std::convert::Infallible);
+
+#[cfg(not(feature = "reference"))]
+impl FloatReference {
+    pub fn new(_onnx: &[u8], _input_shape: &[usize], what: &str) -> Result<FloatReference> {
+        Err(Error::Model(format!(
+            "the {what} cannot be run: onnx2esp was built without its `reference` feature \
+             (tract's float engine)"
+        )))
+    }
+
+    pub fn run(&self, _input: &[f32], _shape: &[usize]) -> Result<Vec<f32>> {
+        match self.0 {}
+    }
+}
+
+#[cfg(all(test, feature = "reference"))]
 mod tests {
     use super::*;
 

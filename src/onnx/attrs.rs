@@ -1,7 +1,7 @@
 //! Node attributes, decoded once into plain values.
 
+use super::proto as pb;
 use super::tensor::Constant;
-use tract_onnx::pb;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Attribute {

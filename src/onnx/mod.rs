@@ -1,4 +1,4 @@
-//! Reading ONNX: decodes the protobuf (tract-onnx's prost types), folds `Constant`,
+//! Reading ONNX: decodes the protobuf ([`proto`]), folds `Constant`,
 //! constant `Identity` and `QuantizeLinear` of float initializers, rewrites the QOperator
 //! format into QDQ ([`qoperator`]), and checks that the graph is
 //! a DAG listed in topological order. The result is a small, owned [`Graph`] that the lowering
@@ -7,6 +7,7 @@
 mod attrs;
 mod edges;
 mod fold;
+pub mod proto;
 mod qoperator;
 mod tensor;
 mod write;
@@ -17,8 +18,8 @@ pub use tensor::{element_count, Constant, DType, MAX_ELEMENTS};
 
 use crate::error::{Error, Result};
 use prost::Message;
+use proto as pb;
 use std::collections::{BTreeMap, BTreeSet};
-use tract_onnx::pb;
 
 /// Opsets whose semantics the lowering implements.
 pub const SUPPORTED_OPSETS: std::ops::RangeInclusive<i64> = 10..=23;

@@ -1,7 +1,7 @@
 //! Constant tensors (initializers, `Constant` nodes, folded results).
 
+use super::proto as pb;
 use crate::error::{Error, Result};
-use tract_onnx::pb;
 
 /// The element types onnx2esp reads. Values of every type are held as `f64`, which is exact
 /// for all of them (int64 only up to 2^53, far beyond any shape or index in a model).

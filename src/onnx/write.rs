@@ -1,9 +1,9 @@
 //! Writing a [`Graph`] back to ONNX bytes, so that a rewritten graph (snapped scales, QOperator
 //! nodes expanded) can be run by a float reference next to the original model.
 
+use super::proto as pb;
 use super::{Attribute, Constant, DType, Graph, Node, ValueInfo};
 use prost::Message;
-use tract_onnx::pb;
 
 impl Graph {
     /// The graph as an ONNX model: constants become initializers, nodes keep their order.

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
+use onnx2esp::onnx::proto as pb;
 use prost::Message;
-use tract_onnx::pb;
 
 pub fn tensor_f32(name: &str, dims: &[i64], values: &[f32]) -> pb::TensorProto {
     pb::TensorProto {
