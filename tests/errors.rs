@@ -666,3 +666,58 @@ fn an_unsupported_lp_normalization_names_the_node_and_the_reason() {
     ];
     assert_each_refused("lp", &cases);
 }
+
+fn corpus_model(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/corpus/{name}.onnx",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn an_output_over_the_ram_budget_names_the_node_and_the_flag() {
+    let message = generate_from_bytes(&corpus_model("hostile_pad_100000"), "pad.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("node 'pad' (Pad)"), "{message}");
+    assert!(
+        message.contains("over the RAM budget of 327680"),
+        "{message}"
+    );
+    assert!(message.contains("--max-ram"), "{message}");
+    // A larger budget moves the refusal to the element limit, still before anything is built.
+    let options = onnx2esp::Options {
+        budget: onnx2esp::Budget {
+            max_ram: usize::MAX,
+            max_flash: usize::MAX,
+        },
+        ..Default::default()
+    };
+    let message =
+        onnx2esp::generate_with(&corpus_model("hostile_pad_100000"), "pad.onnx", &options)
+            .unwrap_err()
+            .to_string();
+    assert!(message.contains("node 'pad' (Pad)"), "{message}");
+    assert!(message.contains("more than 16777216 elements"), "{message}");
+}
+
+#[test]
+fn a_module_over_max_code_is_refused_with_the_flag() {
+    let model = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/models/digits.onnx"
+    ))
+    .unwrap();
+    let options = onnx2esp::Options {
+        max_code: 2000,
+        ..Default::default()
+    };
+    let message = onnx2esp::generate_with(&model, "digits.onnx", &options)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("over the limit of 2000"), "{message}");
+    assert!(message.starts_with("node '"), "{message}");
+    assert!(message.contains("--max-code"), "{message}");
+    assert!(onnx2esp::generate_with(&model, "digits.onnx", &Default::default()).is_ok());
+}

@@ -48,8 +48,13 @@ pub fn emit(
     arena_link_section: Option<&str>,
     unroll: usize,
     side_file: Option<SideFile>,
+    max_code: usize,
 ) -> Result<Emitted> {
     let mut layers = Vec::with_capacity(qgraph.layers.len());
+    // The layers' code so far (weight statics aside), checked against `max_code` as it
+    // grows: each function is held as a syntax tree, about a hundred times its text, so a
+    // model of thousands of layers must stop before it takes gigabytes.
+    let mut code_bytes = 0usize;
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
         let buffer = |t: usize| (qgraph.tensors[t].len(), qgraph.tensors[t].dtype);
@@ -65,6 +70,19 @@ pub fn emit(
         let mut function =
             kernel::render(templates.tera(), template, out.context(), &layer.node.name)?;
         simplify::simplify(&mut function);
+        code_bytes = code_bytes.saturating_add(
+            quote::ToTokens::to_token_stream(&function)
+                .to_string()
+                .len(),
+        );
+        if code_bytes > max_code {
+            return Err(crate::Error::node(
+                &layer.node,
+                format!(
+                    "with this layer the layer functions take {code_bytes} bytes of code, over the limit of {max_code}; raise it with --max-code if that is intended"
+                ),
+            ));
+        }
         let doc = module::layer_doc(qgraph, layer, index, &out.description, in_place);
         function.attrs.splice(0..0, doc);
         layers.push(RenderedLayer {

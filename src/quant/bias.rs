@@ -66,7 +66,9 @@ impl Bias {
                 // e_b >= exponent (the ESP-PPQ case), otherwise rounded like a float bias.
                 let scaled = v * 2f64.powi(shift - exponent);
                 let rounded = rounding.round(scaled);
-                if rounded.abs() > i32::MAX as f64 {
+                if !rounded.is_finite() {
+                    Err(Error::node(node, format!("bias value {v} is not a finite number")))
+                } else if rounded.abs() > i32::MAX as f64 {
                     Err(Error::node(
                         node,
                         format!(
