@@ -82,10 +82,7 @@ const CASES: &[(&str, &[&str])] = &[
         "hostile_depth_to_space_i64_max",
         &["node 'd2s' (DepthToSpace)", "blocksize 9223372036854775807"],
     ),
-    (
-        "hostile_pad_100000",
-        &["node 'pad' (Pad)", "over the RAM budget"],
-    ),
+    ("hostile_pad_100000", &["node 'pad' (Pad)", "too large"]),
     ("hostile_pad_2_62", &["node 'pad' (Pad)", "too large"]),
     ("hostile_pad_i64_max", &["node 'pad' (Pad)", "too large"]),
     (
@@ -110,7 +107,7 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     (
         "hostile_conv_1000x1000",
-        &["node 'conv' (Conv)", "over the RAM budget"],
+        &["tensor 'x'", "over the RAM budget"],
     ),
     (
         "hostile_conv_wide_131072",
@@ -174,18 +171,25 @@ fn generate(name: &str, options: &Options) -> Result<String, onnx2esp::Error> {
 
 #[test]
 fn every_corpus_file_gets_a_clear_error() {
+    let mut wrong = Vec::new();
     for (name, fragments) in CASES {
         let message = match generate(name, &Options::default()) {
-            Ok(_) => panic!("{name}.onnx generated code; it must be rejected"),
+            Ok(_) => {
+                wrong.push(format!("{name}.onnx generated code; it must be rejected"));
+                continue;
+            }
             Err(e) => e.to_string(),
         };
         for fragment in *fragments {
-            assert!(
-                message.contains(fragment),
-                "{name}.onnx: the error should mention {fragment:?}:\n{message}"
-            );
+            if !message.contains(fragment) {
+                let shown: String = message.chars().take(300).collect();
+                wrong.push(format!(
+                    "{name}.onnx: the error should mention {fragment:?}:\n{shown}"
+                ));
+            }
         }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]

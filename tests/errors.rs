@@ -222,7 +222,15 @@ fn an_overflowing_accumulator_names_the_node_the_bound_and_the_limit() {
         &[1, 1, 4096, 4096],
         &[1, 1, 1, 1],
     );
-    let err = generate_from_bytes(&bytes, "m.onnx")
+    // A 16 MiB input: over the default RAM budget, which would refuse it first.
+    let options = onnx2esp::Options {
+        budget: onnx2esp::Budget {
+            max_ram: 1 << 25,
+            max_flash: usize::MAX,
+        },
+        ..Default::default()
+    };
+    let err = onnx2esp::generate_with(&bytes, "m.onnx", &options)
         .unwrap_err()
         .to_string();
     assert!(
@@ -677,16 +685,35 @@ fn corpus_model(name: &str) -> Vec<u8> {
 
 #[test]
 fn an_output_over_the_ram_budget_names_the_node_and_the_flag() {
-    let message = generate_from_bytes(&corpus_model("hostile_pad_100000"), "pad.onnx")
+    let conv = corpus_model("hostile_conv_1000x1000");
+    let message = generate_from_bytes(&conv, "conv.onnx")
         .unwrap_err()
         .to_string();
-    assert!(message.contains("node 'pad' (Pad)"), "{message}");
+    assert!(message.contains("tensor 'x': the graph input"), "{message}");
     assert!(
         message.contains("over the RAM budget of 327680"),
         "{message}"
     );
     assert!(message.contains("--max-ram"), "{message}");
-    // A larger budget moves the refusal to the element limit, still before anything is built.
+    // An intermediate output over the budget names its node.
+    let digits = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/models/digits.onnx"
+    ))
+    .unwrap();
+    let tight = onnx2esp::Options {
+        budget: onnx2esp::Budget {
+            max_ram: 200,
+            max_flash: usize::MAX,
+        },
+        ..Default::default()
+    };
+    let message = onnx2esp::generate_with(&digits, "digits.onnx", &tight)
+        .unwrap_err()
+        .to_string();
+    assert!(message.starts_with("node '"), "{message}");
+    assert!(message.contains("over the RAM budget of 200"), "{message}");
+    // Beyond any budget, the element limit still refuses before anything is built.
     let options = onnx2esp::Options {
         budget: onnx2esp::Budget {
             max_ram: usize::MAX,
@@ -694,10 +721,10 @@ fn an_output_over_the_ram_budget_names_the_node_and_the_flag() {
         },
         ..Default::default()
     };
-    let message =
-        onnx2esp::generate_with(&corpus_model("hostile_pad_100000"), "pad.onnx", &options)
-            .unwrap_err()
-            .to_string();
+    let pad = corpus_model("hostile_pad_100000");
+    let message = onnx2esp::generate_with(&pad, "pad.onnx", &options)
+        .unwrap_err()
+        .to_string();
     assert!(message.contains("node 'pad' (Pad)"), "{message}");
     assert!(message.contains("more than 16777216 elements"), "{message}");
 }
