@@ -16,6 +16,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("{file}: not a valid ONNX protobuf: {message}")]
     Decode { file: String, message: String },
 
@@ -129,6 +136,28 @@ impl std::fmt::Debug for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Text from a model made safe to print on a terminal: control characters (escape sequences
+/// included) and the invisible characters that reorder or hide text (bidi overrides and
+/// isolates, zero-width characters) become `\u{..}` escapes; newlines and tabs stay.
+pub fn terminal_safe(text: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control() && c != '\n' && c != '\t'
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+    };
+    if !text.chars().any(hidden) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +171,14 @@ mod tests {
         };
         assert_eq!(format!("{error:?}"), error.to_string());
         assert!(format!("{error:?}").starts_with("cannot read models/missing.onnx: "));
+    }
+
+    #[test]
+    fn terminal_safe_escapes_controls_and_bidi_and_keeps_the_rest() {
+        let text = "node '\u{1b}[2J\u{202e}txt' é\n\tok";
+        assert_eq!(
+            super::terminal_safe(text),
+            "node '\\u{1b}[2J\\u{202e}txt' é\n\tok"
+        );
     }
 }

@@ -17,12 +17,14 @@ pub mod inspect;
 pub mod ir;
 pub mod onnx;
 pub mod ops;
+pub mod output;
 pub mod plan;
 pub mod quant;
 mod regenerate;
 
 pub use emit::DEFAULT_WEIGHTS_FILE_THRESHOLD;
 pub use error::{Error, Result};
+pub use output::Written;
 pub use quant::scales::{rewrite_scales, ScalePolicy, ScaleReport, SnapRule};
 pub use quant::Rounding;
 
@@ -59,7 +61,15 @@ pub struct Options {
     /// those that return the module alone as a `String` inline everything, so that the
     /// module is complete.
     pub weights_file_threshold: Option<usize>,
+    /// The most bytes of Rust source the layer functions may have, weight statics aside
+    /// ([`DEFAULT_MAX_CODE`]): checked as each layer is rendered, so that a model of thousands
+    /// of layers is refused before it takes gigabytes to generate (each function is held as a
+    /// syntax tree, about a hundred times its text, until the module is assembled).
+    pub max_code: usize,
 }
+
+/// The default limit on the layer functions' source: 4 MiB, nine times MobileNetV2's.
+pub const DEFAULT_MAX_CODE: usize = 4 << 20;
 
 impl Default for Options {
     fn default() -> Self {
@@ -72,6 +82,7 @@ impl Default for Options {
             arena_link_section: None,
             weights_file_threshold: Some(DEFAULT_WEIGHTS_FILE_THRESHOLD),
             unroll: None,
+            max_code: DEFAULT_MAX_CODE,
         }
     }
 }
@@ -281,7 +292,7 @@ fn generate_placed(
     let templates = emit::Templates::new(options.templates.as_deref(), options.rounding)?;
     let graph = onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
     let (graph, scales) = rewrite_scales(&graph, options.scales)?;
-    let qgraph = quant::lower(&graph, &templates, options.rounding)?;
+    let qgraph = quant::lower_within(&graph, &templates, options.rounding, options.budget)?;
     let plan = plan::Plan::new(&qgraph, &templates);
     let emitted = emit::emit(
         &graph,
@@ -293,6 +304,7 @@ fn generate_placed(
             unroll: options.unroll.unwrap_or(DEFAULT_UNROLL),
             side_file,
             regenerate,
+            max_code: options.max_code,
         },
     )?;
     let warnings = options.budget.check(&emitted, file_name)?;
@@ -313,6 +325,7 @@ pub struct Builder {
     output: Option<PathBuf>,
     rerun_if_changed: bool,
     options: Options,
+    write_file: output::WriteFile,
 }
 
 impl Builder {
@@ -323,7 +336,16 @@ impl Builder {
             output: None,
             rerun_if_changed: true,
             options: Options::default(),
+            write_file: |path, content| std::fs::write(path, content),
         }
+    }
+
+    /// How [`Builder::generate`] writes file contents (default: `std::fs::write`). Tests
+    /// pass a function that fails, as a full disk would, to check that a failed generation
+    /// leaves the previous module and weights file as they were.
+    pub fn file_writer(mut self, write: output::WriteFile) -> Builder {
+        self.write_file = write;
+        self
     }
 
     /// Replaces all settings at once (the CLI builds them from its flags).
@@ -389,6 +411,12 @@ impl Builder {
     /// The unroll budget (see [`Options::unroll`]; default [`DEFAULT_UNROLL`]).
     pub fn unroll(mut self, budget: usize) -> Builder {
         self.options.unroll = Some(budget);
+        self
+    }
+
+    /// The most bytes of source the module may have (see [`Options::max_code`]).
+    pub fn max_code(mut self, bytes: usize) -> Builder {
+        self.options.max_code = bytes;
         self
     }
 
@@ -478,13 +506,25 @@ impl Builder {
     /// `<stem>.weights.bin` in the same directory (each only when its content changes, so
     /// that cargo does not rebuild needlessly). A weights file left from an earlier
     /// generation that the module no longer reads is removed. Returns the module's path.
+    ///
+    /// Both files are written all or nothing: on any failure the previous pair is left as it
+    /// was. An output path that exists and is not a regular file, or that is the model, is
+    /// refused.
     pub fn generate(&self) -> Result<PathBuf> {
+        self.generate_written().map(|w| w.module)
+    }
+
+    /// [`Builder::generate`], saying which files the module consists of.
+    pub fn generate_written(&self) -> Result<Written> {
         if self.rerun_if_changed {
             println!("cargo:rerun-if-changed={}", self.model.display());
             if let Some(dir) = &self.options.templates {
                 println!("cargo:rerun-if-changed={}", dir.display());
             }
         }
+        let (path, weights_path) = (self.output_path()?, self.weights_file_path()?);
+        output::check_target(&path, &self.model)?;
+        output::check_target(&weights_path, &self.model)?;
         let (path, generated, weights_path) = self.generate_files()?;
         for warning in &generated.warnings {
             // Build scripts show cargo:warning lines; elsewhere stderr is the place.
@@ -494,19 +534,24 @@ impl Builder {
                 eprintln!("warning: {warning}");
             }
         }
-        // The weights first: the module never names a file that is not there yet.
-        match &generated.weights_file {
-            Some(file) => write_if_changed(&weights_path, &file.bytes)?,
-            None if is_weights_file(&weights_path) => {
-                std::fs::remove_file(&weights_path).map_err(|source| Error::Io {
-                    path: weights_path.clone(),
-                    source,
-                })?
-            }
-            None => {}
-        }
-        write_if_changed(&path, generated.code.as_bytes())?;
-        Ok(path)
+        let plan = match &generated.weights_file {
+            Some(file) => output::WeightsPlan::Write(&file.bytes),
+            None if is_weights_file(&weights_path) => output::WeightsPlan::Remove,
+            None => output::WeightsPlan::Keep,
+        };
+        let removed = matches!(plan, output::WeightsPlan::Remove).then(|| weights_path.clone());
+        output::write_pair(
+            self.write_file,
+            &path,
+            generated.code.as_bytes(),
+            &weights_path,
+            plan,
+        )?;
+        Ok(Written {
+            module: path,
+            weights: generated.weights_file.is_some().then_some(weights_path),
+            removed,
+        })
     }
 
     /// Compares what [`Builder::generate`] would write with the files on disk, writing
@@ -588,39 +633,23 @@ fn is_weights_file(path: &Path) -> bool {
 }
 
 /// A model file's bytes and its file name (the name messages and headers use).
+/// At most [`onnx::limits::MAX_MODEL_BYTES`] are read (a device like `/dev/zero` never ends).
 pub fn read_model(path: &Path) -> Result<(Vec<u8>, String)> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    use std::io::Read;
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(onnx::limits::MAX_MODEL_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(io)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model.onnx".into());
     Ok((bytes, file_name))
-}
-
-/// Writes `content` to `path` unless the file already holds exactly that.
-fn write_if_changed(path: &Path, content: &[u8]) -> Result<()> {
-    if std::fs::read(path).ok().as_deref() == Some(content) {
-        return Ok(());
-    }
-    write_atomically(path, content)
-}
-
-/// Writes through a temporary file in the same directory and renames it over `path`, so that
-/// a reader (or a build interrupted half-way) never sees a partial file.
-fn write_atomically(path: &Path, content: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, content).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        io(e)
-    })
 }

@@ -64,6 +64,10 @@ enum Command {
         /// generated function NODE) as JSON: every variable its template can use.
         #[arg(long, value_name = "NODE", conflicts_with_all = ["output", "check"])]
         dump_context: Option<String>,
+        /// Bytes of Rust source the layer functions may have, weights aside (default: 4 MiB);
+        /// a model that would generate more is refused as soon as that is known.
+        #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::DEFAULT_MAX_CODE)]
+        max_code: usize,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -202,7 +206,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            report_error(&e);
             ExitCode::from(2)
         }
     }
@@ -222,12 +226,14 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             weights_file_threshold,
             inline_weights,
             dump_context,
+            max_code,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .options(model_args.options("generate"))
                 .rerun_if_changed(false)
                 .budget(onnx2esp::Budget { max_ram, max_flash })
-                .unroll(unroll as usize);
+                .unroll(unroll as usize)
+                .max_code(max_code);
             if let Some(section) = &arena_section {
                 builder = builder.arena_link_section(section);
             }
@@ -256,7 +262,7 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             }
             match (output, check) {
                 // stdout carries one file: the module with every weight inline.
-                (None, _) => print!("{}", builder.generate_string()?),
+                (None, _) => print_out(&builder.generate_string()?)?,
                 (Some(path), true) => {
                     let stale = builder.output(&path).check()?;
                     for file in &stale {
@@ -267,15 +273,7 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
                     }
                     eprintln!("{} is up to date", path.display());
                 }
-                (Some(path), false) => {
-                    let builder = builder.output(&path);
-                    let written = builder.generate()?;
-                    eprintln!("wrote {}", written.display());
-                    let weights = builder.weights_file_path()?;
-                    if weights.exists() {
-                        eprintln!("wrote {}", weights.display());
-                    }
-                }
+                (Some(path), false) => report_written(&builder.output(&path).generate_written()?),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -298,8 +296,8 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             let (bytes, file_name) = onnx2esp::read_model(&model)?;
             let report = onnx2esp::inspect::inspect(&bytes, &file_name, &options, &inputs)?;
             match format {
-                Format::Table => print!("{}", report.to_table()),
-                Format::Json => println!("{}", report.to_json()),
+                Format::Table => print_out(&report.to_table())?,
+                Format::Json => print_out(&format!("{}\n", report.to_json()))?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -320,9 +318,9 @@ fn rewrite(
     let (bytes, file_name) = onnx2esp::read_model(model)?;
     let (rewritten, scales) =
         onnx2esp::rewrite_model(&bytes, &file_name, &model_args.options("rewrite"))?;
-    std::fs::write(output, rewritten).map_err(|e| onnx2esp::Error::Io {
+    std::fs::write(output, rewritten).map_err(|source| onnx2esp::Error::Write {
         path: output.to_path_buf(),
-        source: e,
+        source,
     })?;
     for tensor in scales.changed() {
         let saturated = tensor
@@ -345,6 +343,41 @@ fn rewrite(
 fn dump_template_context(builder: &onnx2esp::Builder, node: &str) -> onnx2esp::Result<ExitCode> {
     println!("{}", builder.template_context(node)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// An error on stderr, with whatever the model put in names made safe for the terminal.
+fn report_error(error: &onnx2esp::Error) {
+    eprintln!(
+        "error: {}",
+        onnx2esp::error::terminal_safe(&error.to_string())
+    );
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends the output quietly, as the reader asked.
+fn print_out(text: &str) -> onnx2esp::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result.map_err(|source| onnx2esp::Error::Write {
+            path: "stdout".into(),
+            source,
+        }),
+    }
+}
+
+/// The files a generation consists of: the module, and its weights file when it has one.
+fn report_written(written: &onnx2esp::Written) {
+    eprintln!("wrote {}", written.module.display());
+    if let Some(weights) = &written.weights {
+        eprintln!("wrote {}", weights.display());
+    }
+    if let Some(removed) = &written.removed {
+        eprintln!(
+            "removed {}, which the module no longer reads",
+            removed.display()
+        );
+    }
 }
 
 /// `NAME=1,3,32,32` → (NAME, [1, 3, 32, 32]).

@@ -4,7 +4,7 @@
 //! directory or on how a path was spelled.
 
 use crate::{
-    Budget, Options, Rounding, ScalePolicy, SnapRule, DEFAULT_UNROLL,
+    Budget, Options, Rounding, ScalePolicy, SnapRule, DEFAULT_MAX_CODE, DEFAULT_UNROLL,
     DEFAULT_WEIGHTS_FILE_THRESHOLD,
 };
 use std::path::{Component, Path, PathBuf};
@@ -32,6 +32,7 @@ pub(crate) fn command(options: &Options, model: &Path, destination: Destination)
         arena_link_section,
         unroll,
         weights_file_threshold,
+        max_code,
     } = options;
     let to_file = !matches!(destination, Destination::Stdout);
     let (base, output) = match destination {
@@ -83,6 +84,9 @@ pub(crate) fn command(options: &Options, model: &Path, destination: Destination)
     }
     if max_flash != Budget::ESP32_S3.max_flash {
         words.push(format!("--max-flash {max_flash}"));
+    }
+    if *max_code != DEFAULT_MAX_CODE {
+        words.push(format!("--max-code {max_code}"));
     }
     if let Some(section) = arena_link_section {
         words.push(format!("--arena-section {}", quote(section)));

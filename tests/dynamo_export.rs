@@ -11,8 +11,8 @@ use onnx2esp::generate_from_bytes;
 /// `x [1,2] -> Q -> DQ -> MatMul(W [2,2] per channel) -> Q -> DQ -> y`, where `weight` are the
 /// nodes and initializers that produce the int8 weight `wq`.
 fn matmul_model(
-    weight: Vec<tract_onnx::pb::NodeProto>,
-    weight_init: Vec<tract_onnx::pb::TensorProto>,
+    weight: Vec<onnx2esp::onnx::proto::NodeProto>,
+    weight_init: Vec<onnx2esp::onnx::proto::TensorProto>,
 ) -> Vec<u8> {
     let mut dq_w = node("DequantizeLinear", "dq_w", &["wq", "sw", "zw"], &["wd"]);
     dq_w.attribute.push(int_attr("axis", 1));

@@ -222,7 +222,15 @@ fn an_overflowing_accumulator_names_the_node_the_bound_and_the_limit() {
         &[1, 1, 4096, 4096],
         &[1, 1, 1, 1],
     );
-    let err = generate_from_bytes(&bytes, "m.onnx")
+    // A 16 MiB input: over the default RAM budget, which would refuse it first.
+    let options = onnx2esp::Options {
+        budget: onnx2esp::Budget {
+            max_ram: 1 << 25,
+            max_flash: usize::MAX,
+        },
+        ..Default::default()
+    };
+    let err = onnx2esp::generate_with(&bytes, "m.onnx", &options)
         .unwrap_err()
         .to_string();
     assert!(
@@ -669,8 +677,8 @@ fn an_unsupported_lp_normalization_names_the_node_and_the_reason() {
 
 /// `x [1,2,2] → op → Q → DQ → Gemm → Q → DQ → y`, the op on the float input given by `first`.
 fn model_with_float_input_op(
-    first: tract_onnx::pb::NodeProto,
-    extra: Vec<tract_onnx::pb::TensorProto>,
+    first: onnx2esp::onnx::proto::NodeProto,
+    extra: Vec<onnx2esp::onnx::proto::TensorProto>,
 ) -> Vec<u8> {
     let gemm = {
         let mut n = node("Gemm", "fc", &["xd", "wd"], &["acc"]);
@@ -720,4 +728,78 @@ fn a_float_input_flatten_moves_inside_and_other_float_ops_are_refused() {
     .to_string();
     assert!(err.contains("node 'normalize' (Mul)"), "{err}");
     assert!(err.contains("before `predict`"), "{err}");
+}
+
+fn corpus_model(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/corpus/{name}.onnx",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn an_output_over_the_ram_budget_names_the_node_and_the_flag() {
+    let conv = corpus_model("hostile_conv_1000x1000");
+    let message = generate_from_bytes(&conv, "conv.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("tensor 'x': the graph input"), "{message}");
+    assert!(
+        message.contains("over the RAM budget of 327680"),
+        "{message}"
+    );
+    assert!(message.contains("--max-ram"), "{message}");
+    // An intermediate output over the budget names its node.
+    let digits = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/models/digits.onnx"
+    ))
+    .unwrap();
+    let tight = onnx2esp::Options {
+        budget: onnx2esp::Budget {
+            max_ram: 200,
+            max_flash: usize::MAX,
+        },
+        ..Default::default()
+    };
+    let message = onnx2esp::generate_with(&digits, "digits.onnx", &tight)
+        .unwrap_err()
+        .to_string();
+    assert!(message.starts_with("node '"), "{message}");
+    assert!(message.contains("over the RAM budget of 200"), "{message}");
+    // Beyond any budget, the element limit still refuses before anything is built.
+    let options = onnx2esp::Options {
+        budget: onnx2esp::Budget {
+            max_ram: usize::MAX,
+            max_flash: usize::MAX,
+        },
+        ..Default::default()
+    };
+    let pad = corpus_model("hostile_pad_100000");
+    let message = onnx2esp::generate_with(&pad, "pad.onnx", &options)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("node 'pad' (Pad)"), "{message}");
+    assert!(message.contains("more than 16777216 elements"), "{message}");
+}
+
+#[test]
+fn a_module_over_max_code_is_refused_with_the_flag() {
+    let model = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/models/digits.onnx"
+    ))
+    .unwrap();
+    let options = onnx2esp::Options {
+        max_code: 2000,
+        ..Default::default()
+    };
+    let message = onnx2esp::generate_with(&model, "digits.onnx", &options)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("over the limit of 2000"), "{message}");
+    assert!(message.starts_with("node '"), "{message}");
+    assert!(message.contains("--max-code"), "{message}");
+    assert!(onnx2esp::generate_with(&model, "digits.onnx", &Default::default()).is_ok());
 }

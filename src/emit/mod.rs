@@ -51,6 +51,8 @@ pub struct EmitSettings<'a> {
     pub side_file: Option<SideFile<'a>>,
     /// The command line that regenerates the module, for its header.
     pub regenerate: &'a str,
+    /// The most bytes of layer code the module may take (`--max-code`).
+    pub max_code: usize,
 }
 
 /// Renders the whole module as formatted Rust source.
@@ -66,8 +68,13 @@ pub fn emit(
         unroll,
         side_file,
         regenerate,
+        max_code,
     } = settings;
     let mut layers = Vec::with_capacity(qgraph.layers.len());
+    // The layers' code so far (weight statics aside), checked against `max_code` as it
+    // grows: each function is held as a syntax tree, about a hundred times its text, so a
+    // model of thousands of layers must stop before it takes gigabytes.
+    let mut code_bytes = 0usize;
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let (fn_name, out) = layer_emit(qgraph, plan, index, unroll)?;
         let in_place = plan.in_place[index];
@@ -77,6 +84,19 @@ pub fn emit(
             .unwrap_or(layer.kernel.template());
         let mut function = templates.render(template, out.context(), &layer.node.name)?;
         simplify::simplify(&mut function);
+        code_bytes = code_bytes.saturating_add(
+            quote::ToTokens::to_token_stream(&function)
+                .to_string()
+                .len(),
+        );
+        if code_bytes > max_code {
+            return Err(crate::Error::node(
+                &layer.node,
+                format!(
+                    "with this layer the layer functions take {code_bytes} bytes of code, over the limit of {max_code}; raise it with --max-code if that is intended"
+                ),
+            ));
+        }
         let doc = module::layer_doc(qgraph, layer, index, &out.description, in_place);
         function.attrs.splice(0..0, doc);
         layers.push(RenderedLayer {

@@ -101,7 +101,8 @@ pub fn inspect(
     let templates = crate::emit::Templates::new(options.templates.as_deref(), options.rounding)?;
     let graph = crate::onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
     let (rewritten, mut tensors) = crate::rewrite_scales(&graph, options.scales)?;
-    let qgraph = crate::quant::lower(&rewritten, &templates, options.rounding)?;
+    let qgraph =
+        crate::quant::lower_within(&rewritten, &templates, options.rounding, options.budget)?;
     let plan = crate::plan::Plan::new(&qgraph, &templates);
     // Activation shapes the model does not declare are known once the graph is lowered.
     for report in tensors.tensors.iter_mut().filter(|t| t.shape.is_none()) {
@@ -151,19 +152,29 @@ pub fn inspect(
     })?;
     let input = &qgraph.tensors[qgraph.inputs[0].tensor];
     let (description, samples) = input_samples(inputs, &shape, input.exponent, input.dtype)?;
-    let references = FloatReference::new(bytes, &shape, "original model").and_then(|original| {
+    // Every tensor tract will hold passed the lowering's size checks (the RAM budget), so
+    // tract runs within bounds; whatever else goes wrong inside it (a panic) is caught and
+    // reported as "not measured".
+    let compare = || -> Result<Comparison> {
+        if shape.len() > MAX_REFERENCE_RANK {
+            return Err(Error::Model(format!(
+                "the input has {} axes; the float reference runs inputs of at most {MAX_REFERENCE_RANK}",
+                shape.len()
+            )));
+        }
+        let original = FloatReference::new(bytes, &shape, "original model")?;
         let rewritten = FloatReference::new(&rewritten.to_onnx_bytes(), &shape, "rewritten model")?;
-        Ok((original, rewritten))
-    });
-    let (effect, not_measured) = match references {
-        Ok((original, rewritten)) => {
-            let mut comparison = Comparison::default();
-            for sample in samples.chunks_exact(shape.iter().product()) {
-                comparison.add(
-                    &original.run(sample, &shape)?,
-                    &rewritten.run(sample, &shape)?,
-                );
-            }
+        let mut comparison = Comparison::default();
+        for sample in samples.chunks_exact(shape.iter().product()) {
+            comparison.add(
+                &original.run(sample, &shape)?,
+                &rewritten.run(sample, &shape)?,
+            );
+        }
+        Ok(comparison)
+    };
+    let (effect, not_measured) = match guarded(compare) {
+        Ok(comparison) => {
             let effect = Effect {
                 inputs: description,
                 samples: comparison.samples,
@@ -192,6 +203,27 @@ pub fn inspect(
     })
 }
 
+/// The float reference (tract) runs inputs of at most this rank; past it tract's shape
+/// analysis takes unbounded time.
+const MAX_REFERENCE_RANK: usize = 8;
+
+/// The most input values `inspect` draws or reads (64 MiB of f32).
+const MAX_SAMPLE_VALUES: usize = 1 << 24;
+
+/// Runs the float reference, turning a panic inside tract into an error.
+fn guarded<T>(run: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Err(Error::Model(format!(
+            "the float reference failed: {message}"
+        )))
+    })
+}
+
 /// The inputs as one flat array of whole samples, with a description for the report.
 fn input_samples(
     inputs: &Inputs,
@@ -201,6 +233,13 @@ fn input_samples(
 ) -> Result<(String, Vec<f32>)> {
     let sample_len: usize = shape.iter().product();
     match inputs {
+        Inputs::Random { count, .. }
+            if count.checked_mul(sample_len).is_none_or(|n| n > MAX_SAMPLE_VALUES) =>
+        {
+            Err(Error::Model(format!(
+                "{count} inputs of {sample_len} values are more than inspect draws ({MAX_SAMPLE_VALUES} values)"
+            )))
+        }
         Inputs::Random { count, seed } => {
             // Uniform over what the input quantizer represents, [min, max] * 2^e of its
             // integer type, so that every input code is exercised.

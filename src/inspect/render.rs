@@ -10,7 +10,12 @@ impl Inspection {
 
     pub fn to_table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "Model: {} (scales: {})", self.model, self.scales);
+        let _ = writeln!(
+            out,
+            "Model: {} (scales: {})",
+            cell(&self.model),
+            self.scales
+        );
         let _ = writeln!(out, "\nQuantized tensors:");
         let tensor_rows: Vec<Vec<String>> = self
             .tensors
@@ -93,14 +98,16 @@ impl Inspection {
             let _ = writeln!(
                 out,
                 "\nEnd to end: not measured ({})",
-                self.not_measured.as_deref().unwrap_or("no reference")
+                crate::error::terminal_safe(self.not_measured.as_deref().unwrap_or("no reference"))
             );
             return out;
         };
         let _ = writeln!(
             out,
             "\nEnd to end, original vs rewritten model on {} ({} samples, output '{}'):",
-            e.inputs, e.samples, e.output
+            crate::error::terminal_safe(&e.inputs),
+            e.samples,
+            cell(&e.output)
         );
         let _ = writeln!(
             out,
@@ -133,25 +140,47 @@ fn list<T>(values: &[T], show: impl Fn(&T) -> String) -> String {
     text.join(",")
 }
 
+/// The widest a cell gets; longer text (a hostile 70,000-character name) is cut, saying so.
+const MAX_CELL: usize = 120;
+
+/// A cell as printed: made terminal-safe, and cut at [`MAX_CELL`] characters.
+fn cell(text: &str) -> String {
+    let safe = crate::error::terminal_safe(text);
+    let count = safe.chars().count();
+    if count <= MAX_CELL {
+        return safe;
+    }
+    let kept: String = safe.chars().take(MAX_CELL - 30).collect();
+    format!("{kept}... ({count} characters)")
+}
+
 /// Left-aligned columns separated by two spaces, under a header and a rule.
 pub(super) fn table(titles: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| cell(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = titles.iter().map(|t| t.len()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
+    // Padding by hand: format's width argument is limited to u16.
     let line = |cells: &mut dyn Iterator<Item = String>| {
         let padded: Vec<String> = cells
             .zip(&widths)
-            .map(|(c, &w)| format!("{c:<w$}"))
+            .map(|(c, &w)| {
+                let pad = w.saturating_sub(c.chars().count());
+                c + &" ".repeat(pad)
+            })
             .collect();
         format!("  {}\n", padded.join("  ").trim_end())
     };
     let mut out = line(&mut titles.iter().map(|t| t.to_string()));
     out += &line(&mut widths.iter().map(|&w| "-".repeat(w)));
     for row in rows {
-        out += &line(&mut row.iter().cloned());
+        out += &line(&mut row.into_iter());
     }
     out
 }

@@ -39,6 +39,7 @@ fn fold_node(graph: &Graph, node: &Node) -> Result<Option<Constant>> {
         "Identity" => constant(0).cloned(),
         "QuantizeLinear" => match (constant(0), constant(1)) {
             (Some(x), Some(scale)) if x.dtype.is_float() => {
+                check_parameters(node, scale, constant(2), None)?;
                 Some(quantize_linear(node, x, scale, constant(2))?)
             }
             _ => None,
@@ -121,6 +122,109 @@ fn constant_attribute(node: &Node) -> Result<Constant> {
             ))
         }
     })
+}
+
+/// Every QuantizeLinear and DequantizeLinear with constant parameters: a scale with values, a
+/// zero point with one per scale and of the quantized type. Later passes index by channel and
+/// trust these.
+pub fn check_quantization_parameters(graph: &Graph) -> Result<()> {
+    let quantized_by: std::collections::BTreeMap<&str, &Node> = graph
+        .nodes
+        .iter()
+        .filter(|n| n.op_type == "QuantizeLinear")
+        .flat_map(|n| n.outputs.iter().map(move |o| (o.as_str(), n)))
+        .collect();
+    for node in &graph.nodes {
+        let dequantize = match node.op_type.as_str() {
+            "QuantizeLinear" => false,
+            "DequantizeLinear" => true,
+            _ => continue,
+        };
+        if !node.domain.is_empty() && node.domain != "ai.onnx" {
+            continue;
+        }
+        let constant = |i: usize| {
+            node.inputs
+                .get(i)
+                .filter(|n| !n.is_empty())
+                .and_then(|n| graph.constants.get(n))
+        };
+        let Some(scale) = constant(1) else { continue };
+        // The integer type a DequantizeLinear reads: its constant input's, or what the
+        // QuantizeLinear producing it writes.
+        let input_type = if dequantize {
+            match constant(0) {
+                Some(x) => Some(x.dtype),
+                None => node
+                    .inputs
+                    .first()
+                    .and_then(|x| quantized_by.get(x.as_str()))
+                    .map(|p| {
+                        let zp = p.inputs.get(2).and_then(|z| graph.constants.get(z));
+                        quantized_dtype(p, zp)
+                    })
+                    .transpose()?,
+            }
+        } else {
+            None
+        };
+        check_parameters(node, scale, constant(2), input_type)?;
+    }
+    Ok(())
+}
+
+/// The checks of [`check_quantization_parameters`] for one node; `input_type` is the integer
+/// type a DequantizeLinear reads, when known.
+fn check_parameters(
+    node: &Node,
+    scale: &Constant,
+    zero_point: Option<&Constant>,
+    input_type: Option<DType>,
+) -> Result<()> {
+    if scale.is_empty() {
+        return Err(Error::node(
+            node,
+            format!("the scale is empty (shape {:?})", scale.dims),
+        ));
+    }
+    if scale.values.iter().any(|s| !s.is_finite()) {
+        return Err(Error::node(node, "the scale is not finite"));
+    }
+    let Some(zp) = zero_point else { return Ok(()) };
+    if zp.len() != scale.len() {
+        return Err(Error::node(
+            node,
+            format!(
+                "the zero point has {} values for {} scales",
+                zp.len(),
+                scale.len()
+            ),
+        ));
+    }
+    if zp.dtype.is_float() {
+        return Err(Error::node(
+            node,
+            format!("the zero point is {:?}, not an integer type", zp.dtype),
+        ));
+    }
+    let expected = if node.op_type == "QuantizeLinear" {
+        match node.attr_int("output_dtype", 0)? {
+            0 => None,
+            code => Some(DType::from_onnx(code as i32).map_err(|m| Error::node(node, m))?),
+        }
+    } else {
+        input_type
+    };
+    if let Some(expected) = expected.filter(|&t| t != zp.dtype) {
+        return Err(Error::node(
+            node,
+            format!(
+                "the zero point is {:?}, the quantized tensor {expected:?}",
+                zp.dtype
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The element type a QuantizeLinear node produces (opset 21 `output_dtype`, else the zero

@@ -7,6 +7,7 @@
 mod attrs;
 mod edges;
 mod fold;
+pub mod limits;
 pub mod proto;
 mod qoperator;
 mod tensor;
@@ -14,7 +15,7 @@ mod write;
 
 pub use attrs::Attribute;
 pub use fold::{axis_index, normalize_axis, quantized_dtype};
-pub use tensor::{element_count, Constant, DType, MAX_ELEMENTS};
+pub use tensor::{element_count, Constant, DType, MAX_CONSTANT_ELEMENTS, MAX_ELEMENTS};
 
 use crate::error::{Error, Result};
 use prost::Message;
@@ -76,6 +77,7 @@ impl Graph {
                 message: "the file is empty".into(),
             });
         }
+        limits::check_model_bytes(bytes, file_name)?;
         let model = pb::ModelProto::decode(bytes).map_err(|e| Error::Decode {
             file: file_name.to_string(),
             message: e.to_string(),
@@ -98,8 +100,26 @@ impl Graph {
             .ok_or_else(|| Error::Model(format!("{file_name}: the model has no graph")))?;
 
         let mut constants = BTreeMap::new();
+        let mut constant_elements = 0usize;
         for init in &graph.initializer {
-            constants.insert(init.name.clone(), Constant::from_proto(init)?);
+            let constant = Constant::from_proto(init)?;
+            // Values are held as f64: eight bytes each, whatever the file stored.
+            constant_elements = constant_elements.saturating_add(constant.len());
+            if constant_elements > MAX_CONSTANT_ELEMENTS {
+                return Err(Error::tensor(
+                    &init.name,
+                    format!(
+                        "the initializers hold more than {} values in all, more than onnx2esp reads",
+                        MAX_CONSTANT_ELEMENTS
+                    ),
+                ));
+            }
+            if constants.insert(init.name.clone(), constant).is_some() {
+                return Err(Error::tensor(
+                    &init.name,
+                    "initializer is given more than once",
+                ));
+            }
         }
         let input_protos: Vec<&pb::ValueInfoProto> = graph
             .input
@@ -176,6 +196,7 @@ impl Graph {
         };
         graph.check_topological_order()?;
         fold::fold_constants(&mut graph)?;
+        fold::check_quantization_parameters(&graph)?;
         // After folding, so that QuantizeLinear of float weights are integer constants.
         qoperator::rewrite(&mut graph)?;
         // After the QOperator expansion, so that its QuantizeLinear/DequantizeLinear pairs

@@ -48,6 +48,16 @@ impl DType {
         })
     }
 
+    /// Bytes per element in `raw_data`.
+    pub fn bytes(self) -> usize {
+        match self {
+            DType::I8 | DType::U8 | DType::Bool => 1,
+            DType::I16 | DType::U16 => 2,
+            DType::F32 | DType::I32 => 4,
+            DType::F64 | DType::I64 => 8,
+        }
+    }
+
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F64)
     }
@@ -55,7 +65,10 @@ impl DType {
 
 /// No tensor on a microcontroller comes near this; larger shapes are rejected at load time,
 /// which also keeps every size computation far from overflow.
-pub const MAX_ELEMENTS: usize = 1 << 28;
+pub const MAX_ELEMENTS: usize = 1 << 24;
+
+/// The most values all initializers may hold together (held as f64: 256 MiB).
+pub const MAX_CONSTANT_ELEMENTS: usize = 1 << 25;
 
 /// The number of elements of a shape, if it is at most [`MAX_ELEMENTS`].
 pub fn element_count(dims: &[usize]) -> Option<usize> {
@@ -114,6 +127,13 @@ impl Constant {
             ))
         })?;
         let values = if !t.raw_data.is_empty() {
+            let size = dtype.bytes();
+            if t.raw_data.len() % size != 0 {
+                return Err(fail(format!(
+                    "raw_data has {} bytes, not a whole number of {dtype:?} elements ({size} bytes each)",
+                    t.raw_data.len()
+                )));
+            }
             decode_raw(dtype, &t.raw_data)
         } else {
             match dtype {

@@ -82,6 +82,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         let shape = vec![batch, out_channels, window.out_h, window.out_w];
         (window, shape)
     };
+    super::checked_len(lowering, node, &output_shape, 1)?;
     let pending = ConvPending {
         node: node.clone(),
         input,

@@ -115,12 +115,15 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     }
     let mut output = [0; 2];
     for axis in 0..2 {
-        let full = strides[axis] * (spatial[axis] - 1)
-            + output_padding[axis]
-            + (kernel[axis] - 1) * dilations[axis]
-            + 1;
+        let full = strides[axis]
+            .checked_mul(spatial[axis] - 1)
+            .and_then(|s| s.checked_add(output_padding[axis]))
+            .and_then(|s| s.checked_add((kernel[axis] - 1).checked_mul(dilations[axis])?))
+            .and_then(|s| s.checked_add(1));
+        let full = super::size::dim(node, "the output", full)?;
+        let pads = pads_begin[axis].checked_add(pads_end[axis]);
         output[axis] = full
-            .checked_sub(pads_begin[axis] + pads_end[axis])
+            .checked_sub(super::size::dim(node, "the pads", pads)?)
             .filter(|&o| o > 0)
             .ok_or_else(|| Error::node(node, "the pads remove the whole output"))?;
     }
@@ -138,6 +141,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     } else {
         vec![batch, out_channels, output[0], output[1]]
     };
+    super::checked_len(lowering, node, &output_shape, 1)?;
     let pending = ConvTransposePending {
         node: node.clone(),
         input,

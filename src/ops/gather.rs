@@ -67,8 +67,14 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                 .values
                 .iter()
                 .map(|&v| {
+                    if !v.is_finite() || v.fract() != 0.0 {
+                        return Err(Error::node(
+                            node,
+                            format!("index {v} is not an integer (NaN or fractional)"),
+                        ));
+                    }
                     let i = v as i64;
-                    let i = if i < 0 { i + dim } else { i };
+                    let i = if i < 0 { i.saturating_add(dim) } else { i };
                     usize::try_from(i)
                         .ok()
                         .filter(|&i| i < shape[axis])
@@ -103,10 +109,17 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                     format!("input shape {shape:?} is not NCHW"),
                 ));
             };
-            let b = usize::try_from(node.attr_int("blocksize", 0)?)
+            let blocksize = node.attr_int("blocksize", 0)?;
+            // The block must fit the axes it comes from or goes to: that bounds b² too.
+            let b = usize::try_from(blocksize)
                 .ok()
-                .filter(|&b| b >= 1)
-                .ok_or_else(|| Error::node(node, "blocksize must be at least 1"))?;
+                .filter(|&b| b >= 1 && b.checked_mul(b).is_some_and(|b2| b2 <= c.max(h * w)))
+                .ok_or_else(|| {
+                    Error::node(
+                        node,
+                        format!("blocksize {blocksize} must be at least 1 and its square at most {} (the input's channels or plane)", c.max(h * w)),
+                    )
+                })?;
             if node.op_type == "DepthToSpace" {
                 if c % (b * b) != 0 {
                     return Err(Error::node(
@@ -134,12 +147,16 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
                     };
                     Some(vec![o[0], channel, o[2] / b, o[3] / b])
                 };
+                let (out_h, out_w) = (
+                    super::size::dim(node, "the output height", h.checked_mul(b))?,
+                    super::size::dim(node, "the output width", w.checked_mul(b))?,
+                );
                 define_move(
                     lowering,
                     node,
                     0,
                     input,
-                    vec![n, depth, h * b, w * b],
+                    vec![n, depth, out_h, out_w],
                     &source,
                     None,
                 )
@@ -273,7 +290,8 @@ fn lower_split(
                 .collect()
         }
     };
-    if sizes.len() != outputs || sizes.iter().sum::<usize>() != shape[axis] || sizes.contains(&0) {
+    let total = sizes.iter().try_fold(0usize, |sum, &s| sum.checked_add(s));
+    if sizes.len() != outputs || total != Some(shape[axis]) || sizes.contains(&0) {
         return Err(Error::node(
             node,
             format!("split sizes {sizes:?} do not cut axis {axis} of size {} into {outputs} non-empty parts", shape[axis]),
@@ -338,14 +356,23 @@ fn lower_pad(lowering: &mut Lowering, node: &Node, input: TensorId, shape: &[usi
     let out_shape = shape
         .iter()
         .zip(begin.iter().zip(&end))
-        .map(|(&d, (&b, &e))| usize::try_from(d as i64 + b + e).ok().filter(|&n| n > 0))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| {
-            Error::node(
-                node,
-                format!("pads {pads:?} leave nothing of shape {shape:?}"),
-            )
-        })?;
+        .map(|(&d, (&b, &e))| {
+            let d = i64::try_from(d).unwrap_or(i64::MAX);
+            let sum = d.checked_add(b).and_then(|s| s.checked_add(e));
+            match sum {
+                None => Err(Error::node(
+                    node,
+                    format!("pads {pads:?} on shape {shape:?} are too large: the size overflows"),
+                )),
+                Some(n) if n <= 0 => Err(Error::node(
+                    node,
+                    format!("pads {pads:?} leave nothing of shape {shape:?}"),
+                )),
+                Some(n) => super::size::dim(node, "the padded shape", usize::try_from(n).ok()),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    super::checked_len(lowering, node, &out_shape, 1)?;
     let reflect_ok = shape
         .iter()
         .zip(begin.iter().zip(&end))
@@ -372,7 +399,7 @@ fn lower_pad(lowering: &mut Lowering, node: &Node, input: TensorId, shape: &[usi
             .zip(shape)
             .zip(&begin)
             .map(|((&o, &d), &b)| {
-                let (i, d) = (o as i64 - b, d as i64);
+                let (i, d) = ((o as i64).saturating_sub(b), d as i64);
                 match mode.as_str() {
                     "edge" => Some(i.clamp(0, d - 1) as usize),
                     "reflect" => Some(if i < 0 {
@@ -466,7 +493,7 @@ pub(super) fn define_move(
         .ok_or_else(|| Error::node(node, format!("output {index} is missing")))?;
     let in_shape = lowering.tensor(input).shape.clone();
     let in_len: usize = in_shape.iter().product();
-    let map = index_map(node, &in_shape, &out_shape, source)?;
+    let map = index_map(lowering, node, &in_shape, &out_shape, source)?;
     let pending = MovePending {
         input,
         map,
@@ -486,8 +513,10 @@ pub(super) fn define_move(
     Ok(())
 }
 
-/// The input index of every output element, in output order; `in_len` marks padding.
+/// The input index of every output element, in output order; `in_len` marks padding. The
+/// output and its table are checked against the budgets before the table is built.
 fn index_map(
+    lowering: &Lowering,
     node: &Node,
     in_shape: &[usize],
     out_shape: &[usize],
@@ -500,7 +529,15 @@ fn index_map(
             "the input is too large for an index table",
         ));
     }
-    let mut map = Vec::with_capacity(out_shape.iter().product());
+    let out_len = super::checked_len(lowering, node, out_shape, 1)?;
+    super::checked_table(
+        lowering,
+        node,
+        "index table",
+        out_len,
+        Elem::index_below(in_len).bytes(),
+    )?;
+    let mut map = Vec::with_capacity(out_len);
     let mut coords = vec![0; out_shape.len()];
     loop {
         let flat = source(&coords).map_or(in_len, |c| {
@@ -530,7 +567,7 @@ pub fn transpose_now(
 ) -> Result<TensorId> {
     let tensor = lowering.tensor(input).clone();
     let out_shape: Vec<usize> = perm.iter().map(|&a| tensor.shape[a]).collect();
-    let map = index_map(node, &tensor.shape, &out_shape, &transposed(perm))?;
+    let map = index_map(lowering, node, &tensor.shape, &out_shape, &transposed(perm))?;
     let kernel = MoveKernel {
         map,
         in_len: tensor.len(),

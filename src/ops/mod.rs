@@ -18,6 +18,7 @@ mod quantize;
 mod reduce;
 mod resize;
 mod scatter;
+pub mod size;
 mod softmax;
 mod table;
 mod tile;
@@ -29,6 +30,7 @@ use crate::ir::QType;
 use crate::onnx::Node;
 use crate::quant::accumulator::Accumulator;
 use crate::quant::Lowering;
+pub use size::{checked_len, checked_table};
 
 /// A layer's code generator: fills the context of its template.
 pub trait Kernel: std::fmt::Debug {
@@ -439,6 +441,18 @@ pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
             .to_string();
         return custom::lower(lowering, node, &template);
     }
+    if let Some(max) = max_inputs(&node.op_type) {
+        if node.inputs.len() > max {
+            return Err(Error::node(
+                node,
+                format!(
+                    "{} inputs, where {} takes at most {max}",
+                    node.inputs.len(),
+                    node.op_type
+                ),
+            ));
+        }
+    }
     match operator(&node.op_type).and_then(|o| o.lower) {
         Some(lower) => lower(lowering, node),
         None => Err(Error::node(
@@ -446,6 +460,30 @@ pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
             format!("operator {} is not supported", node.op_type),
         )),
     }
+}
+
+/// The most inputs the ONNX schema gives a built-in op (`None`: variadic), so that extra
+/// inputs are refused rather than ignored.
+fn max_inputs(op_type: &str) -> Option<usize> {
+    Some(match op_type {
+        "Concat" => return None,
+        "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "HardSigmoid" | "HardSwish" | "Elu" | "Exp"
+        | "Log" | "Sqrt" | "Softplus" | "Neg" | "Erf" | "Gelu" | "Cast" | "Flatten"
+        | "Identity" | "Transpose" | "DepthToSpace" | "SpaceToDepth" | "Softmax" | "LogSoftmax"
+        | "LpNormalization" | "MaxPool" | "AveragePool" | "GlobalAveragePool" | "GlobalMaxPool" => {
+            1
+        }
+        "MatMul" | "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Equal" | "Greater"
+        | "GreaterOrEqual" | "Less" | "LessOrEqual" | "PRelu" | "Pow" | "Reshape" | "Squeeze"
+        | "Unsqueeze" | "Split" | "Gather" | "ReverseSequence" | "RMSNormalization" => 2,
+        "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceSumSquare"
+        | "ReduceProd" | "ReduceLogSum" | "ReduceLogSumExp" => 2,
+        "QuantizeLinear" | "DequantizeLinear" | "Conv" | "ConvTranspose" | "Gemm" | "Clip"
+        | "LayerNormalization" | "ScatterND" => 3,
+        "Pad" | "Resize" => 4,
+        "Slice" => 5,
+        _ => return None,
+    })
 }
 
 /// Every node that has neither a built-in kernel nor a user template, in one error.
@@ -500,6 +538,8 @@ pub fn define_pending(
     compute: std::rc::Rc<dyn Pending>,
 ) -> Result<()> {
     let output = single_output(node)?;
+    // At least one byte per element (int8) in the arena.
+    checked_len(lowering, node, compute.output_shape(), 1)?;
     lowering.define(
         output,
         crate::quant::Value::Pending(crate::quant::lower::PendingValue {

@@ -65,6 +65,7 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     } else {
         vec![batch, channels, window.out_h, window.out_w]
     };
+    super::checked_len(lowering, node, &output_shape, x.dtype.bytes())?;
     let kind = match node.op_type.as_str() {
         "MaxPool" | "GlobalMaxPool" => PoolKind::Max,
         _ => PoolKind::Average {

@@ -68,6 +68,7 @@ pub fn lower_quantize(lowering: &mut Lowering, node: &Node) -> Result<()> {
                     ));
                 }
                 None => {
+                    super::size::checked_input(lowering, &input_name, &shape, dtype.bytes())?;
                     let t = lowering.new_typed_tensor(&input_name, shape, exponent, None, dtype);
                     lowering.add_input_port(&input_name, t);
                     t

@@ -157,6 +157,7 @@ impl Geometry {
                 format!("scales {scales:?} / sizes {out_shape:?} do not fit input {shape:?}"),
             ));
         }
+        super::checked_len(lowering, node, &out_shape, 1)?;
         Ok(Geometry {
             in_shape: shape.to_vec(),
             scales,

@@ -11,6 +11,10 @@ use std::ops::Range;
 /// every window computation far from overflow whatever the attributes say.
 const MAX_WINDOW: i64 = 1 << 16;
 
+/// Bound on the taps of one window (kernel height × width): the kernels write every tap out,
+/// so this bounds the code of one layer (a 64 × 64 window, or 4096 taps in 1-D).
+pub const MAX_TAPS: usize = 1 << 12;
+
 /// Geometry of a 2-D window over an NCHW tensor (batch 1 per call).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window2d {
@@ -91,6 +95,15 @@ impl Window2d {
             return Err(Error::node(
                 node,
                 format!("kernel size {kernel:?} must be in 1..={MAX_WINDOW}"),
+            ));
+        }
+        if kernel[0] * kernel[1] > MAX_TAPS {
+            return Err(Error::node(
+                node,
+                format!(
+                    "kernel size {kernel:?} has {} taps, more than onnx2esp accepts ({MAX_TAPS})",
+                    kernel[0] * kernel[1]
+                ),
             ));
         }
         let strides = pair("strides", 1)?;

@@ -120,23 +120,38 @@ pub struct Lowering<'g> {
     pub templates: &'g crate::emit::Templates,
     /// How every rounding step of the pipeline breaks ties.
     pub rounding: super::Rounding,
+    /// Every activation must fit the RAM budget and every table the flash budget: checked
+    /// the moment a shape is known ([`crate::ops::checked_len`]).
+    pub budget: crate::Budget,
     values: BTreeMap<String, Value>,
     tensors: Vec<QTensor>,
     layers: Vec<Layer>,
     inputs: Vec<Port>,
 }
 
-/// Lowers a loaded graph into the quantized IR.
+/// Lowers a loaded graph into the quantized IR, within the default budget.
 pub fn lower(
     graph: &Graph,
     templates: &crate::emit::Templates,
     rounding: super::Rounding,
+) -> Result<QGraph> {
+    lower_within(graph, templates, rounding, crate::Budget::default())
+}
+
+/// Lowers a loaded graph into the quantized IR; a tensor over `budget` is an error naming
+/// its node before anything of its size is built.
+pub fn lower_within(
+    graph: &Graph,
+    templates: &crate::emit::Templates,
+    rounding: super::Rounding,
+    budget: crate::Budget,
 ) -> Result<QGraph> {
     ops::check_implemented(graph, templates)?;
     let mut lowering = Lowering {
         graph,
         templates,
         rounding,
+        budget,
         values: BTreeMap::new(),
         tensors: Vec::new(),
         layers: Vec::new(),

@@ -11,7 +11,7 @@ pub mod runtime;
 pub mod scales;
 pub mod table;
 
-pub use lower::{lower, Lowering, QuantConst, Value, Weights};
+pub use lower::{lower, lower_within, Lowering, QuantConst, Value, Weights};
 
 /// How the integer pipeline rounds a value that lies halfway between two integers: in the
 /// runtime helpers (`templates/runtime.rs`: shifts, divisions, f32 quantization, including
