@@ -9,15 +9,11 @@
 //! `rustup target add riscv32imc-unknown-none-elf`; `.ci/run` installs both. Run with
 //! `--nocapture` to see the instructions per inference.
 
-#[allow(dead_code)] // shares the recording reader with exactness.rs
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use codegen_tests::{digits_esppq, digits_qat, mobilenet_v2_esppq};
 
 const QEMU: &str = "qemu-system-riscv32";
 const TARGET: &str = "riscv32imc-unknown-none-elf";
@@ -109,30 +105,6 @@ fn run_qemu(elf: &Path) -> (bool, String) {
     )
 }
 
-/// The int8 outputs of `predict` on the host for a recorded fixture.
-fn host_outputs(name: &str) -> Option<Vec<Vec<i8>>> {
-    let recording = common::load(name);
-    let mut outputs = Vec::new();
-    macro_rules! with {
-        ($m:ident) => {{
-            let mut model = $m::Model::new();
-            let lsb = 2f32.powi($m::OUTPUT_EXPONENT);
-            for input in &recording.inputs {
-                let mut y = [0f32; $m::OUTPUT_LEN];
-                model.predict(input.as_slice().try_into().expect("input length"), &mut y);
-                outputs.push(y.iter().map(|&v| (v / lsb) as i8).collect());
-            }
-        }};
-    }
-    match name {
-        "digits_qat" => with!(digits_qat),
-        "digits_esppq" => with!(digits_esppq),
-        "mobilenet_v2_esppq" => with!(mobilenet_v2_esppq),
-        _ => return None,
-    }
-    Some(outputs)
-}
-
 #[test]
 fn fixtures_run_on_riscv32imc_under_qemu() {
     // Fail loudly, not skip, when qemu is missing.
@@ -160,19 +132,7 @@ fn fixtures_run_on_riscv32imc_under_qemu() {
     );
     let (success, log) = run_qemu(&elf);
 
-    // The MCU's int8 outputs, by fixture and sample.
-    let mut mcu: BTreeMap<String, BTreeMap<usize, Vec<i8>>> = BTreeMap::new();
-    for line in log.lines() {
-        if let Some(rest) = line.strip_prefix("out ") {
-            let mut words = rest.split_whitespace();
-            let name = words.next().expect("fixture name").to_owned();
-            let sample: usize = words.next().expect("sample").parse().expect("sample index");
-            let values = words.map(|w| w.parse().expect("an int8 output")).collect();
-            mcu.entry(name).or_default().insert(sample, values);
-        } else {
-            println!("{line}");
-        }
-    }
+    let mcu = common::mcu::parse_outputs(&log);
     assert!(
         success,
         "the runner failed under qemu (exit status 1); output above"
@@ -182,21 +142,5 @@ fn fixtures_run_on_riscv32imc_under_qemu() {
         "the runner did not report RESULT PASS"
     );
 
-    for name in ["digits_esppq", "digits_qat", "mobilenet_v2_esppq"] {
-        let host = host_outputs(name).expect("a known fixture");
-        let got = mcu
-            .get(name)
-            .unwrap_or_else(|| panic!("the runner printed nothing for {name}"));
-        assert!(!got.is_empty());
-        for (&i, values) in got {
-            assert_eq!(
-                values, &host[i],
-                "{name} sample {i}: riscv32imc and host outputs differ"
-            );
-        }
-        println!(
-            "{name}: {} samples, riscv32imc outputs equal the host's bit for bit",
-            got.len()
-        );
-    }
+    common::mcu::assert_equal_to_host("riscv32imc", &mcu);
 }
