@@ -236,6 +236,35 @@ fn unroll_budget_sizes_the_register_tiles() {
     assert!(stderr.contains("--unroll"), "{stderr}");
 }
 
+/// `--target-cpu` picks the unroll budget when `--unroll` is absent: esp32c3 and generic take
+/// 12, esp32s3 (the default) 6; an explicit `--unroll` wins; an unknown CPU is refused.
+#[test]
+fn target_cpu_chooses_the_unroll_budget() {
+    let (status, default, _) = generate_to_stdout(&[]);
+    assert!(status.success());
+    let (status, s3, _) = generate_to_stdout(&["--target-cpu", "esp32s3"]);
+    assert!(status.success());
+    assert_eq!(s3, default);
+    let (status, s3_six, _) = generate_to_stdout(&["--unroll", "6"]);
+    assert!(status.success());
+    assert_eq!(s3_six, default);
+    let (status, c3, _) = generate_to_stdout(&["--target-cpu", "esp32c3"]);
+    assert!(status.success());
+    let (status, twelve, _) = generate_to_stdout(&["--unroll", "12"]);
+    assert!(status.success());
+    assert_eq!(c3, twelve);
+    let (status, generic, _) = generate_to_stdout(&["--target-cpu", "generic"]);
+    assert!(status.success());
+    assert_eq!(generic, twelve);
+    let (status, c3_one, _) = generate_to_stdout(&["--target-cpu", "esp32c3", "--unroll", "1"]);
+    assert!(status.success());
+    let (_, one, _) = generate_to_stdout(&["--unroll", "1"]);
+    assert_eq!(c3_one, one);
+    let (status, _, stderr) = generate_to_stdout(&["--target-cpu", "esp32"]);
+    assert!(!status.success());
+    assert!(stderr.contains("esp32s3, esp32c3 or generic"), "{stderr}");
+}
+
 #[test]
 fn arena_section_adds_the_section_macro_and_rejects_unsafe_names() {
     let placed = onnx2esp()
