@@ -187,11 +187,13 @@ fn retarget(ir: &Path, out: &Path) -> PathBuf {
     let text = std::fs::read_to_string(ir).unwrap_or_else(|e| panic!("{}: {e}", ir.display()));
     let mut xtensa = String::with_capacity(text.len());
     for line in text.lines() {
+        if line.starts_with("module asm ") {
+            continue;
+        }
         if line.starts_with("target datalayout") {
             xtensa.push_str(&format!("target datalayout = \"{XTENSA_DATALAYOUT}\"\n"));
         } else if line.starts_with("target triple") {
             xtensa.push_str("target triple = \"xtensa\"\n");
-        } else if line.starts_with("module asm ") {
         } else if line.starts_with("attributes #") {
             xtensa.push_str(&drop_attribute(
                 &drop_attribute(line, "\"target-cpu\""),
