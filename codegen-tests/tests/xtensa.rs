@@ -223,8 +223,8 @@ fn drop_attribute(line: &str, key: &str) -> String {
 fn compile(ll: &Path, extra: &[&str]) -> PathBuf {
     let asm = ll.with_extension("s");
     let mut args: Vec<&std::ffi::OsStr> = vec!["-mtriple=xtensa".as_ref()];
-    args.extend(LLC_CPU.iter().map(|a| std::ffi::OsStr::new(a)));
-    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(a)));
+    args.extend(LLC_CPU.iter().map(std::ffi::OsStr::new));
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     args.extend([
         "-O3".as_ref(),
         ll.as_os_str(),
