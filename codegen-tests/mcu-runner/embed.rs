@@ -169,7 +169,6 @@ pub fn write_fixtures(models: &Path, samples: &dyn Fn(&str) -> usize) {
     std::fs::write(out.join("fixtures.rs"), src).unwrap();
 }
 
-
 fn join(items: impl Iterator<Item = String>) -> String {
     items.collect::<Vec<_>>().join(", ")
 }
