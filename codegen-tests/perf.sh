@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Codegen time, rustc compile time, riscv32imc code size and instructions per inference of
-# every whole-model fixture. Prints markdown tables; asserts nothing.
+# every whole-model fixture, and the instructions per inference on Xtensa. Prints markdown
+# tables; asserts nothing.
 #
 #   codegen-tests/perf.sh            # from the repository root
 #
@@ -11,8 +12,9 @@
 # - Codegen: the release CLI, `onnx2esp generate`, best of 5 runs (wall clock, includes
 #   process start and reading the model), with the default weights-file threshold: the sizes
 #   of the module (.rs) and of its weights file (.weights.bin, 0 when every weight is inline)
-#   follow. ONNX2ESP_GENERATE_ARGS adds arguments to every run, e.g. `--inline-weights` to
-#   compare against modules with every weight inline.
+#   follow. The modules are generated with `--target-cpu esp32c3` (the riscv32imc profile;
+#   PERF_TARGET_CPU=... for another). ONNX2ESP_GENERATE_ARGS adds arguments to every run,
+#   e.g. `--inline-weights` to compare against modules with every weight inline.
 # - PERF_ONLY=NAME measures that fixture only (and counts no instructions); PERF_QEMU=0
 #   skips the instruction counts.
 # - Compile and size: each generated module alone, wrapped in a `#![no_std]` lib crate with a
@@ -25,6 +27,10 @@
 # - Instructions: codegen-tests/mcu-runner under qemu (minstret, -icount shift=0), built with
 #   opt-level 3 and s (its release profile: lto, codegen-units=1), mean over
 #   MCU_RUNNER_SAMPLES (default 20) recorded samples per fixture.
+# - Xtensa: the fixtures generated again with `--target-cpu esp32s3` (XTENSA_TARGET_CPU=...
+#   for another), run by `cargo test -p codegen-tests --test xtensa` (LLVM 22's esp32 CPU
+#   under qemu-system-xtensa, CCOUNT; see docs/xtensa.md) with every recorded sample;
+#   PERF_XTENSA=0 skips it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,7 +71,7 @@ for f in "${FIXTURES[@]}"; do
   best=
   for _ in 1 2 3 4 5; do
     t0=$(date +%s%N)
-    "$CLI" generate "$model" -o "$WORK/gen/$name.rs" "$@" ${GENERATE_ARGS[@]+"${GENERATE_ARGS[@]}"} >/dev/null 2>&1
+    "$CLI" generate "$model" -o "$WORK/gen/$name.rs" --target-cpu "${PERF_TARGET_CPU:-esp32c3}" "$@" ${GENERATE_ARGS[@]+"${GENERATE_ARGS[@]}"} >/dev/null 2>&1
     t=$(( $(date +%s%N) - t0 ))
     if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
   done
@@ -106,12 +112,25 @@ EOF
   echo "$row$sizes | $(echo "scale=3; $text3 / $weights" | bc) |"
 done
 
-# mcu-runner needs every fixture's module, so PERF_ONLY skips it too.
+# The runners need every fixture's module, so PERF_ONLY skips them too.
 if [ "${PERF_QEMU:-1}" = 0 ] || [ -n "${PERF_ONLY:-}" ]; then exit 0; fi
 if ! command -v qemu-system-riscv32 >/dev/null; then
   echo "qemu-system-riscv32 missing: no instruction counts (apt-get install qemu-system-misc)"
   exit 0
 fi
+xtensa() {
+  [ "${PERF_XTENSA:-1}" = 0 ] && return 0
+  mkdir -p "$WORK/gen-xtensa"
+  for f in "${FIXTURES[@]}"; do
+    set -- $f
+    name=$1 model=$2; shift 2
+    "$CLI" generate "$model" -o "$WORK/gen-xtensa/$name.rs" --target-cpu "${XTENSA_TARGET_CPU:-esp32s3}" "$@" ${GENERATE_ARGS[@]+"${GENERATE_ARGS[@]}"} >/dev/null 2>&1
+  done
+  echo
+  echo "instructions per inference on Xtensa (qemu-system-xtensa, CCOUNT), --target-cpu ${XTENSA_TARGET_CPU:-esp32s3}:"
+  XTENSA_RUNNER_GENERATED_DIR="$WORK/gen-xtensa" cargo test -q -p codegen-tests --test xtensa -- --nocapture 2>&1 |
+    grep -E '^(instructions|RESULT|test result)' || echo "the Xtensa runner failed: run cargo test -p codegen-tests --test xtensa"
+}
 echo
 echo "instructions per inference on riscv32imc (qemu, minstret), mcu-runner with MCU_RUNNER_SAMPLES=${MCU_RUNNER_SAMPLES:=20}:"
 for opt in 3 s; do
@@ -124,3 +143,4 @@ for opt in 3 s; do
     -icount shift=0 -semihosting-config enable=on,target=native \
     -kernel "$WORK/runner-$opt/$TARGET/release/mcu-runner" 2>&1 | grep -E '^(instructions|RESULT)'
 done
+xtensa

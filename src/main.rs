@@ -44,9 +44,13 @@ enum Command {
         /// The unroll budget: multiply-accumulates an innermost loop body may write out
         /// (the register tiles of 1x1 convolutions and fully connected layers). More is
         /// faster until the accumulators spill out of the registers; 1 writes no tile out.
-        #[arg(long, value_name = "N", default_value_t = onnx2esp::DEFAULT_UNROLL as u64,
-              value_parser = clap::value_parser!(u64).range(1..=256))]
-        unroll: u64,
+        /// Default: the target CPU's (6 for esp32s3, 12 otherwise).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+        unroll: Option<u64>,
+        /// The chip the kernels are shaped for: esp32s3 (Xtensa), esp32c3 (riscv32imc) or
+        /// generic. The results are the same on every target; only the speed differs.
+        #[arg(long, value_name = "CPU", default_value = "esp32s3")]
+        target_cpu: onnx2esp::TargetCpu,
         /// Weights, biases and tables of at least BYTES go to one binary file beside the
         /// module (OUTPUT's stem + `.weights.bin`), read with `include_bytes!`. Needs
         /// --output: a module printed to stdout keeps every weight inline.
@@ -223,6 +227,7 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             max_flash,
             arena_section,
             unroll,
+            target_cpu,
             weights_file_threshold,
             inline_weights,
             dump_context,
@@ -232,8 +237,11 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
                 .options(model_args.options("generate"))
                 .rerun_if_changed(false)
                 .budget(onnx2esp::Budget { max_ram, max_flash })
-                .unroll(unroll as usize)
-                .max_code(max_code);
+                .max_code(max_code)
+                .target_cpu(target_cpu);
+            if let Some(unroll) = unroll {
+                builder = builder.unroll(unroll as usize);
+            }
             if let Some(section) = &arena_section {
                 builder = builder.arena_link_section(section);
             }

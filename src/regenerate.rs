@@ -4,7 +4,7 @@
 //! directory or on how a path was spelled.
 
 use crate::{
-    Budget, Options, Rounding, ScalePolicy, SnapRule, DEFAULT_MAX_CODE, DEFAULT_UNROLL,
+    Budget, Options, Rounding, ScalePolicy, SnapRule, TargetCpu, DEFAULT_MAX_CODE,
     DEFAULT_WEIGHTS_FILE_THRESHOLD,
 };
 use std::path::{Component, Path, PathBuf};
@@ -31,6 +31,7 @@ pub(crate) fn command(options: &Options, model: &Path, destination: Destination)
         rounding,
         arena_link_section,
         unroll,
+        target_cpu,
         weights_file_threshold,
         max_code,
     } = options;
@@ -91,8 +92,13 @@ pub(crate) fn command(options: &Options, model: &Path, destination: Destination)
     if let Some(section) = arena_link_section {
         words.push(format!("--arena-section {}", quote(section)));
     }
-    let unroll = unroll.unwrap_or(DEFAULT_UNROLL);
-    if unroll != DEFAULT_UNROLL {
+    match target_cpu {
+        TargetCpu::Esp32s3 => {}
+        TargetCpu::Esp32c3 => words.push("--target-cpu esp32c3".into()),
+        TargetCpu::Generic => words.push("--target-cpu generic".into()),
+    }
+    // The unroll the module was generated with, named only when it is not the CPU's own.
+    if let Some(unroll) = unroll.filter(|&n| n != target_cpu.unroll()) {
         words.push(format!("--unroll {unroll}"));
     }
     // Only a module written to a file has a weights file; stdout keeps every weight inline.

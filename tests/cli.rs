@@ -22,6 +22,16 @@ fn generate_to_stdout(extra: &[&str]) -> (std::process::ExitStatus, String, Stri
     )
 }
 
+/// A generated module without its header's "Regenerate" line, which names the options given:
+/// for comparing the code that different spellings of the same options generate.
+fn without_regenerate_line(module: &str) -> String {
+    module
+        .lines()
+        .filter(|line| !line.starts_with("// Regenerate"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn temp(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
     std::fs::create_dir_all(&dir).unwrap();
@@ -225,7 +235,10 @@ fn unroll_budget_sizes_the_register_tiles() {
     );
     let (status, explicit, _) = generate_to_stdout(&["--unroll", "12"]);
     assert!(status.success());
-    assert_eq!(explicit, default);
+    assert_eq!(
+        without_regenerate_line(&explicit),
+        without_regenerate_line(&default)
+    );
     let (status, one, _) = generate_to_stdout(&["--unroll", "1"]);
     assert!(status.success());
     assert!(
@@ -236,6 +249,44 @@ fn unroll_budget_sizes_the_register_tiles() {
     let (status, _, stderr) = generate_to_stdout(&["--unroll", "0"]);
     assert!(!status.success());
     assert!(stderr.contains("--unroll"), "{stderr}");
+}
+
+/// `--target-cpu` picks the unroll budget when `--unroll` is absent: esp32c3 and generic take
+/// 12, esp32s3 (the default) 6; an explicit `--unroll` wins; an unknown CPU is refused.
+#[test]
+fn target_cpu_chooses_the_unroll_budget() {
+    let (status, default, _) = generate_to_stdout(&[]);
+    assert!(status.success());
+    let (status, s3, _) = generate_to_stdout(&["--target-cpu", "esp32s3"]);
+    assert!(status.success());
+    assert_eq!(s3, default);
+    let (status, s3_six, _) = generate_to_stdout(&["--unroll", "6"]);
+    assert!(status.success());
+    assert_eq!(s3_six, default);
+    let (status, c3, _) = generate_to_stdout(&["--target-cpu", "esp32c3"]);
+    assert!(status.success());
+    let (status, twelve, _) = generate_to_stdout(&["--unroll", "12"]);
+    assert!(status.success());
+    assert_eq!(
+        without_regenerate_line(&c3),
+        without_regenerate_line(&twelve)
+    );
+    let (status, generic, _) = generate_to_stdout(&["--target-cpu", "generic"]);
+    assert!(status.success());
+    assert_eq!(
+        without_regenerate_line(&generic),
+        without_regenerate_line(&twelve)
+    );
+    let (status, c3_one, _) = generate_to_stdout(&["--target-cpu", "esp32c3", "--unroll", "1"]);
+    assert!(status.success());
+    let (_, one, _) = generate_to_stdout(&["--unroll", "1"]);
+    assert_eq!(
+        without_regenerate_line(&c3_one),
+        without_regenerate_line(&one)
+    );
+    let (status, _, stderr) = generate_to_stdout(&["--target-cpu", "esp32"]);
+    assert!(!status.success());
+    assert!(stderr.contains("esp32s3, esp32c3 or generic"), "{stderr}");
 }
 
 #[test]
@@ -420,6 +471,12 @@ fn the_header_command_reproduces_the_file_for_every_option() {
         ("ceil", ort, vec!["--scales", "snap", "--snap", "ceil"]),
         ("half_up", MODEL.into(), vec!["--rounding", "half-up"]),
         ("unrolled", MODEL.into(), vec!["--unroll", "7"]),
+        ("c3", MODEL.into(), vec!["--target-cpu", "esp32c3"]),
+        (
+            "c3_unrolled",
+            MODEL.into(),
+            vec!["--target-cpu", "esp32c3", "--unroll", "6"],
+        ),
         (
             "placed",
             MODEL.into(),

@@ -5,8 +5,8 @@
 //! - rustup targets for the no_std builds and the riscv32 runner, clippy for the lint of the
 //!   generated code, and nightly's `rust-src` for the Xtensa runner (`-Zbuild-std`);
 //! - Debian packages: `qemu-system-misc` (qemu-system-riscv32 and qemu-system-xtensa),
-//!   `llvm-22` (llc-22 and llvm-mc-22, the Xtensa backend) and `binutils-xtensa-lx106` (the
-//!   Xtensa linker).
+//!   `llvm-22` (llc-22, llvm-mc-22 and llvm-extract-22, the Xtensa backend),
+//!   `binutils-xtensa-lx106` (the Xtensa linker) and `time` (peak memory of the corpus runs).
 //!
 //! Rustup steps are idempotent and run only for what is missing; nothing here updates or
 //! changes a toolchain. Debian packages are installed with apt-get when running as root, and
@@ -22,7 +22,10 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("qemu-system-xtensa", "qemu-system-misc"),
     ("llc-22", "llvm-22"),
     ("llvm-mc-22", "llvm-22"),
+    ("llvm-extract-22", "llvm-22"),
     ("xtensa-lx106-elf-ld", "binutils-xtensa-lx106"),
+    // The hostile-model corpus test measures each run's peak memory with /usr/bin/time.
+    ("time", "time"),
 ];
 
 fn main() -> ExitCode {

@@ -1,7 +1,6 @@
 //! Minimal bare-metal runtime for qemu-system-riscv32 `-machine virt -bios none`: startup,
-//! a trap handler, semihosting console and exit, the panic handler and the instruction counter.
+//! a trap handler, semihosting write and exit, the panic handler and the instruction counter.
 
-use core::fmt::{self, Write};
 
 core::arch::global_asm!(
     r#"
@@ -71,56 +70,6 @@ pub fn exit(success: bool) -> ! {
     loop {}
 }
 
-/// Line-buffered console over semihosting SYS_WRITE0.
-pub struct Console {
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl Console {
-    pub const fn new() -> Self {
-        Console {
-            buf: [0; 256],
-            len: 0,
-        }
-    }
-    pub fn flush(&mut self) {
-        if self.len == 0 {
-            return;
-        }
-        self.buf[self.len] = 0;
-        // SAFETY: the buffer is NUL-terminated and lives across the call.
-        unsafe { semihosting_call(SYS_WRITE0, self.buf.as_ptr() as usize) };
-        self.len = 0;
-    }
-}
-
-impl Write for Console {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for &b in s.as_bytes() {
-            if self.len == self.buf.len() - 1 {
-                self.flush();
-            }
-            self.buf[self.len] = if b == 0 { b'?' } else { b };
-            self.len += 1;
-            if b == b'\n' {
-                self.flush();
-            }
-        }
-        Ok(())
-    }
-}
-
-#[macro_export]
-macro_rules! println {
-    ($($arg:tt)*) => {{
-        use core::fmt::Write as _;
-        let mut c = $crate::rt::Console::new();
-        let _ = writeln!(c, $($arg)*);
-        c.flush();
-    }};
-}
-
 /// Retired instructions (minstret/minstreth). Under qemu with `-icount shift=0` this counts
 /// executed guest instructions; without -icount qemu returns host ticks instead.
 #[inline(always)]
@@ -141,6 +90,31 @@ pub fn instret() -> u64 {
             return (u64::from(hi) << 32) | u64::from(lo);
         }
     }
+}
+
+/// Writes `bytes` (NUL-terminated) to the semihosting console.
+pub fn write(bytes: &[u8]) {
+    debug_assert_eq!(bytes.last(), Some(&0));
+    // SAFETY: the bytes end with a NUL and live across the call.
+    unsafe { semihosting_call(SYS_WRITE0, bytes.as_ptr() as usize) };
+}
+
+/// Calibrates the counter: a loop of known length (addi + bnez per iteration).
+pub fn calibration() -> u64 {
+    let n: u32 = 1000;
+    let t0 = instret();
+    // SAFETY: register-only loop.
+    unsafe {
+        core::arch::asm!(
+            "1:",
+            "addi {n}, {n}, -1",
+            "bnez {n}, 1b",
+            n = inout(reg) n => _,
+            options(nomem, nostack),
+        );
+    }
+    let t1 = instret();
+    t1 - t0
 }
 
 #[no_mangle]

@@ -35,6 +35,8 @@ fn load_path(path: &str) -> Recording {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+pub mod mcu;
+
 pub use onnx2esp::inspect::argmax;
 
 /// How the generated code compares with the recording.

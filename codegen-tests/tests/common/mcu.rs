@@ -1,0 +1,141 @@
+//! What the MCU runners' host tests (qemu.rs for riscv32imc, xtensa.rs) share: reading the
+//! runner's log, the host's int8 outputs of the same modules, and the checks that hold the
+//! runner's log to the recordings and to the host.
+
+use std::collections::BTreeMap;
+
+// `for_each_recorded_model!`: every module generated from `models/*.onnx` (the fixtures the
+// runners embed).
+include!(concat!(env!("OUT_DIR"), "/recorded_models.rs"));
+
+/// What a runner reported, read from its log.
+pub struct RunnerLog {
+    /// The int8 outputs (`out NAME SAMPLE v v v ...` lines), by fixture and sample.
+    pub outputs: BTreeMap<String, BTreeMap<usize, Vec<i8>>>,
+    /// The sample count of each fixture's summary line (`fixture NAME: N samples, ...`).
+    pub samples: BTreeMap<String, usize>,
+    /// The `skipped NAME: why` lines.
+    pub skipped: Vec<String>,
+}
+
+/// Reads a runner's log; every line but the `out` lines is printed.
+pub fn parse_log(log: &str) -> RunnerLog {
+    let mut parsed = RunnerLog {
+        outputs: BTreeMap::new(),
+        samples: BTreeMap::new(),
+        skipped: Vec::new(),
+    };
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix("out ") {
+            let mut words = rest.split_whitespace();
+            let name = words.next().expect("fixture name").to_owned();
+            let sample: usize = words.next().expect("sample").parse().expect("sample index");
+            let values = words.map(|w| w.parse().expect("an int8 output")).collect();
+            let previous = parsed
+                .outputs
+                .entry(name.clone())
+                .or_default()
+                .insert(sample, values);
+            assert!(previous.is_none(), "{name} sample {sample} printed twice");
+            continue;
+        }
+        println!("{line}");
+        if let Some((name, rest)) = line
+            .strip_prefix("fixture ")
+            .and_then(|rest| rest.split_once(": "))
+        {
+            if let Some((count, _)) = rest.split_once(" samples") {
+                parsed
+                    .samples
+                    .insert(name.to_owned(), count.parse().expect("a sample count"));
+            }
+        }
+        if line.starts_with("skipped ") {
+            parsed.skipped.push(line.to_owned());
+        }
+    }
+    parsed
+}
+
+/// The int8 outputs of `predict` on the host for every recorded sample of every model of
+/// `models/`, by module name. Each output must be an exact int8 multiple of the LSB.
+pub fn host_outputs() -> BTreeMap<&'static str, Vec<Vec<i8>>> {
+    let mut all = BTreeMap::new();
+    macro_rules! host {
+        ($m:ident) => {{
+            use codegen_tests::$m as m;
+            let name = stringify!($m);
+            let recording = super::load(name);
+            let mut model = m::Model::new();
+            let lsb = 2f32.powi(m::OUTPUT_EXPONENT);
+            let mut outputs = Vec::new();
+            for input in &recording.inputs {
+                let mut y = [0f32; m::OUTPUT_LEN];
+                model.predict(input.as_slice().try_into().expect("input length"), &mut y);
+                outputs.push(
+                    y.iter()
+                        .map(|&v| {
+                            let q = v / lsb;
+                            assert!(
+                                q.fract() == 0.0 && (-128.0..=127.0).contains(&q),
+                                "{name}: host output {v} is not an int8 multiple of {lsb}"
+                            );
+                            q as i8
+                        })
+                        .collect(),
+                );
+            }
+            all.insert(name, outputs);
+        }};
+    }
+    for_each_recorded_model!(host);
+    all
+}
+
+/// Fails unless the runner skipped no fixture, ran exactly the models of `models/` (the list
+/// build.rs generates), reported and printed every sample of each recording, and each output
+/// it printed equals the host's, bit for bit.
+pub fn assert_equal_to_host(isa: &str, log: &RunnerLog) {
+    assert!(
+        log.skipped.is_empty(),
+        "the {isa} runner skipped fixtures: {:?}",
+        log.skipped
+    );
+    let host = host_outputs();
+    assert!(!host.is_empty(), "build.rs listed no models");
+    let ran: Vec<&String> = log.outputs.keys().collect();
+    let expected: Vec<&&str> = host.keys().collect();
+    assert_eq!(
+        ran, expected,
+        "the fixtures the {isa} runner ran are not the models of models/"
+    );
+    for (name, host) in &host {
+        let got = &log.outputs[*name];
+        assert_eq!(
+            log.samples.get(*name),
+            Some(&host.len()),
+            "{name}: the {isa} runner's sample count differs from the recording's {}",
+            host.len()
+        );
+        assert_eq!(
+            got.len(),
+            host.len(),
+            "{name}: the {isa} runner printed {} of {} samples",
+            got.len(),
+            host.len()
+        );
+        for (i, expected) in host.iter().enumerate() {
+            let values = got
+                .get(&i)
+                .unwrap_or_else(|| panic!("{name}: no {isa} output for sample {i}"));
+            assert_eq!(
+                values, expected,
+                "{name} sample {i}: {isa} and host outputs differ"
+            );
+        }
+        println!(
+            "{name}: {} samples, {isa} outputs equal the host's bit for bit",
+            got.len()
+        );
+    }
+}
