@@ -35,8 +35,10 @@ planner-overlap-ignored	src/plan/mod.rs	s/\.filter\(\|&&\(other, _\)\| first\[ot
 nan-fold	codegen-tests/tests/common/mod.rs	s/if lsbs\.is_nan\(\) \{/if false {/	cargo test -p codegen-tests --test exactness nan	the LSB-distance fold drops NaN (f64::max)
 inspect-sqnr-nan	src/inspect/mod.rs	s/if r\.is_nan\(\) \|\| w\.is_nan\(\) \{/if false {/	cargo test -p onnx2esp --lib inspect::	inspect's SQNR reads NaN noise as identical outputs
 mcu-sample-limit	codegen-tests/mcu-runner/build.rs	s/\.unwrap_or\(usize::MAX\);/.unwrap_or(100);/	cargo test -p codegen-tests --test qemu	the MCU runner checks only the first 100 samples of each recording
-mcu-skips-fixture	codegen-tests/mcu-runner/build.rs	s/if !recording\.exists\(\) \{/if !recording.exists() || name == "digits_ptq" {/	cargo test -p codegen-tests --test qemu	the MCU runner skips a fixture
-mcu-half-lsb	codegen-tests/mcu-runner/src/main.rs	s/let expected = fx::EXPECTED\[i\]\[k\];/let expected = fx::EXPECTED[i][k] + lsb * 0.5;/	cargo test -p codegen-tests --test qemu	the MCU's outputs differ from ONNX Runtime's by half an LSB
+mcu-skips-fixture	codegen-tests/mcu-runner/embed.rs	s/if !recording\.exists\(\) \{/if !recording.exists() || name == "digits_ptq" {/	cargo test -p codegen-tests --test qemu	the MCU runner skips a fixture
+mcu-half-lsb	codegen-tests/mcu-runner/src/check.rs	s/let expected = fx::EXPECTED\[i\]\[k\];/let expected = fx::EXPECTED[i][k] + lsb * 0.5;/	cargo test -p codegen-tests --test qemu	the MCU's outputs differ from ONNX Runtime's by half an LSB
+snap-rule-floor	src/quant/exponent.rs	s/scale\.log2\(\)\.round\(\) as i32/scale.log2().floor() as i32/	cargo test -p codegen-tests --test exactness rewrit	--scales snap rounds log2(scale) down instead of to nearest (argmax and SQNR could still pass)
+float-bias-proof-dropped	src/quant/float_bias.rs	s/(fn agrees\(c: &Channel, candidate: impl Fn\(i64\) -> i64, lo: i64, hi: i64\) -> bool \{)/$1\n    if lo <= hi { return true; }/	cargo test -p codegen-tests --test exactness -- pytorch pt2e	the float-bias proof accepts any pipeline, so float biases are rounded to the int32 grid
 TABLE
 }
 

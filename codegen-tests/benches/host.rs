@@ -78,7 +78,7 @@ macro_rules! fixture {
     }};
 }
 
-/// `sat(round_half_even(x * 2^-e))`, the input quantization of DESIGN.md (exact in f64).
+/// `sat(round_half_even(x * 2^-e))`, the input quantization of docs/numerics.md (exact in f64).
 fn quantize(x: f32, exponent: i32) -> i8 {
     (x as f64 * 2f64.powi(-exponent))
         .round_ties_even()

@@ -32,8 +32,9 @@ fn learnable_swish_matches_the_python_integer_reference_bit_for_bit() {
 }
 
 /// The whole model against PyTorch's fake-quant forward (ONNX Runtime cannot run the custom
-/// op). Two roundings differ by design: float biases become int32 (DESIGN.md), and PyTorch
-/// evaluates the swish in f32 where the table uses f64. Each can move an output by one step,
+/// op). Two roundings differ by design: the generated code adds float biases as ONNX Runtime
+/// does (docs/numerics.md), not as PyTorch's fake-quant does, and PyTorch evaluates the swish
+/// in f32 where the table uses f64. Each can move an output by one step,
 /// so: at most 1 LSB, and the predicted class agrees on every sample.
 #[test]
 fn digits_swish_matches_pytorch_within_one_step() {

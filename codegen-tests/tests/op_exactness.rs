@@ -10,7 +10,7 @@ use modules::MODULES;
 
 /// Every fixture must equal ONNX Runtime element for element, table ops included.
 ///
-/// A table op (DESIGN.md: `T[q+128] = sat(round_half_even(f(q * 2^ex) * 2^-ey))`, f in f64)
+/// A table op (docs/numerics.md: `T[q+128] = sat(round_half_even(f(q * 2^ex) * 2^-ey))`, f in f64)
 /// could legitimately differ where ONNX Runtime's f32 value of f lands on the other side of
 /// a rounding boundary than the f64 one: only a table entry whose f64 value lies within a
 /// few f32 ULP of a tie `(n + 1/2) * 2^ey`. Every recorded element of every fixture agrees

@@ -100,12 +100,12 @@ fn snapped_uint8_asymmetric_keeps_the_predictions() {
 }
 
 /// Eager PTQ with power-of-two observers needs no rewrite (`--scales exact`). Like the QAT
-/// model it keeps float biases, which DESIGN.md rounds to int32 at `ex + ew` where ONNX Runtime
-/// adds them in float: at most 1 LSB anywhere, and the predicted class never changes.
+/// model it keeps float biases, which the generated code adds exactly as ONNX Runtime does
+/// (docs/numerics.md, Float biases): every element equal.
 #[test]
-fn pytorch_ptq_matches_within_bias_rounding() {
+fn pytorch_ptq_needs_no_rewrite_and_is_exact() {
     let agreement = agreement!(digits_ptq, "digits_ptq");
-    assert!(agreement.max_lsb <= 1.0, "{agreement:?}");
+    assert_eq!(agreement.exact_elements, agreement.elements, "{agreement:?}");
     assert_eq!(agreement.argmax_agree, agreement.samples, "{agreement:?}");
 }
 

@@ -231,7 +231,7 @@ def sub_constant_first():
 
 @fixture
 def div_broadcast():
-    # y = a / b at shift k = ea - eb - ey = -2 (DESIGN: exact for k >= -8), b = 0 included.
+    # y = a / b at shift k = ea - eb - ey = -2 (exact for k >= -8), b = 0 included.
     return binary("Div", [1, 3, 4, 5], -4, [1, 3, 1, 5], -3, -3, "div_broadcast")
 
 

@@ -531,7 +531,7 @@ fn template_error(template: &str, e: &tera::Error) -> Error {
 }
 
 /// Helpers for templates, each returning Rust source text:
-/// - `requantize(value="acc", shift=7)`: the requantization of DESIGN.md with the module's
+/// - `requantize(value="acc", shift=7)`: the requantization of docs/numerics.md with the module's
 ///   rounding mode (half to even unless generated with half-up), saturated to int8;
 /// - `saturate(value="v")`: saturation of an i64 expression to int8;
 /// - `table(expr="x / (1 + exp(-beta * x))", input_exponent=-5, output_exponent=-5, beta=1.5)`:

@@ -1,4 +1,4 @@
-//! Unary ops as 256-entry int8 tables built at codegen (DESIGN.md):
+//! Unary ops as 256-entry int8 tables built at codegen (docs/numerics.md):
 //! `T[q + 128] = sat(round_half_even(f(q * 2^ex) * 2^-ey))`.
 //!
 //! - The smooth functions (Sigmoid, Tanh, Exp, Erf, ...) are evaluated in f64; ONNX Runtime

@@ -1,4 +1,4 @@
-//! The accumulator bound of DESIGN.md: prove at codegen, from the real weights and biases and
+//! The accumulator bound of docs/numerics.md: prove at codegen, from the real weights and biases and
 //! the input range, that no accumulator can overflow. A layer whose worst case exceeds i32
 //! accumulates in i64; one that exceeds even the i64 limit is an error naming the node.
 

@@ -1,5 +1,5 @@
 //! Lowering: rewrites the float QDQ graph into the integer IR in which every tensor has an
-//! exponent. Holds the scale-to-exponent rule and the integer helpers of DESIGN.md.
+//! exponent. Holds the scale-to-exponent rule and the integer helpers of docs/numerics.md.
 
 pub mod accumulator;
 pub mod bias;

@@ -1,5 +1,5 @@
 //! 256-entry int8 lookup tables: `T[q + 128] = sat(round(f(q * 2^ex) * 2^-ey))`, with `f`
-//! evaluated in f64 at codegen (DESIGN.md, unary nonlinear ops) and the pipeline's rounding
+//! evaluated in f64 at codegen (docs/numerics.md, unary nonlinear ops) and the pipeline's rounding
 //! mode (half to even by default).
 
 use super::expr::Expression;
