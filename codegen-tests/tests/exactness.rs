@@ -8,6 +8,7 @@ use codegen_tests::{
     digits_ort_qdq_ceil, digits_ort_qdq_snap, digits_ort_qoperator_snap, digits_ort_uint8_snap,
     digits_ptq, digits_qat, kws1d_esppq, mlp_ort_flatten_snap, mobilenet_v2_esppq,
     mobilenet_v2_esppq_unroll_1, mobilenet_v2_esppq_unroll_7, residual_cnn_esppq,
+    residual_pt2e_ptq, residual_pt2e_qat,
 };
 
 /// ESP-PPQ gives int32 biases at exactly `ex + ew`, so every step of the integer pipeline
@@ -34,15 +35,18 @@ fn esppq_digits_is_bit_exact() {
     );
 }
 
-/// PyTorch keeps float biases, which ONNX Runtime adds in f32 to the exact sum of products
-/// before QuantizeLinear rounds. The generator proves, per channel, an integer pipeline
-/// equal to that arithmetic on every reachable accumulator, so these are bit-exact too.
-macro_rules! float_bias_model_is_bit_exact {
+/// Every element of the module's `predict` equals ONNX Runtime's recording (the module's own
+/// recording, or `$recording` for a module generated with other options).
+macro_rules! model_is_bit_exact {
     ($test:ident, $model:ident) => {
+        model_is_bit_exact!($test, $model, stringify!($model));
+    };
+    // A module generated with other options from the model whose recording is `$recording`.
+    ($test:ident, $model:ident, $recording:expr) => {
         #[test]
         fn $test() {
             let name = stringify!($model);
-            let recording = common::load(name);
+            let recording = common::load($recording);
             let mut model = $model::Model::new();
             let agreement = common::compare(
                 &recording,
@@ -64,39 +68,11 @@ macro_rules! float_bias_model_is_bit_exact {
     };
 }
 
-float_bias_model_is_bit_exact!(pytorch_qat_digits_is_bit_exact, digits_qat);
-float_bias_model_is_bit_exact!(pytorch_ptq_digits_is_bit_exact, digits_ptq);
-
-/// `--scales snap` changes a model's arithmetic, so its module is compared with ONNX Runtime
-/// running the model `onnx2esp rewrite` writes (recorded by
-/// `examples/pytorch/record_rewritten.py`): every snapped fixture, int16 and QOperator
-/// included, bit for bit.
-macro_rules! rewritten_model_is_bit_exact {
-    ($test:ident, $model:ident) => {
-        #[test]
-        fn $test() {
-            let name = stringify!($model);
-            let recording = common::load(&format!("ort/rewritten/{name}"));
-            let mut model = $model::Model::new();
-            let agreement = common::compare(
-                &recording,
-                $model::OUTPUT_EXPONENT,
-                |x, y| {
-                    model.predict(
-                        x.try_into().expect("input length"),
-                        y.try_into().expect("output length"),
-                    )
-                },
-                $model::OUTPUT_LEN,
-            );
-            agreement.print(name, &recording);
-            assert_eq!(
-                agreement.exact_elements, agreement.elements,
-                "{agreement:?}"
-            );
-        }
-    };
-}
+// PyTorch keeps float biases, which ONNX Runtime adds in f32 to the exact sum of products
+// before QuantizeLinear rounds. The generator proves, per channel, an integer pipeline
+// equal to that arithmetic on every reachable accumulator, so these are bit-exact too.
+model_is_bit_exact!(pytorch_qat_digits_is_bit_exact, digits_qat);
+model_is_bit_exact!(pytorch_ptq_digits_is_bit_exact, digits_ptq);
 
 /// The committed rewritten models are what `onnx2esp rewrite` writes today, so that the
 /// recordings above describe the arithmetic of the snapped modules (compared as loaded
@@ -164,70 +140,64 @@ fn recorded_rewrites_are_current() {
     }
 }
 
-rewritten_model_is_bit_exact!(rewritten_qdq_snap_is_bit_exact, digits_ort_qdq_snap);
-rewritten_model_is_bit_exact!(rewritten_qdq_ceil_is_bit_exact, digits_ort_qdq_ceil);
-rewritten_model_is_bit_exact!(
+// `--scales snap` changes a model's arithmetic, so its module is compared with ONNX Runtime
+// running the model `onnx2esp rewrite` writes (recorded by
+// `examples/pytorch/record_rewritten.py`): every snapped fixture, int16 and QOperator
+// included, bit for bit.
+model_is_bit_exact!(
+    rewritten_qdq_snap_is_bit_exact,
+    digits_ort_qdq_snap,
+    concat!("ort/rewritten/", stringify!(digits_ort_qdq_snap))
+);
+model_is_bit_exact!(
+    rewritten_qdq_ceil_is_bit_exact,
+    digits_ort_qdq_ceil,
+    concat!("ort/rewritten/", stringify!(digits_ort_qdq_ceil))
+);
+model_is_bit_exact!(
     rewritten_per_channel_snap_is_bit_exact,
-    digits_ort_perchannel_snap
+    digits_ort_perchannel_snap,
+    concat!("ort/rewritten/", stringify!(digits_ort_perchannel_snap))
 );
-rewritten_model_is_bit_exact!(
+model_is_bit_exact!(
     rewritten_per_channel_ceil_is_bit_exact,
-    digits_ort_perchannel_ceil
+    digits_ort_perchannel_ceil,
+    concat!("ort/rewritten/", stringify!(digits_ort_perchannel_ceil))
 );
-rewritten_model_is_bit_exact!(
+model_is_bit_exact!(
     rewritten_qoperator_snap_is_bit_exact,
-    digits_ort_qoperator_snap
+    digits_ort_qoperator_snap,
+    concat!("ort/rewritten/", stringify!(digits_ort_qoperator_snap))
 );
-rewritten_model_is_bit_exact!(rewritten_uint8_snap_is_bit_exact, digits_ort_uint8_snap);
-rewritten_model_is_bit_exact!(rewritten_int16_snap_is_bit_exact, digits_ort_int16_snap);
-rewritten_model_is_bit_exact!(
+model_is_bit_exact!(
+    rewritten_uint8_snap_is_bit_exact,
+    digits_ort_uint8_snap,
+    concat!("ort/rewritten/", stringify!(digits_ort_uint8_snap))
+);
+model_is_bit_exact!(
+    rewritten_int16_snap_is_bit_exact,
+    digits_ort_int16_snap,
+    concat!("ort/rewritten/", stringify!(digits_ort_int16_snap))
+);
+model_is_bit_exact!(
     rewritten_flatten_mlp_snap_is_bit_exact,
-    mlp_ort_flatten_snap
+    mlp_ort_flatten_snap,
+    concat!("ort/rewritten/", stringify!(mlp_ort_flatten_snap))
 );
 
-/// The whole-model fixtures of issue 4 and the MobileNetV2 of issue 8, quantized by ESP-PPQ
-/// (int32 biases): every op in them, including the Sigmoid and Tanh tables, must agree with
-/// ONNX Runtime bit for bit.
-macro_rules! esppq_model_is_bit_exact {
-    ($test:ident, $model:ident) => {
-        esppq_model_is_bit_exact!($test, $model, stringify!($model));
-    };
-    // A module generated with other options from the model whose recording is `$recording`.
-    ($test:ident, $model:ident, $recording:expr) => {
-        #[test]
-        fn $test() {
-            let name = stringify!($model);
-            let recording = common::load($recording);
-            let mut model = $model::Model::new();
-            let agreement = common::compare(
-                &recording,
-                $model::OUTPUT_EXPONENT,
-                |x, y| {
-                    model.predict(
-                        x.try_into().expect("input length"),
-                        y.try_into().expect("output length"),
-                    )
-                },
-                $model::OUTPUT_LEN,
-            );
-            agreement.print(name, &recording);
-            assert_eq!(
-                agreement.exact_elements, agreement.elements,
-                "{agreement:?}"
-            );
-        }
-    };
-}
+// The ESP-PPQ whole-model fixtures and MobileNetV2, quantized by ESP-PPQ
+// (int32 biases): every op in them, including the Sigmoid and Tanh tables, must agree with
+// ONNX Runtime bit for bit.
 
-esppq_model_is_bit_exact!(esppq_residual_cnn_is_bit_exact, residual_cnn_esppq);
-esppq_model_is_bit_exact!(esppq_kws1d_is_bit_exact, kws1d_esppq);
-esppq_model_is_bit_exact!(esppq_mobilenet_v2_is_bit_exact, mobilenet_v2_esppq);
-esppq_model_is_bit_exact!(
+model_is_bit_exact!(esppq_residual_cnn_is_bit_exact, residual_cnn_esppq);
+model_is_bit_exact!(esppq_kws1d_is_bit_exact, kws1d_esppq);
+model_is_bit_exact!(esppq_mobilenet_v2_is_bit_exact, mobilenet_v2_esppq);
+model_is_bit_exact!(
     unroll_budget_1_is_bit_exact,
     mobilenet_v2_esppq_unroll_1,
     "mobilenet_v2_esppq"
 );
-esppq_model_is_bit_exact!(
+model_is_bit_exact!(
     unroll_budget_7_is_bit_exact,
     mobilenet_v2_esppq_unroll_7,
     "mobilenet_v2_esppq"
@@ -297,40 +267,26 @@ fn nan_fails_every_tolerance() {
     }
 }
 
-/// The PT2E fixtures (torchao, power-of-two quantizer, dynamo exporter at opset 18) keep float
-/// biases like `digits_qat`, and are bit-exact the same way.
-macro_rules! pt2e_model_is_bit_exact {
-    ($test:ident, $model:ident, $recording:expr) => {
-        #[test]
-        fn $test() {
-            let recording = common::load_from_repo($recording);
-            let mut model = codegen_tests::$model::Model::new();
-            let agreement = common::compare_predict(
-                &recording,
-                codegen_tests::$model::OUTPUT_EXPONENT,
-                |x, y| model.predict(x, y),
-            );
-            agreement.print(stringify!($model), &recording);
-            assert_eq!(
-                agreement.exact_elements, agreement.elements,
-                "{agreement:?}"
-            );
-        }
-    };
-}
+// The PT2E fixtures (torchao, power-of-two quantizer, dynamo exporter at opset 18) keep float
+// biases like `digits_qat`, and are bit-exact the same way.
+model_is_bit_exact!(pt2e_ptq_residual_is_bit_exact, residual_pt2e_ptq);
+model_is_bit_exact!(pt2e_qat_residual_is_bit_exact, residual_pt2e_qat);
 
-pt2e_model_is_bit_exact!(
-    pt2e_ptq_residual_is_bit_exact,
-    residual_pt2e_ptq,
-    "codegen-tests/models/residual_pt2e_ptq.expected.json"
-);
-pt2e_model_is_bit_exact!(
-    pt2e_qat_residual_is_bit_exact,
-    residual_pt2e_qat,
-    "codegen-tests/models/residual_pt2e_qat.expected.json"
-);
-pt2e_model_is_bit_exact!(
-    pt2e_custom_layer_is_bit_exact,
-    digits_swish_pt2e,
-    "examples/custom-layer/models/digits_swish_pt2e.expected.json"
-);
+/// The custom layer through the PT2E flow and the dynamo exporter (its recording lives with
+/// the custom-layer example).
+#[test]
+fn pt2e_custom_layer_is_bit_exact() {
+    let recording =
+        common::load_from_repo("examples/custom-layer/models/digits_swish_pt2e.expected.json");
+    let mut model = codegen_tests::digits_swish_pt2e::Model::new();
+    let agreement = common::compare_predict(
+        &recording,
+        codegen_tests::digits_swish_pt2e::OUTPUT_EXPONENT,
+        |x, y| model.predict(x, y),
+    );
+    agreement.print("digits_swish_pt2e", &recording);
+    assert_eq!(
+        agreement.exact_elements, agreement.elements,
+        "{agreement:?}"
+    );
+}

@@ -105,7 +105,10 @@ fn snapped_uint8_asymmetric_keeps_the_predictions() {
 #[test]
 fn pytorch_ptq_needs_no_rewrite_and_is_exact() {
     let agreement = agreement!(digits_ptq, "digits_ptq");
-    assert_eq!(agreement.exact_elements, agreement.elements, "{agreement:?}");
+    assert_eq!(
+        agreement.exact_elements, agreement.elements,
+        "{agreement:?}"
+    );
     assert_eq!(agreement.argmax_agree, agreement.samples, "{agreement:?}");
 }
 
