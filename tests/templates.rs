@@ -315,8 +315,10 @@ fn the_output_does_not_depend_on_how_the_templates_directory_is_spelled() {
     // directory, the crate root) writes the same module.
     let cwd = std::env::current_dir().unwrap();
     let relative = pathdiff(&dir, &cwd);
-    for (i, templates) in [dir.clone(), relative].into_iter().enumerate() {
-        let out = work.join(format!("builder_{i}.rs"));
+    // Into the same file: its path relative to the model is part of the header's command.
+    for templates in [dir.clone(), relative] {
+        let out = module.clone();
+        std::fs::remove_file(&out).unwrap();
         onnx2esp::Builder::new(work.join("custom.onnx"))
             .templates(&templates)
             .output(&out)
