@@ -399,19 +399,7 @@ fn run_qemu(elf: &Path) -> (Option<i32>, String) {
                 QEMU_TOOL.package
             )
         });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for qemu") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(600) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{QEMU} did not finish in 600 s; log: {}", log.display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    println!("qemu ran {:.1?}, {status}", started.elapsed());
+    let status = common::mcu::wait_with_deadline(&mut child, QEMU, Duration::from_secs(600), &log);
     (
         status.code(),
         std::fs::read_to_string(&log).expect("read the qemu log"),

@@ -139,3 +139,30 @@ pub fn assert_equal_to_host(isa: &str, log: &RunnerLog) {
         );
     }
 }
+
+/// Waits for an emulator run (its output going to `log`), killing it after `limit`: a runner
+/// that hangs fails the test with its log instead of stalling the suite.
+pub fn wait_with_deadline(
+    child: &mut std::process::Child,
+    emulator: &str,
+    limit: std::time::Duration,
+    log: &std::path::Path,
+) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the emulator") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{emulator} did not finish in {limit:?}; log: {}",
+                log.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    println!("{emulator} ran {:.1?}, {status}", started.elapsed());
+    status
+}
