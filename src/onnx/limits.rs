@@ -44,7 +44,7 @@ impl Message {
             (Model, 25) => Function,
             (Graph, 1) => Node,
             (Graph, 5) => Tensor,
-            (Graph, 11 | 12 | 13) => ValueInfo,
+            (Graph, 11..=13) => ValueInfo,
             (Node, 5) => Attribute,
             (Attribute, 5 | 10) => Tensor,
             (Attribute, 6 | 11) => Graph,
