@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
 use crate::quant::accumulator::Accumulator;
-use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias, LayerOutput};
+use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
 use crate::quant::{Lowering, Weights};
 use serde::Serialize;
 use std::rc::Rc;
@@ -130,15 +130,7 @@ impl Pending for ConvPending {
             &weights,
             &acc_exponents,
             x.dtype.magnitude(),
-            LayerOutput {
-                exponent: output_exponent,
-                clamp,
-                rounding: lowering.rounding,
-                user_template: lowering
-                    .templates
-                    .user_template(&node.domain, &node.op_type)
-                    .is_some(),
-            },
+            lowering.layer_output(node, output_exponent, clamp),
         )?;
         let kernel = Conv2d {
             batch: self.output_shape[0],

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::Node;
 use crate::quant::accumulator::Accumulator;
-use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias, LayerOutput};
+use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
 use crate::quant::{Lowering, Weights};
 use std::rc::Rc;
 
@@ -205,15 +205,7 @@ impl Pending for ConvTransposePending {
             &weights,
             &acc_exponents,
             x.dtype.magnitude(),
-            LayerOutput {
-                exponent: output_exponent,
-                clamp,
-                rounding: lowering.rounding,
-                user_template: lowering
-                    .templates
-                    .user_template(&node.domain, &node.op_type)
-                    .is_some(),
-            },
+            lowering.layer_output(node, output_exponent, clamp),
         )?;
         let kernel = ConvTranspose2d {
             in_channels,

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::onnx::{Constant, Node};
 use crate::quant::accumulator::Accumulator;
-use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias, LayerOutput};
+use crate::quant::bias::{bias_input, checked_bias, int8_values, Bias};
 use crate::quant::{Lowering, Value, Weights};
 use std::rc::Rc;
 
@@ -161,15 +161,7 @@ impl Pending for DensePending {
             &weights,
             &acc_exponents,
             lowering.tensor(self.input).dtype.magnitude(),
-            LayerOutput {
-                exponent: output_exponent,
-                clamp,
-                rounding: lowering.rounding,
-                user_template: lowering
-                    .templates
-                    .user_template(&node.domain, &node.op_type)
-                    .is_some(),
-            },
+            lowering.layer_output(node, output_exponent, clamp),
         )?;
         let kernel = Dense {
             rows: self.output_shape.iter().rev().skip(1).product(),

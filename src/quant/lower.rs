@@ -201,6 +201,25 @@ pub fn lower_within(
 }
 
 impl<'g> Lowering<'g> {
+    /// How an accumulating layer of `node` ends: its output exponent, its clamp, the rounding,
+    /// and whether a user template renders it (which decides how a float bias may round).
+    pub fn layer_output(
+        &self,
+        node: &Node,
+        exponent: i32,
+        clamp: ops::Clamp,
+    ) -> super::bias::LayerOutput {
+        super::bias::LayerOutput {
+            exponent,
+            clamp,
+            rounding: self.rounding,
+            user_template: self
+                .templates
+                .user_template(&node.domain, &node.op_type)
+                .is_some(),
+        }
+    }
+
     pub fn define(&mut self, name: &str, value: Value) {
         self.values.insert(name.to_string(), value);
     }
