@@ -1,6 +1,8 @@
 //! The one error type of the library. Every input-dependent failure names what it is about:
 //! the node (name and op type) or the tensor, and what was expected against what was found.
 
+use serde::Serialize;
+use std::fmt;
 use std::path::PathBuf;
 
 /// Everything that can go wrong while turning a model into a Rust module.
@@ -28,6 +30,10 @@ pub enum Error {
 
     #[error("model: {0}")]
     Model(String),
+
+    /// A broken invariant of onnx2esp itself, not of the model: a bug to report.
+    #[error("internal error (a bug in onnx2esp, please report it with the model): {0}")]
+    Internal(String),
 
     /// A command-line or builder option that does not fit the model, named by its flag.
     #[error("{option}: {message}")]
@@ -72,9 +78,7 @@ pub enum Error {
         issues.len(),
         issues.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n")
     )]
-    Scales {
-        issues: Vec<crate::quant::scales::ScaleIssue>,
-    },
+    Scales { issues: Vec<ScaleIssue> },
 
     #[error(
         "generated code for {what} does not parse as Rust: {message}\n--- snippet ---\n{snippet}"
@@ -110,15 +114,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// An error about one node.
-    pub fn node(node: &crate::onnx::Node, message: impl Into<String>) -> Self {
-        Error::Node {
-            node: node.name.clone(),
-            op: node.op_type.clone(),
-            message: message.into(),
-        }
-    }
-
     /// An error about one tensor.
     pub fn tensor(tensor: &str, message: impl Into<String>) -> Self {
         Error::Tensor {
@@ -180,5 +175,87 @@ mod tests {
             super::terminal_safe(text),
             "node '\\u{1b}[2J\\u{202e}txt' é\n\tok"
         );
+    }
+}
+
+/// An error and its chain of sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Why a tensor has no exact exponent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScaleProblem {
+    /// The scale is not a power of two. `channel` is set for per-channel scales (the first
+    /// such channel; `channels` counts them).
+    NotPowerOfTwo {
+        scale: f64,
+        channel: Option<usize>,
+        channels: usize,
+        nearest: i32,
+        relative_error: f64,
+    },
+    /// A zero point that is not the int8 zero (0 for int8, 128 for uint8).
+    ZeroPoint { zero_point: i64, dtype: String },
+    /// Zero, negative, infinite or NaN: no exponent means anything.
+    InvalidScale { scale: f64 },
+}
+
+/// One tensor `--scales exact` cannot represent (see [`Error::Scales`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleIssue {
+    pub tensor: String,
+    /// The QuantizeLinear or DequantizeLinear node that quantizes it (the first, if several).
+    pub node: String,
+    pub op: String,
+    pub problem: ScaleProblem,
+}
+
+impl fmt::Display for ScaleIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "tensor '{}' ({} '{}'): ",
+            self.tensor, self.op, self.node
+        )?;
+        match &self.problem {
+            ScaleProblem::NotPowerOfTwo {
+                scale,
+                channel,
+                channels,
+                nearest,
+                relative_error,
+            } => {
+                if let Some(c) = channel {
+                    write!(
+                        f,
+                        "{channels} per-channel scales are not powers of two, e.g. channel {c}: "
+                    )?;
+                }
+                // ONNX scales are f32: print them as the model wrote them.
+                write!(
+                    f,
+                    "scale {:e} is not a power of two; the nearest exponent is {nearest} \
+                     (2^{nearest} = {:e}, relative error {relative_error:.3e})",
+                    *scale as f32,
+                    2f64.powi(*nearest)
+                )
+            }
+            ScaleProblem::ZeroPoint { zero_point, dtype } => write!(
+                f,
+                "{dtype} zero point {zero_point} is asymmetric (exact needs 0, or 128 for uint8)"
+            ),
+            ScaleProblem::InvalidScale { scale } => {
+                write!(f, "scale {scale} is not a positive finite number")
+            }
+        }
     }
 }

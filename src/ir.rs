@@ -2,55 +2,12 @@
 //! Every tensor is int8 (or int16 where the model asks) with a per-tensor power-of-two
 //! exponent; every layer is a kernel whose sizes, shifts and weights are known.
 
-use crate::error::Result;
-use crate::ops::Kernel;
+use crate::error::{Error, Result};
+use crate::kernel::{Kernel, Renderer};
+use crate::onnx::Node;
+pub use crate::quant::QType;
 
 pub type TensorId = usize;
-
-/// The integer type of an activation tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum QType {
-    I8,
-    I16,
-}
-
-impl QType {
-    /// The Rust element type.
-    pub fn rust(self) -> &'static str {
-        match self {
-            QType::I8 => "i8",
-            QType::I16 => "i16",
-        }
-    }
-
-    /// `int8` or `int16`, for comments and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            QType::I8 => "int8",
-            QType::I16 => "int16",
-        }
-    }
-
-    pub fn bytes(self) -> usize {
-        match self {
-            QType::I8 => 1,
-            QType::I16 => 2,
-        }
-    }
-
-    /// The largest `|q|`, the input range of accumulator bounds.
-    pub fn magnitude(self) -> u64 {
-        self.range().0.unsigned_abs()
-    }
-
-    /// The closed range of values, symmetric saturation as in ESP-DL.
-    pub fn range(self) -> (i64, i64) {
-        match self {
-            QType::I8 => (-128, 127),
-            QType::I16 => (-32768, 32767),
-        }
-    }
-}
 
 /// An integer tensor: `real = q * 2^exponent`.
 #[derive(Debug, Clone)]
@@ -83,12 +40,14 @@ impl QTensor {
 #[derive(Debug)]
 pub struct Layer {
     /// The ONNX node the layer comes from (the first, when several are fused).
-    pub node: crate::onnx::Node,
+    pub node: Node,
     /// The ONNX op types it implements, e.g. `Conv+Relu`.
     pub ops: String,
     pub inputs: Vec<TensorId>,
     pub output: TensorId,
     pub kernel: Box<dyn Kernel>,
+    /// The template that renders it, decided at lowering.
+    pub renderer: Renderer,
 }
 
 /// A model input or output.
@@ -122,7 +81,7 @@ impl QGraph {
     pub fn validate(&self) -> Result<()> {
         for tensor in &self.tensors {
             if tensor.is_empty() {
-                return Err(crate::Error::tensor(
+                return Err(Error::tensor(
                     &tensor.name,
                     format!("shape {:?} has no elements", tensor.shape),
                 ));
@@ -136,7 +95,7 @@ impl QGraph {
                 .find(|&&t| self.tensors[t].dtype != QType::I8);
             if let Some(&t) = wide {
                 if !layer.kernel.supports_int16() {
-                    return Err(crate::Error::node(
+                    return Err(Error::node(
                         &layer.node,
                         format!(
                             "tensor '{}' is int16, which {} does not support yet (int16 works in Conv, Gemm, MatMul with constant weights, Relu/Clip, Reshape-like ops and QuantizeLinear between int8 and int16)",
@@ -147,8 +106,8 @@ impl QGraph {
             }
             let out = &self.tensors[layer.output];
             if out.alias_of.is_some() {
-                return Err(crate::Error::Model(format!(
-                    "internal: layer '{}' writes into an alias",
+                return Err(Error::Internal(format!(
+                    "layer '{}' writes into an alias",
                     layer.node.name
                 )));
             }

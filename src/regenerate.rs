@@ -3,10 +3,11 @@
 //! from there), so the line, like the rest of the module, does not depend on the working
 //! directory or on how a path was spelled.
 
-use crate::{
-    Budget, Options, Rounding, ScalePolicy, SnapRule, TargetCpu, DEFAULT_MAX_CODE,
-    DEFAULT_WEIGHTS_FILE_THRESHOLD,
+use crate::options::{
+    Budget, Options, TargetCpu, DEFAULT_MAX_CODE, DEFAULT_WEIGHTS_FILE_THRESHOLD,
 };
+use crate::quant::Rounding;
+use crate::rewrite::scales::{ScalePolicy, SnapRule};
 use std::path::{Component, Path, PathBuf};
 
 /// Where the module goes, as far as the command line is concerned.

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use onnx2esp::quant::scales::ScaleProblem;
+use onnx2esp::rewrite::scales::ScaleProblem;
 use onnx2esp::{generate_from_bytes, Error};
 
 #[test]
@@ -20,7 +20,7 @@ fn a_valid_dense_model_generates() {
 }
 
 /// The one issue of a `--scales exact` error, for models with one offending tensor.
-fn single_scale_issue(err: Error) -> onnx2esp::quant::scales::ScaleIssue {
+fn single_scale_issue(err: Error) -> onnx2esp::rewrite::scales::ScaleIssue {
     match err {
         Error::Scales { mut issues } if issues.len() == 1 => issues.remove(0),
         other => panic!("expected one scale issue, found {other:?}"),

@@ -6,7 +6,7 @@
 
 use onnx2esp::ir::QGraph;
 use onnx2esp::plan::{Plan, Storage, ALIGN};
-use onnx2esp::{emit::Templates, ScalePolicy, SnapRule};
+use onnx2esp::{ScalePolicy, SnapRule};
 use std::path::{Path, PathBuf};
 
 const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/codegen-tests/models");
@@ -26,16 +26,18 @@ fn onnx_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The lowered model, as `generate` lowers it; ONNX Runtime's own models under
 /// `--scales snap`, as codegen-tests compiles them.
-fn lower(path: &Path, templates: &Templates) -> onnx2esp::Result<onnx2esp::ir::QGraph> {
+fn lower(path: &Path) -> onnx2esp::Result<onnx2esp::ir::QGraph> {
     let (bytes, name) = onnx2esp::read_model(path)?;
-    let graph = onnx2esp::onnx::Graph::load(&bytes, &name, &Default::default())?;
-    let policy = if path.parent().is_some_and(|d| d.ends_with("ort")) {
+    let scales = if path.parent().is_some_and(|d| d.ends_with("ort")) {
         ScalePolicy::Snap(SnapRule::Nearest)
     } else {
         ScalePolicy::Exact
     };
-    let (graph, _) = onnx2esp::rewrite_scales(&graph, policy)?;
-    onnx2esp::quant::lower(&graph, templates, onnx2esp::Rounding::HalfEven)
+    let options = onnx2esp::Options {
+        scales,
+        ..Default::default()
+    };
+    Ok(onnx2esp::pipeline::compile(&bytes, &name, &options)?.qgraph)
 }
 
 /// Every fixture under `models/`, `models/ops/` and `models/ort/`, with its name there.
@@ -59,13 +61,12 @@ fn fixtures() -> Vec<(String, PathBuf)> {
 
 #[test]
 fn arena_is_within_five_percent_of_the_bound_and_in_place_saves() {
-    let templates = Templates::new(None, onnx2esp::Rounding::HalfEven).expect("templates");
     let paths = fixtures();
     let mut failures = Vec::new();
     println!("fixture: in-place layers, arena bytes without -> with in place (lower bound)");
     for (name, path) in &paths {
-        let graph = lower(path, &templates).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let plan = Plan::new(&graph, &templates);
+        let graph = lower(path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let plan = Plan::new(&graph);
         let copying = Plan::with_in_place(&graph, |_| false);
         // Below the bound, buffers that coexist would share bytes.
         if plan.arena_bytes < plan.peak_live_bytes
@@ -179,13 +180,12 @@ fn placement_errors(graph: &QGraph, plan: &Plan) -> Vec<String> {
 
 #[test]
 fn no_two_live_buffers_share_arena_bytes() {
-    let templates = Templates::new(None, onnx2esp::Rounding::HalfEven).expect("templates");
     let mut failures = Vec::new();
     let mut in_place_layers = 0;
     for (name, path) in fixtures() {
-        let graph = lower(&path, &templates).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let graph = lower(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         // The generator's plan, and the plan without in place (no sharing at all).
-        let plan = Plan::new(&graph, &templates);
+        let plan = Plan::new(&graph);
         in_place_layers += plan.in_place.iter().filter(|&&p| p).count();
         for plan in [plan, Plan::with_in_place(&graph, |_| false)] {
             failures.extend(
@@ -204,10 +204,9 @@ fn no_two_live_buffers_share_arena_bytes() {
 /// residual CNN moved to offset 0, the residual branch and the main path collide.
 #[test]
 fn placement_check_finds_a_collision() {
-    let templates = Templates::new(None, onnx2esp::Rounding::HalfEven).expect("templates");
     let path = Path::new(MODELS).join("residual_cnn_esppq.onnx");
-    let graph = lower(&path, &templates).expect("lowers");
-    let mut plan = Plan::new(&graph, &templates);
+    let graph = lower(&path).expect("lowers");
+    let mut plan = Plan::new(&graph);
     assert_eq!(placement_errors(&graph, &plan), Vec::<String>::new());
     for storage in &mut plan.storage {
         if let Storage::Arena { offset, .. } = storage {

@@ -1,9 +1,9 @@
-//! The operator table of docs/operators.md is the code's operator list (`onnx2esp::ops::OPERATORS`), so
+//! The operator table of docs/operators.md is the code's operator list (`onnx2esp::lower::OPERATORS`), so
 //! the two cannot drift; every fixture it names exists and every op fixture is named.
 
 use std::path::Path;
 
-const BEGIN: &str = "<!-- operator table: rendered from src/ops/mod.rs OPERATORS, checked by tests/operator_table.rs -->\n";
+const BEGIN: &str = "<!-- operator table: rendered from src/lower/registry.rs OPERATORS, checked by tests/operator_table.rs -->\n";
 const END: &str = "<!-- end of operator table -->";
 
 #[test]
@@ -19,7 +19,7 @@ fn documented_operator_table_matches_the_code() {
         + readme[start..]
             .find(END)
             .expect("docs/operators.md has the end marker");
-    let expected = onnx2esp::ops::operator_table_markdown();
+    let expected = onnx2esp::lower::operator_table_markdown();
     assert_eq!(
         &readme[start..end],
         expected,
@@ -30,7 +30,7 @@ fn documented_operator_table_matches_the_code() {
 #[test]
 fn every_operator_fixture_exists_and_every_fixture_is_listed() {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("codegen-tests/models");
-    let listed: Vec<&str> = onnx2esp::ops::OPERATORS
+    let listed: Vec<&str> = onnx2esp::lower::OPERATORS
         .iter()
         .flat_map(|o| o.fixtures.iter().copied())
         .collect();
@@ -46,7 +46,7 @@ fn every_operator_fixture_exists_and_every_fixture_is_listed() {
             let stem = path.file_stem().unwrap().to_str().unwrap();
             assert!(
                 listed.contains(&format!("ops/{stem}").as_str()),
-                "{stem}.onnx is not listed by any operator in src/ops/mod.rs"
+                "{stem}.onnx is not listed by any operator in src/lower/registry.rs"
             );
         }
     }

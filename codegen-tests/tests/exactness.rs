@@ -82,7 +82,7 @@ fn recorded_rewrites_are_current() {
     use onnx2esp::{ScalePolicy, SnapRule};
     let models = env!("CARGO_MANIFEST_DIR").to_string() + "/models/ort";
     let load = |bytes: &[u8]| {
-        let graph = onnx2esp::onnx::Graph::load(bytes, "m.onnx", &Default::default())
+        let graph = onnx2esp::pipeline::load(bytes, "m.onnx", &Default::default())
             .expect("the rewritten model loads");
         format!(
             "{:?}",

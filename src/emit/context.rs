@@ -6,9 +6,10 @@
 //! [`model_text`], so that a template may put it in a comment or a string literal without a
 //! model being able to end either; `raw` holds the same strings unescaped.
 
-use super::KernelEmit;
 use crate::ir::{Layer, QGraph, TensorId};
+use crate::kernel::KernelEmit;
 use crate::onnx::Attribute;
+use crate::text::model_text;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -63,28 +64,6 @@ fn tensor_info<'a>(graph: &'a QGraph, id: TensorId, var: &str) -> TensorInfo<'a>
         exponent: t.exponent,
         len: t.len(),
     }
-}
-
-/// Model text made safe inside a Rust `//` or `/* */` comment and inside a `"..."` string
-/// literal, where it reads back as the original text: printable ASCII stays (but `\` and `"`
-/// are escaped, and the `/` of `*/` or `/*` becomes `\u{2f}`), every other character is a
-/// `\u{..}` escape. Nothing in it can end a comment or a literal, or start a line.
-pub fn model_text(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    for (i, &c) in chars.iter().enumerate() {
-        let star_before = i > 0 && chars[i - 1] == '*';
-        let star_after = chars.get(i + 1) == Some(&'*');
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '/' if star_before || star_after => out.push_str("\\u{2f}"),
-            ' ' => out.push(' '),
-            c if c.is_ascii_graphic() => out.push(c),
-            c => out.push_str(&c.escape_unicode().to_string()),
-        }
-    }
-    out
 }
 
 /// An attribute as a template value: numbers, strings, lists, or `{dims, values}`; strings

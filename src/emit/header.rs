@@ -1,10 +1,11 @@
 //! The header comment of a generated module: provenance, how to regenerate, and a per-layer
 //! table for reviewers.
 
-use super::{comment_safe, RenderedLayer};
+use super::RenderedLayer;
 use crate::ir::QGraph;
 use crate::onnx::Graph;
 use crate::plan::Plan;
+use crate::text::comment_safe;
 use std::fmt::Write;
 
 /// `placement` is comment lines on where the weights live (empty when all are inline).

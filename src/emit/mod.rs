@@ -4,24 +4,21 @@
 mod comments;
 mod context;
 mod header;
-mod kernel;
 mod module;
 mod simplify;
 mod templates;
 mod weights_file;
 
-pub use context::model_text;
-pub use kernel::{Elem, KernelEmit, StaticArray};
 pub use module::check_link_section;
-pub use templates::Templates;
-pub use weights_file::{
-    SideFile, WeightsFile, DEFAULT_THRESHOLD as DEFAULT_WEIGHTS_FILE_THRESHOLD,
-};
+pub use templates::{builtin_templates, Templates};
+pub use weights_file::{SideFile, WeightsFile};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ir::{QGraph, QType};
+use crate::kernel::{KernelEmit, StaticArray};
 use crate::onnx::Graph;
 use crate::plan::Plan;
+use crate::text::rust_ident;
 
 /// One rendered layer.
 pub struct RenderedLayer {
@@ -78,11 +75,7 @@ pub fn emit(
     for (index, layer) in qgraph.layers.iter().enumerate() {
         let (fn_name, out) = layer_emit(qgraph, plan, index, unroll)?;
         let in_place = plan.in_place[index];
-        // A user template for the node's op replaces the built-in kernel template.
-        let template = templates
-            .user_template(&layer.node.domain, &layer.node.op_type)
-            .unwrap_or(layer.kernel.template());
-        let mut function = templates.render(template, out.context(), &layer.node.name)?;
+        let mut function = templates.render(&layer.renderer, out.context(), &layer.node.name)?;
         simplify::simplify(&mut function);
         code_bytes = code_bytes.saturating_add(
             quote::ToTokens::to_token_stream(&function)
@@ -90,7 +83,7 @@ pub fn emit(
                 .len(),
         );
         if code_bytes > max_code {
-            return Err(crate::Error::node(
+            return Err(Error::node(
                 &layer.node,
                 format!(
                     "with this layer the layer functions take {code_bytes} bytes of code, over the limit of {max_code}; raise it with --max-code if that is intended"
@@ -239,39 +232,4 @@ fn separate_items(code: &str) -> String {
         out.push('\n');
     }
     out
-}
-
-/// A lowercase snake_case Rust identifier made from arbitrary text: ASCII letters and digits
-/// kept, every other run of characters one underscore (model names never reach code as-is).
-pub fn rust_ident(text: &str) -> String {
-    let mut ident = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            ident.push(c.to_ascii_lowercase());
-        } else if !ident.is_empty() && !ident.ends_with('_') {
-            ident.push('_');
-        }
-    }
-    while ident.ends_with('_') {
-        ident.pop();
-    }
-    if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
-        ident.insert(0, 'x');
-    }
-    ident
-}
-
-/// Text safe for a comment or doc line: printable ASCII as is, anything else (control and
-/// text-direction characters included) as a `\u{..}` escape, so no name can end a comment,
-/// break a line or reorder what a reviewer sees.
-pub fn comment_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c == ' ' || c.is_ascii_graphic() {
-                c.to_string()
-            } else {
-                c.escape_unicode().to_string()
-            }
-        })
-        .collect()
 }

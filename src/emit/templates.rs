@@ -3,106 +3,29 @@
 //! layers and overrides built-ins. A node with domain `D` and op type `T` uses `DIR/D/T.rs.tera`,
 //! or `DIR/T.rs.tera` in the default domain.
 
-use super::kernel::error_chain;
+use crate::error::error_chain;
 use crate::error::{Error, Result};
+use crate::kernel::{BuiltinTemplate, Renderer, UserTemplate, UserTemplates, APPLIES_CLAMP};
 use crate::quant::table::expression_table;
 use crate::quant::Rounding;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// (file name, source) of every built-in template under `templates/`.
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "concat.rs.tera",
-        include_str!("../../templates/concat.rs.tera"),
-    ),
-    (
-        "conv2d.rs.tera",
-        include_str!("../../templates/conv2d.rs.tera"),
-    ),
-    (
-        "conv_pointwise.rs.tera",
-        include_str!("../../templates/conv_pointwise.rs.tera"),
-    ),
-    (
-        "conv_transpose.rs.tera",
-        include_str!("../../templates/conv_transpose.rs.tera"),
-    ),
-    (
-        "dense.rs.tera",
-        include_str!("../../templates/dense.rs.tera"),
-    ),
-    (
-        "elementwise.rs.tera",
-        include_str!("../../templates/elementwise.rs.tera"),
-    ),
-    (
-        "matmul.rs.tera",
-        include_str!("../../templates/matmul.rs.tera"),
-    ),
-    (
-        "lp_normalization.rs.tera",
-        include_str!("../../templates/lp_normalization.rs.tera"),
-    ),
-    ("move.rs.tera", include_str!("../../templates/move.rs.tera")),
-    (
-        "normalization.rs.tera",
-        include_str!("../../templates/normalization.rs.tera"),
-    ),
-    (
-        "pool2d.rs.tera",
-        include_str!("../../templates/pool2d.rs.tera"),
-    ),
-    (
-        "reduce.rs.tera",
-        include_str!("../../templates/reduce.rs.tera"),
-    ),
-    (
-        "requantize.rs.tera",
-        include_str!("../../templates/requantize.rs.tera"),
-    ),
-    (
-        "resize_linear.rs.tera",
-        include_str!("../../templates/resize_linear.rs.tera"),
-    ),
-    (
-        "scatter.rs.tera",
-        include_str!("../../templates/scatter.rs.tera"),
-    ),
-    (
-        "softmax.rs.tera",
-        include_str!("../../templates/softmax.rs.tera"),
-    ),
-    (
-        "table.rs.tera",
-        include_str!("../../templates/table.rs.tera"),
-    ),
-];
+pub fn builtin_templates() -> impl Iterator<Item = (&'static str, &'static str)> {
+    BuiltinTemplate::ALL
+        .iter()
+        .map(|t| (t.file_name(), t.source()))
+}
 
 /// Prefix of user template names inside tera, so they never collide with built-ins.
 const USER: &str = "user:";
 
-/// The tera comment by which a user template declares that it applies the fused Relu/Clip
-/// (`clamp_lo`, `clamp_hi` or `clamp`). Without it, a Relu/Clip after the layer stays a layer
-/// of its own.
-pub const APPLIES_CLAMP: &str = "onnx2esp: applies_clamp";
-
-struct UserTemplate {
-    /// The name inside tera.
-    name: String,
-    applies_clamp: bool,
-}
-
 pub struct Templates {
     tera: tera::Tera,
-    dir: Option<PathBuf>,
     /// tera name → source of every template, for mapping errors back to template lines.
     sources: BTreeMap<String, String>,
-    /// (domain, op type) → the user's template.
-    user: BTreeMap<(String, String), UserTemplate>,
-    /// (domain, op type) → the error of a user template that does not parse. Reported when a
-    /// node uses it, so that the message can name the node too.
-    broken: BTreeMap<(String, String), Error>,
+    user: UserTemplates,
 }
 
 impl Templates {
@@ -113,18 +36,15 @@ impl Templates {
         let mut tera = tera::Tera::default();
         // Generated Rust is not HTML.
         tera.autoescape_on(vec![]);
-        tera.add_raw_templates(BUILTIN.iter().copied())
+        tera.add_raw_templates(builtin_templates())
             .map_err(|e| template_error("built-in templates", &e))?;
         register_helpers(&mut tera, rounding);
         let mut templates = Templates {
             tera,
-            dir: user_dir.map(Path::to_path_buf),
-            sources: BUILTIN
-                .iter()
+            sources: builtin_templates()
                 .map(|(name, source)| (name.to_string(), source.to_string()))
                 .collect(),
-            user: BTreeMap::new(),
-            broken: BTreeMap::new(),
+            user: UserTemplates::new(user_dir),
         };
         if let Some(dir) = user_dir {
             templates.load_user_dir(dir)?;
@@ -168,15 +88,16 @@ impl Templates {
                 None => file,
             };
             let name = format!("{USER}{relative}");
-            let key = (domain.unwrap_or_default(), op.to_string());
+            let domain = domain.unwrap_or_default();
             let applies_clamp = declares_applies_clamp(&source);
             if applies_clamp
                 && !["clamp_lo", "clamp_hi", "clamp"]
                     .iter()
                     .any(|v| source.replace(APPLIES_CLAMP, "").contains(v))
             {
-                self.broken.insert(
-                    key,
+                self.user.add_broken(
+                    &domain,
+                    op,
                     Error::Template {
                         template: path.display().to_string(),
                         message: format!(
@@ -189,91 +110,69 @@ impl Templates {
             match self.tera.add_raw_template(&name, &source) {
                 Ok(()) => {
                     self.sources.insert(name.clone(), source);
-                    self.user.insert(
-                        key,
+                    self.user.add(
+                        &domain,
+                        op,
                         UserTemplate {
-                            name,
+                            name: relative,
                             applies_clamp,
                         },
                     );
                 }
                 Err(e) => {
-                    self.broken
-                        .insert(key, template_error(&path.display().to_string(), &e));
+                    self.user.add_broken(
+                        &domain,
+                        op,
+                        template_error(&path.display().to_string(), &e),
+                    );
                 }
             }
         }
         Ok(())
     }
 
-    /// The user's template for a node, if there is one.
-    pub fn user_template(&self, domain: &str, op_type: &str) -> Option<&str> {
-        self.user
-            .get(&key(domain, op_type))
-            .map(|t| t.name.as_str())
+    /// The user's templates, by the op they implement.
+    pub fn user(&self) -> &UserTemplates {
+        &self.user
     }
 
-    /// Whether a Relu/Clip may fuse into a layer of this op: always for the built-in kernels,
-    /// which all apply it, and for a user template only when it declares [`APPLIES_CLAMP`].
-    pub fn fuses_clamp(&self, domain: &str, op_type: &str) -> bool {
-        self.user
-            .get(&key(domain, op_type))
-            .is_none_or(|t| t.applies_clamp)
-    }
-
-    /// The parse error of the user's template for this op, if it has one that is broken.
-    pub fn broken_template(&self, domain: &str, op_type: &str) -> Option<&Error> {
-        self.broken.get(&key(domain, op_type))
-    }
-
-    /// Where a template for this op would live, for messages.
-    pub fn expected_path(&self, domain: &str, op_type: &str) -> String {
-        let dir = self
-            .dir
-            .as_ref()
-            .map_or("<templates dir>".to_string(), |d| d.display().to_string());
-        if domain.is_empty() || domain == "ai.onnx" {
-            format!("{dir}/{op_type}.rs.tera")
-        } else {
-            format!("{dir}/{domain}/{op_type}.rs.tera")
+    /// The file a template stands for, for messages: a user template's full path.
+    fn display_name(&self, renderer: &Renderer) -> String {
+        match (renderer, self.user.dir()) {
+            (Renderer::User(relative), Some(dir)) => dir.join(relative).display().to_string(),
+            _ => renderer.source_name(),
         }
     }
 
-    /// The file a tera template name stands for, for messages: a user template's full path.
-    pub fn display_name(&self, name: &str) -> String {
-        match (name.strip_prefix(USER), &self.dir) {
-            (Some(relative), Some(dir)) => dir.join(relative).display().to_string(),
-            _ => Self::source_name(name),
+    /// The template's name inside tera: user templates are prefixed, so that they never
+    /// collide with built-ins.
+    fn tera_name(renderer: &Renderer) -> String {
+        match renderer {
+            Renderer::Builtin(template) => template.file_name().to_string(),
+            Renderer::User(relative) => format!("{USER}{relative}"),
         }
     }
 
-    /// The file a tera template name stands for, independent of where the templates
-    /// directory is: `my.ops/Swish.rs.tera` (a user template, relative to its directory) or
-    /// `templates/conv2d.rs.tera` (built-in). For the generated code.
-    pub fn source_name(name: &str) -> String {
-        match name.strip_prefix(USER) {
-            Some(relative) => relative.to_string(),
-            None => format!("templates/{name}"),
-        }
-    }
-
-    /// Renders `template` for node `node` and checks that the result is one Rust function.
+    /// Renders a layer's template for node `node` and checks that the result is one Rust
+    /// function.
     /// Errors point at the template's lines: a tera error at the line of the unknown
     /// variable (with the nearest known name), a Rust syntax error at the template line
     /// that produced the offending text.
     pub fn render(
         &self,
-        template: &str,
+        renderer: &Renderer,
         context: &tera::Context,
         node: &str,
     ) -> Result<syn::ItemFn> {
+        let name = Self::tera_name(renderer);
+        let template = name.as_str();
         let source = self.tera.render(template, context).map_err(|e| {
             let mut message = format!("rendering node '{node}': {}", error_chain(&e));
             if let Some(hint) = self.unknown_variable_hint(template, context, &e) {
                 message.push_str(&hint);
             }
             Error::Template {
-                template: self.display_name(template),
+                template: self.display_name(renderer),
                 message,
             }
         })?;
@@ -296,7 +195,7 @@ impl Templates {
                 .template_line_of_syntax_error(template, context)
                 .map_or(String::new(), |l| format!("template line {l}, "));
             Error::InvalidRust {
-                what: format!("template {} (node '{node}')", self.display_name(template)),
+                what: format!("template {} (node '{node}')", self.display_name(renderer)),
                 message: format!("{origin}rendered line {line}: {e}"),
                 snippet,
             }
@@ -516,11 +415,6 @@ fn lines_using(source: &str, variable: &str) -> Vec<usize> {
         })
         .map(|(i, _)| i + 1)
         .collect()
-}
-
-fn key(domain: &str, op_type: &str) -> (String, String) {
-    let domain = if domain == "ai.onnx" { "" } else { domain };
-    (domain.to_string(), op_type.to_string())
 }
 
 fn template_error(template: &str, e: &tera::Error) -> Error {

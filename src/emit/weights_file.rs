@@ -17,9 +17,9 @@
 //! a 16-byte aligned offset, little-endian, zero-padded. The module refuses to compile with a
 //! file of another length (the length is in its type) or another hash (a const assertion).
 
-use super::comment_safe;
-use super::kernel::{Elem, StaticArray};
 use crate::error::{Error, Result};
+use crate::kernel::{Elem, StaticArray};
+use crate::text::comment_safe;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
@@ -30,11 +30,6 @@ const HEADER_BYTES: usize = 16;
 /// Every tensor starts at a multiple of this, for the ESP32-S3's vector loads (the statics
 /// are aligned by `Align16`; aligned offsets keep the file readable by other tools too).
 const ALIGN: usize = 16;
-
-/// Tensors of at least this many bytes go to the weights file by default: MobileNetV2's
-/// pointwise and expansion weights do, the biases and the small models' layers stay inline
-/// (see docs/user-guide.md, "Placement of the weights").
-pub const DEFAULT_THRESHOLD: usize = 4096;
 
 /// Where to put the statics of at least `threshold` bytes: the file `name` beside the module.
 #[derive(Debug, Clone, Copy)]
@@ -215,8 +210,8 @@ impl WeightsFile {
 /// Appends the little-endian bytes of `array`, checking that every value fits its type.
 fn encode(array: &StaticArray, bytes: &mut Vec<u8>) -> Result<()> {
     let out_of_range = |value: i64| {
-        Error::Model(format!(
-            "internal: static {} holds {value}, outside {}",
+        Error::Internal(format!(
+            "static {} holds {value}, outside {}",
             array.name,
             array.elem.rust()
         ))

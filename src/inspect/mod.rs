@@ -7,7 +7,8 @@ mod reference;
 mod render;
 
 use crate::error::{Error, Result};
-use crate::Options;
+use crate::options::Options;
+use crate::rewrite::scales::{ScalePolicy, ScaleReport, SnapRule};
 use reference::FloatReference;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -27,7 +28,7 @@ pub struct Inspection {
     /// `exact`, `snap (nearest)` or `snap (ceil)`.
     pub scales: String,
     /// Every quantized tensor: its original scale and zero point, exponent, error, saturation.
-    pub tensors: crate::ScaleReport,
+    pub tensors: ScaleReport,
     pub layers: Vec<LayerRow>,
     pub arena_bytes: usize,
     pub peak_live_bytes: usize,
@@ -98,12 +99,15 @@ pub fn inspect(
     options: &Options,
     inputs: &Inputs,
 ) -> Result<Inspection> {
-    let templates = crate::emit::Templates::new(options.templates.as_deref(), options.rounding)?;
-    let graph = crate::onnx::Graph::load(bytes, file_name, &options.input_shapes)?;
-    let (rewritten, mut tensors) = crate::rewrite_scales(&graph, options.scales)?;
-    let qgraph =
-        crate::quant::lower_within(&rewritten, &templates, options.rounding, options.budget)?;
-    let plan = crate::plan::Plan::new(&qgraph, &templates);
+    let crate::pipeline::Compiled {
+        graph: rewritten,
+        scales: mut tensors,
+        qgraph,
+        plan,
+        ..
+    } = crate::pipeline::compile(bytes, file_name, options)?;
+    // The scale policy changes no graph input or output.
+    let graph = &rewritten;
     // Activation shapes the model does not declare are known once the graph is lowered.
     for report in tensors.tensors.iter_mut().filter(|t| t.shape.is_none()) {
         report.shape = qgraph
@@ -190,9 +194,9 @@ pub fn inspect(
     Ok(Inspection {
         model: file_name.to_string(),
         scales: match options.scales {
-            crate::ScalePolicy::Exact => "exact".into(),
-            crate::ScalePolicy::Snap(crate::SnapRule::Nearest) => "snap (nearest)".into(),
-            crate::ScalePolicy::Snap(crate::SnapRule::Ceil) => "snap (ceil)".into(),
+            ScalePolicy::Exact => "exact".into(),
+            ScalePolicy::Snap(SnapRule::Nearest) => "snap (nearest)".into(),
+            ScalePolicy::Snap(SnapRule::Ceil) => "snap (ceil)".into(),
         },
         tensors,
         layers,

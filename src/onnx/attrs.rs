@@ -44,8 +44,8 @@ impl super::Node {
         self.attributes.get(name)
     }
 
-    fn wrong_type(&self, name: &str, expected: &str) -> crate::Error {
-        crate::Error::node(
+    fn wrong_type(&self, name: &str, expected: &str) -> crate::error::Error {
+        crate::error::Error::node(
             self,
             format!(
                 "attribute '{name}' should be {expected}, found {:?}",
@@ -54,7 +54,7 @@ impl super::Node {
         )
     }
 
-    pub fn attr_int(&self, name: &str, default: i64) -> crate::Result<i64> {
+    pub fn attr_int(&self, name: &str, default: i64) -> crate::error::Result<i64> {
         match self.attr(name) {
             None => Ok(default),
             Some(Attribute::Int(v)) => Ok(*v),
@@ -62,7 +62,7 @@ impl super::Node {
         }
     }
 
-    pub fn attr_float(&self, name: &str, default: f32) -> crate::Result<f32> {
+    pub fn attr_float(&self, name: &str, default: f32) -> crate::error::Result<f32> {
         match self.attr(name) {
             None => Ok(default),
             Some(Attribute::Float(v)) => Ok(*v),
@@ -70,7 +70,7 @@ impl super::Node {
         }
     }
 
-    pub fn attr_string(&self, name: &str, default: &str) -> crate::Result<String> {
+    pub fn attr_string(&self, name: &str, default: &str) -> crate::error::Result<String> {
         match self.attr(name) {
             None => Ok(default.to_string()),
             Some(Attribute::String(v)) => Ok(v.clone()),
@@ -78,7 +78,7 @@ impl super::Node {
         }
     }
 
-    pub fn attr_ints(&self, name: &str) -> crate::Result<Option<Vec<i64>>> {
+    pub fn attr_ints(&self, name: &str) -> crate::error::Result<Option<Vec<i64>>> {
         match self.attr(name) {
             None => Ok(None),
             Some(Attribute::Ints(v)) => Ok(Some(v.clone())),

@@ -1,20 +1,17 @@
-//! Reading ONNX: decodes the protobuf ([`proto`]), folds `Constant`,
-//! constant `Identity` and `QuantizeLinear` of float initializers, rewrites the QOperator
-//! format into QDQ ([`qoperator`]), and checks that the graph is
-//! a DAG listed in topological order. The result is a small, owned [`Graph`] that the lowering
-//! walks; nothing downstream touches protobuf types.
+//! Reading and writing ONNX: decodes the protobuf ([`proto`]) within the limits of
+//! [`limits`], and checks that the graph is a DAG listed in topological order. The result is a
+//! small, owned [`Graph`] that the rewrites and the lowering walk; nothing downstream touches
+//! protobuf types.
 
 mod attrs;
-mod edges;
-mod fold;
+mod axes;
 pub mod limits;
 pub mod proto;
-mod qoperator;
 mod tensor;
 mod write;
 
 pub use attrs::Attribute;
-pub use fold::{axis_index, normalize_axis, quantized_dtype};
+pub use axes::{axis_index, normalize_axis, quantized_dtype};
 pub use tensor::{element_count, Constant, DType, MAX_CONSTANT_ELEMENTS, MAX_ELEMENTS};
 
 use crate::error::{Error, Result};
@@ -45,6 +42,30 @@ pub struct Node {
     pub attributes: BTreeMap<String, Attribute>,
 }
 
+impl Node {
+    /// The node's one output; nodes with optional extra outputs in use are rejected.
+    pub fn single_output(&self) -> Result<&str> {
+        match self.outputs.iter().filter(|o| !o.is_empty()).count() {
+            1 if !self.outputs[0].is_empty() => Ok(&self.outputs[0]),
+            n => Err(Error::node(
+                self,
+                format!("expected exactly one output (the first), found {n} in use"),
+            )),
+        }
+    }
+}
+
+impl Error {
+    /// An error about one node.
+    pub fn node(node: &Node, message: impl Into<String>) -> Self {
+        Error::Node {
+            node: node.name.clone(),
+            op: node.op_type.clone(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A loaded model: constants folded, nodes in topological order.
 #[derive(Debug, Clone)]
 pub struct Graph {
@@ -64,9 +85,11 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// Decodes and normalises a model. `file_name` is used in messages and in the header;
-    /// `input_shapes` gives static shapes to graph inputs (required for dynamic ones).
-    pub fn load(
+    /// Decodes a model and checks that its nodes are in topological order (the rewrites that
+    /// normalise it come after, in the rewrite stage). `file_name` is used in messages
+    /// and in the header; `input_shapes` gives static shapes to graph inputs (required for
+    /// dynamic ones).
+    pub fn decode(
         bytes: &[u8],
         file_name: &str,
         input_shapes: &BTreeMap<String, Vec<usize>>,
@@ -181,7 +204,7 @@ impl Graph {
             nodes.push(node);
         }
 
-        let mut graph = Graph {
+        let graph = Graph {
             file_name: file_name.to_string(),
             sha256: sha256_hex(bytes),
             opset,
@@ -195,13 +218,6 @@ impl Graph {
             declared_shapes,
         };
         graph.check_topological_order()?;
-        fold::fold_constants(&mut graph)?;
-        fold::check_quantization_parameters(&graph)?;
-        // After folding, so that QuantizeLinear of float weights are integer constants.
-        qoperator::rewrite(&mut graph)?;
-        // After the QOperator expansion, so that its QuantizeLinear/DequantizeLinear pairs
-        // are in place.
-        edges::commute_layout_ops(&mut graph);
         Ok(graph)
     }
 

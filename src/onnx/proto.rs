@@ -476,10 +476,10 @@ mod tests {
         for path in fixtures() {
             let bytes = std::fs::read(&path).unwrap();
             let no_shapes = Default::default();
-            let Ok(graph) = super::super::Graph::load(&bytes, "m.onnx", &no_shapes) else {
+            let Ok(graph) = super::super::Graph::decode(&bytes, "m.onnx", &no_shapes) else {
                 continue;
             };
-            let again = super::super::Graph::load(&graph.to_onnx_bytes(), "m.onnx", &no_shapes)
+            let again = super::super::Graph::decode(&graph.to_onnx_bytes(), "m.onnx", &no_shapes)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let what = path.display();
             assert_eq!(graph.constants, again.constants, "{what}");

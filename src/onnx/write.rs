@@ -178,8 +178,8 @@ mod tests {
     #[test]
     fn a_written_graph_loads_back_unchanged() {
         let bytes = std::fs::read("examples/models/digits.onnx").unwrap();
-        let graph = Graph::load(&bytes, "digits.onnx", &BTreeMap::new()).unwrap();
-        let again = Graph::load(&graph.to_onnx_bytes(), "digits.onnx", &BTreeMap::new()).unwrap();
+        let graph = Graph::decode(&bytes, "digits.onnx", &BTreeMap::new()).unwrap();
+        let again = Graph::decode(&graph.to_onnx_bytes(), "digits.onnx", &BTreeMap::new()).unwrap();
         assert_eq!(graph.constants, again.constants);
         assert_eq!(format!("{:?}", graph.nodes), format!("{:?}", again.nodes));
         assert_eq!(format!("{:?}", graph.inputs), format!("{:?}", again.inputs));

@@ -6,12 +6,11 @@
 //! Two kinds of tensors share bytes without a copy:
 //! - views (Reshape, Flatten, Squeeze, a DequantizeLinear at another scale) alias their
 //!   source ([`QGraph::storage_root`]);
-//! - the output of a pointwise layer ([`crate::ops::Kernel::pointwise`]: Relu/Clip,
+//! - the output of a pointwise layer ([`crate::kernel::Kernel::pointwise`]: Relu/Clip,
 //!   requantization, table activations, arithmetic with a constant) takes its input's bytes
 //!   when the input dies at that layer, which then runs in place. The two form one buffer
 //!   whose live range spans both, so the peak-live bound counts them once.
 
-use crate::emit::Templates;
 use crate::ir::{Layer, QGraph, QType, TensorId};
 
 pub const ALIGN: usize = 16;
@@ -46,12 +45,9 @@ pub struct Plan {
 impl Plan {
     /// The generator's plan: pointwise layers run in place wherever that is safe, unless a
     /// user template renders them (only the built-in templates handle `in_place`).
-    pub fn new(graph: &QGraph, templates: &Templates) -> Plan {
+    pub fn new(graph: &QGraph) -> Plan {
         Plan::with_in_place(graph, |layer| {
-            layer.kernel.pointwise()
-                && templates
-                    .user_template(&layer.node.domain, &layer.node.op_type)
-                    .is_none()
+            layer.kernel.pointwise() && layer.renderer.is_builtin()
         })
     }
 
@@ -206,17 +202,17 @@ impl Plan {
 mod tests {
     use super::*;
     use crate::ir::{Port, QTensor};
-    use crate::ops::Kernel;
+    use crate::kernel::{BuiltinTemplate, Kernel, KernelEmit, Renderer};
 
     /// A kernel that only says whether it is pointwise: the planner asks nothing else.
     #[derive(Debug)]
     struct Stub(bool);
 
     impl Kernel for Stub {
-        fn template(&self) -> &'static str {
-            "requantize.rs.tera"
+        fn renderer(&self) -> Renderer {
+            Renderer::Builtin(BuiltinTemplate::Requantize)
         }
-        fn emit(&self, _: &mut crate::emit::KernelEmit) -> crate::Result<()> {
+        fn emit(&self, _: &mut KernelEmit) -> crate::error::Result<()> {
             Ok(())
         }
         fn pointwise(&self) -> bool {
@@ -269,6 +265,7 @@ mod tests {
                 inputs: inputs.to_vec(),
                 output,
                 kernel: Box::new(Stub(pointwise)),
+                renderer: Renderer::Builtin(BuiltinTemplate::Requantize),
             });
         }
 

@@ -1,17 +1,58 @@
-//! Lowering: rewrites the float QDQ graph into the integer IR in which every tensor has an
-//! exponent. Holds the scale-to-exponent rule and the integer helpers of docs/numerics.md.
+//! The integer arithmetic of docs/numerics.md, with no knowledge of graphs or code: the
+//! integer types, rounding, scale-to-exponent rules, accumulator bounds, float-bias
+//! emulation, lookup-table values and the runtime helpers the generated module carries.
 
 pub mod accumulator;
-pub mod bias;
 pub mod exponent;
 pub mod expr;
 pub mod float_bias;
-pub(crate) mod lower;
 pub mod runtime;
-pub mod scales;
 pub mod table;
 
-pub use lower::{lower, lower_within, Lowering, QuantConst, Value, Weights};
+/// The integer type of an activation tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QType {
+    I8,
+    I16,
+}
+
+impl QType {
+    /// The Rust element type.
+    pub fn rust(self) -> &'static str {
+        match self {
+            QType::I8 => "i8",
+            QType::I16 => "i16",
+        }
+    }
+
+    /// `int8` or `int16`, for comments and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            QType::I8 => "int8",
+            QType::I16 => "int16",
+        }
+    }
+
+    pub fn bytes(self) -> usize {
+        match self {
+            QType::I8 => 1,
+            QType::I16 => 2,
+        }
+    }
+
+    /// The largest `|q|`, the input range of accumulator bounds.
+    pub fn magnitude(self) -> u64 {
+        self.range().0.unsigned_abs()
+    }
+
+    /// The closed range of values, symmetric saturation as in ESP-DL.
+    pub fn range(self) -> (i64, i64) {
+        match self {
+            QType::I8 => (-128, 127),
+            QType::I16 => (-32768, 32767),
+        }
+    }
+}
 
 /// How the integer pipeline rounds a value that lies halfway between two integers: in the
 /// runtime helpers (`templates/runtime.rs`: shifts, divisions, f32 quantization, including
@@ -55,11 +96,11 @@ impl Rounding {
 /// `round(y * 2^-e)` in the pipeline's rounding mode (ONNX Runtime: half to even), saturated
 /// to int8, NaN to -128.
 pub fn quantize_real(y: f64, exponent: i32, rounding: Rounding) -> i8 {
-    quantize_real_to(y, exponent, crate::ir::QType::I8, rounding) as i8
+    quantize_real_to(y, exponent, QType::I8, rounding) as i8
 }
 
 /// [`quantize_real`] into the range of `dtype`.
-pub fn quantize_real_to(y: f64, exponent: i32, dtype: crate::ir::QType, rounding: Rounding) -> i64 {
+pub fn quantize_real_to(y: f64, exponent: i32, dtype: QType, rounding: Rounding) -> i64 {
     let (lo, hi) = dtype.range();
     if y.is_nan() {
         return lo;

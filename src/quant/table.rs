@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 
 /// The table of `f` from int8 at exponent `ex` to int8 at exponent `ey`. A NaN result maps
 /// to -128, as ONNX Runtime's QuantizeLinear does.
-pub fn int8_table(
-    mut f: impl FnMut(f64) -> Result<f64, String>,
+pub fn int8_table<E>(
+    mut f: impl FnMut(f64) -> Result<f64, E>,
     ex: i32,
     ey: i32,
     rounding: Rounding,
-) -> Result<Vec<i8>, String> {
+) -> Result<Vec<i8>, E> {
     (-128i32..=127)
         .map(|q| {
             Ok(super::quantize_real(

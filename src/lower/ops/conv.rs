@@ -1,0 +1,368 @@
+//! Conv (1-D and 2-D, any groups, so depthwise too): `acc = b + sum(x * w)`, requantized to the
+//! output exponent, with a fused Relu/Clip clamp.
+
+use super::tile::RegisterTile;
+use super::window::{Tap, Window};
+use crate::error::{Error, Result};
+use crate::ir::TensorId;
+use crate::kernel::KernelEmit;
+use crate::kernel::{BuiltinTemplate, Clamp, Kernel, Renderer, Shifts};
+use crate::lower::bias::{bias_input, checked_bias, int8_values, Bias};
+use crate::lower::Pending;
+use crate::lower::{Lowering, Weights};
+use crate::onnx::Node;
+use crate::quant::accumulator::Accumulator;
+use serde::Serialize;
+use std::rc::Rc;
+
+pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    let input = lowering.quant_input(node, 0)?;
+    let weights = lowering.weights(node, 1)?;
+    let bias = bias_input(lowering, node, 2)?;
+    let in_shape = lowering.tensor(input).shape.clone();
+    // 1-D convolution runs as 2-D convolution of height 1 over [N, C, 1, L]; the weights
+    // [M, C/group, k] have the same element order as [M, C/group, 1, k].
+    let (batch, in_channels, in_h, in_w, one_d) = match in_shape[..] {
+        [n, c, h, w] => (n, c, h, w, false),
+        [n, c, l] => (n, c, 1, l, true),
+        _ => {
+            return Err(Error::node(
+                node,
+                format!(
+                "input shape {in_shape:?}: only 1-D (NCL) and 2-D (NCHW) convolution are supported"
+            ),
+            ))
+        }
+    };
+    let (out_channels, group_channels, k_h, k_w) = match (one_d, &weights.dims[..]) {
+        (false, &[m, c, kh, kw]) => (m, c, kh, kw),
+        (true, &[m, c, k]) => (m, c, 1, k),
+        _ => {
+            return Err(Error::node(
+                node,
+                format!(
+                    "weight shape {:?} does not match input shape {in_shape:?}: expected [M, C/group, kH, kW] (2-D) or [M, C/group, k] (1-D)",
+                    weights.dims
+                ),
+            ))
+        }
+    };
+    if [out_channels, group_channels, in_channels].contains(&0) {
+        return Err(Error::node(
+            node,
+            format!(
+                "input {in_shape:?} or weights {:?} have a zero size",
+                weights.dims
+            ),
+        ));
+    }
+    let groups = node.attr_int("group", 1)?;
+    let groups = usize::try_from(groups)
+        .ok()
+        .filter(|&g| g >= 1 && in_channels % g == 0 && out_channels % g == 0)
+        .ok_or_else(|| {
+            Error::node(
+                node,
+                format!("group {groups} does not divide {in_channels} input and {out_channels} output channels"),
+            )
+        })?;
+    if in_channels / groups != group_channels {
+        return Err(Error::node(
+            node,
+            format!(
+                "weights have {group_channels} input channels per group, the input has {in_channels} channels in {groups} groups"
+            ),
+        ));
+    }
+    let (window, output_shape) = if one_d {
+        let window = Window::from_node_1d(node, in_w, Some(k_w))?;
+        let shape = vec![batch, out_channels, window.out_w];
+        (window, shape)
+    } else {
+        let window = Window::from_node(node, in_h, in_w, Some([k_h, k_w]))?;
+        let shape = vec![batch, out_channels, window.out_h, window.out_w];
+        (window, shape)
+    };
+    crate::lower::checked_len(lowering, node, &output_shape, 1)?;
+    let pending = ConvPending {
+        node: node.clone(),
+        input,
+        weights,
+        bias,
+        groups,
+        window,
+        output_shape,
+    };
+    crate::lower::define_pending(lowering, node, Rc::new(pending))
+}
+
+#[derive(Debug)]
+struct ConvPending {
+    node: Node,
+    input: TensorId,
+    weights: Rc<Weights>,
+    bias: Option<Bias>,
+    groups: usize,
+    window: Window,
+    output_shape: Vec<usize>,
+}
+
+impl Pending for ConvPending {
+    fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    fn finish(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let node = &self.node;
+        let x = lowering.tensor(self.input);
+        let out_channels = self.output_shape[1];
+        // Weight axis 0 is the output channel.
+        let acc_exponents =
+            (self.weights).accumulator_exponents(node, 0, out_channels, x.exponent)?;
+        let weights = int8_values(node, &self.weights)?;
+        let (bias, accumulator, fractions) = checked_bias(
+            node,
+            self.bias.as_ref(),
+            &weights,
+            &acc_exponents,
+            x.dtype.magnitude(),
+            lowering.layer_output(node, output_exponent, clamp),
+        )?;
+        let kernel = Conv2d {
+            batch: self.output_shape[0],
+            in_channels: x.shape[1],
+            out_channels,
+            groups: self.groups,
+            window: self.window.clone(),
+            weights,
+            bias,
+            shifts: Shifts::new(output_exponent, &acc_exponents).with_f32_sum_fractions(fractions),
+            accumulator,
+            clamp,
+        };
+        Ok((Box::new(kernel), vec![self.input]))
+    }
+}
+
+#[derive(Debug)]
+pub struct Conv2d {
+    batch: usize,
+    in_channels: usize,
+    out_channels: usize,
+    groups: usize,
+    window: Window,
+    /// `[out_channels][in_channels / groups * kH * kW]`, ONNX order within a channel.
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    shifts: Shifts,
+    accumulator: Accumulator,
+    clamp: Clamp,
+}
+
+impl Conv2d {
+    /// A 1x1, stride-1, unpadded, ungrouped convolution: a matrix product of the weights and
+    /// the input planes, which runs as one (`conv_pointwise.rs.tera`).
+    fn is_pointwise(&self) -> bool {
+        let w = &self.window;
+        self.groups == 1
+            && w.kernel == [1, 1]
+            && w.strides == [1, 1]
+            && w.pads == [0; 4]
+            && (w.out_h, w.out_w) == (w.in_h, w.in_w)
+    }
+}
+
+impl Conv2d {
+    /// The row-at-a-time plan of `conv2d.rs.tera`: the kernel rows' offsets, and the output
+    /// columns of a row in segments (see [`ColumnSegment`]).
+    fn set_row_plan(&self, out: &mut KernelEmit) {
+        let w = &self.window;
+        let interior = w.interior_columns();
+        // Neighbouring output columns read overlapping input columns: computing a few per
+        // step lets one load serve several taps. Four fit the registers of a 32-bit MCU when
+        // each column requantizes at once; when columns accumulate over several input
+        // channels, their running sums load and store too, and more than two spill. A loop
+        // of a single step measured slower than two steps of fewer columns.
+        let widest = if self.in_channels / self.groups == 1 {
+            4
+        } else {
+            2
+        };
+        let lanes = [4, 2, 1]
+            .into_iter()
+            .find(|&lanes| lanes <= widest && interior.len() >= 2 * lanes)
+            .unwrap_or(1);
+        let steps = interior.len() / lanes;
+        let unchecked_end = interior.start + steps * lanes;
+        // The border columns are written out one by one with only the taps inside the row,
+        // unless there are so many (a kernel wider than the row) that a loop testing every
+        // tap is the smaller code.
+        let border = interior.start + (w.out_w - unchecked_end);
+        let written_out = border <= MAX_WRITTEN_OUT_COLUMNS;
+        let border_segment = |start: usize, end: usize| ColumnSegment {
+            start,
+            end,
+            steps: 0,
+            columns: if written_out {
+                (start..end).map(|ox| self.border_column(ox)).collect()
+            } else {
+                Vec::new()
+            },
+        };
+        let interior_step = ColumnSegment {
+            start: interior.start,
+            end: unchecked_end,
+            steps,
+            columns: (0..lanes).map(|lane| self.interior_column(lane)).collect(),
+        };
+        let segments: Vec<ColumnSegment> = [
+            border_segment(0, interior.start),
+            interior_step,
+            border_segment(unchecked_end, w.out_w),
+        ]
+        .into_iter()
+        .filter(|segment| segment.start < segment.end)
+        .collect();
+        out.set("segments", segments);
+        let rows: Vec<usize> = (0..w.kernel[0]).map(|ky| ky * w.dilations[0]).collect();
+        out.set("kernel_rows", rows);
+    }
+
+    /// Border output column `ox`: its taps that read inside the input row.
+    fn border_column(&self, ox: usize) -> ColumnSum {
+        let w = &self.window;
+        let terms = w
+            .taps()
+            .into_iter()
+            .filter_map(|tap| {
+                let column = (ox * w.strides[1] + tap.dx).checked_sub(w.pads[1])?;
+                (column < w.in_w).then(|| Term::new(&tap, column.to_string()))
+            })
+            .collect();
+        ColumnSum {
+            at: ox.to_string(),
+            terms,
+        }
+    }
+
+    /// Output column `ox + lane` of an interior step whose first column reads input column
+    /// `ix`: every tap.
+    fn interior_column(&self, lane: usize) -> ColumnSum {
+        let offset = lane * self.window.strides[1];
+        let terms = self
+            .window
+            .taps()
+            .iter()
+            .map(|tap| Term::new(tap, format!("ix + {}", offset + tap.dx)))
+            .collect();
+        ColumnSum {
+            at: format!("ox + {lane}"),
+            terms,
+        }
+    }
+}
+
+/// Most border columns of a conv2d row written out one by one.
+const MAX_WRITTEN_OUT_COLUMNS: usize = 16;
+
+/// Output columns `start..end` of a conv2d row: a loop of `steps` steps computing `columns`
+/// each (the interior, whose taps all read inside the row), or, with no steps, `columns`
+/// written out once (border columns, their taps inside the row only), or, with neither, a
+/// loop testing every tap against the row.
+#[derive(Serialize)]
+struct ColumnSegment {
+    start: usize,
+    end: usize,
+    steps: usize,
+    columns: Vec<ColumnSum>,
+}
+
+/// The sum of an output column at index expression `at`: the terms `r{row}[column] * w{tap}`.
+#[derive(Serialize)]
+struct ColumnSum {
+    at: String,
+    terms: Vec<Term>,
+}
+
+/// One product of a column sum: kernel tap `tap`, on kernel row `row`, times the input at
+/// index expression `column` of that row.
+#[derive(Serialize)]
+struct Term {
+    row: usize,
+    tap: usize,
+    column: String,
+}
+
+impl Term {
+    fn new(tap: &Tap, column: String) -> Term {
+        Term {
+            row: tap.row,
+            tap: tap.index,
+            column,
+        }
+    }
+}
+
+impl Kernel for Conv2d {
+    fn supports_int16(&self) -> bool {
+        true
+    }
+
+    fn renderer(&self) -> Renderer {
+        if self.is_pointwise() {
+            Renderer::Builtin(BuiltinTemplate::ConvPointwise)
+        } else {
+            Renderer::Builtin(BuiltinTemplate::Conv)
+        }
+    }
+
+    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        if self.is_pointwise() {
+            let plane = self.window.in_h * self.window.in_w;
+            RegisterTile::new(out.unroll(), self.out_channels, plane, self.in_channels).set(out);
+        } else {
+            self.set_row_plan(out);
+        }
+        let per_group_in = self.in_channels / self.groups;
+        let per_channel = self.weights.len() / self.out_channels;
+        out.set("batch", self.batch);
+        out.set("in_channels", self.in_channels);
+        out.set("out_channels", self.out_channels);
+        out.set("in_per_group", per_group_in);
+        out.set("out_per_group", self.out_channels / self.groups);
+        out.set("weights_per_channel", per_channel);
+        self.window.set(out);
+        self.accumulator.set(out, self.clamp, self.shifts.values());
+        out.weights_and_bias(&self.weights, per_channel, &self.bias);
+        self.shifts.set(out);
+        out.describe(format!(
+            "{} groups, {}, {}",
+            self.groups,
+            self.window.describe(),
+            self.shifts.describe()
+        ));
+        Ok(())
+    }
+
+    fn macs(&self) -> u64 {
+        (self.batch * self.out_channels * self.window.out_h * self.window.out_w) as u64
+            * (self.weights.len() / self.out_channels) as u64
+    }
+
+    fn shift(&self) -> Option<i32> {
+        self.shifts.uniform()
+    }
+
+    fn channel_shifts(&self) -> Option<&Shifts> {
+        self.shifts.per_channel()
+    }
+
+    fn accumulator(&self) -> Option<Accumulator> {
+        Some(self.accumulator)
+    }
+}

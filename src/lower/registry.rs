@@ -1,0 +1,256 @@
+//! The supported ONNX operators: each op type's lowering, its constraints and the fixtures
+//! that test it. The operator table of docs/operators.md is rendered from this list.
+
+use super::ops::elementwise::Arithmetic;
+use super::ops::reduce::Reduction;
+use super::ops::{
+    activation, concat, conv, conv_transpose, custom, dense, elementwise, layout, lp_norm,
+    movement, normalization, pool, quantize, reduce, resize, scatter, softmax, table,
+};
+use super::Lowering;
+use crate::error::{Error, Result};
+use crate::kernel::UserTemplates;
+use crate::onnx::{Graph, Node};
+
+type LowerFn = fn(&mut Lowering, &Node) -> Result<()>;
+
+/// A supported ONNX operator: its lowering, the constraints on its use, and the fixtures
+/// that test it (paths under `codegen-tests/models/`, without `.onnx`). The operator table of docs/operators.md is rendered
+/// from this list ([`operator_table_markdown`]) and a test keeps the two equal.
+pub struct Operator {
+    pub name: &'static str,
+    pub constraints: &'static str,
+    pub fixtures: &'static [&'static str],
+    /// `None`: a QOperator op, rewritten into QDQ at load (`src/rewrite/qoperator.rs`), which
+    /// the lowering never sees.
+    lower: Option<LowerFn>,
+    /// The most inputs the ONNX schema gives the op (`None`: variadic), so that extra inputs
+    /// are refused rather than ignored.
+    max_inputs: Option<usize>,
+}
+
+/// A lowered op: its name, the most inputs it takes (`None`: variadic), its lowering, its
+/// constraints and its fixtures.
+const fn op(
+    name: &'static str,
+    max_inputs: Option<usize>,
+    lower: LowerFn,
+    constraints: &'static str,
+    fixtures: &'static [&'static str],
+) -> Operator {
+    Operator {
+        lower: Some(lower),
+        max_inputs,
+        ..rewritten(name, constraints, fixtures)
+    }
+}
+
+/// A QOperator op: rewritten into QDQ at load, so it has no lowering of its own.
+const fn rewritten(
+    name: &'static str,
+    constraints: &'static str,
+    fixtures: &'static [&'static str],
+) -> Operator {
+    Operator {
+        name,
+        constraints,
+        fixtures,
+        lower: None,
+        max_inputs: None,
+    }
+}
+
+const TABLE_CONSTRAINT: &str =
+    "256-entry int8 table, f in f64; may differ from ONNX Runtime's f32 by 1 LSB";
+
+/// Every operator the lowering implements, in the order of the docs/operators.md table (one line each).
+#[rustfmt::skip]
+pub const OPERATORS: &[Operator] = &[
+    op("QuantizeLinear", Some(3), quantize::lower_quantize, "int8, or int16 (opset 21); power-of-two per-tensor scale, zero point 0; between int8 and int16 a requantizing shift", &["digits_esppq", "digits_qat", "ops/int16_requantize_chain", "ops/int16_reshape_clip", "ops/in_place_chain"]),
+    op("DequantizeLinear", Some(3), quantize::lower_dequantize, "int8 or int16 activations; int8/int32 constants; per channel (axis, 1-D power-of-two scale) for the weights and biases of Conv, ConvTranspose, Gemm and MatMul", &["digits_esppq", "digits_qat", "ops/conv2d_per_channel"]),
+    op("Conv", Some(3), conv::lower, "1-D and 2-D; any groups (depthwise); pads, auto_pad, strides, dilations; int8 or int16 activations; constant int8 weights, per tensor or per output channel; i64 accumulator when the worst case exceeds i32", &["ops/conv2d_pointwise_per_channel", "ops/int16_conv_relu", "ops/int8_conv_to_int16", "ops/conv1d_pads_stride", "ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq", "ops/conv2d_same_upper_stride2", "ops/conv2d_grouped_dilated", "ops/conv2d_per_channel", "ops/conv1d_depthwise_per_channel", "ops/conv2d_grouped_per_channel", "ops/conv2d_wide_accumulator", "ops/conv2d_depthwise_multiplier", "ops/conv2d_wide_kernel_pads", "ops/conv1d_wide_kernel"]),
+    op("ConvTranspose", Some(3), conv_transpose::lower, "1-D and 2-D; any groups; explicit pads, strides, dilations, output_padding (no output_shape); weights per tensor or per channel along axis 1", &["ops/conv_transpose_stride2", "ops/conv_transpose1d_groups", "ops/conv_transpose_per_channel"]),
+    op("Gemm", Some(3), dense::lower_gemm, "constant 2-D int8 weight, per tensor or per output feature; transA, transB; power-of-two alpha, and beta (power of two for an int32 C); int8 or int16 activations", &["ops/int16_gemm_to_int8", "ops/gemm_trans_alpha_beta", "ops/gemm_per_channel_trans_b", "digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
+    op("MatMul", Some(2), dense::lower_matmul, "activation (int8 or int16) × constant 2-D int8 weight (per tensor or per output feature), or int8 activation × activation with broadcast batch dims", &["ops/int16_matmul_i64", "ops/matmul_batched", "ops/matmul_weight", "ops/matmul_per_channel"]),
+    op("Add", Some(2), |l, n| elementwise::lower(l, n, Arithmetic::Add), "two activations, or one and a DequantizeLinear constant; numpy broadcasting; the aligned operands within 2^24 (exponents at most 16 apart for int8)", &["ops/add_constant_int32", "ops/add_broadcast_channel", "ops/add_broadcast_both", "digits_esppq", "residual_cnn_esppq", "ops/in_place_chain"]),
+    op("Sub", Some(2), |l, n| elementwise::lower(l, n, Arithmetic::Sub), "as Add", &["ops/sub_constant_first", "ops/sub_same_shape", "ops/sub_broadcast_rank", "ops/in_place_chain"]),
+    op("Mul", Some(2), |l, n| elementwise::lower(l, n, Arithmetic::Mul), "two activations, or one and a DequantizeLinear constant; numpy broadcasting; x * f(x) of a table op (Swish) fuses into one table", &["ops/mul_constant_int8", "ops/swish_fused", "ops/swish_qdq", "ops/mul_same_shape", "ops/mul_broadcast"]),
+    op("Div", Some(2), |l, n| elementwise::lower(l, n, Arithmetic::Div), "two activations, numpy broadcasting; ea - eb - ey >= -8, so that it is exact", &["ops/div_broadcast"]),
+    op("Mod", Some(2), elementwise::lower_mod, "fmod = 1 (float semantics), two activations, numpy broadcasting; exponents at most 16 apart", &["ops/mod_fmod"]),
+    op("Equal", Some(2), |l, n| elementwise::lower(l, n, Arithmetic::Compare("==")), "two activations, broadcasting; the boolean must be Cast to float and quantized", &["ops/compare_equal"]),
+    op("Greater", Some(2), |l, n| elementwise::lower(l, n, Arithmetic::Compare(">")), "as Equal", &["ops/compare_greater"]),
+    op("GreaterOrEqual", Some(2), |l, n| elementwise::lower(l, n, Arithmetic::Compare(">=")), "as Equal", &["ops/compare_greater_or_equal"]),
+    op("Less", Some(2), |l, n| elementwise::lower(l, n, Arithmetic::Compare("<")), "as Equal", &["ops/compare_less"]),
+    op("LessOrEqual", Some(2), |l, n| elementwise::lower(l, n, Arithmetic::Compare("<=")), "as Equal", &["ops/compare_less_or_equal"]),
+    op("Cast", Some(1), layout::lower_cast, "to float only, of an activation or a comparison; no code", &["ops/compare_equal"]),
+    op("Concat", None, concat::lower, "activations at any exponents (requantized to the output's)", &["ops/concat_mixed_exponents", "ops/concat_last_axis", "kws1d_esppq"]),
+    op("Relu", Some(1), activation::lower_relu, "fused into the preceding layer, or into the requantization after it", &["ops/conv1d_depthwise_dilated", "digits_esppq", "digits_qat"]),
+    op("Clip", Some(3), activation::lower_clip, "constant bounds (float, or DequantizeLinear as ESP-PPQ writes them); fused into the preceding layer, or into the requantization after it", &["residual_cnn_esppq", "ops/conv2d_grouped_dilated", "ops/clip_standalone", "ops/in_place_chain"]),
+    op("LeakyRelu", Some(1), table::lower_leaky_relu, "256-entry table, slope * x in f32 as ONNX Runtime (exact)", &["ops/leaky_relu", "kws1d_esppq", "ops/in_place_chain"]),
+    op("PRelu", Some(2), table::lower_prelu, "one slope or one per channel (float or int8 DequantizeLinear); a table per channel (exact)", &["ops/prelu_per_channel", "ops/prelu_quantized_slope"]),
+    op("MaxPool", Some(1), pool::lower_max_pool, "1-D and 2-D; pads, strides, dilations, ceil_mode; no Indices output", &["ops/relu_then_maxpool_in_float", "ops/maxpool1d", "digits_qat", "kws1d_esppq", "ops/maxpool2d_ceil_dilated"]),
+    op("AveragePool", Some(1), pool::lower_average_pool, "1-D and 2-D; pads, strides, ceil_mode, count_include_pad", &["ops/avgpool1d_ceil", "kws1d_esppq", "ops/avgpool2d_count_include_pad", "ops/avgpool2d_exclude_pad_ceil"]),
+    op("GlobalAveragePool", Some(1), pool::lower_global_average_pool, "1-D and 2-D", &["digits_esppq", "residual_cnn_esppq", "ops/global_average_pool1d"]),
+    op("GlobalMaxPool", Some(1), pool::lower_global_max_pool, "1-D and 2-D", &["ops/global_max_pool"]),
+    op("ReduceSum", Some(2), |l, n| reduce::lower(l, n, Reduction::Sum), "constant axes, keepdims", &["ops/reduce_sum"]),
+    op("ReduceMean", Some(2), |l, n| reduce::lower(l, n, Reduction::Mean), "constant axes, keepdims; N * 2^(ey - ex) <= 4096, so that it is exact", &["ops/reduce_mean"]),
+    op("ReduceMax", Some(2), |l, n| reduce::lower(l, n, Reduction::Max), "constant axes, keepdims", &["ops/reduce_max"]),
+    op("ReduceMin", Some(2), |l, n| reduce::lower(l, n, Reduction::Min), "constant axes, keepdims", &["ops/reduce_min"]),
+    op("ReduceSumSquare", Some(2), |l, n| reduce::lower(l, n, Reduction::SumSquare), "constant axes, keepdims", &["ops/reduce_sum_square"]),
+    op("ReduceL1", Some(2), |l, n| reduce::lower(l, n, Reduction::L1), "constant axes, keepdims", &["ops/reduce_l1"]),
+    op("ReduceL2", Some(2), |l, n| reduce::lower(l, n, Reduction::L2), "constant axes, keepdims; exact integer square root; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/reduce_l2"]),
+    op("ReduceProd", Some(2), |l, n| reduce::lower(l, n, Reduction::Prod), "constant axes, keepdims; at most 4 reduced elements, so that ONNX Runtime's f32 product rounds once (exact)", &["ops/reduce_prod"]),
+    op("ReduceLogSum", Some(2), |l, n| reduce::lower(l, n, Reduction::LogSum), "constant axes, keepdims; a table of ln over the 127 N positive sums, f in f64; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/reduce_log_sum"]),
+    op("ReduceLogSumExp", Some(2), |l, n| reduce::lower(l, n, Reduction::LogSumExp), "constant axes, keepdims; exp table in Q24 as Softmax, ln in f64; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/reduce_log_sum_exp"]),
+    op("Softmax", Some(1), softmax::lower_softmax, "int8 output; exp table in Q24 and an exact integer division; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/softmax_last_axis", "ops/softmax_channels"]),
+    op("LogSoftmax", Some(1), softmax::lower_log_softmax, "Softmax's exp table and sum, ln in f64, quantized from f32; may differ from ONNX Runtime's f32 by 1 LSB", &["ops/log_softmax_last_axis", "ops/log_softmax_channels"]),
+    op("LayerNormalization", Some(3), normalization::lower_layer_normalization, "stash_type 1; at most 1024 normalised elements; constant scale and bias (float or DequantizeLinear); f32 in ONNX Runtime's order of operations with a correctly rounded square root (exact)", &["ops/layer_norm_last_axis", "ops/layer_norm_channels_no_bias"]),
+    op("RMSNormalization", Some(2), normalization::lower_rms_normalization, "opset 23; as LayerNormalization", &["ops/rms_norm"]),
+    op("LpNormalization", Some(1), lp_norm::lower, "p 1 or 2, any axis; at most 1024 (p 2) or 131072 (p 1) elements along it; f32 as ONNX Runtime with a correctly rounded square root, 0 for a zero norm (exact)", &["ops/lp_norm_p2_last_axis", "ops/lp_norm_p2_middle_axis", "ops/lp_norm_p1_channels"]),
+    op("Pow", Some(2), |l, n| table::lower_unary(l, n, table::pow), "constant scalar exponent; 256-entry int8 table, f in f64", &["ops/pow_square", "ops/pow_cube"]),
+    op("Sigmoid", Some(1), |l, n| table::lower_unary(l, n, table::sigmoid), TABLE_CONSTRAINT, &["ops/sigmoid", "residual_cnn_esppq"]),
+    op("Tanh", Some(1), |l, n| table::lower_unary(l, n, table::tanh), TABLE_CONSTRAINT, &["ops/tanh", "kws1d_esppq"]),
+    op("HardSigmoid", Some(1), |l, n| table::lower_unary(l, n, table::hard_sigmoid), TABLE_CONSTRAINT, &["ops/hard_sigmoid"]),
+    op("HardSwish", Some(1), |l, n| table::lower_unary(l, n, table::hard_swish), TABLE_CONSTRAINT, &["ops/hard_swish"]),
+    op("Elu", Some(1), |l, n| table::lower_unary(l, n, table::elu), TABLE_CONSTRAINT, &["ops/elu"]),
+    op("Exp", Some(1), |l, n| table::lower_unary(l, n, table::exp), TABLE_CONSTRAINT, &["ops/exp"]),
+    op("Log", Some(1), |l, n| table::lower_unary(l, n, table::log), TABLE_CONSTRAINT, &["ops/log"]),
+    op("Sqrt", Some(1), |l, n| table::lower_unary(l, n, table::sqrt), TABLE_CONSTRAINT, &["ops/sqrt"]),
+    op("Softplus", Some(1), |l, n| table::lower_unary(l, n, table::softplus), TABLE_CONSTRAINT, &["ops/softplus"]),
+    op("Neg", Some(1), |l, n| table::lower_unary(l, n, table::neg), "256-entry int8 table (exact)", &["ops/neg", "ops/in_place_chain"]),
+    op("Erf", Some(1), |l, n| table::lower_unary(l, n, table::erf), TABLE_CONSTRAINT, &["ops/erf"]),
+    op("Gelu", Some(1), |l, n| table::lower_unary(l, n, table::gelu), "approximate none or tanh (opset 20); 256-entry int8 table, f in f64", &["ops/gelu"]),
+    op("Flatten", Some(1), layout::lower_flatten, "no code: a view", &["digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
+    op("Reshape", Some(2), layout::lower_reshape, "constant shape; no code: a view", &["kws1d_esppq"]),
+    op("Identity", Some(1), layout::lower_identity, "no code", &["digits_qat"]),
+    op("Squeeze", Some(2), layout::lower_squeeze, "no code: a view", &["ops/squeeze_unsqueeze"]),
+    op("Unsqueeze", Some(2), layout::lower_unsqueeze, "no code: a view", &["ops/squeeze_unsqueeze"]),
+    op("Transpose", Some(1), movement::transpose::lower, "any permutation; an index table", &["ops/transpose"]),
+    op("Slice", Some(5), movement::slice::lower, "constant starts/ends/axes/steps, negative steps; an index table", &["ops/slice_steps"]),
+    op("Split", Some(2), movement::split::lower, "constant sizes or equal parts; an index table per output", &["ops/split"]),
+    op("Pad", Some(4), movement::pad::lower, "constant pads; constant, reflect or edge mode; an index table", &["ops/pad_constant", "ops/pad_reflect", "ops/pad_edge"]),
+    op("Gather", Some(2), movement::gather::lower, "constant indices (negative allowed); an index table", &["ops/gather_constant"]),
+    op("DepthToSpace", Some(1), movement::depth_to_space::lower_depth_to_space, "DCR and CRD; an index table", &["ops/depth_to_space_dcr", "ops/depth_to_space_crd"]),
+    op("SpaceToDepth", Some(1), movement::depth_to_space::lower_space_to_depth, "an index table", &["ops/space_to_depth"]),
+    op("ReverseSequence", Some(2), movement::reverse_sequence::lower, "constant sequence_lens; batch_axis and time_axis 0 and 1; an index table", &["ops/reverse_sequence_time_major", "ops/reverse_sequence_batch_major"]),
+    op("ScatterND", Some(3), scatter::lower, "reduction none; constant indices (negative allowed, no repeats); updates an activation or a constant (float or DequantizeLinear); data and updates requantized to the output's exponent", &["ops/scatter_nd_slices", "ops/scatter_nd_rows_constant_updates", "ops/scatter_nd_elements"]),
+    op("Resize", Some(4), resize::lower, "opset 10+, constant scales or sizes, no antialias/axes; nearest: every coordinate transformation and nearest mode, an index table; linear: NCL or NCHW with N and C unscaled, half_pixel, pytorch_half_pixel, asymmetric or align_corners, ONNX Runtime's f32 weights (exact in integers when dyadic, else its f32 operations in its order)", &["ops/resize_nearest_half_pixel", "ops/resize_nearest_asymmetric", "ops/resize_nearest_opset10", "ops/resize_linear_half_pixel_2x", "ops/resize_linear_align_corners", "ops/resize_linear_asymmetric", "ops/resize_linear_scale_1_5", "ops/resize_linear_downscale_sizes", "ops/resize_linear_1d", "ops/resize_linear_1d_pytorch_half_pixel", "ops/resize_linear_opset10"]),
+    rewritten("QLinearConv", "QOperator format, rewritten into DequantizeLinear → Conv → QuantizeLinear; int32 bias at x_scale × w_scale; as Conv", &["ops/qlinear_conv_bias_pads_stride", "ops/qlinear_conv_grouped_dilated", "ops/qoperator_chain"]),
+    rewritten("QLinearMatMul", "rewritten into QDQ MatMul; as MatMul", &["ops/qlinear_matmul_weight", "ops/qlinear_matmul_two_inputs"]),
+    rewritten("QGemm", "com.microsoft; rewritten into QDQ Gemm with beta = alpha (int32 C at a_scale × b_scale); transA, transB, alpha as Gemm; y_scale required", &["ops/qgemm_trans_b_alpha_bias", "ops/qgemm_trans_a", "ops/qoperator_chain"]),
+    rewritten("QLinearAdd", "com.microsoft; rewritten into QDQ Add; as Add", &["ops/qlinear_add_broadcast", "ops/qlinear_add_constant"]),
+    rewritten("QLinearMul", "com.microsoft; rewritten into QDQ Mul; as Mul", &["ops/qlinear_mul"]),
+    rewritten("QLinearGlobalAveragePool", "com.microsoft; rewritten into QDQ GlobalAveragePool; channels_last = 1 as Transpose, pool, Reshape (needs the input's rank from value_info or a graph input)", &["ops/qlinear_global_average_pool", "ops/qlinear_global_average_pool_ties", "ops/qlinear_global_average_pool_channels_last"]),
+    rewritten("QLinearAveragePool", "com.microsoft; rewritten into QDQ AveragePool; channels_last = 0; as AveragePool", &["ops/qlinear_average_pool", "ops/qlinear_average_pool_exclude_pad"]),
+    rewritten("QLinearSigmoid", "com.microsoft; rewritten into QDQ Sigmoid; as Sigmoid", &["ops/qlinear_sigmoid"]),
+    rewritten("QLinearLeakyRelu", "com.microsoft; rewritten into QDQ LeakyRelu; as LeakyRelu", &["ops/qlinear_leaky_relu"]),
+    rewritten("QLinearConcat", "com.microsoft; rewritten into QDQ Concat; as Concat", &["ops/qlinear_concat"]),
+    rewritten("ConvInteger", "only as ONNX Runtime writes it: input from a static QuantizeLinear, output only through Cast to float and Mul by the constant scale product (or a Mul of two constant scales); constant weight; rewritten into QDQ Conv", &["ops/conv_integer"]),
+    rewritten("MatMulInteger", "as ConvInteger; rewritten into QDQ MatMul", &["ops/matmul_integer"]),
+];
+
+/// The names of the supported operators.
+pub fn supported_ops() -> impl Iterator<Item = &'static str> {
+    OPERATORS.iter().map(|o| o.name)
+}
+
+fn operator(op_type: &str) -> Option<&'static Operator> {
+    OPERATORS.iter().find(|o| o.name == op_type)
+}
+
+/// The operator table of docs/operators.md, in Markdown.
+pub fn operator_table_markdown() -> String {
+    let mut table = String::from("| op | constraints | fixtures |\n|---|---|---|\n");
+    for o in OPERATORS {
+        let fixtures: Vec<String> = o.fixtures.iter().map(|f| format!("`{f}`")).collect();
+        table.push_str(&format!(
+            "| {} | {} | {} |\n",
+            o.name,
+            o.constraints,
+            fixtures.join(", ")
+        ));
+    }
+    table
+}
+
+/// Whether the node's op has a built-in kernel (default domain, listed in [`OPERATORS`]).
+pub fn is_builtin(node: &Node) -> bool {
+    (node.domain.is_empty() || node.domain == "ai.onnx")
+        && operator(&node.op_type).is_some_and(|o| o.lower.is_some())
+}
+
+/// Lowers one ONNX node into the IR (or into a pending value, a constant or an alias).
+/// Ops without a built-in kernel are custom layers when the user has a template for them.
+pub fn lower_node(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    if !is_builtin(node) {
+        let template = lowering
+            .templates
+            .get(&node.domain, &node.op_type)
+            .ok_or_else(|| Error::node(node, "no built-in kernel and no template"))?
+            .name
+            .clone();
+        return custom::lower(lowering, node, &template);
+    }
+    let operator = operator(&node.op_type);
+    if let Some(max) = operator.and_then(|o| o.max_inputs) {
+        if node.inputs.len() > max {
+            return Err(Error::node(
+                node,
+                format!(
+                    "{} inputs, where {} takes at most {max}",
+                    node.inputs.len(),
+                    node.op_type
+                ),
+            ));
+        }
+    }
+    match operator.and_then(|o| o.lower) {
+        Some(lower) => lower(lowering, node),
+        None => Err(Error::node(
+            node,
+            format!("operator {} is not supported", node.op_type),
+        )),
+    }
+}
+
+/// Every node that has neither a built-in kernel nor a user template, in one error.
+pub fn check_implemented(graph: &Graph, templates: &UserTemplates) -> Result<()> {
+    for node in &graph.nodes {
+        if let Some(Error::Template { template, message }) =
+            templates.broken(&node.domain, &node.op_type)
+        {
+            return Err(Error::Template {
+                template: template.clone(),
+                message: format!(
+                    "used by node '{}': {message}",
+                    crate::text::comment_safe(&node.name)
+                ),
+            });
+        }
+    }
+    let missing: Vec<String> = graph
+        .nodes
+        .iter()
+        .filter(|n| !is_builtin(n) && templates.get(&n.domain, &n.op_type).is_none())
+        .map(|n| {
+            let op = if n.domain.is_empty() {
+                n.op_type.clone()
+            } else {
+                format!("{}::{}", n.domain, n.op_type)
+            };
+            format!(
+                "  node '{}' ({op}): no built-in kernel; a template at {} would implement it",
+                crate::text::comment_safe(&n.name),
+                templates.expected_path(&n.domain, &n.op_type)
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unsupported {
+            count: missing.len(),
+            list: missing.join("\n"),
+        })
+    }
+}
