@@ -1,5 +1,6 @@
 //! Runs the onnx2esp-generated digits classifier on a few embedded test images and prints the
-//! prediction, the label and the time per inference over esp-println.
+//! prediction, the label and the time per inference over esp-println, then the time of each
+//! layer (`Model::run_with` with a `LayerProbe`).
 //!
 //! The model is compiled from `../models/digits.onnx` by `build.rs` (onnx2esp's `Builder`);
 //! no heap, no `unsafe`: the model, with its working arena, lives in a `static`.
@@ -32,6 +33,34 @@ esp_bootloader_esp_idf::esp_app_desc!();
 /// The model and its arena in `.bss`: `Model::new()` is a `const fn`, so no heap and no
 /// runtime initialisation. The mutex hands out `&mut` inside a critical section.
 static MODEL: Mutex<RefCell<digits::Model>> = Mutex::new(RefCell::new(digits::Model::new()));
+
+/// Times each layer of `Model::run_with`: from `before` to `after`.
+struct LayerTimer {
+    start: Instant,
+}
+
+impl digits::LayerProbe for LayerTimer {
+    fn before(&mut self, _index: usize, _name: &str) {
+        self.start = Instant::now();
+    }
+
+    fn after(&mut self, index: usize, name: &str, _output: digits::LayerOutput<'_>) {
+        let us = self.start.elapsed().as_micros();
+        println!("layer {index} ({name}): {us} us");
+    }
+}
+
+/// An input value as int8 at `INPUT_EXPONENT`, for `run_with` (ties away from zero: core has
+/// no `f32::round`, and for timing one LSB does not matter).
+fn quantize(x: f32) -> i8 {
+    let scaled = x * (1u32 << -digits::INPUT_EXPONENT) as f32;
+    let rounded = if scaled >= 0.0 {
+        scaled + 0.5
+    } else {
+        scaled - 0.5
+    };
+    (rounded as i32).clamp(-128, 127) as i8
+}
 
 fn argmax(values: &[f32]) -> usize {
     (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
@@ -73,6 +102,21 @@ fn main() -> ! {
         samples::SAMPLE_COUNT,
         total_us / samples::SAMPLE_COUNT as u64
     );
+
+    // Per-layer time, on the first image.
+    let mut input = [0i8; digits::INPUT_LEN];
+    for (q, &x) in input.iter_mut().zip(samples::SAMPLES[0].0.iter()) {
+        *q = quantize(x);
+    }
+    let mut output = [0i8; digits::OUTPUT_LEN];
+    critical_section::with(|cs| {
+        let mut timer = LayerTimer {
+            start: Instant::now(),
+        };
+        MODEL
+            .borrow_ref_mut(cs)
+            .run_with(&mut timer, &input, &mut output);
+    });
 
     loop {
         core::hint::spin_loop();

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::ir::QGraph;
 use crate::plan::{Plan, Storage};
 use crate::quant::QType;
+use crate::text::model_text;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
@@ -110,4 +111,51 @@ pub(super) fn layer_call(
         }
     };
     Ok(tokens)
+}
+
+/// The statements of `run_layers_with`: `call` (from [`layer_call`]) between the probe's
+/// `before` and `after`, which sees the layer's output through a read-only window.
+pub(super) fn traced_layer_call(
+    graph: &QGraph,
+    plan: &Plan,
+    step: usize,
+    call: &TokenStream,
+    outputs: &[PortItems],
+) -> Result<TokenStream> {
+    let layer = &graph.layers[step];
+    let index = Literal::usize_unsuffixed(step);
+    // The node's name as a string literal that reads back as the name (see `model_text`).
+    let name: syn::LitStr = syn::parse_str(&format!("\"{}\"", model_text(&layer.node.name)))
+        .map_err(|e| Error::Internal(format!("node name literal: {e}")))?;
+    let tensor = &graph.tensors[layer.output];
+    let variant = match tensor.dtype {
+        QType::I8 => quote!(LayerOutput::I8),
+        QType::I16 => quote!(LayerOutput::I16),
+    };
+    let view = match plan.storage[layer.output] {
+        Storage::Arena { offset, dtype } => {
+            let (window, _) = arena_helper_names(dtype);
+            let arena = arena_var(dtype);
+            let (offset, len) = (
+                Literal::usize_unsuffixed(offset),
+                Literal::usize_unsuffixed(tensor.len()),
+            );
+            quote!(#window::<#offset, #len>(&#arena[..])?)
+        }
+        Storage::Output(n) => {
+            let p = &outputs[n].param;
+            quote!(&*#p)
+        }
+        Storage::Input(_) => {
+            return Err(Error::Internal(format!(
+                "layer '{}' would write into a model input",
+                layer.node.name
+            )))
+        }
+    };
+    Ok(quote! {
+        probe.before(#index, #name);
+        #call
+        probe.after(#index, #name, #variant(#view));
+    })
 }

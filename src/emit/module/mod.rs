@@ -106,6 +106,11 @@ pub fn assemble(
         .enumerate()
         .map(|(step, rendered)| calls::layer_call(graph, plan, step, rendered, &inputs, &outputs))
         .collect::<Result<Vec<_>>>()?;
+    let traced = calls
+        .iter()
+        .enumerate()
+        .map(|(step, call)| calls::traced_layer_call(graph, plan, step, call, &outputs))
+        .collect::<Result<Vec<_>>>()?;
     let functions = layers.iter().map(|l| &l.function);
     let ArenaItems {
         binding: arena_binding,
@@ -120,6 +125,7 @@ pub fn assemble(
         .map(|l| l.function.to_token_stream())
         .collect();
     callers.extend(calls.iter().cloned());
+    callers.extend(traced.iter().cloned());
     // predict quantizes the inputs.
     callers.extend(quantizers.iter().map(|q| quote!(#q(x, scale))));
     let runtime = helpers::runtime_items(graph.rounding, &callers)?;
@@ -147,6 +153,31 @@ pub fn assemble(
         /// Aligns weights and the arena to 16 bytes, as the ESP32-S3's vector loads need.
         #[repr(C, align(16))]
         struct Align16<T>(T);
+
+        /// A layer's output, as [`Model::run_with`] shows it to a [`LayerProbe`]. A probe may
+        /// ignore it, and a model has int16 layers or not: neither is worth a warning.
+        #[allow(dead_code)]
+        #[derive(Clone, Copy, Debug)]
+        pub enum LayerOutput<'a> {
+            I8(&'a [i8]),
+            I16(&'a [i16]),
+        }
+
+        /// What [`Model::run_with`] calls around each layer, for profiling (time `before` to
+        /// `after`) and tracing (read `output`). `index` counts the layers from 0 and `name`
+        /// is the layer's ONNX node, as in the table at the top of this file. Both methods do
+        /// nothing by default.
+        pub trait LayerProbe {
+            /// Layer `index` is about to run.
+            fn before(&mut self, index: usize, name: &str) {
+                let _ = (index, name);
+            }
+
+            /// Layer `index` has run and written `output`.
+            fn after(&mut self, index: usize, name: &str, output: LayerOutput<'_>) {
+                let _ = (index, name, output);
+            }
+        }
 
         /// The model with its working memory; it never allocates.
         pub struct Model {
@@ -190,10 +221,33 @@ pub fn assemble(
                 )*
             }
 
+            /// [`Model::run`], calling `probe` before and after each layer. `run` itself stays
+            /// as it is: this is a separate function, compiled only when a program calls it.
+            pub fn run_with(
+                &mut self,
+                probe: &mut impl LayerProbe,
+                #(#input_params,)*
+                #(#output_params,)*
+            ) {
+                let _ = self.run_layers_with(probe, #(#input_names,)* #(#output_names,)*);
+            }
+
             fn run_layers(&mut self, #(#input_params,)* #(#output_params,)*) -> Option<()> {
                 #arena_binding
                 #arena_i16_binding
                 #(#calls)*
+                Some(())
+            }
+
+            fn run_layers_with(
+                &mut self,
+                probe: &mut impl LayerProbe,
+                #(#input_params,)*
+                #(#output_params,)*
+            ) -> Option<()> {
+                #arena_binding
+                #arena_i16_binding
+                #(#traced)*
                 Some(())
             }
         }
