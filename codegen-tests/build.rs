@@ -252,6 +252,18 @@ fn generate_models(dir: &Path, out_dir: &Path) -> Vec<(String, String)> {
     generated
 }
 
+/// Samples embedded for `Model::self_test`, and the (sample, element) made wrong in the
+/// corrupted copy (tests/self_test.rs).
+const SELF_TEST_SAMPLES: usize = 8;
+const CORRUPTED: (usize, usize) = (5, 7);
+
+/// Writes float32 rows as a `.npy` of shape `[rows, columns]`.
+fn write_npy(path: &Path, rows: &[Vec<f32>]) {
+    let shape = [rows.len(), rows.first().map_or(0, Vec::len)];
+    let values: Vec<f32> = rows.iter().flatten().copied().collect();
+    onnx2esp::npy::write(path, &shape, &values).expect("write .npy");
+}
+
 fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
     // Whole-model modules, each with the recording (under models/) its model was run on.
@@ -344,6 +356,54 @@ fn main() {
         esppq,
     );
     whole.push(("digits_esppq_gemm_override".into(), "digits_esppq".into()));
+
+    // Model::self_test: digits_qat with its first recorded samples embedded, and again with
+    // one expected element a step off (tests/self_test.rs checks that it is the one reported).
+    let qat = Path::new("models/digits_qat.onnx");
+    let recording: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("models/digits_qat.expected.json").expect("read the recording"),
+    )
+    .expect("a JSON recording");
+    let rows = |key: &str| -> Vec<Vec<f32>> {
+        recording[key]
+            .as_array()
+            .expect("an array of samples")
+            .iter()
+            .map(|row| {
+                let row = row.as_array().expect("a sample");
+                row.iter()
+                    .map(|v| v.as_f64().expect("a number") as f32)
+                    .collect()
+            })
+            .collect()
+    };
+    let (inputs, mut outputs) = (rows("inputs"), rows("outputs"));
+    write_npy(&out_dir.join("self_test_inputs.npy"), &inputs);
+    write_npy(&out_dir.join("self_test_outputs.npy"), &outputs);
+    let embedded = |module: &str, outputs: &str| {
+        generate(
+            onnx2esp::Builder::new(qat)
+                .embed_tests(
+                    SELF_TEST_SAMPLES,
+                    out_dir.join("self_test_inputs.npy"),
+                    out_dir.join(outputs),
+                )
+                .output(out_dir.join(format!("{module}.rs"))),
+            qat,
+        )
+    };
+    let code = std::fs::read_to_string(embedded("digits_qat_self_test", "self_test_outputs.npy"))
+        .expect("read the module");
+    let exponent: i32 = code
+        .lines()
+        .find_map(|l| l.strip_prefix("pub const OUTPUT_EXPONENT: i32 = "))
+        .and_then(|v| v.trim_end_matches(';').parse().ok())
+        .expect("OUTPUT_EXPONENT");
+    let (sample, element) = CORRUPTED;
+    outputs[sample][element] += 2f32.powi(exponent);
+    write_npy(&out_dir.join("self_test_corrupted.npy"), &outputs);
+    embedded("digits_qat_self_test_corrupted", "self_test_corrupted.npy");
+    whole.push(("digits_qat_self_test".into(), "digits_qat".into()));
 
     for (module, recording) in &whole {
         let code = std::fs::read_to_string(out_dir.join(format!("{module}.rs")))

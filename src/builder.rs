@@ -5,7 +5,7 @@ use crate::emit;
 use crate::error::{Error, Result};
 use crate::generate::weights_file_name;
 use crate::onnx;
-use crate::options::{Budget, Options, TargetCpu};
+use crate::options::{Budget, EmbedTests, Options, TargetCpu};
 use crate::output::{self, Written};
 use crate::pipeline::{self, Generated};
 use crate::quant::Rounding;
@@ -135,6 +135,22 @@ impl Builder {
     /// `None` keeps every weight inline (see [`Options::weights_file_threshold`]).
     pub fn weights_file_threshold(mut self, threshold: Option<usize>) -> Builder {
         self.options.weights_file_threshold = threshold;
+        self
+    }
+
+    /// Embeds the first `count` samples of `inputs` (float32 `.npy`) with the `outputs` a
+    /// reference gave for them, for the module's `Model::self_test` (see [`EmbedTests`]).
+    pub fn embed_tests(
+        mut self,
+        count: usize,
+        inputs: impl AsRef<Path>,
+        outputs: impl AsRef<Path>,
+    ) -> Builder {
+        self.options.embed_tests = Some(EmbedTests {
+            count,
+            inputs: inputs.as_ref().to_path_buf(),
+            outputs: outputs.as_ref().to_path_buf(),
+        });
         self
     }
 

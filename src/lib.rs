@@ -24,6 +24,7 @@ pub mod inspect;
 pub mod ir;
 pub mod kernel;
 pub mod lower;
+pub mod npy;
 pub mod onnx;
 pub mod options;
 pub mod output;
@@ -43,7 +44,8 @@ pub use generate::{
     generate_files, generate_from_bytes, generate_reporting, generate_with, weights_file_name,
 };
 pub use options::{
-    Budget, Options, TargetCpu, DEFAULT_MAX_CODE, DEFAULT_UNROLL, DEFAULT_WEIGHTS_FILE_THRESHOLD,
+    Budget, EmbedTests, Options, TargetCpu, DEFAULT_MAX_CODE, DEFAULT_UNROLL,
+    DEFAULT_WEIGHTS_FILE_THRESHOLD,
 };
 pub use output::Written;
 pub use pipeline::{rewrite_model, template_context, Generated};

@@ -72,6 +72,18 @@ enum Command {
         /// a model that would generate more is refused as soon as that is known.
         #[arg(long, value_name = "BYTES", default_value_t = onnx2esp::DEFAULT_MAX_CODE)]
         max_code: usize,
+        /// Embed the first N samples of --test-inputs with the --test-outputs a reference gave
+        /// for them: the module gets `Model::self_test()`, which runs them and returns the
+        /// first mismatch. Default: no samples, no self_test.
+        #[arg(long, value_name = "N", requires_all = ["test_inputs", "test_outputs"], value_parser = clap::value_parser!(u64).range(1..))]
+        embed_tests: Option<u64>,
+        /// A float32 .npy of inputs, [N, ...input shape], for --embed-tests.
+        #[arg(long, value_name = "FILE", requires = "embed_tests")]
+        test_inputs: Option<PathBuf>,
+        /// A float32 .npy of the reference's outputs for those inputs (dequantized, e.g. ONNX
+        /// Runtime's), [N, ...output shape], for --embed-tests.
+        #[arg(long, value_name = "FILE", requires = "embed_tests")]
+        test_outputs: Option<PathBuf>,
     },
     /// Show how a model's scales become exponents, every layer's shift, and what the rewrite
     /// costs end to end (SQNR, argmax agreement) against the original model run in float.
@@ -232,6 +244,9 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             inline_weights,
             dump_context,
             max_code,
+            embed_tests,
+            test_inputs,
+            test_outputs,
         } => {
             let mut builder = onnx2esp::Builder::new(&model)
                 .options(model_args.options("generate"))
@@ -244,6 +259,11 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             }
             if let Some(section) = &arena_section {
                 builder = builder.arena_link_section(section);
+            }
+            if let (Some(count), Some(inputs), Some(outputs)) =
+                (embed_tests, &test_inputs, &test_outputs)
+            {
+                builder = builder.embed_tests(count as usize, inputs, outputs);
             }
             builder =
                 builder.weights_file_threshold((!inline_weights).then_some(weights_file_threshold));

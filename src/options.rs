@@ -49,6 +49,22 @@ pub struct Options {
     /// of layers is refused before it takes gigabytes to generate (each function is held as a
     /// syntax tree, about a hundred times its text, until the module is assembled).
     pub max_code: usize,
+    /// Recorded samples for the module's `Model::self_test` (none by default: a module
+    /// without them has no `self_test`).
+    pub embed_tests: Option<EmbedTests>,
+}
+
+/// The samples `Model::self_test` checks: the first `count` inputs of a float32 `.npy` and the
+/// outputs a reference gave for them (e.g. ONNX Runtime's, dequantized: each must be a
+/// multiple of the output's `2^e`). The module embeds them quantized, and only them: the
+/// flash they take is the whole cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbedTests {
+    pub count: usize,
+    /// `[N, ...input shape]`, or the inputs back to back.
+    pub inputs: PathBuf,
+    /// `[N, ...output shape]`, or the outputs back to back.
+    pub outputs: PathBuf,
 }
 
 /// The default limit on the layer functions' source: 4 MiB, nine times MobileNetV2's.
@@ -74,6 +90,7 @@ impl Default for Options {
             unroll: None,
             max_code: DEFAULT_MAX_CODE,
             target_cpu: TargetCpu::default(),
+            embed_tests: None,
         }
     }
 }

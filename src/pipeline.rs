@@ -6,9 +6,11 @@
 use crate::emit::{self, Templates};
 use crate::error::{Error, Result};
 use crate::ir::QGraph;
+use crate::npy;
 use crate::onnx::Graph;
-use crate::options::Options;
+use crate::options::{EmbedTests, Options};
 use crate::plan::Plan;
+use crate::quant::{quantize_real_to, QType, Rounding};
 use crate::rewrite::scales::{rewrite_scales, ScaleReport};
 use crate::text::comment_safe;
 use std::collections::BTreeMap;
@@ -83,6 +85,10 @@ pub fn generate(
         plan,
         templates,
     } = compile(bytes, file_name, options)?;
+    let self_test = match &options.embed_tests {
+        Some(tests) => Some(self_test_samples(tests, &qgraph, options.rounding)?),
+        None => None,
+    };
     let emitted = emit::emit(
         &graph,
         &qgraph,
@@ -94,6 +100,7 @@ pub fn generate(
             side_file,
             regenerate,
             max_code: options.max_code,
+            self_test: self_test.as_ref(),
         },
     )?;
     let warnings = options
@@ -148,4 +155,93 @@ pub fn rewrite_model(
     let graph = load(bytes, file_name, &options.input_shapes)?;
     let (graph, scales) = rewrite_scales(&graph, options.scales)?;
     Ok((graph.to_onnx_bytes(), scales))
+}
+
+/// The samples of `--embed-tests`: the inputs quantized as `predict` quantizes them, and the
+/// reference's outputs at the output's exponent, where each must be a whole step.
+fn self_test_samples(
+    tests: &EmbedTests,
+    qgraph: &QGraph,
+    rounding: Rounding,
+) -> Result<emit::SelfTestSamples> {
+    let usage = |message: String| Error::Usage {
+        option: "--embed-tests",
+        message,
+    };
+    let ([input], [output]) = (&qgraph.inputs[..], &qgraph.outputs[..]) else {
+        return Err(usage(format!(
+            "the model has {} inputs and {} outputs; self-test samples need one of each",
+            qgraph.inputs.len(),
+            qgraph.outputs.len()
+        )));
+    };
+    let (x, y) = (
+        &qgraph.tensors[input.tensor],
+        &qgraph.tensors[output.tensor],
+    );
+    for (port, tensor) in [(input, x), (output, y)] {
+        if tensor.dtype != QType::I8 {
+            return Err(usage(format!(
+                "'{}' is {}; self-test samples are int8 only",
+                comment_safe(&port.name),
+                tensor.dtype.name()
+            )));
+        }
+    }
+    let read = |path: &std::path::Path, option, len: usize, what: &str| -> Result<Vec<Vec<f32>>> {
+        let array = npy::read(path, option)?;
+        let count = array.values.len() / len.max(1);
+        if count < tests.count || array.values.len() % len.max(1) != 0 {
+            return Err(Error::Usage {
+                option,
+                message: format!(
+                    "{}: an array of shape {:?} does not hold {} whole {what} of {len} elements",
+                    path.display(),
+                    array.shape,
+                    tests.count
+                ),
+            });
+        }
+        Ok(array
+            .values
+            .chunks(len)
+            .take(tests.count)
+            .map(<[f32]>::to_vec)
+            .collect())
+    };
+    let inputs = read(&tests.inputs, "--test-inputs", x.len(), "inputs")?;
+    let outputs = read(&tests.outputs, "--test-outputs", y.len(), "outputs")?;
+    let inputs = inputs
+        .iter()
+        .map(|sample| {
+            sample
+                .iter()
+                .map(|&v| quantize_real_to(f64::from(v), x.exponent, x.dtype, rounding))
+                .collect()
+        })
+        .collect();
+    let step = 2f64.powi(y.exponent);
+    let (lo, hi) = y.dtype.range();
+    let mut expected = Vec::with_capacity(outputs.len());
+    for (sample, values) in outputs.iter().enumerate() {
+        let mut row = Vec::with_capacity(values.len());
+        for (element, &v) in values.iter().enumerate() {
+            let q = f64::from(v) / step;
+            if q.fract() != 0.0 || !(lo as f64..=hi as f64).contains(&q) {
+                return Err(Error::Usage {
+                    option: "--test-outputs",
+                    message: format!(
+                        "sample {sample}, element {element}: {v} is not a whole int8 step of 2^{} (the reference's outputs must be the model's dequantized outputs)",
+                        y.exponent
+                    ),
+                });
+            }
+            row.push(q as i64);
+        }
+        expected.push(row);
+    }
+    Ok(emit::SelfTestSamples {
+        inputs,
+        outputs: expected,
+    })
 }

@@ -4,7 +4,7 @@
 //! directory or on how a path was spelled.
 
 use crate::options::{
-    Budget, Options, TargetCpu, DEFAULT_MAX_CODE, DEFAULT_WEIGHTS_FILE_THRESHOLD,
+    Budget, EmbedTests, Options, TargetCpu, DEFAULT_MAX_CODE, DEFAULT_WEIGHTS_FILE_THRESHOLD,
 };
 use crate::quant::Rounding;
 use crate::rewrite::scales::{ScalePolicy, SnapRule};
@@ -35,6 +35,7 @@ pub(crate) fn command(options: &Options, model: &Path, destination: Destination)
         target_cpu,
         weights_file_threshold,
         max_code,
+        embed_tests,
     } = options;
     let to_file = !matches!(destination, Destination::Stdout);
     let (base, output) = match destination {
@@ -101,6 +102,18 @@ pub(crate) fn command(options: &Options, model: &Path, destination: Destination)
     // The unroll the module was generated with, named only when it is not the CPU's own.
     if let Some(unroll) = unroll.filter(|&n| n != target_cpu.unroll()) {
         words.push(format!("--unroll {unroll}"));
+    }
+    if let Some(EmbedTests {
+        count,
+        inputs,
+        outputs,
+    }) = embed_tests
+    {
+        words.push(format!(
+            "--embed-tests {count} --test-inputs {} --test-outputs {}",
+            shown(inputs),
+            shown(outputs)
+        ));
     }
     // Only a module written to a file has a weights file; stdout keeps every weight inline.
     if to_file {

@@ -462,6 +462,7 @@ fn the_default_threshold_moves_only_large_weights() {
 #[test]
 fn the_header_command_reproduces_the_file_for_every_option() {
     let root = env!("CARGO_MANIFEST_DIR");
+    let samples = recorded_samples("regenerate-samples", 0.0);
     let ort = format!("{root}/codegen-tests/models/ort/digits_ort_qdq.onnx");
     let swish = format!("{root}/examples/custom-layer/models/digits_swish.onnx");
     let templates = format!("{root}/examples/custom-layer/templates");
@@ -499,6 +500,18 @@ fn the_header_command_reproduces_the_file_for_every_option() {
             vec!["--input-shape", "input=1,1,8,8"],
         ),
         ("custom", swish, vec!["--templates", &templates]),
+        (
+            "embedded",
+            MODEL.into(),
+            vec![
+                "--embed-tests",
+                "3",
+                "--test-inputs",
+                &samples.0,
+                "--test-outputs",
+                &samples.1,
+            ],
+        ),
     ];
     let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("regenerate");
     for (name, model, flags) in cases {
@@ -618,4 +631,61 @@ fn help_states_the_exit_codes() {
             && text.contains("2 on any error"),
         "{text}"
     );
+}
+
+/// The recording of `MODEL` (the digits_qat fixture) as `.npy` files in a directory of the
+/// target's temporary directory, with `shift` added to every expected output: (inputs, outputs).
+fn recorded_samples(name: &str, shift: f32) -> (String, String) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!(
+        "{root}/codegen-tests/models/digits_qat.expected.json"
+    ))
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut paths = Vec::new();
+    for (key, add) in [("inputs", 0.0), ("outputs", shift)] {
+        let rows = json[key].as_array().unwrap();
+        let values: Vec<f32> = rows
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter())
+            .map(|v| v.as_f64().unwrap() as f32 + add)
+            .collect();
+        let path = dir.join(format!("{key}.npy"));
+        onnx2esp::npy::write(&path, &[rows.len(), values.len() / rows.len()], &values).unwrap();
+        paths.push(path.display().to_string());
+    }
+    (paths[0].clone(), paths[1].clone())
+}
+
+/// `--embed-tests` refuses expected outputs that are not whole output steps, naming the
+/// sample and element, and a count above what the files hold.
+#[test]
+fn embedded_samples_must_be_on_the_output_grid_and_enough() {
+    let (inputs, off_grid) = recorded_samples("off-grid-samples", 0.1);
+    let run = |count: &str, outputs: &str| {
+        onnx2esp()
+            .args(["generate", MODEL, "-o", "-", "--embed-tests", count])
+            .args(["--test-inputs", &inputs, "--test-outputs", outputs])
+            .output()
+            .unwrap()
+    };
+    let refused = run("2", &off_grid);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--test-outputs: sample 0, element 0:")
+            && stderr.contains("is not a whole int8 step of 2^-2"),
+        "{stderr}"
+    );
+    let (_, on_grid) = recorded_samples("on-grid-samples", 0.0);
+    let too_many = run("361", &on_grid);
+    assert_eq!(too_many.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&too_many.stderr);
+    assert!(
+        stderr.contains("does not hold 361 whole inputs"),
+        "{stderr}"
+    );
+    assert!(run("360", &on_grid).status.success());
 }

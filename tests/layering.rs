@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["text", "error"],
     &["onnx"],
+    &["npy"],
     &["quant"],
     &["rewrite"],
     &["options"],

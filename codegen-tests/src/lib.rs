@@ -86,6 +86,20 @@ pub mod digits_esppq_gemm_override {
     include!(concat!(env!("OUT_DIR"), "/digits_esppq_gemm_override.rs"));
 }
 
+/// `digits_qat` with its first 8 recorded samples embedded for `Model::self_test`
+/// (`--embed-tests`).
+pub mod digits_qat_self_test {
+    include!(concat!(env!("OUT_DIR"), "/digits_qat_self_test.rs"));
+}
+
+/// The same, with one expected output element a step off: `self_test` must report it.
+pub mod digits_qat_self_test_corrupted {
+    include!(concat!(
+        env!("OUT_DIR"),
+        "/digits_qat_self_test_corrupted.rs"
+    ));
+}
+
 /// The custom-layer example (`examples/custom-layer`): the LearnableSwish layer alone.
 pub mod swish_layer {
     include!(concat!(env!("OUT_DIR"), "/swish_layer.rs"));

@@ -134,6 +134,14 @@ fn fixtures_run_on_riscv32imc_under_qemu() {
         log.contains("RESULT PASS"),
         "the runner did not report RESULT PASS"
     );
+    // Model::self_test on the device: the embedded samples pass, and the corrupted copy
+    // reports the one element that build.rs moved.
+    assert!(
+        log.contains("self_test digits_qat_self_test: Ok")
+            && log
+                .contains("self_test digits_qat_self_test_corrupted: sample 5 element 7 off by 1"),
+        "the runner did not run Model::self_test as expected"
+    );
 
     common::mcu::assert_equal_to_host("riscv32imc", &mcu);
 }

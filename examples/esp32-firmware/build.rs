@@ -1,6 +1,6 @@
-//! Compiles the bundled digits model into `$OUT_DIR/digits.rs` with onnx2esp's `Builder`, and
-//! embeds a few recorded test images (with their labels and ONNX Runtime's predictions) as
-//! `$OUT_DIR/samples.rs`.
+//! Compiles the bundled digits model into `$OUT_DIR/digits.rs` with onnx2esp's `Builder`, with
+//! the first recorded samples embedded for `Model::self_test`, and embeds a few recorded test
+//! images (with their labels and ONNX Runtime's predictions) as `$OUT_DIR/samples.rs`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,11 +8,25 @@ use std::path::{Path, PathBuf};
 /// How many recorded samples the firmware classifies.
 const SAMPLES: usize = 8;
 
+/// The recorded samples as float32 `.npy` files in `out`, for `Builder::embed_tests`.
+fn write_samples(out: &Path, inputs: &[serde_json::Value], outputs: &[serde_json::Value]) {
+    for (name, rows) in [("inputs", inputs), ("outputs", outputs)] {
+        let rows: Vec<Vec<f32>> = rows
+            .iter()
+            .map(|row| {
+                let row = row.as_array().expect("a sample is an array");
+                row.iter().map(|v| v.as_f64().expect("a number") as f32).collect()
+            })
+            .collect();
+        let shape = [rows.len(), rows.first().map_or(0, Vec::len)];
+        let values: Vec<f32> = rows.into_iter().flatten().collect();
+        onnx2esp::npy::write(&out.join(format!("{name}.npy")), &shape, &values)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 fn main() {
-    // The model: `Builder` writes `$OUT_DIR/digits.rs` and prints `cargo:rerun-if-changed`.
-    onnx2esp::Builder::new("../models/digits.onnx")
-        .generate()
-        .unwrap_or_else(|e| panic!("onnx2esp failed on ../models/digits.onnx: {e}"));
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
 
     // The test images: the first few of the 360 held-out digits recorded with ONNX Runtime.
     // `digits.onnx` is the same file as the `digits_qat` fixture, so its recording applies.
@@ -28,6 +42,14 @@ fn main() {
     let labels = json["labels"].as_array().expect("`labels` is an array");
     assert!(inputs.len() >= SAMPLES && outputs.len() >= SAMPLES && labels.len() >= SAMPLES);
     let pixels = inputs[0].as_array().expect("an input is an array").len();
+
+    // The model: `Builder` writes `$OUT_DIR/digits.rs` and prints `cargo:rerun-if-changed`.
+    // `Model::self_test` gets the first SAMPLES recorded samples (592 bytes of flash).
+    write_samples(&out, inputs, outputs);
+    onnx2esp::Builder::new("../models/digits.onnx")
+        .embed_tests(SAMPLES, out.join("inputs.npy"), out.join("outputs.npy"))
+        .generate()
+        .unwrap_or_else(|e| panic!("onnx2esp failed on ../models/digits.onnx: {e}"));
 
     let mut src = String::new();
     writeln!(
@@ -65,6 +87,5 @@ fn main() {
     }
     writeln!(src, "];").unwrap();
 
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
     std::fs::write(out.join("samples.rs"), src).expect("write samples.rs");
 }

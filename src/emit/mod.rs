@@ -50,6 +50,14 @@ pub struct EmitSettings<'a> {
     pub regenerate: &'a str,
     /// The most bytes of layer code the module may take (`--max-code`).
     pub max_code: usize,
+    /// Samples for `Model::self_test`, when the module gets one.
+    pub self_test: Option<&'a SelfTestSamples>,
+}
+
+/// The samples `Model::self_test` runs: int8 inputs and the reference's int8 outputs.
+pub struct SelfTestSamples {
+    pub inputs: Vec<Vec<i64>>,
+    pub outputs: Vec<Vec<i64>>,
 }
 
 /// Renders the whole module as formatted Rust source.
@@ -66,6 +74,7 @@ pub fn emit(
         side_file,
         regenerate,
         max_code,
+        self_test,
     } = settings;
     let mut layers = Vec::with_capacity(qgraph.layers.len());
     // The layers' code so far (weight statics aside), checked against `max_code` as it
@@ -99,7 +108,13 @@ pub fn emit(
             description: out.description,
         });
     }
-    let file = module::assemble(qgraph, plan, &layers, arena_link_section)?;
+    let file = module::assemble(
+        qgraph,
+        plan,
+        &layers,
+        arena_link_section,
+        self_test.is_some(),
+    )?;
     let statics: Vec<&StaticArray> = layers.iter().flat_map(|l| &l.statics).collect();
     let weights_file = match side_file {
         Some(side) => WeightsFile::layout(side, &statics)?,
@@ -128,6 +143,13 @@ pub fn emit(
             None => module::static_item(array)?,
         });
         weight_bytes += array.bytes();
+    }
+    if let Some(samples) = self_test {
+        code.push_str("\n// Samples for Model::self_test.\n");
+        for array in module::self_test_statics(samples) {
+            code.push('\n');
+            code.push_str(&module::static_item(&array)?);
+        }
     }
     Ok(Emitted {
         code,

@@ -2,7 +2,7 @@
 //! layer, and what it costs end to end (SQNR and argmax agreement between the original QDQ
 //! model and the rewritten one, both run in float by tract).
 
-pub mod npy;
+use crate::npy;
 mod reference;
 mod render;
 
@@ -259,7 +259,7 @@ fn input_samples(
             ))
         }
         Inputs::File(path) => {
-            let array = npy::read(path)?;
+            let array = npy::read(path, "--inputs")?;
             if array.values.is_empty() || array.values.len() % sample_len != 0 {
                 return Err(Error::Usage {
                     option: "--inputs",

@@ -163,6 +163,37 @@ macro_rules! check_fixture {
     }};
 }
 
+/// `Model::self_test` on the device: the module with ONNX Runtime's samples embedded must pass,
+/// and its copy with one expected element a step off must report sample 5, element 7 (as
+/// codegen-tests' build.rs made it).
+#[macro_export]
+macro_rules! check_self_test {
+    ($report:expr) => {{
+        use crate::fixtures::{self_test_corrupted as bad, self_test_passing as good};
+        let passing = good::Model::new().self_test();
+        let corrupted = bad::Model::new().self_test();
+        let found = corrupted.err().map(|m| (m.sample, m.element, m.expected - m.actual));
+        match passing {
+            Ok(()) => $crate::println!("self_test digits_qat_self_test: Ok"),
+            Err(m) => $crate::println!("self_test digits_qat_self_test: Err({})", m),
+        }
+        match found {
+            Some((sample, element, by)) => $crate::println!(
+                "self_test digits_qat_self_test_corrupted: sample {} element {} off by {}",
+                sample, element, by
+            ),
+            None => $crate::println!("self_test digits_qat_self_test_corrupted: Ok"),
+        }
+        $report.fixtures += 1;
+        if passing.is_ok() && found == Some((5, 7, 1)) {
+            $crate::println!("self_test: PASS");
+        } else {
+            $report.failures += 1;
+            $crate::println!("self_test: FAIL");
+        }
+    }};
+}
+
 /// Line-buffered console over the runtime's semihosting write.
 pub struct Console {
     buf: [u8; 256],

@@ -79,6 +79,12 @@ fn main() -> ! {
         digits::ARENA_BYTES,
     );
 
+    // The model checks itself on the samples embedded at build time, bit for bit.
+    match critical_section::with(|cs| MODEL.borrow_ref_mut(cs).self_test()) {
+        Ok(()) => println!("self test: {} samples, all outputs exact", digits::SELF_TEST_SAMPLES),
+        Err(mismatch) => println!("self test FAILED: {mismatch}"),
+    }
+
     let mut correct = 0;
     let mut total_us = 0u64;
     for (i, (image, label, ort_class)) in samples::SAMPLES.iter().enumerate() {

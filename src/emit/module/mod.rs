@@ -5,9 +5,11 @@ mod arena;
 mod calls;
 mod helpers;
 mod ports;
+mod self_test;
 mod statics;
 
 pub use arena::check_link_section;
+pub use self_test::self_test_statics;
 pub use statics::{file_static_item, static_item};
 
 use super::RenderedLayer;
@@ -27,6 +29,7 @@ pub fn assemble(
     plan: &Plan,
     layers: &[RenderedLayer],
     arena_link_section: Option<&str>,
+    self_test: bool,
 ) -> Result<syn::File> {
     let inputs: Vec<PortItems> = (0..graph.inputs.len())
         .map(|i| port_items("input", &graph.inputs, i))
@@ -131,6 +134,11 @@ pub fn assemble(
     let runtime = helpers::runtime_items(graph.rounding, &callers)?;
     let half_up = graph.rounding == Rounding::HalfUp;
 
+    let self_test_items = if self_test {
+        self_test::items(&inputs, &outputs)
+    } else {
+        TokenStream::new()
+    };
     let predict_doc = format!(
         " Quantizes (`{}(x * 2^-e)`, saturated), runs, and dequantizes (`q * 2^e`).",
         if half_up {
@@ -251,6 +259,8 @@ pub fn assemble(
                 Some(())
             }
         }
+
+        #self_test_items
 
         #(#runtime)*
 

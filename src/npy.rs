@@ -1,4 +1,5 @@
-//! Reading NumPy `.npy` files (format versions 1 to 3): the inputs a user gives `inspect`.
+//! Reading NumPy `.npy` files (format versions 1 to 3): the inputs a user gives `inspect`, and
+//! the test samples `generate --embed-tests` embeds.
 //! Only little-endian float32/float64 arrays in C order are accepted; that is what
 //! `np.save(path, x.astype(np.float32))` writes.
 
@@ -12,13 +13,14 @@ pub struct NpyArray {
     pub values: Vec<f32>,
 }
 
-pub fn read(path: &Path) -> Result<NpyArray> {
+/// The array in `path`; `option` is the flag that named the file, for messages.
+pub fn read(path: &Path, option: &'static str) -> Result<NpyArray> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
     parse(&bytes).map_err(|message| Error::Usage {
-        option: "--inputs",
+        option,
         message: format!("{}: {message}", path.display()),
     })
 }
@@ -105,6 +107,37 @@ fn field<'h>(header: &'h str, key: &str) -> std::result::Result<&'h str, String>
     Ok(&value[..end])
 }
 
+/// Writes float32 `values` of `shape` (row-major) as a `.npy` file (format version 1), as
+/// `np.save` would: e.g. recorded samples for [`crate::Builder::embed_tests`].
+pub fn write(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    // A 1-tuple needs its comma.
+    let tuple = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
+    // Magic (6), version (2), header length (2) and header end on a multiple of 64, with '\n'.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let length = u16::try_from(header.len()).map_err(|_| Error::Usage {
+        option: "npy",
+        message: format!("shape {shape:?} makes a header too long for format version 1"),
+    })?;
+    bytes.extend(length.to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for value in values {
+        bytes.extend(value.to_le_bytes());
+    }
+    std::fs::write(path, bytes).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +154,20 @@ mod tests {
         bytes.extend(header.as_bytes());
         bytes.extend(data);
         bytes
+    }
+
+    #[test]
+    fn what_write_writes_reads_back() {
+        let dir = std::env::temp_dir().join(format!("onnx2esp-npy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for shape in [vec![3usize], vec![2, 3], vec![1, 1, 2, 3]] {
+            let values: Vec<f32> = (0..6).map(|i| i as f32 * -0.5).collect();
+            let path = dir.join("a.npy");
+            write(&path, &shape, &values).unwrap();
+            let back = read(&path, "--test").unwrap();
+            assert_eq!((back.shape, back.values), (shape, values));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
