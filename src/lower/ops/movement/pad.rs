@@ -2,21 +2,12 @@
 
 use super::define_move;
 use crate::error::{Error, Result};
-use crate::ir::TensorId;
 use crate::lower::Lowering;
 use crate::onnx::{normalize_axis, Node};
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let (input, shape) = super::moved_input(lowering, node)?;
-    lower_pad_of(lowering, node, input, &shape)
-}
-
-fn lower_pad_of(
-    lowering: &mut Lowering,
-    node: &Node,
-    input: TensorId,
-    shape: &[usize],
-) -> Result<()> {
+    let shape = &shape[..];
     let rank = shape.len();
     let (pads, value): (Vec<i64>, f64) = if lowering.graph.opset < 11 {
         let pads = node

@@ -2,23 +2,14 @@
 
 use super::define_move;
 use crate::error::{Error, Result};
-use crate::ir::TensorId;
 use crate::lower::Lowering;
 use crate::onnx::{normalize_axis, Node};
 
-pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
-    let (input, shape) = super::moved_input(lowering, node)?;
-    lower_reverse_sequence_of(lowering, node, input, &shape)
-}
-
 /// ReverseSequence: along `time_axis`, the first `sequence_lens[b]` steps of batch entry `b`
 /// (along `batch_axis`) are reversed and the rest copied.
-fn lower_reverse_sequence_of(
-    lowering: &mut Lowering,
-    node: &Node,
-    input: TensorId,
-    shape: &[usize],
-) -> Result<()> {
+pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
+    let (input, shape) = super::moved_input(lowering, node)?;
+    let shape = &shape[..];
     let rank = shape.len();
     if rank < 2 {
         return Err(Error::node(

@@ -3,21 +3,12 @@
 use super::define_move;
 use super::slice::{ranges_source, Range};
 use crate::error::{Error, Result};
-use crate::ir::TensorId;
 use crate::lower::Lowering;
 use crate::onnx::{normalize_axis, Node};
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let (input, shape) = super::moved_input(lowering, node)?;
-    lower_split_of(lowering, node, input, &shape)
-}
-
-fn lower_split_of(
-    lowering: &mut Lowering,
-    node: &Node,
-    input: TensorId,
-    shape: &[usize],
-) -> Result<()> {
+    let shape = &shape[..];
     let axis = normalize_axis(node, node.attr_int("axis", 0)?, shape.len())?;
     let outputs = node.outputs.len();
     let sizes: Vec<usize> = match if lowering.graph.opset < 13 {
