@@ -34,6 +34,8 @@ pub mod quant;
 pub mod rewrite;
 pub mod text;
 
+pub mod compare;
+
 mod builder;
 mod generate;
 mod regenerate;

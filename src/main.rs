@@ -102,6 +102,32 @@ enum Command {
         /// Seed of the random inputs.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Measure the rewrite end to end on this model instead: for a model with custom
+        /// layers, which the float engine cannot run, a decomposition of them into standard
+        /// ONNX ops with the same tensor names.
+        #[arg(long, value_name = "REF.onnx")]
+        reference: Option<PathBuf>,
+        #[command(flatten)]
+        model_args: ModelArgs,
+    },
+    /// Find the first layer where the generated module and a float reference part: builds the
+    /// module for this host with rustc, runs it on the inputs with every layer's output
+    /// traced (`Model::run_with`), runs the reference in tract with the same tensors exposed,
+    /// and compares them in the module's integers. Exits 1 when some layer differs.
+    Compare {
+        /// The .onnx model.
+        model: PathBuf,
+        /// A float32 .npy array of whole inputs (e.g. shape N,1,8,8).
+        #[arg(long, value_name = "FILE.npy")]
+        inputs: PathBuf,
+        /// The model to run as the reference (default: MODEL itself). For a model with
+        /// custom layers, a decomposed one whose layer output tensors have the same names.
+        #[arg(long, value_name = "REF.onnx")]
+        reference: Option<PathBuf>,
+        /// Differences of at most this many output steps count as agreement (a float
+        /// reference may round a transcendental function differently from a table).
+        #[arg(long, value_name = "STEPS", default_value_t = 0.0)]
+        tolerance: f64,
         #[command(flatten)]
         model_args: ModelArgs,
     },
@@ -311,6 +337,7 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             inputs,
             samples,
             seed,
+            reference,
             model_args,
         } => {
             let options = model_args.options("inspect");
@@ -322,7 +349,15 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
                 },
             };
             let (bytes, file_name) = onnx2esp::read_model(&model)?;
-            let report = onnx2esp::inspect::inspect(&bytes, &file_name, &options, &inputs)?;
+            let reference = match &reference {
+                Some(path) => Some(onnx2esp::read_model(path)?),
+                None => None,
+            };
+            let reference = reference
+                .as_ref()
+                .map(|(bytes, name)| (bytes.as_slice(), name.as_str()));
+            let report =
+                onnx2esp::inspect::inspect(&bytes, &file_name, &options, &inputs, reference)?;
             match format {
                 Format::Table => print_out(&report.to_table())?,
                 Format::Json => print_out(&format!("{}\n", report.to_json()))?,
@@ -334,6 +369,28 @@ fn run(command: Command) -> onnx2esp::Result<ExitCode> {
             output,
             model_args,
         } => rewrite(&model, &output, model_args),
+        Command::Compare {
+            model,
+            inputs,
+            reference,
+            tolerance,
+            model_args,
+        } => {
+            let options = model_args.options("compare");
+            let found = onnx2esp::compare::compare(
+                &model,
+                reference.as_deref(),
+                &inputs,
+                &options,
+                tolerance,
+            )?;
+            print_out(&found.to_text())?;
+            Ok(if found.first_difference.is_some() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
     }
 }
 

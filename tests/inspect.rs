@@ -112,3 +112,33 @@ fn a_snapped_model_reports_every_tensor_and_the_end_to_end_cost() {
     assert_eq!(conv["node"], "/conv/Conv");
     assert!(conv["accumulator_bound"].as_u64().unwrap() > 0);
 }
+
+/// A model with a custom layer cannot run in the float engine; its decomposed reference
+/// (`--reference`, the same layer in standard ops) is measured in its place, through the same
+/// rewrite, and says which model was measured.
+#[test]
+fn a_custom_layer_model_is_measured_on_its_decomposed_reference() {
+    let custom = format!("{ROOT}/examples/custom-layer");
+    let model = format!("{custom}/models/digits_swish.onnx");
+    let templates = format!("{custom}/templates");
+    let alone = inspect(&[&model, "--templates", &templates, "--samples", "20"]);
+    assert!(alone["effect"].is_null(), "{}", alone["effect"]);
+    assert!(alone["not_measured"]
+        .as_str()
+        .unwrap()
+        .contains("LearnableSwish"));
+    let reference = format!("{custom}/models/digits_swish_reference.onnx");
+    let measured = inspect(&[
+        &model,
+        "--templates",
+        &templates,
+        "--samples",
+        "20",
+        "--reference",
+        &reference,
+    ]);
+    let effect = &measured["effect"];
+    assert_eq!(effect["model"], "digits_swish_reference.onnx");
+    assert_eq!(effect["samples"], 20);
+    assert_eq!(effect["argmax_agreement"], 20);
+}

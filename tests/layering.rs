@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
     &["regenerate", "output"],
     &["generate"],
     &["builder", "inspect"],
+    &["compare"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -152,7 +152,7 @@ fn inspect_reports_what_the_generated_module_shows() {
         let inputs = onnx2esp::inspect::Inputs::File(
             format!("{root}/../examples/models/digits_test_inputs.npy").into(),
         );
-        let report = onnx2esp::inspect::inspect(&bytes, module, &options, &inputs).unwrap();
+        let report = onnx2esp::inspect::inspect(&bytes, module, &options, &inputs, None).unwrap();
         let effect = report.effect.as_ref().expect("tract runs int8 QDQ models");
         let sqnr = effect.sqnr_db.expect("a snapped model differs");
         println!(

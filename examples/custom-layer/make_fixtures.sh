@@ -13,3 +13,5 @@ export PYTHONDONTWRITEBYTECODE=1
 # reference outputs (PyTorch fake-quant for the whole model, the integer
 # reference of examples/custom-layer/SEMANTICS.md for the single layer).
 "$PYTHON" examples/custom-layer/train_custom_layer.py
+# The same model with the custom layer in standard ops, for `compare` and `inspect --reference`.
+"$PYTHON" examples/custom-layer/make_reference.py

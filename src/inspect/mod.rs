@@ -3,7 +3,7 @@
 //! model and the rewritten one, both run in float by tract).
 
 use crate::npy;
-mod reference;
+pub mod reference;
 mod render;
 
 use crate::error::{Error, Result};
@@ -60,6 +60,9 @@ pub struct LayerRow {
 /// The end-to-end effect of the rewrite on the first graph output.
 #[derive(Debug, Clone, Serialize)]
 pub struct Effect {
+    /// The float model measured: the model itself, or the decomposed reference given for a
+    /// model with custom layers.
+    pub model: String,
     pub inputs: String,
     pub samples: usize,
     pub output: String,
@@ -93,11 +96,14 @@ impl Effect {
 }
 
 /// Inspects a model held in memory.
+/// `reference`: a model (bytes, file name) to measure end to end instead of this one, e.g. a
+/// decomposition of its custom layers into standard ops, which the float engine can run.
 pub fn inspect(
     bytes: &[u8],
     file_name: &str,
     options: &Options,
     inputs: &Inputs,
+    reference: Option<(&[u8], &str)>,
 ) -> Result<Inspection> {
     let crate::pipeline::Compiled {
         graph: rewritten,
@@ -166,8 +172,16 @@ pub fn inspect(
                 shape.len()
             )));
         }
-        let original = FloatReference::new(bytes, &shape, "original model")?;
-        let rewritten = FloatReference::new(&rewritten.to_onnx_bytes(), &shape, "rewritten model")?;
+        // The decomposed reference goes through the same rewrite as the model.
+        let (original, rewritten) = match reference {
+            None => (bytes.to_vec(), rewritten.to_onnx_bytes()),
+            Some((reference, name)) => (
+                reference.to_vec(),
+                crate::pipeline::rewrite_model(reference, name, options)?.0,
+            ),
+        };
+        let original = FloatReference::new(&original, &shape, "original model")?;
+        let rewritten = FloatReference::new(&rewritten, &shape, "rewritten model")?;
         let mut comparison = Comparison::default();
         for sample in samples.chunks_exact(shape.iter().product()) {
             comparison.add(
@@ -180,6 +194,7 @@ pub fn inspect(
     let (effect, not_measured) = match guarded(compare) {
         Ok(comparison) => {
             let effect = Effect {
+                model: reference.map_or(file_name, |(_, name)| name).to_string(),
                 inputs: description,
                 samples: comparison.samples,
                 output: graph.outputs[0].name.clone(),

@@ -7,6 +7,16 @@ use std::sync::Arc;
 #[cfg(feature = "reference")]
 use tract_onnx::prelude::*;
 
+/// What kind of tensor the reference computed: real values, or a QuantizeLinear's integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Float,
+    /// Integers in the quantized domain (int8, int16).
+    Integer,
+    /// A uint8 QuantizeLinear's output: onnx2esp's int8 plus 128.
+    Unsigned8,
+}
+
 #[cfg(feature = "reference")]
 pub struct FloatReference {
     plan: Arc<TypedRunnableModel>,
@@ -30,6 +40,58 @@ impl FloatReference {
             plan,
             input_len: input_shape.iter().product(),
         })
+    }
+
+    /// Loads `onnx` as [`FloatReference::new`] does, with the tensors `names` as its outputs
+    /// instead of the model's own (intermediate tensors included), for
+    /// [`FloatReference::run_all`]. Names the model lacks are an error naming them.
+    pub fn with_outputs(
+        onnx: &[u8],
+        input_shape: &[usize],
+        names: &[String],
+        what: &str,
+    ) -> Result<FloatReference> {
+        let fail = |e: TractError| Error::Model(format!("tract cannot run the {what}: {e:#}"));
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut &onnx[..])
+            .and_then(|m| m.with_input_fact(0, f32::fact(input_shape).into()))
+            .and_then(|m| m.with_outputs_by_name(names))
+            .and_then(|m| m.into_typed())
+            .and_then(|m| m.into_runnable())
+            .map_err(fail)?;
+        Ok(FloatReference {
+            plan,
+            input_len: input_shape.iter().product(),
+        })
+    }
+
+    /// Every output for one input, flattened, as f64, each with the kind of tensor tract
+    /// computed.
+    pub fn run_all(&self, input: &[f32], shape: &[usize]) -> Result<Vec<(Vec<f64>, Kind)>> {
+        debug_assert_eq!(input.len(), self.input_len);
+        let tensor = Tensor::from_shape(shape, input)
+            .map_err(|e| Error::Model(format!("reference input: {e:#}")))?;
+        let outputs = self
+            .plan
+            .run(tvec!(tensor.into()))
+            .map_err(|e| Error::Model(format!("tract failed to run the model: {e:#}")))?;
+        outputs
+            .iter()
+            .map(|output| {
+                let kind = match output.datum_type() {
+                    DatumType::U8 => Kind::Unsigned8,
+                    t if t.is_float() => Kind::Float,
+                    _ => Kind::Integer,
+                };
+                let values = output
+                    .cast_to::<f64>()
+                    .map_err(|e| Error::Model(format!("reference output: {e:#}")))?;
+                let view = values
+                    .to_plain_array_view::<f64>()
+                    .map_err(|e| Error::Model(format!("reference output: {e:#}")))?;
+                Ok((view.iter().copied().collect(), kind))
+            })
+            .collect()
     }
 
     /// The first output, flattened, for one input.
@@ -65,7 +127,20 @@ impl FloatReference {
         )))
     }
 
+    pub fn with_outputs(
+        _onnx: &[u8],
+        _input_shape: &[usize],
+        _names: &[String],
+        what: &str,
+    ) -> Result<FloatReference> {
+        Self::new(_onnx, _input_shape, what)
+    }
+
     pub fn run(&self, _input: &[f32], _shape: &[usize]) -> Result<Vec<f32>> {
+        match self.0 {}
+    }
+
+    pub fn run_all(&self, _input: &[f32], _shape: &[usize]) -> Result<Vec<(Vec<f64>, Kind)>> {
         match self.0 {}
     }
 }

@@ -104,7 +104,8 @@ impl Inspection {
         };
         let _ = writeln!(
             out,
-            "\nEnd to end, original vs rewritten model on {} ({} samples, output '{}'):",
+            "\nEnd to end, original vs rewritten {} on {} ({} samples, output '{}'):",
+            crate::error::terminal_safe(&e.model),
             crate::error::terminal_safe(&e.inputs),
             e.samples,
             cell(&e.output)
