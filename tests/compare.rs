@@ -67,7 +67,7 @@ fn a_wrong_custom_template_is_caught_at_its_layer() {
         40,
     );
     let model = format!("{custom}/models/digits_swish.onnx");
-    let reference = format!("{custom}/models/digits_swish_reference.onnx");
+    let reference = format!("{custom}/reference/digits_swish_reference.onnx");
     let run = |templates: &str| {
         compare(&[
             &model,

@@ -127,7 +127,7 @@ fn a_custom_layer_model_is_measured_on_its_decomposed_reference() {
         .as_str()
         .unwrap()
         .contains("LearnableSwish"));
-    let reference = format!("{custom}/models/digits_swish_reference.onnx");
+    let reference = format!("{custom}/reference/digits_swish_reference.onnx");
     let measured = inspect(&[
         &model,
         "--templates",

@@ -134,6 +134,27 @@ pub mod mobilenet_v2_esppq {
     include!(concat!(env!("OUT_DIR"), "/mobilenet_v2_esppq.rs"));
 }
 
+/// MLPerf Tiny's DS-CNN for keyword spotting (49x10 input, 12 classes), quantized by ESP-PPQ
+/// for esp32s3 (`examples/bench/make_mlperf_tiny.py`, as the three below).
+pub mod ds_cnn_kws_esppq {
+    include!(concat!(env!("OUT_DIR"), "/ds_cnn_kws_esppq.rs"));
+}
+
+/// MLPerf Tiny's ResNet-8 for image classification (32x32x3, 10 classes).
+pub mod resnet8_esppq {
+    include!(concat!(env!("OUT_DIR"), "/resnet8_esppq.rs"));
+}
+
+/// MLPerf Tiny's MobileNetV1 0.25 for visual wake words (96x96x3, 2 classes).
+pub mod mobilenet_v1_vww_esppq {
+    include!(concat!(env!("OUT_DIR"), "/mobilenet_v1_vww_esppq.rs"));
+}
+
+/// MLPerf Tiny's fully connected anomaly-detection autoencoder (640 inputs).
+pub mod fc_autoencoder_esppq {
+    include!(concat!(env!("OUT_DIR"), "/fc_autoencoder_esppq.rs"));
+}
+
 /// The same with `--unroll 1`: the pointwise kernel one MAC at a time.
 pub mod mobilenet_v2_esppq_unroll_1 {
     include!(concat!(env!("OUT_DIR"), "/mobilenet_v2_esppq_unroll_1.rs"));

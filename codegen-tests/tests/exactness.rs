@@ -6,9 +6,10 @@ mod common;
 use codegen_tests::{
     digits_esppq, digits_ort_int16_snap, digits_ort_perchannel_ceil, digits_ort_perchannel_snap,
     digits_ort_qdq_ceil, digits_ort_qdq_snap, digits_ort_qoperator_snap, digits_ort_uint8_snap,
-    digits_ptq, digits_qat, kws1d_esppq, mlp_ort_flatten_snap, mobilenet_v2_esppq,
-    mobilenet_v2_esppq_unroll_1, mobilenet_v2_esppq_unroll_7, residual_cnn_esppq,
-    residual_pt2e_ptq, residual_pt2e_qat,
+    digits_ptq, digits_qat, ds_cnn_kws_esppq, fc_autoencoder_esppq, kws1d_esppq,
+    mlp_ort_flatten_snap, mobilenet_v1_vww_esppq, mobilenet_v2_esppq, mobilenet_v2_esppq_unroll_1,
+    mobilenet_v2_esppq_unroll_7, residual_cnn_esppq, residual_pt2e_ptq, residual_pt2e_qat,
+    resnet8_esppq,
 };
 
 /// ESP-PPQ gives int32 biases at exactly `ex + ew`, so every step of the integer pipeline
@@ -192,6 +193,12 @@ model_is_bit_exact!(
 model_is_bit_exact!(esppq_residual_cnn_is_bit_exact, residual_cnn_esppq);
 model_is_bit_exact!(esppq_kws1d_is_bit_exact, kws1d_esppq);
 model_is_bit_exact!(esppq_mobilenet_v2_is_bit_exact, mobilenet_v2_esppq);
+
+// The MLPerf Tiny architectures at their published sizes (examples/bench/make_mlperf_tiny.py).
+model_is_bit_exact!(mlperf_ds_cnn_is_bit_exact, ds_cnn_kws_esppq);
+model_is_bit_exact!(mlperf_resnet8_is_bit_exact, resnet8_esppq);
+model_is_bit_exact!(mlperf_mobilenet_v1_vww_is_bit_exact, mobilenet_v1_vww_esppq);
+model_is_bit_exact!(mlperf_fc_autoencoder_is_bit_exact, fc_autoencoder_esppq);
 model_is_bit_exact!(
     unroll_budget_1_is_bit_exact,
     mobilenet_v2_esppq_unroll_1,

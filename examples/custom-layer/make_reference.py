@@ -1,4 +1,4 @@
-"""Writes models/digits_swish_reference.onnx: digits_swish.onnx with its custom
+"""Writes reference/digits_swish_reference.onnx: digits_swish.onnx with its custom
 LearnableSwish node replaced by the standard ops of its float definition
 (SEMANTICS.md), Y = X * Sigmoid(beta[c] * X), writing the same tensor names. Any ONNX
 engine runs it; `onnx2esp compare --reference` uses it to trace the custom-layer model
@@ -12,7 +12,7 @@ from onnx import helper, numpy_helper
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "models" / "digits_swish.onnx"
-TARGET = HERE / "models" / "digits_swish_reference.onnx"
+TARGET = HERE / "reference" / "digits_swish_reference.onnx"
 
 
 def main():
@@ -41,8 +41,30 @@ def main():
     for o in kept:
         model.opset_import.remove(o)
     onnx.checker.check_model(model)
+    TARGET.parent.mkdir(exist_ok=True)
     onnx.save(model, TARGET)
     print(f"wrote {TARGET.relative_to(HERE.parent.parent)}")
+    check_against_recording()
+
+
+def check_against_recording():
+    """ONNX Runtime on the reference against the custom model's recording (PyTorch's forward):
+    every element must agree, or the reference is not the layer's float definition."""
+    import json
+
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(str(TARGET), options)
+    recording = json.loads((HERE / "models" / "digits_swish.expected.json").read_text())
+    x = np.array(recording["inputs"], dtype=np.float32).reshape(-1, 1, 8, 8)
+    name = session.get_inputs()[0].name
+    y = np.concatenate([session.run(None, {name: x[i : i + 1]})[0] for i in range(len(x))])
+    expected = np.array(recording["outputs"], dtype=np.float32).reshape(y.shape)
+    equal = int((y == expected).sum())
+    print(f"ONNX Runtime on the reference vs the recording: {equal}/{expected.size} elements equal")
+    assert equal == expected.size
 
 
 if __name__ == "__main__":
