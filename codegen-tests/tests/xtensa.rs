@@ -70,6 +70,10 @@ const LD: Tool = Tool {
     name: "xtensa-lx106-elf-ld",
     package: "apt-get install -y binutils-xtensa-lx106",
 };
+const OBJDUMP: Tool = Tool {
+    name: "xtensa-lx106-elf-objdump",
+    package: "apt-get install -y binutils-xtensa-lx106",
+};
 const SIZE: Tool = Tool {
     name: "xtensa-lx106-elf-size",
     package: "apt-get install -y binutils-xtensa-lx106",
@@ -335,7 +339,10 @@ fn build_runner() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let (runner_ir, builtins_ir) = build_ir();
     let started = Instant::now();
-    let runner = compile(&retarget(&runner_ir, &dir.join("runner.ll")), &[]);
+    let runner = compile(
+        &retarget(&runner_ir, &dir.join("runner.ll")),
+        &["-function-sections"],
+    );
     let builtins = builtins(
         &runner,
         &retarget(&builtins_ir, &dir.join("compiler_builtins.ll")),
@@ -344,9 +351,13 @@ fn build_runner() -> PathBuf {
     let startup_obj = dir.join("startup.o");
     assemble(&source.join("startup.s"), &startup_obj);
     let elf = dir.join("xtensa-runner.elf");
+    write_function_sections(&[&runner, &builtins], &dir.join("function-sections.ld"));
     run(
         &LD,
         args![
+            // Before -T: ld reads the script, and its INCLUDE, as it meets -T.
+            "-L",
+            &dir,
             "-T",
             &source.join("xtensa-sim.ld"),
             "--no-warn-rwx-segments",
@@ -362,6 +373,41 @@ fn build_runner() -> PathBuf {
         started.elapsed()
     );
     elf
+}
+
+/// The part of the `.text` output section that xtensa-sim.ld includes: each function's
+/// code with its literals, 4-byte aligned, right before it. l32r reads literals up to 256 KB
+/// backwards, so one literal section before all the code stops working once the code passes
+/// 256 KB, and llvm-mc has no option to put them in the code itself. llc writes a function's
+/// literals in the section right after its code, named `.literal.F` or after the section it
+/// emitted last (`.rodata.G.literal`, which the next function may use too: it stays close).
+fn write_function_sections(objects: &[&Path], out: &Path) {
+    let mut script = String::new();
+    for obj in objects {
+        let listing = run(&OBJDUMP, args!["-h", obj]);
+        let names = listing
+            .lines()
+            .filter_map(|line| line.split_whitespace().nth(1))
+            .filter(|name| name.starts_with('.'));
+        // (a function's code, the literal sections after it), in section order.
+        let mut groups: Vec<(Option<&str>, Vec<&str>)> = vec![(None, Vec::new())];
+        for name in names {
+            if name.starts_with(".text.") {
+                groups.push((Some(name), Vec::new()));
+            } else if name.starts_with(".literal.") || name.ends_with(".literal") {
+                groups.last_mut().unwrap().1.push(name);
+            }
+        }
+        for (code, literals) in groups {
+            for literal in literals {
+                script.push_str(&format!("    . = ALIGN(4);\n    *({literal})\n"));
+            }
+            if let Some(code) = code {
+                script.push_str(&format!("    *({code})\n"));
+            }
+        }
+    }
+    std::fs::write(out, script).unwrap();
 }
 
 fn run_qemu(elf: &Path) -> (Option<i32>, String) {
