@@ -393,6 +393,7 @@ mod tests {
             assert_eq!((c.nan_elements, c.argmax_agreement), (1, 0));
         }
         let effect = Effect {
+            model: "m.onnx".into(),
             inputs: String::new(),
             samples: 1,
             output: "y".into(),
