@@ -110,6 +110,12 @@ fn field<'h>(header: &'h str, key: &str) -> std::result::Result<&'h str, String>
 /// Writes float32 `values` of `shape` (row-major) as a `.npy` file (format version 1), as
 /// `np.save` would: e.g. recorded samples for [`crate::Builder::embed_tests`].
 pub fn write(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
+    if crate::onnx::element_count(shape) != Some(values.len()) {
+        return Err(Error::Usage {
+            option: "npy",
+            message: format!("{} values do not fill shape {shape:?}", values.len()),
+        });
+    }
     let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
     // A 1-tuple needs its comma.
     let tuple = match dims.len() {
@@ -160,13 +166,14 @@ mod tests {
     fn what_write_writes_reads_back() {
         let dir = std::env::temp_dir().join(format!("onnx2esp-npy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for shape in [vec![3usize], vec![2, 3], vec![1, 1, 2, 3]] {
+        for shape in [vec![6usize], vec![2, 3], vec![1, 1, 2, 3]] {
             let values: Vec<f32> = (0..6).map(|i| i as f32 * -0.5).collect();
             let path = dir.join("a.npy");
             write(&path, &shape, &values).unwrap();
             let back = read(&path, "--test").unwrap();
             assert_eq!((back.shape, back.values), (shape, values));
         }
+        assert!(write(&dir.join("b.npy"), &[4], &[1.0; 3]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
