@@ -76,6 +76,8 @@ fn hostile_names_compile_declare_nothing_extra_and_stay_deterministic() {
             syn::Item::Static(s) => s.ident.to_string(),
             syn::Item::Fn(f) => f.sig.ident.to_string(),
             syn::Item::Struct(s) => s.ident.to_string(),
+            syn::Item::Enum(e) => e.ident.to_string(),
+            syn::Item::Trait(t) => t.ident.to_string(),
             syn::Item::Impl(_) => "impl".to_string(),
             other => panic!("unexpected item {}", quote::quote!(#other)),
         };
@@ -99,6 +101,8 @@ fn hostile_names_compile_declare_nothing_extra_and_stay_deterministic() {
                 "ROUND_HALF_UP",
                 "Align16",
                 "Model",
+                "LayerProbe",
+                "LayerOutput",
                 "impl",
                 "window",
                 "split_arena",
