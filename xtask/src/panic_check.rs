@@ -101,7 +101,7 @@ pub fn check(krate: &Crate, opt: &str, xtensa: bool) -> Result<Checked, String> 
         return Err(format!(
             "{} does not build for {TARGET} at opt-level {opt} (`rustup target add {TARGET}`?):\n{}",
             krate.root.display(),
-            String::from_utf8_lossy(&result.stderr)
+            first_lines(&String::from_utf8_lossy(&result.stderr), 60)
         ));
     }
     let ir_text = std::fs::read_to_string(&ir).map_err(|e| format!("{}: {e}", ir.display()))?;
@@ -144,6 +144,19 @@ fn panic_paths(isa: Isa, opt: &str, object: &Path, ir: &str) -> Result<Vec<Panic
             callers: demangle(callers.get(symbol).map_or(&[][..], Vec::as_slice)),
         })
         .collect())
+}
+
+/// The first `count` lines of `text`, and how many were left out.
+fn first_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= count {
+        return text.to_string();
+    }
+    format!(
+        "{}\n... ({} more lines)",
+        lines[..count].join("\n"),
+        lines.len() - count
+    )
 }
 
 /// Rust's mangling schemes (v0 and legacy); C symbols (memcpy, `__mulsi3`) have neither.
@@ -237,9 +250,10 @@ fn strip_crate_hashes(name: &str) -> String {
 }
 
 /// Writes a `no_std` lib crate around the generated module `module` into `work_dir`, the
-/// way a firmware includes it, and returns its root. It takes the addresses of `Model::run`
-/// and `Model::predict`, so that both are compiled even where rustc would only mark them
-/// inlinable (small functions of a lib), and everything they reach is checked.
+/// way a firmware includes it, and returns its root. A function that is never inlined takes
+/// the addresses of `Model::run` and `Model::predict`, so that both are compiled even where
+/// rustc would only mark them inlinable (small functions of a lib), and everything they
+/// reach is checked.
 pub fn wrap_module(module: &Path, work_dir: &Path) -> Result<PathBuf, String> {
     let module = module
         .canonicalize()
@@ -248,10 +262,20 @@ pub fn wrap_module(module: &Path, work_dir: &Path) -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot create {}: {e}", work_dir.display()))?;
     let root = work_dir.join("panic_check_module.rs");
     let text = format!(
-        "#![no_std]\n#![forbid(unsafe_code)]\npub mod module {{\n    include!({:?});\n}}\n\n\
-         #[no_mangle]\n\
-         pub fn panic_check_entry_points() -> [usize; 2] {{\n    \
-         [module::Model::run as usize, module::Model::predict as usize]\n}}\n",
+        "#![no_std]
+#![forbid(unsafe_code)]
+pub mod module {{
+    include!({:?});
+}}
+
+#[inline(never)]
+pub fn panic_check_entry_points() -> [usize; 2] {{
+    [
+        module::Model::run as *const () as usize,
+        module::Model::predict as *const () as usize,
+    ]
+}}
+",
         module.display().to_string()
     );
     std::fs::write(&root, text).map_err(|e| format!("{}: {e}", root.display()))?;
