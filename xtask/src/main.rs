@@ -8,7 +8,8 @@
 //!   generated code, and nightly's `rust-src` for the Xtensa runner (`-Zbuild-std`);
 //! - Debian packages: `qemu-system-misc` (qemu-system-riscv32 and qemu-system-xtensa),
 //!   `llvm-22` (llc-22, llvm-mc-22 and llvm-extract-22, the Xtensa backend),
-//!   `binutils-xtensa-lx106` (the Xtensa linker) and `time` (peak memory of the corpus runs).
+//!   `binutils-xtensa-lx106` (the Xtensa linker), `binutils` (`nm` and `c++filt`, the
+//!   panic-path check) and `time` (peak memory of the corpus runs).
 //!
 //! Rustup steps are idempotent and run only for what is missing; nothing here updates or
 //! changes a toolchain. Debian packages are installed with apt-get when running as root, and
@@ -28,6 +29,9 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("llvm-mc-22", "llvm-22"),
     ("llvm-extract-22", "llvm-22"),
     ("xtensa-lx106-elf-ld", "binutils-xtensa-lx106"),
+    // The panic-path check lists undefined symbols and demangles them.
+    ("nm", "binutils"),
+    ("c++filt", "binutils"),
     // The hostile-model corpus test measures each run's peak memory with /usr/bin/time.
     ("time", "time"),
 ];
