@@ -279,8 +279,16 @@ fn divide_round(sum: i32, shift: i32, count: i32) -> i8 {
 #[inline(always)]
 fn round_quotient(numerator: i64, denominator: i64) -> i8 {
     let denominator = if denominator < 1 { 1 } else { denominator };
-    let quotient = numerator.div_euclid(denominator);
-    let twice_remainder = 2 * numerator.rem_euclid(denominator);
+    // Floor division: `/` and `%` truncate, so a negative remainder takes one step down. The
+    // operators, not `div_euclid`, so that at opt-level `z` no out-of-line call keeps a
+    // check for a zero denominator.
+    let (quotient, remainder) = (numerator / denominator, numerator % denominator);
+    let (quotient, remainder) = if remainder < 0 {
+        (quotient - 1, remainder + denominator)
+    } else {
+        (quotient, remainder)
+    };
+    let twice_remainder = 2 * remainder;
     let rounded = if twice_remainder > denominator
         || (twice_remainder == denominator && (ROUND_HALF_UP || quotient & 1 == 1))
     {
@@ -433,4 +441,42 @@ fn sqrt_f32(v: f32) -> f32 {
     let k = drop + (p - 28) / 2 + back;
     // Two factors keep each power of two in range; the product is exact.
     rounded as f32 * pow2_f32(k / 2) * pow2_f32(k - k / 2)
+}
+
+/// The consecutive `N`-element chunks of `elements` as arrays, a shorter tail left out: what
+/// `chunks_exact(N)` gives, with the chunk size a constant of the type. Where the optimiser
+/// does not inline core's iterator code (opt-level `s` and `z`), `chunks_exact` and `zip`
+/// keep a division by the chunk size, and with it a panic path; this has no division.
+/// `N = 0` gives no chunk.
+#[inline(always)]
+fn array_chunks<const N: usize, T>(elements: &[T]) -> impl Iterator<Item = &[T; N]> + Clone {
+    let mut rest = elements;
+    core::iter::from_fn(move || {
+        if N == 0 {
+            return None;
+        }
+        let (chunk, tail) = rest.split_first_chunk::<N>()?;
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// [`array_chunks`] of a mutable slice.
+#[inline(always)]
+fn array_chunks_mut<const N: usize, T>(elements: &mut [T]) -> impl Iterator<Item = &mut [T; N]> {
+    let mut rest = elements;
+    core::iter::from_fn(move || {
+        if N == 0 {
+            return None;
+        }
+        let (chunk, tail) = core::mem::take(&mut rest).split_first_chunk_mut::<N>()?;
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// Chunk `index` of `elements` cut into `N`-element chunks, as an array; `None` past the end.
+#[inline(always)]
+fn array_chunk<const N: usize, T>(elements: &[T], index: usize) -> Option<&[T; N]> {
+    elements.get(index.checked_mul(N)?..)?.first_chunk::<N>()
 }

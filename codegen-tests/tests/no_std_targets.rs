@@ -5,9 +5,16 @@
 //! compiler directly reuses the modules build.rs generated instead of rebuilding the
 //! generator for each target. Needs `rustup target add` for both targets and the clippy
 //! component.
+//!
+//! The same crate is then checked for panic paths at every opt-level (see
+//! `no_fixture_module_has_a_panic_path_at_opt_levels_3_s_and_z`).
+
+#[path = "common/modules.rs"]
+mod modules;
 
 use std::path::Path;
 use std::process::Command;
+use xtask::panic_check;
 
 fn build_for(target: &str, compiler: &str) {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -55,52 +62,77 @@ fn generated_modules_build_for_thumbv7em() {
     build_for("thumbv7em-none-eabihf", &rustc);
 }
 
-/// "Never panics", seen in the binary: every fixture's module, built for riscv32imc as one
-/// object at opt-level 3, `s` and `z`, references no symbol of core's panic machinery
-/// (`core::panicking::*`, `*_fail`, `*_failed`), as listed by `nm -u` (binutils).
-///
-/// Ignored until the built-in kernels are free of them at `s` and `z` (bounds checks the
-/// optimiser keeps, and core's `chunks_exact`/`zip` constructors with their division by the
-/// chunk size): `cargo test -p codegen-tests --test no_std_targets -- --ignored` lists them.
+/// "Never panics", seen in the binary: every fixture's module (this crate's `src/lib.rs`,
+/// built as one lib) references no function of core's panic machinery, nor any other core
+/// function left out of line, at opt-level 3, `s` and `z`: for riscv32imc, and for Xtensa
+/// from the same IR through `llc-22` (as the Xtensa runner builds it). The check is
+/// `xtask::panic_check`, the one `cargo xtask panic-check MODULE.rs` runs for custom
+/// templates.
 #[test]
-#[ignore = "the built-in kernels still have panic paths at opt-level s and z"]
 fn no_fixture_module_has_a_panic_path_at_opt_levels_3_s_and_z() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = "riscv32imc-unknown-none-elf";
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let root = manifest.join("src/lib.rs");
+    let work_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("panic_paths");
+    let krate = panic_check::Crate {
+        root: &root,
+        name: "codegen_tests",
+        work_dir: &work_dir,
+        env: vec![("OUT_DIR".into(), env!("OUT_DIR").into())],
+    };
     let mut failures = Vec::new();
-    for opt in ["3", "s", "z"] {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("panic_paths_{opt}"));
-        std::fs::create_dir_all(&out).expect("create output directory");
-        let object = out.join("codegen_tests.o");
-        let result = Command::new(&rustc)
-            .args(["--crate-name", "codegen_tests", "--crate-type", "lib"])
-            .args(["--edition", "2021", "--target", target, "--emit=obj"])
-            .args(["-C", &format!("opt-level={opt}"), "-C", "codegen-units=1"])
-            .arg("-o")
-            .arg(&object)
-            .arg(manifest.join("src/lib.rs"))
-            .env("OUT_DIR", env!("OUT_DIR"))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {rustc}: {e}"));
-        assert!(
-            result.status.success(),
-            "build for {target} at opt-level {opt} failed (`rustup target add {target}`?):\n{}",
-            String::from_utf8_lossy(&result.stderr)
+    for opt in panic_check::OPT_LEVELS {
+        let checked = panic_check::check(&krate, opt, true).unwrap_or_else(|e| panic!("{e}"));
+        println!(
+            "opt-level {opt}: {} modules' run compiled, {} panic paths (riscv32imc and xtensa)",
+            checked.runs,
+            checked.paths.len()
         );
-        let nm = Command::new("nm")
-            .arg("-u")
-            .arg(&object)
-            .output()
-            .expect("run nm (binutils)");
-        let symbols = String::from_utf8_lossy(&nm.stdout);
-        let panics: Vec<&str> = symbols
-            .lines()
-            .filter_map(|l| l.split_whitespace().last())
-            .filter(|name| name.contains("panic") || name.contains("_fail"))
-            .collect();
-        println!("opt-level {opt}: {} panic symbols referenced", panics.len());
-        failures.extend(panics.iter().map(|p| format!("opt-level {opt}: {p}")));
+        // Every module's `run` is in the object, so every kernel was looked at.
+        assert_eq!(
+            checked.runs,
+            modules::MODULES.len(),
+            "opt-level {opt}: a module's run is not in the object"
+        );
+        failures.extend(checked.paths.iter().map(ToString::to_string));
     }
     assert!(failures.is_empty(), "panic paths:\n{}", failures.join("\n"));
+}
+
+/// The check can fail: a module with a bounds check the optimiser cannot remove is reported
+/// at every opt-level and on both instruction sets, with the function that holds it.
+#[test]
+fn the_panic_check_reports_a_bounds_check() {
+    let work_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("panic_check_plant");
+    std::fs::create_dir_all(&work_dir).expect("create output directory");
+    let module = work_dir.join("planted.rs");
+    std::fs::write(
+        &module,
+        "pub struct Model;\n\
+         impl Model {\n    \
+         pub fn run(&self, xs: &[i8; 16], i: usize) -> i8 {\n        xs[i]\n    }\n    \
+         pub fn predict(&self) {}\n}\n",
+    )
+    .expect("write the planted module");
+    let root = panic_check::wrap_module(&module, &work_dir).expect("wrap the module");
+    let krate = panic_check::Crate {
+        root: &root,
+        name: "planted",
+        work_dir: &work_dir,
+        env: Vec::new(),
+    };
+    for opt in panic_check::OPT_LEVELS {
+        let checked = panic_check::check(&krate, opt, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            checked.runs, 1,
+            "opt-level {opt}: Model::run is not compiled"
+        );
+        for isa in [panic_check::Isa::Riscv32imc, panic_check::Isa::Xtensa] {
+            let found: Vec<_> = checked.paths.iter().filter(|p| p.isa == isa).collect();
+            assert!(
+                found.iter().any(|p| p.symbol.contains("panic_bounds_check")
+                    && p.callers.iter().any(|c| c.ends_with("Model::run"))),
+                "{isa} opt-level {opt}: the bounds check in `run` is not reported: {found:?}"
+            );
+        }
+    }
 }

@@ -35,13 +35,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use xtask::xtensa;
 
 const QEMU: &str = "qemu-system-xtensa";
 /// The target rustc emits the IR for.
 const IR_TARGET: &str = "riscv32imc-unknown-none-elf";
-const XTENSA_DATALAYOUT: &str = "e-m:e-p:32:32-v1:8:8-i64:64-i128:128-n32";
-/// LLVM 22's Xtensa CPU, less what qemu's cores lack.
-const LLC_CPU: [&str; 2] = ["-mcpu=esp32", "-mattr=-mul32high"];
 const QEMU_CPU: &str = "de233_fpu";
 
 /// A tool and the Debian package (or rustup step) that provides it.
@@ -190,70 +188,19 @@ fn newest(dir: &Path, prefix: &str) -> PathBuf {
         .1
 }
 
-/// Step 2: riscv32imc IR made Xtensa IR. Only the target lines and CPU attributes differ;
-/// the embedded bitcode (`module asm` sections) is dropped.
+/// Step 2: riscv32imc IR made Xtensa IR (`xtask::xtensa::retarget`: the target lines and CPU
+/// attributes differ; the embedded bitcode is dropped).
 fn retarget(ir: &Path, out: &Path) -> PathBuf {
     let text = std::fs::read_to_string(ir).unwrap_or_else(|e| panic!("{}: {e}", ir.display()));
-    let mut xtensa = String::with_capacity(text.len());
-    for line in text.lines() {
-        if line.starts_with("module asm ") {
-            continue;
-        }
-        if line.starts_with("target datalayout") {
-            xtensa.push_str(&format!("target datalayout = \"{XTENSA_DATALAYOUT}\"\n"));
-        } else if line.starts_with("target triple") {
-            xtensa.push_str("target triple = \"xtensa\"\n");
-        } else if line.starts_with("attributes #") {
-            xtensa.push_str(&drop_attribute(
-                &drop_attribute(line, "\"target-cpu\""),
-                "\"target-features\"",
-            ));
-            xtensa.push('\n');
-        } else {
-            xtensa.push_str(line);
-            xtensa.push('\n');
-        }
-    }
-    std::fs::write(out, xtensa).unwrap();
+    std::fs::write(out, xtensa::retarget(&text)).unwrap();
     out.to_owned()
 }
 
-/// `line` without the string attribute `key="..."`.
-fn drop_attribute(line: &str, key: &str) -> String {
-    let Some(start) = line.find(&format!("{key}=\"")) else {
-        return line.to_owned();
-    };
-    let value = start + key.len() + 2;
-    let end = value + line[value..].find('"').expect("closing quote");
-    format!("{}{}", &line[..start], &line[end + 1..])
-}
-
-/// Step 3: LLVM IR to an Xtensa object, through assembly.
+/// Step 3: LLVM IR to an Xtensa object, through assembly (`xtask::xtensa::compile`, which
+/// the panic-path check uses too).
 fn compile(ll: &Path, extra: &[&str]) -> PathBuf {
-    let asm = ll.with_extension("s");
-    let mut args: Vec<&std::ffi::OsStr> = vec!["-mtriple=xtensa".as_ref()];
-    args.extend(LLC_CPU.iter().map(std::ffi::OsStr::new));
-    args.extend(extra.iter().map(std::ffi::OsStr::new));
-    args.extend([
-        "-O3".as_ref(),
-        ll.as_os_str(),
-        "-o".as_ref(),
-        asm.as_os_str(),
-    ]);
-    run(&LLC, &args);
-    // llc places literal pools in the code without aligning them; l32r needs 4 bytes.
-    let text = std::fs::read_to_string(&asm).unwrap();
-    let mut fixed = String::with_capacity(text.len() + 4096);
-    for line in text.lines() {
-        if line.trim_start().starts_with(".literal_position") {
-            fixed.push_str("\t.p2align\t2\n");
-        }
-        fixed.push_str(line);
-        fixed.push('\n');
-    }
-    std::fs::write(&asm, fixed).unwrap();
-    let obj = asm.with_extension("o");
-    assemble(&asm, &obj);
+    let obj = ll.with_extension("o");
+    xtensa::compile(ll, &obj, extra).unwrap_or_else(|e| panic!("{e}"));
     obj
 }
 

@@ -1,18 +1,23 @@
 //! `cargo xtask test [ARGS]`: makes sure this machine has what the test suite needs, then runs
 //! `cargo test --workspace [ARGS]`. `cargo xtask setup` only installs.
+//! `cargo xtask panic-check MODULE.rs [--opt 3|s|z]... [--xtensa]`: lists the panic paths of a
+//! generated module (see `xtask::panic_check`); exits 1 when there is one.
 //!
 //! What the suite needs beyond the Rust toolchain:
 //! - rustup targets for the no_std builds and the riscv32 runner, clippy for the lint of the
 //!   generated code, and nightly's `rust-src` for the Xtensa runner (`-Zbuild-std`);
 //! - Debian packages: `qemu-system-misc` (qemu-system-riscv32 and qemu-system-xtensa),
 //!   `llvm-22` (llc-22, llvm-mc-22 and llvm-extract-22, the Xtensa backend),
-//!   `binutils-xtensa-lx106` (the Xtensa linker) and `time` (peak memory of the corpus runs).
+//!   `binutils-xtensa-lx106` (the Xtensa linker), `binutils` (`nm` and `c++filt`, the
+//!   panic-path check) and `time` (peak memory of the corpus runs).
 //!
 //! Rustup steps are idempotent and run only for what is missing; nothing here updates or
 //! changes a toolchain. Debian packages are installed with apt-get when running as root, and
 //! otherwise named in an error with the command to run.
 
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
+use xtask::panic_check;
 
 const TARGETS: &[&str] = &["riscv32imc-unknown-none-elf", "thumbv7em-none-eabihf"];
 const COMPONENTS: &[&str] = &["clippy"];
@@ -24,6 +29,9 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("llvm-mc-22", "llvm-22"),
     ("llvm-extract-22", "llvm-22"),
     ("xtensa-lx106-elf-ld", "binutils-xtensa-lx106"),
+    // The panic-path check lists undefined symbols and demangles them.
+    ("nm", "binutils"),
+    ("c++filt", "binutils"),
     // The hostile-model corpus test measures each run's peak memory with /usr/bin/time.
     ("time", "time"),
 ];
@@ -35,10 +43,13 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("test") => setup().and_then(|()| test(&rest)),
         Some("setup") => setup().map(|()| ExitCode::SUCCESS),
+        Some("panic-check") => panic_check_command(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask test [CARGO TEST ARGS]   install what the tests need, then run them\n       \
-                 cargo xtask setup                       only install"
+                 cargo xtask setup                       only install\n       \
+                 cargo xtask panic-check MODULE.rs [--opt 3|s|z]... [--xtensa]\n                                               \
+                 list a generated module's panic paths (default: opt-levels 3, s and z)"
             );
             return ExitCode::from(2);
         }
@@ -69,6 +80,83 @@ fn test(extra: &[String]) -> Result<ExitCode, String> {
         Some(0) => ExitCode::SUCCESS,
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         None => ExitCode::FAILURE,
+    })
+}
+
+/// `panic-check MODULE.rs [--opt LEVEL]... [--xtensa]`: builds the module as a no_std lib for
+/// riscv32imc at each opt-level (and for Xtensa with `--xtensa`) and prints every panic path
+/// with the functions that reach it. Exit status 1 when there is one.
+fn panic_check_command(args: &[String]) -> Result<ExitCode, String> {
+    let mut module: Option<PathBuf> = None;
+    let mut opts: Vec<String> = Vec::new();
+    let mut xtensa = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--opt" => {
+                let level = args.next().ok_or("--opt needs a level: 3, s or z")?;
+                if !panic_check::OPT_LEVELS.contains(&level.as_str()) {
+                    return Err(format!("--opt {level}: the levels are 3, s and z"));
+                }
+                opts.push(level.clone());
+            }
+            "--xtensa" => xtensa = true,
+            _ if arg.starts_with('-') => return Err(format!("unknown option {arg}")),
+            _ if module.is_none() => module = Some(PathBuf::from(arg)),
+            _ => return Err(format!("one module at a time ({arg})")),
+        }
+    }
+    let module =
+        module.ok_or("usage: cargo xtask panic-check MODULE.rs [--opt 3|s|z]... [--xtensa]")?;
+    if opts.is_empty() {
+        opts = panic_check::OPT_LEVELS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    }
+    let work_dir =
+        std::env::temp_dir().join(format!("onnx2esp-panic-check-{}", std::process::id()));
+    let root = panic_check::wrap_module(&module, &work_dir)?;
+    let krate = panic_check::Crate {
+        root: &root,
+        name: "panic_check_module",
+        work_dir: &work_dir,
+        env: Vec::new(),
+    };
+    let mut found = 0;
+    for opt in &opts {
+        let checked = panic_check::check(&krate, opt, xtensa);
+        let paths = match checked {
+            Ok(checked) if checked.runs == 1 => checked.paths,
+            Ok(_) => {
+                let _ = std::fs::remove_dir_all(&work_dir);
+                return Err(format!(
+                    "{}: no Model::run compiled; is it a generated module?",
+                    module.display()
+                ));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&work_dir);
+                return Err(e);
+            }
+        };
+        let isas = if xtensa {
+            "riscv32imc and xtensa"
+        } else {
+            "riscv32imc"
+        };
+        println!("opt-level {opt} ({isas}): {} panic paths", paths.len());
+        for path in &paths {
+            println!("  {path}");
+        }
+        found += paths.len();
+    }
+    let _ = std::fs::remove_dir_all(&work_dir);
+    Ok(if found == 0 {
+        println!("{}: no panic paths", module.display());
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 

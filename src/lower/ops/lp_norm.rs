@@ -109,16 +109,6 @@ impl Kernel for LpNormKernel {
         out.set("p", self.p);
         out.set("block", self.length * self.inner);
         out.set("inner", self.inner);
-        // One vector: the elements of a block at `lane`, `lane + inner`, ...
-        let lane = |slice: &str, iter: &str| {
-            if self.inner == 1 {
-                format!("{slice}.{iter}()")
-            } else {
-                format!("{slice}.{iter}().skip(lane).step_by({})", self.inner)
-            }
-        };
-        out.set("xs", lane("xs", "iter"));
-        out.set("ys", lane("ys", "iter_mut"));
         let sum_exponent = if self.p == 2 { 2 } else { 1 } * self.input_exponent;
         out.set("step", format!("{:?}", 2f64.powi(self.input_exponent)));
         out.set("sum_step", format!("{:?}", 2f64.powi(sum_exponent)));
