@@ -125,6 +125,11 @@ const CASES: &[(&str, &[&str])] = &[
         "hostile_terminal_escapes",
         &["Hardmax", "no built-in kernel"],
     ),
+    // The CLI prints the name escaped; tests/corpus_limits.rs checks its output.
+    (
+        "hostile_terminal_escapes_in_errors",
+        &["(Flatten)", "axis 7", "out of range"],
+    ),
     (
         "hostile_duplicate_initializer",
         &["tensor 's'", "given more than once"],

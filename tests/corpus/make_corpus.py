@@ -251,6 +251,9 @@ def hostile():
     in_tables = q_chain([1, 4], [helper.make_node("Relu", ["xd"], ["b" + escapes], name="relu" + escapes)],
                         output="b" + escapes)
     write("hostile_terminal_escapes_in_tables", in_tables)
+    # And in a node that one of the lowering's own errors names.
+    in_errors = q_chain([1, 4], [helper.make_node("Flatten", ["xd"], ["b"], name="flatten" + escapes, axis=7)])
+    write("hostile_terminal_escapes_in_errors", in_errors)
 
     # Silently accepted once; each is refused now.
     duplicate = q_chain([1, 4], [helper.make_node("Relu", ["xd"], ["b"], name="relu")])
