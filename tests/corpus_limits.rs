@@ -1,8 +1,10 @@
 //! Every corpus model (tests/corpus/, malformed and hostile) through the CLI binary, both
 //! `generate` and `inspect`: each ends with exit 0 or 2 (never a panic's 101 or an abort's
 //! 134), under a 1 GiB address-space limit, with its peak resident memory measured by
-//! `/usr/bin/time` and printed. The test profile has overflow checks on, so arithmetic that
-//! wraps shows up here as a panic.
+//! `/usr/bin/time` and printed, and no terminal escape or bidi control from the model
+//! reaches its output (error messages, `inspect` tables). The test profile has overflow checks on, so arithmetic that
+//! wraps shows up here as a panic; `cargo test --release --test corpus_limits -- --nocapture`
+//! runs the same check on the release binary, where they are off.
 //!
 //! Needs `prlimit` (util-linux), `timeout` (coreutils) and `/usr/bin/time` (Debian `time`).
 
@@ -27,9 +29,20 @@ struct Run {
     peak_kib: u64,
     seconds: f64,
     stderr: String,
+    /// Characters that would act on a terminal, found on stdout or stderr.
+    raw_controls: Vec<char>,
+}
+
+/// Characters a model's text must never send to a terminal unescaped: escape sequences and
+/// other C0/C1 controls (line breaks aside) and bidi overrides.
+fn acts_on_terminal(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn run_limited(args: &[&std::ffi::OsStr], rusage: &Path) -> Run {
+    // No figure from an earlier run may stand in for this one's.
+    let _ = std::fs::remove_file(rusage);
     let start = std::time::Instant::now();
     let output = Command::new("timeout")
         .args(["-s", "KILL", &HANG_SECONDS.to_string()])
@@ -51,11 +64,19 @@ fn run_limited(args: &[&std::ffi::OsStr], rusage: &Path) -> Run {
         .next_back()
         .unwrap_or(0);
     let killed = report.contains("terminated by signal");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let mut raw_controls: Vec<char> = String::from_utf8_lossy(&output.stdout)
+        .chars()
+        .chain(stderr.chars())
+        .filter(|&c| acts_on_terminal(c))
+        .collect();
+    raw_controls.dedup();
     Run {
         code: if killed { None } else { output.status.code() },
         peak_kib,
         seconds,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stderr,
+        raw_controls,
     }
 }
 
@@ -91,8 +112,27 @@ fn repeated_empty_nodes(dir: &Path) -> PathBuf {
     path
 }
 
+/// Whether this build (the test and the CLI binary share the profile) panics on overflow.
+fn overflow_checks_on() -> bool {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let max = std::hint::black_box(u8::MAX);
+    let wrapped = std::panic::catch_unwind(|| max + 1).is_err();
+    std::panic::set_hook(hook);
+    wrapped
+}
+
 #[test]
 fn every_corpus_model_ends_cleanly_within_a_gibibyte() {
+    println!(
+        "{} build, overflow checks {}",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        if overflow_checks_on() { "on" } else { "off" }
+    );
     let dir = temp_dir("corpus");
     let mut models = corpus_files();
     models.push(repeated_empty_nodes(&dir));
@@ -100,6 +140,7 @@ fn every_corpus_model_ends_cleanly_within_a_gibibyte() {
     let output = dir.join("out.rs");
     let mut failures = Vec::new();
     let mut worst = (0, String::new());
+    let mut slowest = (0.0, String::new());
     for model in &models {
         let name = model.file_stem().unwrap().to_string_lossy().into_owned();
         let runs: [(&str, Vec<&std::ffi::OsStr>); 2] = [
@@ -133,17 +174,40 @@ fn every_corpus_model_ends_cleanly_within_a_gibibyte() {
             if run.peak_kib > worst.0 {
                 worst = (run.peak_kib, format!("{name} {command}"));
             }
+            if run.seconds > slowest.0 {
+                slowest = (run.seconds, format!("{name} {command}"));
+            }
             let clean = matches!(run.code, Some(0) | Some(2));
+            if !run.raw_controls.is_empty() {
+                failures.push(format!(
+                    "{name} {command}: printed raw terminal controls {:?}",
+                    run.raw_controls
+                ));
+            }
             if !clean || run.peak_kib * 1024 >= LIMIT_BYTES || run.peak_kib == 0 {
                 let tail: String = run.stderr.chars().take(400).collect();
+                let how = match run.code {
+                    Some(code) => format!("exit {code}"),
+                    None if run.seconds >= f64::from(HANG_SECONDS) => {
+                        format!("killed after {HANG_SECONDS} s")
+                    }
+                    None => "killed by a signal".into(),
+                };
                 failures.push(format!(
-                    "{name} {command}: exit {:?}, {} KiB, {:.1} s: {tail}",
-                    run.code, run.peak_kib, run.seconds
+                    "{name} {command}: {how}, {} KiB, {:.1} s: {tail}",
+                    run.peak_kib, run.seconds
                 ));
             }
         }
     }
-    println!("peak resident memory: {} KiB ({})", worst.0, worst.1);
+    println!(
+        "{} runs; largest peak resident memory {} KiB ({}); longest {:.2} s ({})",
+        models.len() * 2,
+        worst.0,
+        worst.1,
+        slowest.0,
+        slowest.1
+    );
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

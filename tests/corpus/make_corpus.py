@@ -246,6 +246,14 @@ def hostile():
     long_names = q_chain([1, 4], [helper.make_node("Relu", ["xd"], ["b" * 70_000], name="r" * 70_000)],
                          output="b" * 70_000)
     write("hostile_long_names", long_names)
+    # The same escapes in a model that generates, so that `inspect` prints them in its tables.
+    escapes = "\x1b[2J\x1b]0;pwned\x07\u202etxt.exe\u202c"
+    in_tables = q_chain([1, 4], [helper.make_node("Relu", ["xd"], ["b" + escapes], name="relu" + escapes)],
+                        output="b" + escapes)
+    write("hostile_terminal_escapes_in_tables", in_tables)
+    # And in a node that one of the lowering's own errors names.
+    in_errors = q_chain([1, 4], [helper.make_node("Flatten", ["xd"], ["b"], name="flatten" + escapes, axis=7)])
+    write("hostile_terminal_escapes_in_errors", in_errors)
 
     # Silently accepted once; each is refused now.
     duplicate = q_chain([1, 4], [helper.make_node("Relu", ["xd"], ["b"], name="relu")])
