@@ -404,6 +404,7 @@ fn main() {
     write_npy(&out_dir.join("self_test_corrupted.npy"), &outputs);
     embedded("digits_qat_self_test_corrupted", "self_test_corrupted.npy");
     whole.push(("digits_qat_self_test".into(), "digits_qat".into()));
+    whole.push(("digits_qat_self_test_corrupted".into(), "digits_qat".into()));
 
     for (module, recording) in &whole {
         let code = std::fs::read_to_string(out_dir.join(format!("{module}.rs")))
