@@ -78,19 +78,14 @@ cd "$ROOT"
 CLI=${ONNX2ESP_CLI:-}
 if [ -z "$CLI" ]; then cargo build -q --bin onnx2esp; CLI=$ROOT/target/debug/onnx2esp; fi
 
+# The fixtures the MCU runners run: every codegen-tests/models/*.onnx.
+RECORDED=()
+for model in codegen-tests/models/*.onnx; do RECORDED+=("$(basename "$model" .onnx)"); done
 # name, model, extra generate arguments (paths relative to the temporary directory, where
 # models/ and templates/ are copies)
-FIXTURES=(
-  "digits_qat models/digits_qat.onnx"
-  "digits_esppq models/digits_esppq.onnx"
-  "digits_ptq models/digits_ptq.onnx"
-  "residual_cnn_esppq models/residual_cnn_esppq.onnx"
-  "kws1d_esppq models/kws1d_esppq.onnx"
-  "mobilenet_v2_esppq models/mobilenet_v2_esppq.onnx"
-  "digits_swish models/digits_swish.onnx --templates templates"
-)
-# The fixtures the MCU runners run (codegen-tests/models/*.onnx).
-RECORDED=(digits_qat digits_esppq digits_ptq residual_cnn_esppq kws1d_esppq mobilenet_v2_esppq)
+FIXTURES=()
+for name in "${RECORDED[@]}"; do FIXTURES+=("$name models/$name.onnx"); done
+FIXTURES+=("digits_swish models/digits_swish.onnx --templates templates")
 
 mkdir -p "$WORK/models" "$WORK/gen" "$WORK/obj"
 cp codegen-tests/models/*.onnx examples/custom-layer/models/digits_swish.onnx "$WORK/models/"

@@ -60,12 +60,16 @@ fn module_sizes_in_the_docs_are_the_modules_own() {
     ];
     let mut figures = Vec::new();
     for (id, columns) in tables {
-        // Every recorded model, and every other fixture the table shows (the custom-layer
-        // model): a row of a module the suite does not generate fails too.
-        let mut modules: Vec<String> = common::mcu::recorded_models()
-            .into_iter()
-            .map(String::from)
-            .collect();
+        // Every recorded model (perf.sh writes a row for each; the host benchmark's table is
+        // checked on the rows it has), and every other fixture the table shows (the
+        // custom-layer model): a row of a module the suite does not generate fails too.
+        let mut modules: Vec<String> = match id {
+            "host" => Vec::new(),
+            _ => common::mcu::recorded_models()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        };
         modules.extend(common::doc_figures::table(DOC, id).rows.into_keys());
         modules.sort();
         modules.dedup();
