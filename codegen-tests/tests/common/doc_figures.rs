@@ -76,9 +76,15 @@ impl Table {
             })
     }
 
-    /// The differences between the figures of `column` and `measured`, one line each, for
-    /// every measured fixture (a fixture without a row is a difference too).
-    pub fn differences(&self, column: &str, measured: &BTreeMap<String, u64>) -> Vec<String> {
+    /// The differences of more than `tolerance` between the figures of `column` and
+    /// `measured`, one line each, for every measured fixture (a fixture without a row is a
+    /// difference too).
+    pub fn differences(
+        &self,
+        column: &str,
+        measured: &BTreeMap<String, u64>,
+        tolerance: u64,
+    ) -> Vec<String> {
         let index = self.column(column);
         let mut differences = Vec::new();
         for (fixture, &value) in measured {
@@ -91,10 +97,18 @@ impl Table {
                     "{}: no row for `{fixture}` (measured {value})",
                     self.name
                 )),
-                Some(cell) if number(cell) != Some(value) => differences.push(format!(
-                    "{}, `{fixture}`, {column}: the doc says {cell}, measured {value}",
-                    self.name
-                )),
+                Some(cell)
+                    if number(cell).is_none_or(|shown| shown.abs_diff(value) > tolerance) =>
+                {
+                    differences.push(format!(
+                        "{}, `{fixture}`, {column}: the doc says {cell}, measured {value}{}",
+                        self.name,
+                        match tolerance {
+                            0 => String::new(),
+                            t => format!(" (tolerance {t})"),
+                        }
+                    ))
+                }
                 Some(_) => {}
             }
         }
@@ -102,17 +116,50 @@ impl Table {
     }
 }
 
+/// What one check compares: a column of a doc table, the measured figures by fixture, and
+/// how far a shown figure may be from the measured one (0 but for Xtensa's counts).
+pub struct Check<'a> {
+    pub doc: &'a str,
+    pub table: &'a str,
+    pub column: &'a str,
+    pub measured: &'a BTreeMap<String, u64>,
+    pub tolerance: u64,
+}
+
+/// A check of exact figures.
+pub fn exact<'a>(
+    doc: &'a str,
+    table: &'a str,
+    column: &'a str,
+    measured: &'a BTreeMap<String, u64>,
+) -> Check<'a> {
+    Check {
+        doc,
+        table,
+        column,
+        measured,
+        tolerance: 0,
+    }
+}
+
 /// Fails, listing every stale figure and the command that rewrites them, unless each
-/// `(doc, table, column)` shows the measured figures.
-pub fn assert_figures(checks: &[(&str, &str, &str, &BTreeMap<String, u64>)]) {
+/// check's column shows the measured figures.
+pub fn assert_figures(checks: &[Check]) {
     let mut differences = Vec::new();
     let mut checked = 0;
-    for (doc, id, column, measured) in checks {
+    for check in checks {
+        let Check {
+            doc,
+            table: id,
+            column,
+            measured,
+            tolerance,
+        } = check;
         assert!(
             !measured.is_empty(),
             "nothing measured for {doc} {id} {column}"
         );
-        differences.extend(table(doc, id).differences(column, measured));
+        differences.extend(table(doc, id).differences(column, measured, *tolerance));
         checked += measured.len();
     }
     assert!(
@@ -143,20 +190,21 @@ fn run_and_predict(instructions: &Counts) -> (BTreeMap<String, u64>, BTreeMap<St
 /// recorded sample.
 pub fn assert_riscv32imc_instructions(instructions: &Counts) {
     let (run, predict) = run_and_predict(instructions);
+    // minstret counts every instruction: the figures are exact and the same on every run.
     assert_figures(&[
-        (
+        exact(
             "docs/performance.md",
             "riscv32imc",
             "instr. `run` opt 3",
             &run,
         ),
-        (
+        exact(
             "docs/performance.md",
             "riscv32imc",
             "instr. `predict` opt 3",
             &predict,
         ),
-        ("docs/performance.md", "isa", "riscv32imc, esp32c3", &run),
+        exact("docs/performance.md", "isa", "riscv32imc, esp32c3", &run),
     ]);
 }
 
@@ -164,8 +212,18 @@ pub fn assert_riscv32imc_instructions(instructions: &Counts) {
 /// default profile (esp32s3), every recorded sample.
 pub fn assert_xtensa_instructions(instructions: &Counts) {
     let (run, predict) = run_and_predict(instructions);
+    // CCOUNT steps once per 25 instructions (xtensa-runner/src/rt.rs), at a phase that varies
+    // from run to run: each count, and so each mean, is within 25 of the exact figure, and two
+    // runs' means differ by less than 50 (by up to 6 between two runs here).
+    let ccount = |column, measured| Check {
+        doc: "docs/performance.md",
+        table: "isa",
+        column,
+        measured,
+        tolerance: 50,
+    };
     assert_figures(&[
-        ("docs/performance.md", "isa", "Xtensa, esp32s3", &run),
-        ("docs/performance.md", "isa", "Xtensa `predict`", &predict),
+        ccount("Xtensa, esp32s3", &run),
+        ccount("Xtensa `predict`", &predict),
     ]);
 }
