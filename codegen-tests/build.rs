@@ -6,6 +6,8 @@
 //!   `--scales snap`, or not yet, with the reason;
 //! - the custom-layer example's models with its templates;
 //! - the default digits model once more with a user template that overrides Gemm;
+//! - every `models/*.onnx` once more with the ESP32-C3's kernel profile, into
+//!   `$OUT_DIR/esp32c3/` (for the riscv32imc runner);
 //! - the ESP-PPQ digits model once more with `--rounding half-up`, once more with its
 //!   arena in a link section, and once more with every static in a weights file.
 //!
@@ -230,6 +232,15 @@ fn modules_for(model: &Path) -> Result<Vec<(String, ScalePolicy)>, &'static str>
 /// Generates the modules [`modules_for`] gives every model of `dir` into `out_dir`; returns
 /// each module's name with its model's stem.
 fn generate_models(dir: &Path, out_dir: &Path) -> Vec<(String, String)> {
+    generate_models_with(dir, out_dir, |builder| builder)
+}
+
+/// [`generate_models`] with more options for every module.
+fn generate_models_with(
+    dir: &Path,
+    out_dir: &Path,
+    options: impl Fn(onnx2esp::Builder) -> onnx2esp::Builder,
+) -> Vec<(String, String)> {
     let mut generated = Vec::new();
     for model in onnx_files(dir) {
         let stem = model
@@ -239,7 +250,7 @@ fn generate_models(dir: &Path, out_dir: &Path) -> Vec<(String, String)> {
         match modules_for(&model) {
             Ok(modules) => {
                 for (module, policy) in modules {
-                    let builder = onnx2esp::Builder::new(&model)
+                    let builder = options(onnx2esp::Builder::new(&model))
                         .scales(policy)
                         .output(out_dir.join(format!("{module}.rs")));
                     generate(builder, &model);
@@ -270,6 +281,13 @@ fn main() {
     let mut whole: Vec<(String, String)> = Vec::new();
     let recorded = generate_models(Path::new("models"), &out_dir);
     whole.extend(recorded.iter().cloned());
+    // The same modules with the ESP32-C3's kernel profile (other register tiles, the same
+    // results), in their own directory: tests/qemu.rs runs them on riscv32imc, the C3's ISA.
+    let esp32c3 = out_dir.join("esp32c3");
+    std::fs::create_dir_all(&esp32c3).expect("create $OUT_DIR/esp32c3");
+    generate_models_with(Path::new("models"), &esp32c3, |builder| {
+        builder.target_cpu(onnx2esp::TargetCpu::Esp32c3)
+    });
     whole.extend(
         generate_models(Path::new("models/ort"), &out_dir)
             .into_iter()

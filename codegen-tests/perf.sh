@@ -3,18 +3,33 @@
 # every whole-model fixture, and the instructions per inference on Xtensa. Prints markdown
 # tables; asserts nothing.
 #
-#   codegen-tests/perf.sh            # from the repository root
+#   codegen-tests/perf.sh                 # from the repository root: print the tables
+#   codegen-tests/perf.sh --write-docs    # and write them into docs/performance.md
+#
+# --write-docs replaces the tables between `<!-- perf:begin riscv32imc -->` /
+# `<!-- perf:begin isa -->` and `<!-- perf:end -->` in docs/performance.md (review the diff
+# and commit it). The test suite checks their deterministic columns: MACs, weights and arena
+# bytes against the modules' headers (codegen-tests/tests/doc_figures.rs), instructions per
+# inference against its own qemu runs (tests/qemu.rs, tests/xtensa.rs). So after a change
+# that moves them, this command is the one to rerun. It needs everything below, and refuses
+# the options that change what is measured.
 #
 # Needs: the riscv32imc-unknown-none-elf target, llvm-size (or rust-size from cargo-binutils
-# with `rustup component add llvm-tools`), and qemu-system-riscv32 for the instruction counts
-# (skipped when missing). Works in a temporary directory; the repository is not written.
+# with `rustup component add llvm-tools`), qemu-system-riscv32 for the riscv32imc instruction
+# counts, and what tests/xtensa.rs needs for the Xtensa ones (`cargo xtask setup` installs
+# all of it). Works in a temporary directory; the repository is not written, except the docs
+# with --write-docs.
 #
-# - Codegen: the release CLI, `onnx2esp generate`, best of 5 runs (wall clock, includes
-#   process start and reading the model), with the default weights-file threshold: the sizes
-#   of the module (.rs) and of its weights file (.weights.bin, 0 when every weight is inline)
-#   follow. The modules are generated with `--target-cpu esp32c3` (the riscv32imc profile;
-#   PERF_TARGET_CPU=... for another). ONNX2ESP_GENERATE_ARGS adds arguments to every run,
-#   e.g. `--inline-weights` to compare against modules with every weight inline.
+# - Codegen: the CLI of the README's `cargo run -- generate` (the dev profile, whose build
+#   the test suite shares; ONNX2ESP_CLI=path/to/onnx2esp for another, e.g. a release build),
+#   `onnx2esp generate`, best of 5 runs (wall clock, includes process start and reading the
+#   model), with the default weights-file threshold: the sizes
+#   of the module (.rs) and of its weights file (.weights.bin, — when every weight is inline)
+#   follow. The models are copied into the temporary directory first, so that the module's
+#   header (which names the model relative to the module) and its size do not depend on where
+#   the repository is. The modules are generated with `--target-cpu esp32c3` (the riscv32imc
+#   profile; PERF_TARGET_CPU=... for another). ONNX2ESP_GENERATE_ARGS adds arguments to every
+#   run, e.g. `--inline-weights` to compare against modules with every weight inline.
 # - PERF_ONLY=NAME measures that fixture only (and counts no instructions); PERF_QEMU=0
 #   skips the instruction counts.
 # - Compile and size: each generated module alone, wrapped in a `#![no_std]` lib crate with a
@@ -25,44 +40,75 @@
 #   compiler_builtins that are not inlined (soft-float, panics) are not counted; they are
 #   shared with the rest of any firmware.
 # - Instructions: codegen-tests/mcu-runner under qemu (minstret, -icount shift=0), built with
-#   opt-level 3 and s (its release profile: lto, codegen-units=1), mean over
-#   MCU_RUNNER_SAMPLES (default 20) recorded samples per fixture.
-# - Xtensa: the fixtures generated again with `--target-cpu esp32s3` (XTENSA_TARGET_CPU=...
-#   for another), run by `cargo test -p codegen-tests --test xtensa` (LLVM 22's esp32 CPU
-#   under qemu-system-xtensa, CCOUNT; see docs/xtensa.md) with every recorded sample;
-#   PERF_XTENSA=0 skips it.
+#   opt-level 3 and s (its release profile: lto, codegen-units=1), mean over every recorded
+#   sample of each fixture (MCU_RUNNER_SAMPLES=n: at most n).
+# - Xtensa: `cargo test -p codegen-tests --test xtensa` (LLVM 22's esp32 CPU under
+#   qemu-system-xtensa, CCOUNT; see docs/xtensa.md), every recorded sample, once on the
+#   fixtures generated with `--target-cpu esp32s3` (XTENSA_TARGET_CPU=... for another) and
+#   once on the esp32c3 modules above; PERF_XTENSA=0 skips it.
 set -euo pipefail
 
+WRITE_DOCS=0
+case "${1:-}" in
+  --write-docs) WRITE_DOCS=1 ;;
+  "") ;;
+  *) echo "usage: codegen-tests/perf.sh [--write-docs]" >&2; exit 2 ;;
+esac
+
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DOC=$ROOT/docs/performance.md
 TARGET=riscv32imc-unknown-none-elf
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 SIZE=$(command -v llvm-size || command -v rust-size || true)
 [ -n "$SIZE" ] || { echo "need llvm-size (apt-get install llvm) or cargo-binutils' rust-size" >&2; exit 2; }
 
+if [ "$WRITE_DOCS" = 1 ]; then
+  # The docs show the default configuration, the one the test suite checks.
+  for var in PERF_ONLY ONNX2ESP_CLI ONNX2ESP_GENERATE_ARGS PERF_TARGET_CPU XTENSA_TARGET_CPU MCU_RUNNER_SAMPLES; do
+    if [ -n "${!var:-}" ]; then echo "--write-docs measures the defaults: unset $var" >&2; exit 2; fi
+  done
+  if [ "${PERF_QEMU:-1}" = 0 ] || [ "${PERF_XTENSA:-1}" = 0 ]; then
+    echo "--write-docs needs the instruction counts: unset PERF_QEMU and PERF_XTENSA" >&2; exit 2
+  fi
+  command -v qemu-system-riscv32 >/dev/null || { echo "--write-docs needs qemu-system-riscv32" >&2; exit 2; }
+fi
+
 cd "$ROOT"
-# ONNX2ESP_CLI=path/to/onnx2esp skips building the release CLI.
 CLI=${ONNX2ESP_CLI:-}
-if [ -z "$CLI" ]; then cargo build --release -q; CLI=$ROOT/target/release/onnx2esp; fi
+if [ -z "$CLI" ]; then cargo build -q --bin onnx2esp; CLI=$ROOT/target/debug/onnx2esp; fi
 
-# name, model, extra generate arguments
-FIXTURES=(
-  "digits_qat codegen-tests/models/digits_qat.onnx"
-  "digits_esppq codegen-tests/models/digits_esppq.onnx"
-  "digits_ptq codegen-tests/models/digits_ptq.onnx"
-  "residual_cnn_esppq codegen-tests/models/residual_cnn_esppq.onnx"
-  "kws1d_esppq codegen-tests/models/kws1d_esppq.onnx"
-  "mobilenet_v2_esppq codegen-tests/models/mobilenet_v2_esppq.onnx"
-  "digits_swish examples/custom-layer/models/digits_swish.onnx --templates examples/custom-layer/templates"
-)
+# The fixtures the MCU runners run: every codegen-tests/models/*.onnx.
+RECORDED=()
+for model in codegen-tests/models/*.onnx; do RECORDED+=("$(basename "$model" .onnx)"); done
+# name, model, extra generate arguments (paths relative to the temporary directory, where
+# models/ and templates/ are copies)
+FIXTURES=()
+for name in "${RECORDED[@]}"; do FIXTURES+=("$name models/$name.onnx"); done
+FIXTURES+=("digits_swish models/digits_swish.onnx --templates templates")
 
-ms() { echo "scale=1; $1 / 1000000" | bc; }
-
-mkdir -p "$WORK/gen" "$WORK/obj"
+mkdir -p "$WORK/models" "$WORK/gen" "$WORK/obj"
+cp codegen-tests/models/*.onnx examples/custom-layer/models/digits_swish.onnx "$WORK/models/"
+cp -r examples/custom-layer/templates "$WORK/templates"
 read -r -a GENERATE_ARGS <<<"${ONNX2ESP_GENERATE_ARGS:-}"
 
-echo "| fixture | MACs | weights B | arena B (lower bound) | codegen ms | .rs B | .weights.bin B | rustc -O s ms | rustc -O 3 ms | .text s | .rodata s | .bss s | .text 3 | .rodata 3 | .bss 3 | .text 3 / weights |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+ms() { echo "scale=1; $1 / 1000000" | bc; }
+# 60361810 -> 60,361,810
+commas() { sed -E ':a;s/^([0-9]+)([0-9]{3})/\1,\2/;ta' <<<"$1"; }
+# instructions per MAC, two decimals
+per_mac() { awk -v n="$1" -v m="$2" 'BEGIN { printf "%.2f", n / m }'; }
+# `opt-level s / 3` cell of two figures
+pair() { echo "$(commas "$1") / $(commas "$2")"; }
+
+declare -A MACS WEIGHTS ARENA BOUND CODEGEN RS BIN RUSTC TEXT RODATA BSS TEXT_PER_WEIGHT
+declare -A RUN3 PREDICT3 RUNS XRUN XPREDICT XRUN_C3
+
+generate() { # name model dir target-cpu extra...
+  local name=$1 model=$2 dir=$3 cpu=$4; shift 4
+  (cd "$WORK" && "$CLI" generate "$model" -o "$dir/$name.rs" --target-cpu "$cpu" "$@" \
+    ${GENERATE_ARGS[@]+"${GENERATE_ARGS[@]}"} >/dev/null 2>&1)
+}
+
 for f in "${FIXTURES[@]}"; do
   set -- $f
   name=$1 model=$2; shift 2
@@ -71,26 +117,26 @@ for f in "${FIXTURES[@]}"; do
   best=
   for _ in 1 2 3 4 5; do
     t0=$(date +%s%N)
-    "$CLI" generate "$model" -o "$WORK/gen/$name.rs" --target-cpu "${PERF_TARGET_CPU:-esp32c3}" "$@" ${GENERATE_ARGS[@]+"${GENERATE_ARGS[@]}"} >/dev/null 2>&1
+    generate "$name" "$model" gen "${PERF_TARGET_CPU:-esp32c3}" "$@"
     t=$(( $(date +%s%N) - t0 ))
     if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
   done
+  CODEGEN[$name]=$(ms "$best" | awk '{ printf "%d", $1 + 0.5 }')
   header=$(grep -m1 '^// Arena:' "$WORK/gen/$name.rs")
-  macs=$(sed -E 's/.*MACs: ([0-9]+).*/\1/' <<<"$header")
-  weights=$(sed -E 's/.*Weights: ([0-9]+) bytes.*/\1/' <<<"$header")
-  arena=$(sed -E 's/.*Arena: ([0-9]+) bytes.*/\1/' <<<"$header")
-  bound=$(sed -E 's/.*tensors: ([0-9]+) bytes.*/\1/' <<<"$header")
+  MACS[$name]=$(sed -E 's/.*MACs: ([0-9]+).*/\1/' <<<"$header")
+  WEIGHTS[$name]=$(sed -E 's/.*Weights: ([0-9]+) bytes.*/\1/' <<<"$header")
+  ARENA[$name]=$(sed -E 's/.*Arena: ([0-9]+) bytes.*/\1/' <<<"$header")
+  BOUND[$name]=$(sed -E 's/.*tensors: ([0-9]+) bytes.*/\1/' <<<"$header")
   cat >"$WORK/obj/$name.rs" <<EOF
 #![no_std]
 pub mod m { include!("$WORK/gen/$name.rs"); }
 #[no_mangle]
 pub static mut MODEL: m::Model = m::Model::new();
 EOF
-  module_bytes=$(wc -c <"$WORK/gen/$name.rs")
-  file_bytes=0
-  [ -f "$WORK/gen/$name.weights.bin" ] && file_bytes=$(wc -c <"$WORK/gen/$name.weights.bin")
-  row="| \`$name\` | $macs | $weights | $arena ($bound) | $(ms "$best") | $module_bytes | $file_bytes"
-  sizes=
+  RS[$name]=$(commas "$(wc -c <"$WORK/gen/$name.rs")")
+  BIN[$name]=—
+  [ -f "$WORK/gen/$name.weights.bin" ] && BIN[$name]=$(commas "$(wc -c <"$WORK/gen/$name.weights.bin")")
+  declare -A rustc_ms=() text=() rodata=() bss=()
   for opt in s 3; do
     best=
     for _ in 1 2 3; do
@@ -101,46 +147,121 @@ EOF
       t=$(( $(date +%s%N) - t0 ))
       if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
     done
-    row="$row | $(ms "$best")"
-    sizes="$sizes $("$SIZE" -A "$WORK/obj/$name.$opt.o" | awk '
+    rustc_ms[$opt]=$(ms "$best" | awk '{ printf "%d", $1 + 0.5 }')
+    read -r text[$opt] rodata[$opt] bss[$opt] < <("$SIZE" -A "$WORK/obj/$name.$opt.o" | awk '
       $1 ~ /^\.text/ { t += $2 }
       $1 ~ /^\.s?rodata/ { r += $2 }
       $1 ~ /^\.s?bss/ { b += $2 }
-      END { printf "| %d | %d | %d", t, r, b }')"
+      END { printf "%d %d %d\n", t, r, b }')
   done
-  text3=$("$SIZE" -A "$WORK/obj/$name.3.o" | awk '$1 ~ /^\.text/ { t += $2 } END { print t }')
-  echo "$row$sizes | $(echo "scale=3; $text3 / $weights" | bc) |"
+  RUSTC[$name]=$(pair "${rustc_ms[s]}" "${rustc_ms[3]}")
+  TEXT[$name]=$(pair "${text[s]}" "${text[3]}")
+  RODATA[$name]=$(pair "${rodata[s]}" "${rodata[3]}")
+  BSS[$name]=$(commas "${bss[3]}")
+  TEXT_PER_WEIGHT[$name]=$(awk -v t="${text[3]}" -v w="${WEIGHTS[$name]}" 'BEGIN { printf "%.3f", t / w }')
 done
 
+# Reads a runner's `instructions NAME: run R per inference (...), predict P (...)` lines
+# from stdin into the named arrays (run, predict).
+read_counts() {
+  local -n run_counts=$1 predict_counts=$2
+  local name run predict
+  while read -r name run predict; do
+    run_counts[$name]=$run
+    predict_counts[$name]=$predict
+  done < <(sed -nE 's/^instructions ([^:]+): run ([0-9]+) per inference.*, predict ([0-9]+) .*/\1 \2 \3/p')
+}
+
+QEMU_RAN=0
+XTENSA_RAN=0
 # The runners need every fixture's module, so PERF_ONLY skips them too.
-if [ "${PERF_QEMU:-1}" = 0 ] || [ -n "${PERF_ONLY:-}" ]; then exit 0; fi
-if ! command -v qemu-system-riscv32 >/dev/null; then
-  echo "qemu-system-riscv32 missing: no instruction counts (apt-get install qemu-system-misc)"
-  exit 0
+if [ "${PERF_QEMU:-1}" != 0 ] && [ -z "${PERF_ONLY:-}" ]; then
+  if command -v qemu-system-riscv32 >/dev/null; then
+    for opt in 3 s; do
+      (cd codegen-tests/mcu-runner &&
+        ONNX2ESP_GENERATED_DIR="$WORK/gen" CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt \
+          cargo build -q --release --target $TARGET --target-dir "$WORK/runner-$opt")
+      qemu-system-riscv32 -machine virt -bios none -nographic -monitor none -serial none \
+        -icount shift=0 -semihosting-config enable=on,target=native \
+        -kernel "$WORK/runner-$opt/$TARGET/release/mcu-runner" >"$WORK/riscv-$opt.log" 2>&1 ||
+        { cat "$WORK/riscv-$opt.log"; echo "mcu-runner failed at opt-level $opt" >&2; exit 1; }
+      declare -A unused=()
+      if [ $opt = 3 ]; then read_counts RUN3 PREDICT3 <"$WORK/riscv-$opt.log"; else read_counts RUNS unused <"$WORK/riscv-$opt.log"; fi
+    done
+    QEMU_RAN=1
+  else
+    echo "qemu-system-riscv32 missing: no instruction counts (apt-get install qemu-system-misc)"
+  fi
+  if [ "${PERF_XTENSA:-1}" != 0 ]; then
+    mkdir -p "$WORK/gen-xtensa"
+    for f in "${FIXTURES[@]}"; do
+      set -- $f
+      name=$1 model=$2; shift 2
+      generate "$name" "$model" gen-xtensa "${XTENSA_TARGET_CPU:-esp32s3}" "$@"
+    done
+    # xtensa <generated dir> <run array> <predict array>
+    xtensa() {
+      XTENSA_RUNNER_GENERATED_DIR="$1" cargo test -q -p codegen-tests --test xtensa -- --nocapture \
+        >"$WORK/xtensa.log" 2>&1 ||
+        { cat "$WORK/xtensa.log"; echo "the Xtensa runner failed: run cargo test -p codegen-tests --test xtensa" >&2; exit 1; }
+      read_counts "$2" "$3" <"$WORK/xtensa.log"
+    }
+    declare -A unused=()
+    xtensa "$WORK/gen-xtensa" XRUN XPREDICT
+    xtensa "$WORK/gen" XRUN_C3 unused
+    XTENSA_RAN=1
+  fi
 fi
-xtensa() {
-  [ "${PERF_XTENSA:-1}" = 0 ] && return 0
-  mkdir -p "$WORK/gen-xtensa"
+
+# A count, or — when not measured.
+count() { if [ -n "${1:-}" ]; then commas "$1"; else echo —; fi; }
+ratio() { if [ -n "${1:-}" ]; then per_mac "$1" "$2"; else echo —; fi; }
+
+riscv_table() {
+  echo "| fixture | MACs | weights B | arena B | arena lower bound B | codegen ms | \`.rs\` B | \`.weights.bin\` B | rustc ms (s / 3) | .text s / 3 | .rodata s / 3 | .bss | .text 3 / weights | instr. \`run\` opt 3 | per MAC | instr. \`predict\` opt 3 | instr. \`run\` opt s | per MAC |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for f in "${FIXTURES[@]}"; do
     set -- $f
-    name=$1 model=$2; shift 2
-    "$CLI" generate "$model" -o "$WORK/gen-xtensa/$name.rs" --target-cpu "${XTENSA_TARGET_CPU:-esp32s3}" "$@" ${GENERATE_ARGS[@]+"${GENERATE_ARGS[@]}"} >/dev/null 2>&1
+    local n=$1 m
+    [ -n "${MACS[$n]:-}" ] || continue
+    m=${MACS[$n]}
+    echo "| \`$n\` | $(commas "$m") | $(commas "${WEIGHTS[$n]}") | $(commas "${ARENA[$n]}") | $(commas "${BOUND[$n]}") | ${CODEGEN[$n]} | ${RS[$n]} | ${BIN[$n]} | ${RUSTC[$n]} | ${TEXT[$n]} | ${RODATA[$n]} | ${BSS[$n]} | ${TEXT_PER_WEIGHT[$n]} | $(count "${RUN3[$n]:-}") | $(ratio "${RUN3[$n]:-}" "$m") | $(count "${PREDICT3[$n]:-}") | $(count "${RUNS[$n]:-}") | $(ratio "${RUNS[$n]:-}" "$m") |"
   done
-  echo
-  echo "instructions per inference on Xtensa (qemu-system-xtensa, CCOUNT), --target-cpu ${XTENSA_TARGET_CPU:-esp32s3}:"
-  XTENSA_RUNNER_GENERATED_DIR="$WORK/gen-xtensa" cargo test -q -p codegen-tests --test xtensa -- --nocapture 2>&1 |
-    grep -E '^(instructions|RESULT|test result)' || echo "the Xtensa runner failed: run cargo test -p codegen-tests --test xtensa"
 }
+
+isa_table() {
+  echo "| fixture | MACs | Xtensa, esp32s3 | per MAC | Xtensa \`predict\` | Xtensa, esp32c3 | per MAC | riscv32imc, esp32c3 | per MAC |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for n in "${RECORDED[@]}"; do
+    [ -n "${MACS[$n]:-}" ] || continue
+    local m=${MACS[$n]}
+    echo "| \`$n\` | $(commas "$m") | $(count "${XRUN[$n]:-}") | $(ratio "${XRUN[$n]:-}" "$m") | $(count "${XPREDICT[$n]:-}") | $(count "${XRUN_C3[$n]:-}") | $(ratio "${XRUN_C3[$n]:-}" "$m") | $(count "${RUN3[$n]:-}") | $(ratio "${RUN3[$n]:-}" "$m") |"
+  done
+}
+
+echo "riscv32imc, --target-cpu ${PERF_TARGET_CPU:-esp32c3}:"
 echo
-echo "instructions per inference on riscv32imc (qemu, minstret), mcu-runner with MCU_RUNNER_SAMPLES=${MCU_RUNNER_SAMPLES:=20}:"
-for opt in 3 s; do
-  (cd codegen-tests/mcu-runner &&
-    ONNX2ESP_GENERATED_DIR="$WORK/gen" MCU_RUNNER_SAMPLES=$MCU_RUNNER_SAMPLES \
-      CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt \
-      cargo build -q --release --target $TARGET --target-dir "$WORK/runner-$opt")
-  echo "opt-level $opt:"
-  qemu-system-riscv32 -machine virt -bios none -nographic -monitor none -serial none \
-    -icount shift=0 -semihosting-config enable=on,target=native \
-    -kernel "$WORK/runner-$opt/$TARGET/release/mcu-runner" 2>&1 | grep -E '^(instructions|RESULT)'
-done
-xtensa
+riscv_table | tee "$WORK/riscv32imc.md"
+if [ "$QEMU_RAN$XTENSA_RAN" != 00 ]; then
+  echo
+  echo "instructions per inference of run on both ISAs:"
+  echo
+  isa_table | tee "$WORK/isa.md"
+fi
+
+# Replaces the lines between `<!-- perf:begin ID -->` and `<!-- perf:end -->` in $DOC.
+splice() { # id table-file
+  grep -qx "<!-- perf:begin $1 -->" "$DOC" || { echo "$DOC has no <!-- perf:begin $1 --> marker" >&2; exit 1; }
+  awk -v begin="<!-- perf:begin $1 -->" -v table="$2" '
+    $0 == begin { print; while ((getline line < table) > 0) print line; skipping = 1; next }
+    skipping && $0 == "<!-- perf:end -->" { skipping = 0 }
+    !skipping { print }' "$DOC" >"$WORK/doc.md"
+  cat "$WORK/doc.md" >"$DOC"
+}
+if [ "$WRITE_DOCS" = 1 ]; then
+  [ "$QEMU_RAN$XTENSA_RAN" = 11 ] || { echo "--write-docs: the instruction counts are missing" >&2; exit 1; }
+  splice riscv32imc "$WORK/riscv32imc.md"
+  splice isa "$WORK/isa.md"
+  echo
+  echo "wrote the tables into docs/performance.md"
+fi

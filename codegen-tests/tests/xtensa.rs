@@ -7,7 +7,9 @@
 //! - it ran every model of `models/` (the list build.rs generates), skipped none, and ran
 //!   every sample of each recording, and
 //! - every int8 output it printed equals the same module's output on the host, bit for bit,
-//!   for every fixture and every sample.
+//!   for every fixture and every sample,
+//! - the instructions per inference it counted are the ones the docs show
+//!   (`common::doc_figures`; `codegen-tests/perf.sh --write-docs` rewrites them).
 //!
 //! The chain (stock rustc has no Xtensa target):
 //! 1. nightly rustc with `-Zbuild-std` emits the runner's LLVM IR for riscv32imc (another
@@ -451,4 +453,8 @@ fn fixtures_run_on_xtensa_under_qemu() {
          advances once per 25 instructions, fix NS_PER_CYCLE in xtensa-runner/src/rt.rs"
     );
     common::mcu::assert_equal_to_host("xtensa", &mcu);
+    // The docs show the figures of the suite's own (default-profile) modules.
+    if std::env::var_os("XTENSA_RUNNER_GENERATED_DIR").is_none() {
+        common::doc_figures::assert_xtensa_instructions(&mcu.instructions);
+    }
 }

@@ -8,6 +8,18 @@ use std::collections::BTreeMap;
 // runners embed).
 include!(concat!(env!("OUT_DIR"), "/recorded_models.rs"));
 
+/// The module names of the models of `models/`, the fixtures the runners run.
+pub fn recorded_models() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    macro_rules! name {
+        ($m:ident) => {
+            names.push(stringify!($m))
+        };
+    }
+    for_each_recorded_model!(name);
+    names
+}
+
 /// What a runner reported, read from its log.
 pub struct RunnerLog {
     /// The int8 outputs (`out NAME SAMPLE v v v ...` lines), by fixture and sample.
@@ -16,6 +28,40 @@ pub struct RunnerLog {
     pub samples: BTreeMap<String, usize>,
     /// The `skipped NAME: why` lines.
     pub skipped: Vec<String>,
+    /// The mean instructions per inference of `run` and of `predict`, by fixture
+    /// (`instructions NAME: run N per inference (...), predict M (...)`).
+    pub instructions: BTreeMap<String, Instructions>,
+}
+
+/// Mean instructions per inference over a fixture's samples.
+#[derive(Clone, Copy, Debug)]
+pub struct Instructions {
+    pub run: u64,
+    pub predict: u64,
+}
+
+/// `NAME: run N per inference (min A, max B), predict M (min C, max D)`, the rest of a
+/// runner's `instructions` line.
+fn parse_instructions(rest: &str) -> (String, Instructions) {
+    let (name, counts) = rest.split_once(": ").expect("instructions NAME: ...");
+    let after = |key: &str| -> u64 {
+        let start = counts
+            .find(key)
+            .unwrap_or_else(|| panic!("no `{key}` in the instructions line of {name}"))
+            + key.len();
+        counts[start..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count after `{key}` in the instructions line of {name}"))
+    };
+    (
+        name.to_owned(),
+        Instructions {
+            run: after("run "),
+            predict: after("predict "),
+        },
+    )
 }
 
 /// Reads a runner's log; every line but the `out` lines is printed.
@@ -24,6 +70,7 @@ pub fn parse_log(log: &str) -> RunnerLog {
         outputs: BTreeMap::new(),
         samples: BTreeMap::new(),
         skipped: Vec::new(),
+        instructions: BTreeMap::new(),
     };
     for line in log.lines() {
         if let Some(rest) = line.strip_prefix("out ") {
@@ -49,6 +96,10 @@ pub fn parse_log(log: &str) -> RunnerLog {
                     .samples
                     .insert(name.to_owned(), count.parse().expect("a sample count"));
             }
+        }
+        if let Some(rest) = line.strip_prefix("instructions ") {
+            let (name, counts) = parse_instructions(rest);
+            parsed.instructions.insert(name, counts);
         }
         if line.starts_with("skipped ") {
             parsed.skipped.push(line.to_owned());

@@ -35,6 +35,7 @@ fn load_path(path: &str) -> Recording {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+pub mod doc_figures;
 pub mod mcu;
 
 pub use onnx2esp::inspect::argmax;
