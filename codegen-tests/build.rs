@@ -398,17 +398,19 @@ fn main() {
     let (inputs, mut outputs) = (rows("inputs"), rows("outputs"));
     write_npy(&out_dir.join("self_test_inputs.npy"), &inputs);
     write_npy(&out_dir.join("self_test_outputs.npy"), &outputs);
+    // Each also into esp32c3/ with that profile, for the riscv32imc runner.
     let embedded = |module: &str, outputs: &str| {
-        generate(
-            onnx2esp::Builder::new(qat)
-                .embed_tests(
-                    SELF_TEST_SAMPLES,
-                    out_dir.join("self_test_inputs.npy"),
-                    out_dir.join(outputs),
-                )
-                .output(out_dir.join(format!("{module}.rs"))),
-            qat,
-        )
+        let builder = onnx2esp::Builder::new(qat).embed_tests(
+            SELF_TEST_SAMPLES,
+            out_dir.join("self_test_inputs.npy"),
+            out_dir.join(outputs),
+        );
+        let c3 = builder
+            .clone()
+            .target_cpu(onnx2esp::TargetCpu::Esp32c3)
+            .output(esp32c3.join(format!("{module}.rs")));
+        generate(c3, qat);
+        generate(builder.output(out_dir.join(format!("{module}.rs"))), qat)
     };
     let code = std::fs::read_to_string(embedded("digits_qat_self_test", "self_test_outputs.npy"))
         .expect("read the module");

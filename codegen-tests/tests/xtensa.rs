@@ -431,13 +431,17 @@ fn fixtures_run_on_xtensa_under_qemu() {
         "the runner did not report RESULT PASS"
     );
     // Model::self_test on the device: the embedded samples pass, and the corrupted copy
-    // reports the one element that build.rs moved.
-    assert!(
-        log.contains("self_test digits_qat_self_test: Ok")
-            && log
-                .contains("self_test digits_qat_self_test_corrupted: sample 5 element 7 off by 1"),
-        "the runner did not run Model::self_test as expected"
-    );
+    // reports the one element that build.rs moved (codegen-tests' own modules only: perf.sh's
+    // directory has no self-test modules).
+    if std::env::var_os("XTENSA_RUNNER_GENERATED_DIR").is_none() {
+        assert!(
+            log.contains("self_test digits_qat_self_test: Ok")
+                && log.contains(
+                    "self_test digits_qat_self_test_corrupted: sample 5 element 7 off by 1"
+                ),
+            "the runner did not run Model::self_test as expected"
+        );
+    }
     // The instruction counts rest on qemu's clock model (rt.rs: 25 instructions per CCOUNT
     // step): a 2000-instruction loop must count 2000 within one step.
     let calibration: u64 = log
