@@ -8,8 +8,9 @@ use std::process::ExitCode;
 #[command(
     version,
     about = "Compile power-of-two quantized ONNX models into no_std Rust",
-    after_help = "Exit status: 0 on success, 1 when `generate --check` finds a stale file, \
-                  2 on any error (the message names the node, tensor or option)."
+    after_help = "Exit status: 0 on success, 1 when `generate --check` finds a stale file \
+                  or `compare` a layer that differs, 2 on any error (the message names the \
+                  node, tensor or option)."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -628,6 +628,7 @@ fn help_states_the_exit_codes() {
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(
         text.contains("1 when `generate --check` finds a stale file")
+            && text.contains("or `compare` a layer that differs")
             && text.contains("2 on any error"),
         "{text}"
     );
