@@ -211,11 +211,12 @@ pub fn compare(
                 if difference == 0.0 {
                     agreement.equal += 1;
                 }
-                if !(difference <= agreement.max_difference) {
+                // A NaN from the reference is the largest difference, never agreement.
+                if difference.is_nan() || difference > agreement.max_difference {
                     agreement.max_difference = difference;
                 }
                 let first = first_difference.as_ref().is_none_or(|d| index < d.layer);
-                if !(difference <= tolerance) && first {
+                if (difference.is_nan() || difference > tolerance) && first {
                     first_difference = Some(Difference {
                         layer: index,
                         node: layer.node.clone(),
