@@ -29,17 +29,7 @@ impl FloatReference {
     /// optimised, so that tract evaluates each Q/DQ node as written rather than fusing them
     /// into integer kernels of its own.
     pub fn new(onnx: &[u8], input_shape: &[usize], what: &str) -> Result<FloatReference> {
-        let fail = |e: TractError| Error::Model(format!("tract cannot run the {what}: {e:#}"));
-        let plan = tract_onnx::onnx()
-            .model_for_read(&mut &onnx[..])
-            .and_then(|m| m.with_input_fact(0, f32::fact(input_shape).into()))
-            .and_then(|m| m.into_typed())
-            .and_then(|m| m.into_runnable())
-            .map_err(fail)?;
-        Ok(FloatReference {
-            plan,
-            input_len: input_shape.iter().product(),
-        })
+        Self::load(onnx, input_shape, None, what)
     }
 
     /// Loads `onnx` as [`FloatReference::new`] does, with the tensors `names` as its outputs
@@ -51,11 +41,23 @@ impl FloatReference {
         names: &[String],
         what: &str,
     ) -> Result<FloatReference> {
+        Self::load(onnx, input_shape, Some(names), what)
+    }
+
+    fn load(
+        onnx: &[u8],
+        input_shape: &[usize],
+        outputs: Option<&[String]>,
+        what: &str,
+    ) -> Result<FloatReference> {
         let fail = |e: TractError| Error::Model(format!("tract cannot run the {what}: {e:#}"));
         let plan = tract_onnx::onnx()
             .model_for_read(&mut &onnx[..])
             .and_then(|m| m.with_input_fact(0, f32::fact(input_shape).into()))
-            .and_then(|m| m.with_outputs_by_name(names))
+            .and_then(|m| match outputs {
+                Some(names) => m.with_outputs_by_name(names),
+                None => Ok(m),
+            })
             .and_then(|m| m.into_typed())
             .and_then(|m| m.into_runnable())
             .map_err(fail)?;
@@ -96,20 +98,13 @@ impl FloatReference {
 
     /// The first output, flattened, for one input.
     pub fn run(&self, input: &[f32], shape: &[usize]) -> Result<Vec<f32>> {
-        debug_assert_eq!(input.len(), self.input_len);
-        let tensor = Tensor::from_shape(shape, input)
-            .map_err(|e| Error::Model(format!("reference input: {e:#}")))?;
-        let outputs = self
-            .plan
-            .run(tvec!(tensor.into()))
-            .map_err(|e| Error::Model(format!("tract failed to run the model: {e:#}")))?;
-        let output = outputs[0]
-            .cast_to::<f32>()
-            .map_err(|e| Error::Model(format!("reference output: {e:#}")))?;
-        let values = output
-            .to_plain_array_view::<f32>()
-            .map_err(|e| Error::Model(format!("reference output: {e:#}")))?;
-        Ok(values.iter().copied().collect())
+        let outputs = self.run_all(input, shape)?;
+        let (first, _) = outputs
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Model("the reference model has no output".into()))?;
+        // Every value was an f32 or an integer of at most 16 bits: exact back in f32.
+        Ok(first.into_iter().map(|v| v as f32).collect())
     }
 }
 
