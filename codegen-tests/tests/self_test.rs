@@ -30,13 +30,6 @@ fn a_corrupted_expected_output_is_reported_where_it_is() {
             actual,
         }
     );
-    assert_eq!(
-        mismatch.to_string(),
-        format!(
-            "sample 5, output element 7: expected {}, got {actual}",
-            actual + 1
-        )
-    );
 }
 
 #[test]

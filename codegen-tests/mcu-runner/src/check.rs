@@ -175,7 +175,10 @@ macro_rules! check_self_test {
         let found = corrupted.err().map(|m| (m.sample, m.element, m.expected - m.actual));
         match passing {
             Ok(()) => $crate::println!("self_test digits_qat_self_test: Ok"),
-            Err(m) => $crate::println!("self_test digits_qat_self_test: Err({})", m),
+            Err(m) => $crate::println!(
+                "self_test digits_qat_self_test: sample {} element {}: expected {}, got {}",
+                m.sample, m.element, m.expected, m.actual
+            ),
         }
         match found {
             Some((sample, element, by)) => $crate::println!(

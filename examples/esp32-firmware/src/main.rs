@@ -82,7 +82,10 @@ fn main() -> ! {
     // The model checks itself on the samples embedded at build time, bit for bit.
     match critical_section::with(|cs| MODEL.borrow_ref_mut(cs).self_test()) {
         Ok(()) => println!("self test: {} samples, all outputs exact", digits::SELF_TEST_SAMPLES),
-        Err(mismatch) => println!("self test FAILED: {mismatch}"),
+        Err(m) => println!(
+            "self test FAILED: sample {}, output element {}: expected {}, got {}",
+            m.sample, m.element, m.expected, m.actual
+        ),
     }
 
     let mut correct = 0;

@@ -26,16 +26,6 @@ pub(super) fn items(inputs: &[PortItems], outputs: &[PortItems]) -> TokenStream 
             pub actual: i32,
         }
 
-        impl core::fmt::Display for Mismatch {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                write!(
-                    f,
-                    "sample {}, output element {}: expected {}, got {}",
-                    self.sample, self.element, self.expected, self.actual
-                )
-            }
-        }
-
         impl Model {
             /// Runs the embedded samples (`--embed-tests`) and compares every output element
             /// with the reference's; the first difference is the error. Uses the model's arena,
