@@ -39,7 +39,7 @@ macro_rules! builtin_templates {
 
 builtin_templates! {
     Concat => "concat.rs.tera", "Concat: each input requantized to the output's exponent.";
-    Conv => "conv2d.rs.tera", "Convolution, 1-D and 2-D, with any groups.";
+    Conv => "conv.rs.tera", "Convolution, 1-D and 2-D, with any groups.";
     ConvPointwise => "conv_pointwise.rs.tera", "The 1x1 convolution, with its register tile.";
     ConvTranspose => "conv_transpose.rs.tera", "Transposed convolution, 1-D and 2-D.";
     Dense => "dense.rs.tera", "Gemm and MatMul by a constant weight, with a register tile.";
@@ -48,7 +48,7 @@ builtin_templates! {
     MatMul => "matmul.rs.tera", "MatMul of two activations.";
     Move => "move.rs.tera", "Data movement by an index table (Transpose, Slice, Pad, ...).";
     Normalization => "normalization.rs.tera", "LayerNormalization and RMSNormalization in f32.";
-    Pool => "pool2d.rs.tera", "Max and average pooling, 1-D and 2-D.";
+    Pool => "pool.rs.tera", "Max and average pooling, 1-D and 2-D.";
     Reduce => "reduce.rs.tera", "The Reduce* ops.";
     Requantize => "requantize.rs.tera", "A shift from one exponent to another, with a clamp.";
     ResizeLinear => "resize_linear.rs.tera", "Linear Resize.";
@@ -68,7 +68,7 @@ pub enum Renderer {
 
 impl Renderer {
     /// The file it stands for, independent of where the templates directory is:
-    /// `templates/conv2d.rs.tera` (built-in) or the user template's relative path. For the
+    /// `templates/conv.rs.tera` (built-in) or the user template's relative path. For the
     /// generated code.
     pub fn source_name(&self) -> String {
         match self {

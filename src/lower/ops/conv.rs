@@ -133,7 +133,7 @@ impl Pending for ConvPending {
             x.dtype.magnitude(),
             lowering.layer_output(node, output_exponent, clamp),
         )?;
-        let kernel = Conv2d {
+        let kernel = Conv {
             batch: self.output_shape[0],
             in_channels: x.shape[1],
             out_channels,
@@ -150,7 +150,7 @@ impl Pending for ConvPending {
 }
 
 #[derive(Debug)]
-pub struct Conv2d {
+pub struct Conv {
     batch: usize,
     in_channels: usize,
     out_channels: usize,
@@ -164,7 +164,7 @@ pub struct Conv2d {
     clamp: Clamp,
 }
 
-impl Conv2d {
+impl Conv {
     /// A 1x1, stride-1, unpadded, ungrouped convolution: a matrix product of the weights and
     /// the input planes, which runs as one (`conv_pointwise.rs.tera`).
     fn is_pointwise(&self) -> bool {
@@ -177,8 +177,8 @@ impl Conv2d {
     }
 }
 
-impl Conv2d {
-    /// The row-at-a-time plan of `conv2d.rs.tera`: the kernel rows' offsets, and the output
+impl Conv {
+    /// The row-at-a-time plan of `conv.rs.tera`: the kernel rows' offsets, and the output
     /// columns of a row in segments (see [`ColumnSegment`]).
     fn set_row_plan(&self, out: &mut KernelEmit) {
         let w = &self.window;
@@ -308,7 +308,7 @@ impl Term {
     }
 }
 
-impl Kernel for Conv2d {
+impl Kernel for Conv {
     fn supports_int16(&self) -> bool {
         true
     }
