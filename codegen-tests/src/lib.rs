@@ -128,7 +128,7 @@ pub mod kws1d_esppq {
     include!(concat!(env!("OUT_DIR"), "/kws1d_esppq.rs"));
 }
 
-/// ESP-PPQ for esp32s3: the large model of issue 8's benchmarks, a MobileNetV2 at 96x96x3 with
+/// ESP-PPQ for esp32s3: the large benchmark model, a MobileNetV2 at 96x96x3 with
 /// width 0.5 (0.70 M parameters), made by `examples/bench/make_mobilenet.py`.
 pub mod mobilenet_v2_esppq {
     include!(concat!(env!("OUT_DIR"), "/mobilenet_v2_esppq.rs"));
