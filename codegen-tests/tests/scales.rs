@@ -1,4 +1,4 @@
-//! The scale policies of issue 3 on real producers' models, against ONNX Runtime's outputs of
+//! The scale policies on real producers' models, against ONNX Runtime's outputs of
 //! the original models (graph optimisations off). Run with `--nocapture` to see the figures.
 
 mod common;

@@ -1,4 +1,4 @@
-"""The large benchmark model of issue 8: a MobileNetV2-style network at 96x96x3, width 0.5,
+"""The large benchmark model: a MobileNetV2-style network at 96x96x3, width 0.5,
 10 classes (0.70 M parameters, 0.68 M of them weights), quantized by ESP-PPQ for the ESP32-S3.
 (Width 0.35, the issue's example, gives 0.40 M parameters, below the 0.5-1 M it asks for.)
 

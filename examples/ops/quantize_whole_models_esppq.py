@@ -1,4 +1,4 @@
-"""Two whole-model fixtures quantized by ESP-PPQ for the ESP32-S3, for issue 4's end-to-end test.
+"""Two whole-model fixtures quantized by ESP-PPQ for the ESP32-S3.
 
 - residual_cnn_esppq: a small residual CNN on the 8x8 digits
     Conv 3x3 + ReLU6 -> depthwise Conv 3x3 + ReLU6 -> pointwise Conv 1x1, residual Add

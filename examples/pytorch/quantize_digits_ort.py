@@ -1,5 +1,5 @@
 """The digits CNN quantized by ONNX Runtime's `quantize_static`, in four variants, for the
-scale policies of issue 3 (none of them has power-of-two scales):
+scale policies (none of them has power-of-two scales):
 
 - digits_ort_qdq:        QDQ, symmetric int8 activations and weights, per-tensor
 - digits_ort_qoperator:  the same in QOperator format (QLinearConv, QLinearMatMul, ...)
