@@ -253,6 +253,42 @@ impl<'g> Lowering<'g> {
         }
     }
 
+    /// How an accumulating layer of `node` requantizes: its bias at the accumulator
+    /// exponents, its proven accumulator, and its shifts. `weights` are the layer's constant
+    /// weights with their exponents along `weight_axis` (the axis of its `channels` output
+    /// channels); `stored` the int8 values as the kernel stores them, one row per channel.
+    #[allow(clippy::too_many_arguments)]
+    pub fn requantization(
+        &self,
+        node: &Node,
+        input: TensorId,
+        weights: &Weights,
+        (weight_axis, channels): (usize, usize),
+        stored: &[i8],
+        bias: Option<&bias::Bias>,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(
+        Vec<i32>,
+        crate::quant::accumulator::Accumulator,
+        crate::kernel::Shifts,
+    )> {
+        let x = self.tensor(input);
+        let acc_exponents =
+            weights.accumulator_exponents(node, weight_axis, channels, x.exponent)?;
+        let (bias, accumulator, fractions) = bias::checked_bias(
+            node,
+            bias,
+            stored,
+            &acc_exponents,
+            x.dtype.magnitude(),
+            self.layer_output(node, output_exponent, clamp),
+        )?;
+        let shifts = crate::kernel::Shifts::new(output_exponent, &acc_exponents)
+            .with_f32_sum_fractions(fractions);
+        Ok((bias, accumulator, shifts))
+    }
+
     pub fn define(&mut self, name: &str, value: Value) {
         self.values.insert(name.to_string(), value);
     }

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::kernel::KernelEmit;
 use crate::kernel::{BuiltinTemplate, Clamp, Kernel, Renderer, Shifts};
-use crate::lower::bias::{bias_input, checked_bias, int8_values, Bias};
+use crate::lower::bias::{bias_input, int8_values, Bias};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Weights};
 use crate::onnx::Node;
@@ -120,28 +120,29 @@ impl Pending for ConvPending {
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         let node = &self.node;
         let x = lowering.tensor(self.input);
+        let in_channels = x.shape[1];
         let out_channels = self.output_shape[1];
-        // Weight axis 0 is the output channel.
-        let acc_exponents =
-            (self.weights).accumulator_exponents(node, 0, out_channels, x.exponent)?;
         let weights = int8_values(node, &self.weights)?;
-        let (bias, accumulator, fractions) = checked_bias(
+        // Weight axis 0 is the output channel.
+        let (bias, accumulator, shifts) = lowering.requantization(
             node,
-            self.bias.as_ref(),
+            self.input,
+            &self.weights,
+            (0, out_channels),
             &weights,
-            &acc_exponents,
-            x.dtype.magnitude(),
-            lowering.layer_output(node, output_exponent, clamp),
+            self.bias.as_ref(),
+            output_exponent,
+            clamp,
         )?;
         let kernel = Conv {
             batch: self.output_shape[0],
-            in_channels: x.shape[1],
+            in_channels,
             out_channels,
             groups: self.groups,
             window: self.window.clone(),
             weights,
             bias,
-            shifts: Shifts::new(output_exponent, &acc_exponents).with_f32_sum_fractions(fractions),
+            shifts,
             accumulator,
             clamp,
         };

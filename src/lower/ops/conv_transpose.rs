@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::kernel::KernelEmit;
 use crate::kernel::{BuiltinTemplate, Clamp, Kernel, Renderer, Shifts};
-use crate::lower::bias::{bias_input, checked_bias, int8_values, Bias};
+use crate::lower::bias::{bias_input, int8_values, Bias};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Weights};
 use crate::onnx::Node;
@@ -198,15 +198,15 @@ impl Pending for ConvTransposePending {
         // Weight axis 1 holds the output channels of one group (ONNX and ONNX Runtime
         // quantize ConvTranspose per channel along it): output channel `oc` has exponent
         // `ew[oc % out_per_group]`.
-        let acc_exponents =
-            (self.weights).accumulator_exponents(node, 1, out_channels, x.exponent)?;
-        let (bias, accumulator, fractions) = checked_bias(
+        let (bias, accumulator, shifts) = lowering.requantization(
             node,
-            self.bias.as_ref(),
+            self.input,
+            &self.weights,
+            (1, out_channels),
             &weights,
-            &acc_exponents,
-            x.dtype.magnitude(),
-            lowering.layer_output(node, output_exponent, clamp),
+            self.bias.as_ref(),
+            output_exponent,
+            clamp,
         )?;
         let kernel = ConvTranspose2d {
             in_channels,
@@ -216,7 +216,7 @@ impl Pending for ConvTransposePending {
             geometry: self.geometry.clone(),
             weights,
             bias,
-            shifts: Shifts::new(output_exponent, &acc_exponents).with_f32_sum_fractions(fractions),
+            shifts,
             accumulator,
             clamp,
         };

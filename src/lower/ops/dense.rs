@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::ir::TensorId;
 use crate::kernel::KernelEmit;
 use crate::kernel::{BuiltinTemplate, Clamp, Kernel, Renderer, Shifts};
-use crate::lower::bias::{bias_input, checked_bias, int8_values, Bias};
+use crate::lower::bias::{bias_input, int8_values, Bias};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Value, Weights};
 use crate::onnx::{Constant, Node};
@@ -146,13 +146,6 @@ impl Pending for DensePending {
         // The output features are weight axis 0 of B^T ([N, K], transB = 1), axis 1 of B
         // ([K, N]).
         let feature_axis = if self.trans_b { 0 } else { 1 };
-        let input_exponent = lowering.tensor(self.input).exponent;
-        let acc_exponents = (self.weights).accumulator_exponents(
-            node,
-            feature_axis,
-            self.out_features,
-            input_exponent,
-        )?;
         let values = int8_values(node, &self.weights)?;
         // Store one contiguous row of weights per output unit.
         let weights: Vec<i8> = if self.trans_b {
@@ -165,13 +158,15 @@ impl Pending for DensePending {
                 })
                 .collect()
         };
-        let (bias, accumulator, fractions) = checked_bias(
+        let (bias, accumulator, shifts) = lowering.requantization(
             node,
-            self.bias.as_ref(),
+            self.input,
+            &self.weights,
+            (feature_axis, self.out_features),
             &weights,
-            &acc_exponents,
-            lowering.tensor(self.input).dtype.magnitude(),
-            lowering.layer_output(node, output_exponent, clamp),
+            self.bias.as_ref(),
+            output_exponent,
+            clamp,
         )?;
         let kernel = Dense {
             rows: self.output_shape.iter().rev().skip(1).product(),
@@ -179,7 +174,7 @@ impl Pending for DensePending {
             out_features: self.out_features,
             weights,
             bias,
-            shifts: Shifts::new(output_exponent, &acc_exponents).with_f32_sum_fractions(fractions),
+            shifts,
             accumulator,
             clamp,
         };
