@@ -480,3 +480,60 @@ fn array_chunks_mut<const N: usize, T>(elements: &mut [T]) -> impl Iterator<Item
 fn array_chunk<const N: usize, T>(elements: &[T], index: usize) -> Option<&[T; N]> {
     elements.get(index.checked_mul(N)?..)?.first_chunk::<N>()
 }
+
+/// Saturates to the i32 range.
+#[inline(always)]
+fn saturate_i32(value: i64) -> i32 {
+    if value > i32::MAX as i64 {
+        i32::MAX
+    } else if value < i32::MIN as i64 {
+        i32::MIN
+    } else {
+        value as i32
+    }
+}
+
+/// `a * b * 2^-24`, rounded and saturated: the product of two Q24 values (or of a Q24 value
+/// and one of another exponent, which the result keeps). Used by the recurrent layers.
+#[inline(always)]
+fn mul_q24(a: i32, b: i32) -> i32 {
+    // |a * b| <= 2^62, as shift_round_i64 needs.
+    saturate_i32(shift_round_i64(a as i64 * b as i64, 24))
+}
+
+/// Sigmoid (`sigmoid`) or tanh of `z * 2^-24`, in Q24 (2^24 = 1.0): linear between the
+/// entries of `table`, which holds f(k * 2^(BITS - 24)) in Q24 for k in 0..=1024 (sigmoid:
+/// BITS 18, steps of 1/64 up to 16; tanh: BITS 17, steps of 1/128 up to 8), and f at the last
+/// entry beyond it. Negative inputs use `sigmoid(-x) = 1 - sigmoid(x)` and
+/// `tanh(-x) = -tanh(x)`. The interpolation rounds half up: a tie here is an error far below
+/// the result's precision. Used by the recurrent layers (docs/numerics.md states the error).
+#[inline(always)]
+fn activation_q24<const BITS: u32>(z: i32, table: &[i32; 1025], sigmoid: bool) -> i32 {
+    let magnitude = z.unsigned_abs();
+    let segment = (magnitude >> BITS) as usize;
+    let value = match (table.get(segment), table.get(segment + 1)) {
+        (Some(low), Some(high)) => {
+            let fraction = (magnitude & ((1 << BITS) - 1)) as i64;
+            low + (((*high - *low) as i64 * fraction + (1 << (BITS - 1))) >> BITS) as i32
+        }
+        _ => table[1024],
+    };
+    if z >= 0 {
+        value
+    } else if sigmoid {
+        (1 << 24) - value
+    } else {
+        -value
+    }
+}
+
+/// `value * 2^-shift`: rounded for `shift > 0`, an exact left shift otherwise (the generator
+/// proved that it stays within i64). Brings a recurrent layer's products to Q24.
+#[inline(always)]
+fn scale_to_q24(value: i64, shift: i32) -> i64 {
+    if shift > 0 {
+        shift_round_i64(value, shift)
+    } else {
+        value << ((-shift) as u32 & 63)
+    }
+}

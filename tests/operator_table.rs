@@ -20,10 +20,20 @@ fn documented_operator_table_matches_the_code() {
             .find(END)
             .expect("docs/operators.md has the end marker");
     let expected = onnx2esp::lower::operator_table_markdown();
+    // `WRITE_OPERATOR_TABLE=1 cargo test --test operator_table` rewrites the table.
+    if std::env::var_os("WRITE_OPERATOR_TABLE").is_some() {
+        let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
+        std::fs::write(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operators.md"),
+            updated,
+        )
+        .expect("write docs/operators.md");
+        return;
+    }
     assert_eq!(
         &readme[start..end],
         expected,
-        "docs/operators.md's operator table is stale; replace it with:\n{expected}"
+        "docs/operators.md's operator table is stale: WRITE_OPERATOR_TABLE=1 cargo test --test operator_table rewrites it as:\n{expected}"
     );
 }
 
@@ -40,14 +50,16 @@ fn every_operator_fixture_exists_and_every_fixture_is_listed() {
             "fixture {name} is listed but missing"
         );
     }
-    for entry in std::fs::read_dir(models.join("ops")).expect("read models/ops") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "onnx") {
-            let stem = path.file_stem().unwrap().to_str().unwrap();
-            assert!(
-                listed.contains(&format!("ops/{stem}").as_str()),
-                "{stem}.onnx is not listed by any operator in src/lower/registry.rs"
-            );
+    for dir in ["ops", "recurrent"] {
+        for entry in std::fs::read_dir(models.join(dir)).expect("read a fixture directory") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "onnx") {
+                let stem = path.file_stem().unwrap().to_str().unwrap();
+                assert!(
+                    listed.contains(&format!("{dir}/{stem}").as_str()),
+                    "{dir}/{stem}.onnx is not listed by any operator in src/lower/registry.rs"
+                );
+            }
         }
     }
 }

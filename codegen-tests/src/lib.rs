@@ -113,7 +113,24 @@ pub mod digits_swish {
 /// The single-op fixtures of `models/ops/` (made by `examples/ops/make_op_fixtures.py`), one
 /// module each, listed by build.rs.
 pub mod ops {
-    include!(concat!(env!("OUT_DIR"), "/op_fixtures.rs"));
+    include!(concat!(env!("OUT_DIR"), "/ops_fixtures.rs"));
+}
+
+/// The LSTM and GRU fixtures of `models/recurrent/` (made by
+/// `examples/ops/make_recurrent_fixtures.py`), one module each, listed by build.rs.
+pub mod recurrent {
+    include!(concat!(env!("OUT_DIR"), "/recurrent_fixtures.rs"));
+}
+
+/// Recurrent fixtures generated for one time step per `run` (build.rs, `STREAMING`).
+pub mod streaming {
+    pub mod lstm_forward_step {
+        include!(concat!(env!("OUT_DIR"), "/streaming/lstm_forward_step.rs"));
+    }
+
+    pub mod gru_forward_step {
+        include!(concat!(env!("OUT_DIR"), "/streaming/gru_forward_step.rs"));
+    }
 }
 
 /// ESP-PPQ for esp32s3: a residual CNN (depthwise, ReLU6 as Clip, residual Add,

@@ -175,6 +175,7 @@ fn layer_emit(
         &inputs,
         buffer(layer.output),
         plan.in_place[index],
+        layer.kernel.state().map(|s| (s.len(), s.writes())),
     );
     context::set_layer_context(qgraph, layer, unroll, &mut out);
     layer.kernel.emit(&mut out)?;

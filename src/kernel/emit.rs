@@ -78,12 +78,14 @@ const IN_PLACE_BUFFER: &str = "data";
 impl KernelEmit {
     /// `fn_name` is the layer function's name; `inputs` the lengths of its input buffers.
     /// `in_place` (a pointwise layer the memory plan lets overwrite its one input): the
-    /// function takes a single `data: &mut [T; N]` for both.
+    /// function takes a single `data: &mut [T; N]` for both. A layer with model state
+    /// (`state`: its length and whether the layer writes it) takes `state` last.
     pub fn new(
         fn_name: &str,
         inputs: &[(usize, QType)],
         output: (usize, QType),
         in_place: bool,
+        state: Option<(usize, bool)>,
     ) -> KernelEmit {
         let (out_len, out_type) = output;
         let (names, params) = if in_place {
@@ -104,6 +106,11 @@ impl KernelEmit {
                 .collect();
             (names, params)
         };
+        let mut params = params;
+        if let Some((len, writes)) = state {
+            let access = if writes { "&mut" } else { "&" };
+            params.push(format!("state: {access} [i32; {len}]"));
+        }
         let mut context = tera::Context::new();
         context.insert("fn_name", fn_name);
         // No clamp unless the kernel sets one (see `Clamp::set`).

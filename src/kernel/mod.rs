@@ -9,12 +9,14 @@ mod emit;
 mod renderer;
 mod requantize;
 mod shifts;
+mod state;
 
 pub use crate::quant::accumulator::Accumulator;
 pub use clamp::{Clamp, RealBounds};
 pub use emit::{Elem, KernelEmit, StaticArray};
 pub use renderer::{BuiltinTemplate, Renderer, UserTemplate, UserTemplates, APPLIES_CLAMP};
 pub use shifts::Shifts;
+pub use state::StateUse;
 
 use crate::error::Result;
 
@@ -51,6 +53,11 @@ pub trait Kernel: std::fmt::Debug {
     /// The worst-case `|acc|` of an accumulating layer and whether it needs i64, proven at
     /// codegen from the real weights and bias and the input range.
     fn accumulator(&self) -> Option<Accumulator> {
+        None
+    }
+    /// The model state the layer owns or reads (recurrent layers); its function then takes
+    /// `state: &mut [i32; N]` (owner) or `state: &[i32; N]` (reader) after its output.
+    fn state(&self) -> Option<StateUse> {
         None
     }
 }

@@ -49,6 +49,8 @@ builtin_templates! {
     Move => "move.rs.tera", "Data movement by an index table (Transpose, Slice, Pad, ...).";
     Normalization => "normalization.rs.tera", "LayerNormalization and RMSNormalization in f32.";
     Pool => "pool.rs.tera", "Max and average pooling, 1-D and 2-D.";
+    Recurrent => "recurrent.rs.tera", "LSTM and GRU: every step of every direction, state in Model.";
+    RecurrentState => "recurrent_state.rs.tera", "An LSTM's or GRU's state after the last step (Y_h, Y_c).";
     Reduce => "reduce.rs.tera", "The Reduce* ops.";
     Requantize => "requantize.rs.tera", "A shift from one exponent to another, with a clamp.";
     ResizeLinear => "resize_linear.rs.tera", "Linear Resize.";

@@ -172,6 +172,8 @@ pub struct Lowering<'g> {
     tensors: Vec<QTensor>,
     layers: Vec<Layer>,
     inputs: Vec<Port>,
+    /// Model state handed out so far (recurrent layers), for [`Lowering::new_state_id`].
+    states: usize,
 }
 
 /// Lowers a loaded graph into the quantized IR, within the default budget.
@@ -197,6 +199,7 @@ pub fn lower_within(
         tensors: Vec::new(),
         layers: Vec::new(),
         inputs: Vec::new(),
+        states: 0,
     };
     for (name, constant) in &graph.constants {
         lowering.define(name, Value::Const(constant.clone()));
@@ -450,6 +453,12 @@ impl<'g> Lowering<'g> {
             kernel,
             renderer,
         });
+    }
+
+    /// A new model state's id (a field of `Model`, see [`crate::kernel::StateUse`]).
+    pub fn new_state_id(&mut self) -> usize {
+        self.states += 1;
+        self.states - 1
     }
 
     pub fn add_input_port(&mut self, name: &str, tensor: TensorId) {

@@ -5,7 +5,7 @@ use super::ops::elementwise::Arithmetic;
 use super::ops::reduce::Reduction;
 use super::ops::{
     activation, concat, conv, conv_transpose, custom, dense, elementwise, layout, lp_norm,
-    movement, normalization, pool, quantize, reduce, resize, scatter, softmax, table,
+    movement, normalization, pool, quantize, recurrent, reduce, resize, scatter, softmax, table,
 };
 use super::Lowering;
 use crate::error::{Error, Result};
@@ -120,6 +120,8 @@ pub const OPERATORS: &[Operator] = &[
     op("Neg", Some(1), |l, n| table::lower_unary(l, n, table::neg), "256-entry int8 table (exact)", &["ops/neg", "ops/in_place_chain"]),
     op("Erf", Some(1), |l, n| table::lower_unary(l, n, table::erf), TABLE_CONSTRAINT, &["ops/erf"]),
     op("Gelu", Some(1), |l, n| table::lower_unary(l, n, table::gelu), "approximate none or tanh (opset 20); 256-entry int8 table, f in f64", &["ops/gelu"]),
+    op("LSTM", Some(8), recurrent::lower_lstm, "forward, reverse, bidirectional; layout 0 and 1; default activations, clip; int8 or int16 input; constant int8 W and R, per tensor or per gate row; float or int32 bias; constant initial_h and initial_c; no peepholes, no sequence_lens shorter than the input; Y, Y_h and Y_c; gates in Q24 with interpolated sigmoid and tanh, hidden state int16 at 2^-15 in Model (streaming); within 1 LSB of ONNX Runtime's float LSTM", &["recurrent/lstm_forward", "recurrent/lstm_bidirectional_y_h", "recurrent/lstm_reverse_row_weights_y_c", "recurrent/lstm_layout1"]),
+    op("GRU", Some(6), recurrent::lower_gru, "forward, reverse, bidirectional; linear_before_reset 0 and 1; layout 0 and 1; otherwise as LSTM", &["recurrent/gru_forward", "recurrent/gru_bidirectional_y_h", "recurrent/gru_layout1_y_h", "recurrent/gru_reverse_int16"]),
     op("Flatten", Some(1), layout::lower_flatten, "no code: a view", &["digits_esppq", "digits_qat", "kws1d_esppq", "residual_cnn_esppq"]),
     op("Reshape", Some(2), layout::lower_reshape, "constant shape; no code: a view", &["kws1d_esppq"]),
     op("Identity", Some(1), layout::lower_identity, "no code", &["digits_qat"]),

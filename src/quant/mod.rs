@@ -3,6 +3,7 @@
 //! emulation, lookup-table values and the runtime helpers the generated module carries.
 
 pub mod accumulator;
+pub mod activation;
 pub mod exponent;
 pub mod expr;
 pub mod float_bias;

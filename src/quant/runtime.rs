@@ -62,6 +62,18 @@ macro_rules! runtime_with_rounding {
             pub fn square_root_f32(v: f32) -> f32 {
                 sqrt_f32(v)
             }
+
+            pub fn sigmoid_q24(z: i32, table: &[i32; 1025]) -> i32 {
+                activation_q24::<18>(z, table, true)
+            }
+
+            pub fn tanh_q24(z: i32, table: &[i32; 1025]) -> i32 {
+                activation_q24::<17>(z, table, false)
+            }
+
+            pub fn product_q24(a: i32, b: i32) -> i32 {
+                mul_q24(a, b)
+            }
         }
     };
 }

@@ -46,6 +46,11 @@ impl Module {
     pub fn is_op_fixture(&self) -> bool {
         self.recording.starts_with("ops/")
     }
+
+    /// An LSTM or GRU fixture of `models/recurrent/`.
+    pub fn is_recurrent_fixture(&self) -> bool {
+        self.recording.starts_with("recurrent/")
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/module_table.rs"));

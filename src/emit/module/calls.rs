@@ -72,6 +72,16 @@ pub(super) fn layer_call(
             }
         }
     };
+    // A layer with model state gets its field of `Model` last.
+    let state: Option<TokenStream> = layer.kernel.state().map(|state| {
+        let field = super::state::field(state.id());
+        if state.writes() {
+            quote!(&mut self.#field)
+        } else {
+            quote!(&self.#field)
+        }
+    });
+    let state = state.iter();
     let tokens = match plan.storage[layer.output] {
         Storage::Arena { offset: out, dtype } => {
             let args: Vec<TokenStream> = layer
@@ -94,14 +104,14 @@ pub(super) fn layer_call(
             quote! {
                 {
                     let (#below, output, #above) = #split::<#out, #out_len_literal>(#arena)?;
-                    #function(#(#args,)* output);
+                    #function(#(#args,)* output #(, #state)*);
                 }
             }
         }
         Storage::Output(n) => {
             let p = &outputs[n].param;
             let args: Vec<TokenStream> = layer.inputs.iter().map(|&t| read(t, None)).collect();
-            quote!(#function(#(#args,)* #p);)
+            quote!(#function(#(#args,)* #p #(, #state)*);)
         }
         Storage::Input(_) => {
             return Err(Error::Internal(format!(

@@ -6,6 +6,7 @@ mod calls;
 mod helpers;
 mod ports;
 mod self_test;
+mod state;
 mod statics;
 
 pub use arena::check_link_section;
@@ -132,10 +133,16 @@ pub fn assemble(
     // predict quantizes the inputs.
     callers.extend(quantizers.iter().map(|q| quote!(#q(x, scale))));
     let runtime = helpers::runtime_items(graph.rounding, &callers)?;
+    let state::StateItems {
+        constants: state_constants,
+        fields: state_fields,
+        inits: state_inits,
+        reset: reset_state,
+    } = state::StateItems::new(graph);
     let half_up = graph.rounding == Rounding::HalfUp;
 
     let self_test_items = if self_test {
-        self_test::items(&inputs, &outputs)
+        self_test::items(&inputs, &outputs, !reset_state.is_empty())
     } else {
         TokenStream::new()
     };
@@ -155,6 +162,8 @@ pub fn assemble(
         pub const ARENA_BYTES: usize = #arena_bytes;
 
         #arena_lens
+
+        #state_constants
 
         #arena_section
 
@@ -191,6 +200,7 @@ pub fn assemble(
         pub struct Model {
             arena: Align16<[i8; #arena_i8_len]>,
             #arena_i16_field
+            #state_fields
         }
 
         impl Default for Model {
@@ -202,8 +212,10 @@ pub fn assemble(
         impl Model {
             /// A model ready to run; `const`, so it can live in a `static`.
             pub const fn new() -> Self {
-                Model { arena: Align16([0; #arena_i8_len]), #arena_i16_init }
+                Model { arena: Align16([0; #arena_i8_len]), #arena_i16_init #state_inits }
             }
+
+            #reset_state
 
             #[doc = #run_doc]
             pub fn run(&mut self, #(#input_params,)* #(#output_params,)*) {

@@ -8,12 +8,14 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 /// `SELF_TEST_SAMPLES`, `Mismatch` and `Model::self_test`, for a model of one int8 input and
-/// one int8 output (the samples are checked to be so when they are read).
-pub(super) fn items(inputs: &[PortItems], outputs: &[PortItems]) -> TokenStream {
+/// one int8 output (the samples are checked to be so when they are read). With recurrent
+/// state, each sample is a sequence of its own: the state is reset before it.
+pub(super) fn items(inputs: &[PortItems], outputs: &[PortItems], stateful: bool) -> TokenStream {
     let (Some(input), Some(output)) = (inputs.first(), outputs.first()) else {
         return TokenStream::new();
     };
     let (input_len, out_len) = (&input.len, &output.len);
+    let reset = stateful.then(|| quote!(self.reset_state();));
     quote! {
         /// The first output element where [`Model::self_test`] disagrees with the reference:
         /// the sample, the element (in the ONNX layout) and both values, as integers at
@@ -35,6 +37,7 @@ pub(super) fn items(inputs: &[PortItems], outputs: &[PortItems]) -> TokenStream 
                 for (sample, (input, expected)) in samples.enumerate() {
                     let input: &[i8; #input_len] = input;
                     let mut output = [0i8; #out_len];
+                    #reset
                     self.run(input, &mut output);
                     for (element, (&expected, &actual)) in
                         expected.iter().zip(output.iter()).enumerate()

@@ -15,6 +15,7 @@ pub mod movement;
 pub mod normalization;
 pub mod pool;
 pub mod quantize;
+pub mod recurrent;
 pub mod reduce;
 pub mod resize;
 pub mod scatter;

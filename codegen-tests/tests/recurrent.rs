@@ -1,0 +1,114 @@
+//! The LSTM and GRU fixtures of `models/recurrent/` against ONNX Runtime, and streaming: a
+//! sequence fed one step per `run` gives exactly what it gives fed whole.
+//!
+//! ONNX Runtime runs the recurrent op itself in float (its sigmoid and tanh, an f32 hidden
+//! state that no QuantizeLinear rounds between steps); the generated layer runs in fixed point
+//! (docs/numerics.md, "LSTM and GRU"): Q24 gates, sigmoid and tanh within 6e-6 of exact, the
+//! hidden state fed back as int16 at 2^-15. A result that lands within that error of a rounding
+//! boundary of the output can round the other way: so every element must be within 1 LSB, and
+//! every sample's argmax must agree. How many are exact depends on the output's step: an int8
+//! output (a step of 2^-7 or more) is at least 99% exact. An int16 output's step (2^-14 in
+//! `gru_reverse_int16`) is only four times the hidden state's own (2^-16 of rounding per step,
+//! carried through the recurrence) plus the tables' (up to 6e-6): about one element in eight
+//! lands that close to a boundary, so it must be at least 90% exact.
+
+mod common;
+#[path = "common/modules.rs"]
+mod modules;
+
+use modules::MODULES;
+
+#[test]
+fn every_recurrent_fixture_is_within_one_lsb_of_onnx_runtime() {
+    let fixtures: Vec<_> = MODULES
+        .iter()
+        .filter(|m| m.is_recurrent_fixture())
+        .collect();
+    assert!(
+        fixtures.len() >= 8,
+        "build.rs found {} recurrent fixtures",
+        fixtures.len()
+    );
+    let mut failures = Vec::new();
+    let (mut elements, mut exact) = (0, 0);
+    for fixture in fixtures {
+        let recording = common::load(fixture.recording);
+        let output = &fixture.outputs[0];
+        let mut y64 = vec![0f64; output.len];
+        let agreement = common::compare(
+            &recording,
+            output.exponent,
+            |x, y| {
+                (fixture.predict)(&[x], &mut [&mut y64]);
+                for (y, v) in y.iter_mut().zip(&y64) {
+                    *y = *v as f32;
+                }
+            },
+            output.len,
+        );
+        agreement.print_elements(fixture.name);
+        elements += agreement.elements;
+        exact += agreement.exact_elements;
+        let share = agreement.exact_elements as f64 / agreement.elements as f64;
+        let least = if output.ty == "i16" { 0.90 } else { 0.99 };
+        if agreement.max_lsb > 1.0 || share < least || agreement.argmax_agree != agreement.samples {
+            failures.push(format!("{}: {agreement:?}", fixture.name));
+        }
+    }
+    println!("all recurrent fixtures: {exact}/{elements} elements exact");
+    assert!(
+        failures.is_empty(),
+        "beyond the bound:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Runs a whole-sequence module and its one-step twin over every recorded sample: the steps'
+/// outputs, one after another, must equal the whole output bit for bit; `reset_state` must
+/// start the next sequence afresh.
+macro_rules! streaming_equals_whole {
+    ($test:ident, $whole:ident, $step:ident) => {
+        #[test]
+        fn $test() {
+            use codegen_tests::recurrent::$whole as whole;
+            use codegen_tests::streaming::$step as step;
+            assert_eq!(whole::INPUT_LEN % step::INPUT_LEN, 0);
+            let steps = whole::INPUT_LEN / step::INPUT_LEN;
+            assert_eq!(whole::OUTPUT_LEN, steps * step::OUTPUT_LEN);
+            assert_eq!(whole::INPUT_EXPONENT, step::INPUT_EXPONENT);
+            let recording = common::load(concat!("recurrent/", stringify!($whole)));
+            let mut streaming = step::Model::new();
+            for (sample, x) in recording.inputs.iter().enumerate() {
+                let x: &[f32; whole::INPUT_LEN] = x.as_slice().try_into().expect("input length");
+                let mut expected = [0f32; whole::OUTPUT_LEN];
+                whole::Model::new().predict(x, &mut expected);
+                // Twice over, with a reset between: the state must not leak into the next sequence.
+                for round in 0..2 {
+                    streaming.reset_state();
+                    let mut got = Vec::with_capacity(whole::OUTPUT_LEN);
+                    for t in 0..steps {
+                        let xs: &[f32; step::INPUT_LEN] = x[t * step::INPUT_LEN..]
+                            [..step::INPUT_LEN]
+                            .try_into()
+                            .expect("step length");
+                        let mut y = [0f32; step::OUTPUT_LEN];
+                        streaming.predict(xs, &mut y);
+                        got.extend(y);
+                    }
+                    assert_eq!(got, expected, "sample {sample}, round {round}");
+                }
+            }
+            // Without a reset the state carries over, so a second sequence differs.
+            let x: &[f32; whole::INPUT_LEN] = recording.inputs[1].as_slice().try_into().unwrap();
+            let mut first = [0f32; step::OUTPUT_LEN];
+            streaming.reset_state();
+            streaming.predict(x[..step::INPUT_LEN].try_into().unwrap(), &mut first);
+            let mut carried = [0f32; step::OUTPUT_LEN];
+            streaming.predict(x[..step::INPUT_LEN].try_into().unwrap(), &mut carried);
+            assert_ne!(first, carried, "the second step saw the first one's state");
+        }
+    };
+}
+
+streaming_equals_whole!(lstm_streaming_equals_whole, lstm_forward, lstm_forward_step);
+streaming_equals_whole!(gru_streaming_equals_whole, gru_forward, gru_forward_step);
