@@ -208,27 +208,42 @@ fn op_fixtures(dir: &str, out_dir: &Path, table: &mut String) {
 /// Recurrent models that take one time step per `run` (`$OUT_DIR/streaming/`, see
 /// tests/recurrent.rs): the same models as their whole-sequence modules, with the time axis of
 /// the input set to 1 (`--input-shape`).
-const STREAMING: &[(&str, &str, [usize; 3])] = &[
+const STREAMING: &[(&str, &str, &str, [usize; 3])] = &[
     (
         "lstm_forward_step",
         "models/recurrent/lstm_forward.onnx",
+        "x0",
         [1, 1, 5],
     ),
     (
         "gru_forward_step",
         "models/recurrent/gru_forward.onnx",
+        "x0",
         [1, 1, 5],
+    ),
+    // The keyword spotter one frame at a time, and 7 frames at a time (49 = 7 x 7).
+    (
+        "kws_gru_pt_step",
+        "models/recurrent/kws_gru_pt.onnx",
+        "mfcc",
+        [1, 1, 10],
+    ),
+    (
+        "kws_gru_pt_chunk",
+        "models/recurrent/kws_gru_pt.onnx",
+        "mfcc",
+        [1, 7, 10],
     ),
 ];
 
 fn streaming_modules(out_dir: &Path) {
     let dir = out_dir.join("streaming");
     std::fs::create_dir_all(&dir).expect("create $OUT_DIR/streaming");
-    for (module, model, shape) in STREAMING {
+    for (module, model, input, shape) in STREAMING {
         let model = Path::new(model);
         generate(
             onnx2esp::Builder::new(model)
-                .input_shape("x0", shape)
+                .input_shape(input, shape)
                 .output(dir.join(format!("{module}.rs"))),
             model,
         );

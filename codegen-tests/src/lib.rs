@@ -131,6 +131,14 @@ pub mod streaming {
     pub mod gru_forward_step {
         include!(concat!(env!("OUT_DIR"), "/streaming/gru_forward_step.rs"));
     }
+
+    pub mod kws_gru_pt_step {
+        include!(concat!(env!("OUT_DIR"), "/streaming/kws_gru_pt_step.rs"));
+    }
+
+    pub mod kws_gru_pt_chunk {
+        include!(concat!(env!("OUT_DIR"), "/streaming/kws_gru_pt_chunk.rs"));
+    }
 }
 
 /// ESP-PPQ for esp32s3: a residual CNN (depthwise, ReLU6 as Clip, residual Add,

@@ -1,7 +1,9 @@
 //! Constant folding at load time: `Constant` nodes, `Identity` of constants,
-//! `QuantizeLinear` of float initializers (how PyTorch exports fake-quantized weights), and
-//! `Clip` of the integer constants such a `QuantizeLinear` gives (how the dynamo exporter
-//! writes a PT2E per-channel weight that was not quantized at conversion).
+//! `QuantizeLinear` of float initializers (how PyTorch exports fake-quantized weights), `Clip`
+//! of the integer constants such a `QuantizeLinear` gives (how the dynamo exporter writes a
+//! PT2E per-channel weight that was not quantized at conversion), and the shape arithmetic
+//! PyTorch's TorchScript exporter writes for a recurrent layer's zero initial state
+//! (`Shape` of the input, `Gather`, `Unsqueeze`, `Concat`, `ConstantOfShape`).
 
 use crate::error::{Error, Result};
 use crate::onnx::{
@@ -10,7 +12,27 @@ use crate::onnx::{
 
 pub fn fold_constants(graph: &mut Graph) -> Result<()> {
     let nodes = std::mem::take(&mut graph.nodes);
+    // Static shapes known so far: the graph inputs', carried through the ops that keep them.
+    let mut shapes: std::collections::BTreeMap<String, Vec<usize>> = graph
+        .inputs
+        .iter()
+        .filter_map(|i| Some((i.name.clone(), i.shape.clone()?)))
+        .collect();
     for node in nodes {
+        if SHAPE_KEEPING.contains(&node.op_type.as_str()) {
+            let known = node.inputs.first().and_then(|i| shapes.get(i)).cloned();
+            if let (Some(shape), Some(output)) = (known, node.outputs.first()) {
+                shapes.insert(output.clone(), shape);
+            }
+        }
+        if node.op_type == "Shape" && node.domain.is_empty() {
+            if let Some(value) = shape_of(&node, &shapes)? {
+                graph
+                    .constants
+                    .insert(node.single_output()?.to_string(), value);
+                continue;
+            }
+        }
         match fold_node(graph, &node)? {
             Some(value) => {
                 let output = node
@@ -52,7 +74,134 @@ fn fold_node(graph: &Graph, node: &Node) -> Result<Option<Constant>> {
             }
             _ => None,
         },
+        "Gather" => match (constant(0), constant(1)) {
+            (Some(data), Some(indices)) if data.dims.len() == 1 => {
+                Some(gather(node, data, indices)?)
+            }
+            _ => None,
+        },
+        "Unsqueeze" => match constant(0) {
+            Some(x) if x.dims.len() <= 1 && x.len() == 1 => Some(Constant {
+                dims: vec![1],
+                ..x.clone()
+            }),
+            _ => None,
+        },
+        "Concat" => {
+            let parts: Option<Vec<&Constant>> = (0..node.inputs.len()).map(constant).collect();
+            match parts {
+                Some(parts) if !parts.is_empty() && parts.iter().all(|p| p.dims.len() == 1) => {
+                    Some(Constant {
+                        dtype: parts[0].dtype,
+                        dims: vec![parts.iter().map(|p| p.len()).sum()],
+                        values: parts
+                            .iter()
+                            .flat_map(|p| p.values.iter().copied())
+                            .collect(),
+                    })
+                }
+                _ => None,
+            }
+        }
+        "ConstantOfShape" => match constant(0) {
+            Some(shape) => Some(constant_of_shape(node, shape)?),
+            None => None,
+        },
         _ => None,
+    })
+}
+
+/// Ops whose output has their first input's shape, through which [`fold_constants`] carries a
+/// graph input's static shape to a `Shape`.
+const SHAPE_KEEPING: &[&str] = &[
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "Identity",
+    "Relu",
+    "Clip",
+];
+
+/// `Shape` of a tensor whose static shape is known (opset 15's `start` and `end` included).
+fn shape_of(
+    node: &Node,
+    shapes: &std::collections::BTreeMap<String, Vec<usize>>,
+) -> Result<Option<Constant>> {
+    let Some(shape) = node.inputs.first().and_then(|i| shapes.get(i)) else {
+        return Ok(None);
+    };
+    let rank = shape.len() as i64;
+    let clamp = |v: i64| (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize;
+    let start = clamp(node.attr_int("start", 0)?);
+    let end = clamp(node.attr_int("end", rank)?);
+    let dims: &[usize] = shape.get(start..end.max(start)).unwrap_or_default();
+    Ok(Some(Constant {
+        dtype: DType::I64,
+        dims: vec![dims.len()],
+        values: dims.iter().map(|&d| d as f64).collect(),
+    }))
+}
+
+/// `Gather` of a constant 1-D tensor (a shape) at constant indices.
+fn gather(node: &Node, data: &Constant, indices: &Constant) -> Result<Constant> {
+    let n = data.len() as i64;
+    let values = indices
+        .values
+        .iter()
+        .map(|&i| {
+            let i = i as i64;
+            let k = if i < 0 { i + n } else { i };
+            data.values
+                .get(k as usize)
+                .copied()
+                .filter(|_| (0..n).contains(&k))
+                .ok_or_else(|| {
+                    Error::node(node, format!("index {i} is out of range for {n} elements"))
+                })
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    Ok(Constant {
+        dtype: data.dtype,
+        dims: indices.dims.clone(),
+        values,
+    })
+}
+
+/// `ConstantOfShape`: a tensor of the given constant shape filled with `value` (0.0 f32 by
+/// default), within the size a constant may have.
+fn constant_of_shape(node: &Node, shape: &Constant) -> Result<Constant> {
+    let dims: Vec<usize> = shape
+        .values
+        .iter()
+        .map(|&d| {
+            (d >= 0.0 && d <= (1u64 << 24) as f64)
+                .then_some(d as usize)
+                .ok_or_else(|| Error::node(node, format!("dimension {d} is not a size")))
+        })
+        .collect::<Result<_>>()?;
+    let len = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= 1 << 24);
+    let Some(len) = len else {
+        return Err(Error::node(
+            node,
+            format!("shape {dims:?} is too large for a constant"),
+        ));
+    };
+    let fill = match node.attributes.get("value") {
+        None => Constant::scalar(DType::F32, 0.0),
+        Some(Attribute::Tensor(t)) if t.len() == 1 => t.clone(),
+        Some(other) => {
+            return Err(Error::node(
+                node,
+                format!("value {other:?} must be a one-element tensor"),
+            ))
+        }
+    };
+    Ok(Constant {
+        dtype: fill.dtype,
+        dims,
+        values: vec![fill.values[0]; len],
     })
 }
 

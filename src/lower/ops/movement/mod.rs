@@ -161,6 +161,13 @@ impl Pending for MovePending {
         &self.shape
     }
 
+    /// A move without padding only copies elements: an op that needs an activation before any
+    /// QuantizeLinear (PyTorch's recurrent layers read their input through a Transpose) gets it
+    /// at the input's exponent, exactly.
+    fn exact_source(&self) -> Option<TensorId> {
+        self.pad_value.is_none().then_some(self.input)
+    }
+
     fn finish(
         &self,
         lowering: &mut Lowering,
