@@ -205,9 +205,11 @@ fn op_fixtures(dir: &str, out_dir: &Path, table: &mut String) {
         .expect("write the fixtures' module list");
 }
 
-/// Recurrent models that take one time step per `run` (`$OUT_DIR/streaming/`, see
+/// Recurrent models that take fewer time steps per `run` (`$OUT_DIR/streaming/`, see
 /// tests/recurrent.rs): the same models as their whole-sequence modules, with the time axis of
-/// the input set to 1 (`--input-shape`).
+/// the input set shorter (`--input-shape`). The keyword spotter whole and one frame per run
+/// also go to `$OUT_DIR/esp32c3/streaming/` with that profile, for the riscv32imc runner (the
+/// Xtensa runner reads `$OUT_DIR/streaming/`).
 const STREAMING: &[(&str, &str, &str, [usize; 3])] = &[
     (
         "lstm_forward_step",
@@ -221,7 +223,7 @@ const STREAMING: &[(&str, &str, &str, [usize; 3])] = &[
         "x0",
         [1, 1, 5],
     ),
-    // The keyword spotter one frame at a time, and 7 frames at a time (49 = 7 x 7).
+    // The keyword spotter one frame at a time, 7 frames at a time (49 = 7 x 7), and whole.
     (
         "kws_gru_pt_step",
         "models/recurrent/kws_gru_pt.onnx",
@@ -234,19 +236,31 @@ const STREAMING: &[(&str, &str, &str, [usize; 3])] = &[
         "mfcc",
         [1, 7, 10],
     ),
+    (
+        "kws_gru_pt_whole",
+        "models/recurrent/kws_gru_pt.onnx",
+        "mfcc",
+        [1, 49, 10],
+    ),
 ];
 
 fn streaming_modules(out_dir: &Path) {
     let dir = out_dir.join("streaming");
-    std::fs::create_dir_all(&dir).expect("create $OUT_DIR/streaming");
+    let c3 = out_dir.join("esp32c3/streaming");
+    for d in [&dir, &c3] {
+        std::fs::create_dir_all(d).expect("create a streaming directory");
+    }
     for (module, model, input, shape) in STREAMING {
         let model = Path::new(model);
-        generate(
-            onnx2esp::Builder::new(model)
-                .input_shape(input, shape)
-                .output(dir.join(format!("{module}.rs"))),
-            model,
-        );
+        let builder = onnx2esp::Builder::new(model).input_shape(input, shape);
+        if matches!(*module, "kws_gru_pt_step" | "kws_gru_pt_whole") {
+            let c3_builder = builder
+                .clone()
+                .target_cpu(onnx2esp::TargetCpu::Esp32c3)
+                .output(c3.join(format!("{module}.rs")));
+            generate(c3_builder, model);
+        }
+        generate(builder.output(dir.join(format!("{module}.rs"))), model);
     }
 }
 

@@ -176,6 +176,48 @@ pub fn write_fixtures(models: &Path, samples: &dyn Fn(&str) -> usize) {
         }
         writeln!(checks, "    crate::check_self_test!(report);").unwrap();
     }
+    // Streaming: the keyword spotter whole, and one frame per run (codegen-tests' build.rs
+    // writes both to streaming/), on the first recorded samples.
+    let streaming = [("stream_whole", "kws_gru_pt_whole"), ("stream_step", "kws_gru_pt_step")];
+    let paths: Vec<PathBuf> = streaming
+        .iter()
+        .map(|(_, name)| generated.join("streaming").join(format!("{name}.rs")))
+        .collect();
+    for path in &paths {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    if paths.iter().all(|p| p.exists()) {
+        for ((module, _), path) in streaming.iter().zip(&paths) {
+            writeln!(
+                src,
+                "#[allow(dead_code)]\npub mod {module} {{ include!({:?}); }}\n",
+                path.display().to_string()
+            )
+            .unwrap();
+        }
+        let code = std::fs::read_to_string(&paths[0]).unwrap();
+        let exponent: i32 = const_value(&code, "INPUT_EXPONENT")
+            .and_then(|v| v.parse().ok())
+            .expect("the streaming module's INPUT_EXPONENT");
+        let recording = models.join("recurrent/kws_gru_pt.expected.json");
+        println!("cargo:rerun-if-changed={}", recording.display());
+        let text = std::fs::read_to_string(&recording).unwrap();
+        let json = Json::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", recording.display()));
+        let inputs = json.get("inputs").matrix();
+        let n = inputs.len().min(STREAMING_SAMPLES);
+        let len = inputs[0].len();
+        writeln!(src, "pub mod stream_inputs {{").unwrap();
+        writeln!(src, "    pub static INPUTS_Q: [[i8; {len}]; {n}] = [").unwrap();
+        for row in &inputs[..n] {
+            let q = row.iter().map(|&x| {
+                let v = ((x as f32) as f64 * 2f64.powi(-exponent)).round_ties_even();
+                v.clamp(-128.0, 127.0) as i8
+            });
+            writeln!(src, "        [{}],", join(q.map(|q| q.to_string()))).unwrap();
+        }
+        writeln!(src, "    ];\n}}\n").unwrap();
+        writeln!(checks, "    crate::check_streaming!(report);").unwrap();
+    }
     writeln!(
         src,
         "/// Fixtures in ../models that the runner cannot check, with the reason."
@@ -194,6 +236,9 @@ pub fn write_fixtures(models: &Path, samples: &dyn Fn(&str) -> usize) {
     .unwrap();
     std::fs::write(out.join("fixtures.rs"), src).unwrap();
 }
+
+/// Recorded sequences the streaming check feeds frame by frame.
+const STREAMING_SAMPLES: usize = 8;
 
 fn join(items: impl Iterator<Item = String>) -> String {
     items.collect::<Vec<_>>().join(", ")

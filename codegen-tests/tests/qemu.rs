@@ -150,5 +150,6 @@ fn fixtures_run_on_riscv32imc_under_qemu() {
     );
 
     common::mcu::assert_equal_to_host("riscv32imc", &mcu);
+    common::mcu::assert_streaming("riscv32imc", &log);
     common::doc_figures::assert_riscv32imc_instructions(&mcu.instructions);
 }

@@ -457,6 +457,9 @@ fn fixtures_run_on_xtensa_under_qemu() {
          advances once per 25 instructions, fix NS_PER_CYCLE in xtensa-runner/src/rt.rs"
     );
     common::mcu::assert_equal_to_host("xtensa", &mcu);
+    if std::env::var_os("XTENSA_RUNNER_GENERATED_DIR").is_none() {
+        common::mcu::assert_streaming("xtensa", &log);
+    }
     // The docs show the figures of the suite's own (default-profile) modules.
     if std::env::var_os("XTENSA_RUNNER_GENERATED_DIR").is_none() {
         common::doc_figures::assert_xtensa_instructions(&mcu.instructions);

@@ -197,6 +197,62 @@ macro_rules! check_self_test {
     }};
 }
 
+/// Streaming on the device: the keyword spotter fed one frame per `run` must give, after the
+/// last frame, exactly what the whole-sequence module gives; `reset_state` between sequences.
+/// Prints `stream kws_gru_pt SAMPLE v v v ...` (the host test compares them with the host's
+/// module) and the instructions per frame.
+#[macro_export]
+macro_rules! check_streaming {
+    ($report:expr) => {{
+        use crate::fixtures::{stream_inputs as data, stream_step as step, stream_whole as whole};
+        let mut errors = 0usize;
+        let mut frames = $crate::check::Counts::new();
+        let mut sequences = $crate::check::Counts::new();
+        let mut stream = step::Model::new();
+        for (i, x) in data::INPUTS_Q.iter().enumerate() {
+            let mut expected = [0i8; whole::OUTPUT_LEN];
+            let mut model = whole::Model::new();
+            let t0 = $crate::rt::instret();
+            model.run(x, &mut expected);
+            sequences.add($crate::rt::instret().wrapping_sub(t0));
+            stream.reset_state();
+            let mut y = [0i8; step::OUTPUT_LEN];
+            for frame in x.chunks_exact(step::INPUT_LEN) {
+                let frame: &[i8; step::INPUT_LEN] = frame.try_into().unwrap_or(&[0; step::INPUT_LEN]);
+                let t0 = $crate::rt::instret();
+                stream.run(frame, &mut y);
+                frames.add($crate::rt::instret().wrapping_sub(t0));
+            }
+            if y[..] != expected[..] {
+                errors += 1;
+                $crate::println!("MISMATCH streaming kws_gru_pt sample {}: frame by frame differs from whole", i);
+            }
+            {
+                use core::fmt::Write as _;
+                let mut c = $crate::check::Console::new();
+                let _ = write!(c, "stream kws_gru_pt {}", i);
+                for v in y {
+                    let _ = write!(c, " {}", v);
+                }
+                let _ = writeln!(c);
+                c.flush();
+            }
+        }
+        $crate::println!(
+            "streaming kws_gru_pt instructions: {} per frame, {} per whole sequence",
+            frames.mean(),
+            sequences.mean()
+        );
+        $report.fixtures += 1;
+        if errors > 0 {
+            $report.failures += 1;
+            $crate::println!("streaming kws_gru_pt: FAIL");
+        } else {
+            $crate::println!("streaming kws_gru_pt: PASS");
+        }
+    }};
+}
+
 /// Line-buffered console over the runtime's semihosting write.
 pub struct Console {
     buf: [u8; 256],

@@ -217,3 +217,46 @@ pub fn wait_with_deadline(
     println!("{emulator} ran {:.1?}, {status}", started.elapsed());
     status
 }
+
+/// The device's streaming check (mcu-runner's `check_streaming!`): it passed, and the keyword
+/// spotter's outputs after the last frame equal the host's whole-sequence module's, bit for bit.
+pub fn assert_streaming(isa: &str, log: &str) {
+    use codegen_tests::recurrent::kws_gru_pt as m;
+    assert!(
+        log.contains("streaming kws_gru_pt: PASS"),
+        "the {isa} runner's streaming check did not pass"
+    );
+    let recording = super::load("recurrent/kws_gru_pt");
+    let lines: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("stream kws_gru_pt "))
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "the {isa} runner printed no streaming outputs"
+    );
+    for line in &lines {
+        let mut fields = line.split_whitespace();
+        let sample: usize = fields
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("a sample number");
+        let got: Vec<i8> = fields.map(|v| v.parse().expect("an int8")).collect();
+        let input: &[f32; m::INPUT_LEN] = recording.inputs[sample]
+            .as_slice()
+            .try_into()
+            .expect("input length");
+        let mut y = [0f32; m::OUTPUT_LEN];
+        m::Model::new().predict(input, &mut y);
+        let lsb = 2f32.powi(m::OUTPUT_EXPONENT);
+        let host: Vec<i8> = y.iter().map(|&v| (v / lsb) as i8).collect();
+        assert_eq!(
+            got, host,
+            "{isa} streaming sample {sample} differs from the host"
+        );
+    }
+    println!(
+        "{isa}: the keyword spotter frame by frame equals the host's whole run on {} samples",
+        lines.len()
+    );
+}
