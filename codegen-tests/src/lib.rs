@@ -122,8 +122,16 @@ pub mod recurrent {
     include!(concat!(env!("OUT_DIR"), "/recurrent_fixtures.rs"));
 }
 
-/// Recurrent fixtures generated for one time step per `run` (build.rs, `STREAMING`).
+/// Recurrent fixtures generated for fewer time steps per `run` (build.rs, `STREAMING`).
 pub mod streaming {
+    /// The modules below, which the module table (whole-sequence modules) does not list.
+    pub const MODULES: &[&str] = &[
+        "lstm_forward_step",
+        "gru_forward_step",
+        "kws_gru_pt_step",
+        "kws_gru_pt_chunk",
+    ];
+
     pub mod lstm_forward_step {
         include!(concat!(env!("OUT_DIR"), "/streaming/lstm_forward_step.rs"));
     }
