@@ -803,3 +803,76 @@ fn a_module_over_max_code_is_refused_with_the_flag() {
     assert!(message.contains("--max-code"), "{message}");
     assert!(onnx2esp::generate_with(&model, "digits.onnx", &Default::default()).is_ok());
 }
+
+/// x [3, 1, 2] -> Q/DQ -> GRU (hidden 2, int8 W and R, `extra` inputs after R) -> Y -> Q/DQ.
+fn gru_model(extra_inputs: &[&str], extra: Vec<onnx2esp::onnx::proto::TensorProto>, attributes: Vec<onnx2esp::onnx::proto::AttributeProto>) -> Vec<u8> {
+    let mut inputs = vec!["xd", "wd", "rd"];
+    inputs.extend_from_slice(extra_inputs);
+    let mut gru = node("GRU", "the_gru", &inputs, &["h"]);
+    gru.attribute.push(int_attr("hidden_size", 2));
+    gru.attribute.extend(attributes);
+    let mut initializers = vec![
+        tensor_f32("s", &[], &[0.125]),
+        tensor_i8("z", &[], &[0]),
+        tensor_i8("w", &[1, 6, 2], &[1; 12]),
+        tensor_i8("r", &[1, 6, 2], &[2; 12]),
+    ];
+    initializers.extend(extra);
+    model(
+        vec![
+            node("QuantizeLinear", "q", &["x", "s", "z"], &["xq"]),
+            node("DequantizeLinear", "dq", &["xq", "s"], &["xd"]),
+            node("DequantizeLinear", "dq_w", &["w", "s"], &["wd"]),
+            node("DequantizeLinear", "dq_r", &["r", "s"], &["rd"]),
+            gru,
+            node("QuantizeLinear", "q_out", &["h", "s", "z"], &["yq"]),
+            node("DequantizeLinear", "dq_out", &["yq", "s"], &["y"]),
+        ],
+        initializers,
+        &[3, 1, 2],
+        &[3, 1, 1, 2],
+    )
+}
+
+#[test]
+fn a_plain_gru_generates_with_its_state() {
+    let code = generate_from_bytes(&gru_model(&[], vec![], vec![]), "m.onnx").unwrap();
+    assert!(code.contains("pub fn reset_state(&mut self)"), "{code}");
+    // The hidden state (1 x 1 x 2), then the next hidden values and r ⊙ h (2 each), as i32.
+    assert!(code.contains("pub const STATE_BYTES: usize = 24;"), "{code}");
+}
+
+#[test]
+fn what_a_recurrent_layer_cannot_do_is_an_error_naming_the_node() {
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            gru_model(&[], vec![], vec![string_attr("direction", "sideways")]),
+            "direction 'sideways'",
+        ),
+        (
+            gru_model(&["", "lens"], vec![tensor_i64("lens", &[1], &[2])], vec![]),
+            "sequence_lens",
+        ),
+        (
+            gru_model(&["", "", "xd"], vec![], vec![]),
+            "must be a constant",
+        ),
+        (
+            {
+                let mut a = string_attr("activations", "");
+                a.strings = vec![b"Relu".to_vec(), b"Tanh".to_vec()];
+                a.r#type = onnx2esp::onnx::proto::attribute_proto::AttributeType::Strings as i32;
+                gru_model(&[], vec![], vec![a])
+            },
+            "only the defaults",
+        ),
+        (
+            gru_model(&["b"], vec![tensor_f32("b", &[1, 12], &[300.0; 12])], vec![]),
+            "beyond ±128",
+        ),
+    ];
+    for (bytes, expected) in cases {
+        let err = generate_from_bytes(&bytes, "m.onnx").unwrap_err().to_string();
+        assert!(err.contains("the_gru") && err.contains(expected), "{expected}: {err}");
+    }
+}

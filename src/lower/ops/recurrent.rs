@@ -237,10 +237,15 @@ fn lower(lowering: &mut Lowering, node: &Node, cell: Cell) -> Result<()> {
         .cloned()
         .unwrap_or_else(|| format!("{}_Y", node.name));
     let (y_exponent, y_type) = y_quantization(lowering, &y_name)?;
+    // A Y that nothing reads (a model that uses Y_h) keeps one step, overwritten at each:
+    // the layer needs an output, not the whole sequence in the arena.
+    let y_read = lowering.graph.outputs.iter().any(|o| o.name == y_name)
+        || lowering.graph.nodes.iter().any(|n| n.inputs.contains(&y_name));
+    let y_steps = if y_read { steps } else { 1 };
     let state_id = lowering.new_state_id();
     let y_shape = match layout {
-        0 => vec![steps, sizes.directions, batch, hidden],
-        _ => vec![batch, steps, sizes.directions, hidden],
+        0 => vec![y_steps, sizes.directions, batch, hidden],
+        _ => vec![batch, y_steps, sizes.directions, hidden],
     };
     let kernel = RecurrentKernel {
         cell,
@@ -258,6 +263,7 @@ fn lower(lowering: &mut Lowering, node: &Node, cell: Cell) -> Result<()> {
         state_id,
         initial,
         y_exponent,
+        y_steps,
     };
     crate::lower::checked_len(lowering, node, &y_shape, y_type.bytes())?;
     let y = lowering.new_typed_tensor(&y_name, y_shape, y_exponent, None, y_type);
@@ -548,6 +554,8 @@ struct RecurrentKernel {
     initial: Vec<i64>,
     /// The exponent `Y` is written at.
     y_exponent: i32,
+    /// The steps `Y` holds: all, or 1 when nothing reads it (each step overwrites it).
+    y_steps: usize,
 }
 
 impl RecurrentKernel {
@@ -657,6 +665,7 @@ impl Kernel for RecurrentKernel {
         out.set("acc", if self.accumulator.wide { "i64" } else { "i32" });
         // Y is rounded from the Q24 hidden values.
         out.set("y_shift", self.y_exponent - CELL_EXPONENT);
+        out.set("y_steps", self.y_steps);
         out.set("states", s.states());
         out.set("clip", self.clip);
         // Where reverse directions restart: the initial values, when any is nonzero.
