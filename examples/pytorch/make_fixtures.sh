@@ -31,7 +31,7 @@ cp examples/models/digits.framework.json codegen-tests/models/digits_qat.framewo
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/residual_cnn_esppq.onnx
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/kws1d_esppq.onnx
 
-# 7. Issue 3's producers: eager PTQ with power-of-two observers, and ONNX Runtime's
+# 7. More producers: eager PTQ with power-of-two observers, and ONNX Runtime's
 #    quantize_static (QDQ symmetric int8, QOperator, per-channel, asymmetric uint8).
 "$PYTHON" examples/pytorch/ptq_digits_pow2.py
 "$PYTHON" examples/pytorch/record_outputs.py codegen-tests/models/digits_ptq.onnx
@@ -52,3 +52,8 @@ for variant in ptq qat; do
 done
 "$PYTHON" examples/custom-layer/pt2e_custom_layer.py
 "$PYTHON" examples/pytorch/record_outputs.py examples/custom-layer/models/digits_swish_pt2e.onnx
+
+# 10. LSTM and GRU: the onnx.helper fixtures and the PyTorch keyword spotter (nn.GRU), each
+#     recorded by ONNX Runtime.
+"$PYTHON" examples/ops/make_recurrent_fixtures.py
+"$PYTHON" examples/pytorch/kws_gru.py
