@@ -35,12 +35,17 @@ Run from the repository root (seeded: the same files on every run):
 Writes codegen-tests/models/outlier_cnn_{int8,mixed,int16}_esppq.onnx, their .framework.json
 (float and ESP-PPQ simulated accuracy) and their ONNX Runtime recordings (.expected.json, on
 the 360 test digits, by examples/pytorch/record_outputs.py), and prints the accuracy table.
+
+To see what another choice of int16 layers gives (nothing is written):
+    python examples/mixed-precision/make_mixed_precision.py --try-layers /conv2/Conv
 """
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import onnx
@@ -52,7 +57,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "examples", "pytorch"))
 from digits_data import load_split, seed_everything  # noqa: E402
 from quantize_digits_esppq import check_exported, quantize_to_qdq  # noqa: E402
-from record_outputs import write_framework_json  # noqa: E402
+from record_outputs import reference_session, write_framework_json  # noqa: E402
 from train_digits_qat import accuracy, train  # noqa: E402
 
 SEED = 0
@@ -159,7 +164,31 @@ def record(path):
         return json.load(f)["reference_accuracy"]
 
 
+def try_layers(model, calib, x_test, y_test, layers):
+    """Quantizes with int16 on `layers` into a temporary directory and prints ESP-PPQ's
+    simulated and ONNX Runtime's accuracy; writes nothing in the repository."""
+    with tempfile.TemporaryDirectory(prefix="mixed_") as tmp:
+        out = os.path.join(tmp, "model.onnx")
+        torch.manual_seed(SEED)
+        ppq_acc = quantize_to_qdq(model, calib, x_test, y_test, out, "logits", setting=int16_setting(layers))
+        to_int16_qdq(out)
+        session = reference_session(out)
+        (inp,) = session.get_inputs()
+        correct = sum(
+            int(np.argmax(session.run(None, {inp.name: x_test[i : i + 1]})[0]) == y_test[i]) for i in range(len(x_test))
+        )
+    print(f"int16 on {layers or 'no layer'}: ESP-PPQ simulated {ppq_acc:.2%}, ONNX Runtime {correct / len(x_test):.2%}")
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--try-layers",
+        nargs="*",
+        metavar="NODE",
+        help="only print the accuracy with int16 on these ONNX nodes (e.g. /conv2/Conv); write no file",
+    )
+    args = ap.parse_args()
     seed_everything(SEED)
     x_train, y_train, x_test, y_test = load_split()
 
@@ -172,6 +201,9 @@ def main():
     print(f"float accuracy {trained_acc:.4f} as trained, {float_acc:.4f} with conv1's range widened")
     model.eval()
     calib = [torch.from_numpy(x_train[i : i + 1]) for i in range(128)]
+    if args.try_layers is not None:
+        try_layers(model, calib, x_test, y_test, args.try_layers)
+        return
 
     variants = [
         ("int8", "all int8 (w8a8)", []),
