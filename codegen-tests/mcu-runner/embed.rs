@@ -2,7 +2,8 @@
 //! by mcu-runner's and xtensa-runner's build.rs, so both ISAs check the same data the same way):
 //! finds the modules onnx2esp generated in `$ONNX2ESP_GENERATED_DIR` and writes
 //! `$OUT_DIR/fixtures.rs` with, for every `models/*.onnx` that has a recording, the recorded
-//! inputs, the same inputs quantized to int8, ONNX Runtime's outputs and the labels.
+//! inputs, the same inputs quantized to the input port's type (int8 or int16), ONNX Runtime's
+//! outputs and the labels.
 //!
 //! No dependencies: the recordings are read with the small JSON reader below.
 
@@ -78,6 +79,11 @@ pub fn write_fixtures(models: &Path, samples: &dyn Fn(&str) -> usize) {
             continue;
         };
         let in_exp: i32 = in_exp.parse().expect("INPUT_EXPONENT is an integer");
+        let (in_type, in_min, in_max) = if code.contains("input: &[i16; INPUT_LEN]") {
+            ("i16", -32768.0, 32767.0)
+        } else {
+            ("i8", -128.0, 127.0)
+        };
 
         let text = std::fs::read_to_string(&recording).unwrap();
         let json = Json::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", recording.display()));
@@ -123,11 +129,15 @@ pub fn write_fixtures(models: &Path, samples: &dyn Fn(&str) -> usize) {
         }
         writeln!(src, "    ];").unwrap();
         // The input as `predict` quantizes it: sat(round_half_even(x * 2^-e)), exact in f64.
-        writeln!(src, "    pub static INPUTS_Q: [[i8; {in_len}]; {n}] = [").unwrap();
+        writeln!(
+            src,
+            "    pub static INPUTS_Q: [[{in_type}; {in_len}]; {n}] = ["
+        )
+        .unwrap();
         for row in &inputs[..n] {
             let q = row.iter().map(|&x| {
                 let v = ((x as f32) as f64 * 2f64.powi(-in_exp)).round_ties_even();
-                v.clamp(-128.0, 127.0) as i8
+                v.clamp(in_min, in_max) as i32
             });
             writeln!(src, "        [{}],", join(q.map(|q| q.to_string()))).unwrap();
         }

@@ -161,6 +161,22 @@ pub mod kws1d_esppq {
     include!(concat!(env!("OUT_DIR"), "/kws1d_esppq.rs"));
 }
 
+/// ESP-PPQ for esp32s3: a digits CNN with a wide-range layer, every layer int8, made by
+/// `examples/mixed-precision/make_mixed_precision.py` (as the two below).
+pub mod outlier_cnn_int8_esppq {
+    include!(concat!(env!("OUT_DIR"), "/outlier_cnn_int8_esppq.rs"));
+}
+
+/// The same CNN with int16 activations on its two convolutions, int8 elsewhere.
+pub mod outlier_cnn_mixed_esppq {
+    include!(concat!(env!("OUT_DIR"), "/outlier_cnn_mixed_esppq.rs"));
+}
+
+/// The same CNN with int16 activations on every layer.
+pub mod outlier_cnn_int16_esppq {
+    include!(concat!(env!("OUT_DIR"), "/outlier_cnn_int16_esppq.rs"));
+}
+
 /// ESP-PPQ for esp32s3: the large benchmark model, a MobileNetV2 at 96x96x3 with
 /// width 0.5 (0.70 M parameters), made by `examples/bench/make_mobilenet.py`.
 pub mod mobilenet_v2_esppq {

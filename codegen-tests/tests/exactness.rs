@@ -8,7 +8,8 @@ use codegen_tests::{
     digits_ort_qdq_ceil, digits_ort_qdq_snap, digits_ort_qoperator_snap, digits_ort_uint8_snap,
     digits_ptq, digits_qat, ds_cnn_kws_esppq, fc_autoencoder_esppq, kws1d_esppq,
     mlp_ort_flatten_snap, mobilenet_v1_vww_esppq, mobilenet_v2_esppq, mobilenet_v2_esppq_unroll_1,
-    mobilenet_v2_esppq_unroll_7, residual_cnn_esppq, residual_pt2e_ptq, residual_pt2e_qat,
+    mobilenet_v2_esppq_unroll_7, outlier_cnn_int16_esppq, outlier_cnn_int8_esppq,
+    outlier_cnn_mixed_esppq, residual_cnn_esppq, residual_pt2e_ptq, residual_pt2e_qat,
     resnet8_esppq,
 };
 
@@ -193,6 +194,19 @@ model_is_bit_exact!(
 model_is_bit_exact!(esppq_residual_cnn_is_bit_exact, residual_cnn_esppq);
 model_is_bit_exact!(esppq_kws1d_is_bit_exact, kws1d_esppq);
 model_is_bit_exact!(esppq_mobilenet_v2_is_bit_exact, mobilenet_v2_esppq);
+
+// The mixed-precision example (examples/mixed-precision/make_mixed_precision.py): ESP-PPQ's
+// int16 layers, the int16 -> int8 requantization between them and the int8 layers, and the
+// all-int8 and all-int16 versions of the same model.
+model_is_bit_exact!(esppq_outlier_cnn_int8_is_bit_exact, outlier_cnn_int8_esppq);
+model_is_bit_exact!(
+    esppq_outlier_cnn_mixed_is_bit_exact,
+    outlier_cnn_mixed_esppq
+);
+model_is_bit_exact!(
+    esppq_outlier_cnn_int16_is_bit_exact,
+    outlier_cnn_int16_esppq
+);
 
 // The MLPerf Tiny architectures at their published sizes (examples/bench/make_mlperf_tiny.py).
 model_is_bit_exact!(mlperf_ds_cnn_is_bit_exact, ds_cnn_kws_esppq);

@@ -149,13 +149,16 @@ def check_exported(path):
     print("checks passed: allowed op types, int8 weights, int32 biases, power-of-two scales, zero points 0")
 
 
-def quantize_to_qdq(model, calib, x_test, y_test, out, output_name, simulated_out=None, input_shape=(1, 1, 8, 8)):
+def quantize_to_qdq(
+    model, calib, x_test, y_test, out, output_name, simulated_out=None, input_shape=(1, 1, 8, 8), setting=None
+):
     """Quantizes a float PyTorch model with ESP-PPQ for the ESP32-S3 (int8, calibrated on
     `calib`), writes it as plain QDQ ONNX to `out` (canonicalized) and returns ESP-PPQ's
     simulated accuracy on the test split. `input_shape` is the batch-1 NCHW input (the 8x8
     digits by default). Shared by the whole-model fixture scripts.
     With `simulated_out`, also writes ESP-PPQ's simulated outputs on the test split there, in
-    the recording schema of record_outputs.py."""
+    the recording schema of record_outputs.py. `setting` is an ESP-PPQ QuantizationSetting
+    (default: ESP-PPQ's espdl setting), e.g. one whose dispatching table sends layers to int16."""
     from esp_ppq.api import espdl_quantize_onnx, export_ppq_graph
     from esp_ppq.core import TargetPlatform
     from esp_ppq.executor import TorchExecutor
@@ -171,6 +174,7 @@ def quantize_to_qdq(model, calib, x_test, y_test, out, output_name, simulated_ou
             input_shape=list(input_shape),
             target=TARGET,
             quant_type="w8a8",
+            setting=setting,
             device="cpu",
             error_report=False,
             skip_export=True,

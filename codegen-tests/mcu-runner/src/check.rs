@@ -2,13 +2,14 @@
 //! (which includes this file with `#[path]`), so that both ISAs are held to the same rules.
 //!
 //! For each fixture and recorded sample it calls `predict` (f32 in and out, so the input
-//! quantization and output dequantization run on the MCU too) and `run` (int8), and checks:
+//! quantization and output dequantization run on the MCU too) and `run` (on integers: int8, or
+//! int16 for a port quantized to int16), and checks:
 //! - every `predict` output element is within the fixture's tolerance of ONNX Runtime (0 LSB,
 //!   i.e. bit-exact, unless embed.rs lists a justified tolerance; the difference is not
 //!   truncated to whole LSBs, and a NaN on either side fails) and the argmax agrees;
-//! - `run` on the int8 input gives exactly the int8 values behind `predict`'s output.
+//! - `run` on the quantized input gives exactly the integers behind `predict`'s output.
 //!
-//! It prints one `out` line of int8 outputs per sample (the host tests compare them with the
+//! It prints one `out` line of integer outputs per sample (the host tests compare them with the
 //! same module run on the host, which must agree bit for bit), the instructions per
 //! inference, a summary, and exits qemu with status 0 on success, 1 on failure.
 //!
@@ -89,7 +90,8 @@ macro_rules! check_fixture {
             let t1 = $crate::rt::instret();
             predict_counts.add(t1.wrapping_sub(t0));
 
-            let mut q = [0i8; model::OUTPUT_LEN];
+            // int8 or int16, as the module's output port (inferred from `run`).
+            let mut q = [0; model::OUTPUT_LEN];
             let t0 = $crate::rt::instret();
             m.run(&fx::INPUTS_Q[i], &mut q);
             let t1 = $crate::rt::instret();
@@ -131,7 +133,7 @@ macro_rules! check_fixture {
             if $crate::check::argmax(&y) == fx::LABELS[i] {
                 correct += 1;
             }
-            // The int8 outputs, for the host test's bit-exact comparison.
+            // The integer outputs, for the host test's bit-exact comparison.
             {
                 use core::fmt::Write as _;
                 let mut c = $crate::check::Console::new();

@@ -1,5 +1,5 @@
 //! What the MCU runners' host tests (qemu.rs for riscv32imc, xtensa.rs) share: reading the
-//! runner's log, the host's int8 outputs of the same modules, and the checks that hold the
+//! runner's log, the host's integer outputs of the same modules, and the checks that hold the
 //! runner's log to the recordings and to the host.
 
 use std::collections::BTreeMap;
@@ -22,8 +22,9 @@ pub fn recorded_models() -> Vec<&'static str> {
 
 /// What a runner reported, read from its log.
 pub struct RunnerLog {
-    /// The int8 outputs (`out NAME SAMPLE v v v ...` lines), by fixture and sample.
-    pub outputs: BTreeMap<String, BTreeMap<usize, Vec<i8>>>,
+    /// The integer outputs, int8 or int16 (`out NAME SAMPLE v v v ...` lines), by fixture
+    /// and sample.
+    pub outputs: BTreeMap<String, BTreeMap<usize, Vec<i16>>>,
     /// The sample count of each fixture's summary line (`fixture NAME: N samples, ...`).
     pub samples: BTreeMap<String, usize>,
     /// The `skipped NAME: why` lines.
@@ -77,7 +78,9 @@ pub fn parse_log(log: &str) -> RunnerLog {
             let mut words = rest.split_whitespace();
             let name = words.next().expect("fixture name").to_owned();
             let sample: usize = words.next().expect("sample").parse().expect("sample index");
-            let values = words.map(|w| w.parse().expect("an int8 output")).collect();
+            let values = words
+                .map(|w| w.parse().expect("an int8 or int16 output"))
+                .collect();
             let previous = parsed
                 .outputs
                 .entry(name.clone())
@@ -108,9 +111,10 @@ pub fn parse_log(log: &str) -> RunnerLog {
     parsed
 }
 
-/// The int8 outputs of `predict` on the host for every recorded sample of every model of
-/// `models/`, by module name. Each output must be an exact int8 multiple of the LSB.
-pub fn host_outputs() -> BTreeMap<&'static str, Vec<Vec<i8>>> {
+/// The integer outputs of `predict` on the host for every recorded sample of every model of
+/// `models/`, by module name. Each output must be an exact multiple of the LSB within the
+/// output port's type (int8, or int16 for a port quantized to int16).
+pub fn host_outputs() -> BTreeMap<&'static str, Vec<Vec<i16>>> {
     let mut all = BTreeMap::new();
     macro_rules! host {
         ($m:ident) => {{
@@ -119,6 +123,7 @@ pub fn host_outputs() -> BTreeMap<&'static str, Vec<Vec<i8>>> {
             let recording = super::load(name);
             let mut model = m::Model::new();
             let lsb = 2f32.powi(m::OUTPUT_EXPONENT);
+            let range = output_range(m::Model::run);
             let mut outputs = Vec::new();
             for input in &recording.inputs {
                 let mut y = [0f32; m::OUTPUT_LEN];
@@ -128,10 +133,10 @@ pub fn host_outputs() -> BTreeMap<&'static str, Vec<Vec<i8>>> {
                         .map(|&v| {
                             let q = v / lsb;
                             assert!(
-                                q.fract() == 0.0 && (-128.0..=127.0).contains(&q),
-                                "{name}: host output {v} is not an int8 multiple of {lsb}"
+                                q.fract() == 0.0 && range.contains(&q),
+                                "{name}: host output {v} is not a multiple of {lsb} in {range:?}"
                             );
-                            q as i8
+                            q as i16
                         })
                         .collect(),
                 );
@@ -141,6 +146,26 @@ pub fn host_outputs() -> BTreeMap<&'static str, Vec<Vec<i8>>> {
     }
     for_each_recorded_model!(host);
     all
+}
+
+/// The values of a module's output element type, read off the type of its `run`.
+fn output_range<M, I: ?Sized, O: OutputElement, const N: usize>(
+    _run: fn(&mut M, &I, &mut [O; N]),
+) -> std::ops::RangeInclusive<f32> {
+    O::RANGE
+}
+
+/// The integer types of output ports.
+trait OutputElement {
+    const RANGE: std::ops::RangeInclusive<f32>;
+}
+
+impl OutputElement for i8 {
+    const RANGE: std::ops::RangeInclusive<f32> = -128.0..=127.0;
+}
+
+impl OutputElement for i16 {
+    const RANGE: std::ops::RangeInclusive<f32> = -32768.0..=32767.0;
 }
 
 /// Fails unless the runner skipped no fixture, ran exactly the models of `models/` (the list
