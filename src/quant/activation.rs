@@ -53,7 +53,18 @@ impl Activation {
     /// The largest `|activation_q24(z) - f(z * 2^-24)|`, in units of 2^-24, over 64 inputs in
     /// every segment of the table, both signs and past its end (where f is within 2^-23 of its
     /// limit). Linear interpolation errs most mid-segment, where these samples are dense.
+    /// Measured once per process (every recurrent layer states it).
     pub fn max_error(self) -> f64 {
+        static SIGMOID: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+        static TANH: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+        let cell = match self {
+            Activation::Sigmoid => &SIGMOID,
+            Activation::Tanh => &TANH,
+        };
+        *cell.get_or_init(|| self.measure_error())
+    }
+
+    fn measure_error(self) -> f64 {
         let table: Vec<i32> = self.table().iter().map(|&v| v as i32).collect();
         let table: &[i32; ENTRIES] = table.as_slice().try_into().expect("ENTRIES values");
         // 64 samples per segment.
