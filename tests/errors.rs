@@ -805,7 +805,11 @@ fn a_module_over_max_code_is_refused_with_the_flag() {
 }
 
 /// x [3, 1, 2] -> Q/DQ -> GRU (hidden 2, int8 W and R, `extra` inputs after R) -> Y -> Q/DQ.
-fn gru_model(extra_inputs: &[&str], extra: Vec<onnx2esp::onnx::proto::TensorProto>, attributes: Vec<onnx2esp::onnx::proto::AttributeProto>) -> Vec<u8> {
+fn gru_model(
+    extra_inputs: &[&str],
+    extra: Vec<onnx2esp::onnx::proto::TensorProto>,
+    attributes: Vec<onnx2esp::onnx::proto::AttributeProto>,
+) -> Vec<u8> {
     let mut inputs = vec!["xd", "wd", "rd"];
     inputs.extend_from_slice(extra_inputs);
     let mut gru = node("GRU", "the_gru", &inputs, &["h"]);
@@ -839,7 +843,10 @@ fn a_plain_gru_generates_with_its_state() {
     let code = generate_from_bytes(&gru_model(&[], vec![], vec![]), "m.onnx").unwrap();
     assert!(code.contains("pub fn reset_state(&mut self)"), "{code}");
     // The hidden state (1 x 1 x 2), then the next hidden values and r ⊙ h (2 each), as i32.
-    assert!(code.contains("pub const STATE_BYTES: usize = 24;"), "{code}");
+    assert!(
+        code.contains("pub const STATE_BYTES: usize = 24;"),
+        "{code}"
+    );
 }
 
 #[test]
@@ -867,12 +874,21 @@ fn what_a_recurrent_layer_cannot_do_is_an_error_naming_the_node() {
             "only the defaults",
         ),
         (
-            gru_model(&["b"], vec![tensor_f32("b", &[1, 12], &[300.0; 12])], vec![]),
+            gru_model(
+                &["b"],
+                vec![tensor_f32("b", &[1, 12], &[300.0; 12])],
+                vec![],
+            ),
             "beyond ±128",
         ),
     ];
     for (bytes, expected) in cases {
-        let err = generate_from_bytes(&bytes, "m.onnx").unwrap_err().to_string();
-        assert!(err.contains("the_gru") && err.contains(expected), "{expected}: {err}");
+        let err = generate_from_bytes(&bytes, "m.onnx")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the_gru") && err.contains(expected),
+            "{expected}: {err}"
+        );
     }
 }

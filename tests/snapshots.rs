@@ -126,22 +126,37 @@ fn header_and_layers(code: &str) -> String {
 /// checked before the test fails, and the failure lists them all.
 #[test]
 fn op_fixture_layers() {
-    let dir = format!("{}/codegen-tests/models/ops", env!("CARGO_MANIFEST_DIR"));
-    let mut fixtures: Vec<String> = std::fs::read_dir(&dir)
+    fixture_layers("ops", 100);
+}
+
+/// The same for the LSTM and GRU fixtures, in `tests/snapshots/recurrent/`.
+#[test]
+fn recurrent_fixture_layers() {
+    fixture_layers("recurrent", 8);
+}
+
+/// Snapshots of every fixture of `codegen-tests/models/{dir}` (at least `least` of them).
+fn fixture_layers(dir: &str, least: usize) {
+    let path = format!("{}/codegen-tests/models/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let mut fixtures: Vec<String> = std::fs::read_dir(&path)
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     fixtures.sort();
-    assert!(fixtures.len() > 100, "found {} op fixtures", fixtures.len());
+    assert!(
+        fixtures.len() > least,
+        "found {} fixtures in {dir}",
+        fixtures.len()
+    );
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("snapshots/ops");
+    settings.set_snapshot_path(format!("snapshots/{dir}"));
     settings.set_prepend_module_to_snapshot(false);
     let _guard = settings.bind_to_scope();
     let mut failed = Vec::new();
     for fixture in &fixtures {
-        let code = generate(&format!("ops/{fixture}"));
+        let code = generate(&format!("{dir}/{fixture}"));
         let layers = header_and_layers(&code);
         assert!(
             layers.contains("/// Layer 0:"),

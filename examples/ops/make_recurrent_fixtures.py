@@ -91,7 +91,9 @@ def recurrent(name, op, *, steps, batch, inputs, hidden, direction="forward", la
     opset = INT16_OPSET if int16 else ops.DEFAULT_OPSET
     if layout != 0:
         opset = max(opset, 14)
-    return g.finish(y, y_exponent, opset=opset, dtype=dtype if output == 0 else np.int8)
+    model = g.finish(y, y_exponent, opset=opset, dtype=dtype if output == 0 else np.int8)
+    model.producer_name = "onnx2esp examples/ops/make_recurrent_fixtures.py"
+    return model
 
 
 @fixture

@@ -240,7 +240,11 @@ fn lower(lowering: &mut Lowering, node: &Node, cell: Cell) -> Result<()> {
     // A Y that nothing reads (a model that uses Y_h) keeps one step, overwritten at each:
     // the layer needs an output, not the whole sequence in the arena.
     let y_read = lowering.graph.outputs.iter().any(|o| o.name == y_name)
-        || lowering.graph.nodes.iter().any(|n| n.inputs.contains(&y_name));
+        || lowering
+            .graph
+            .nodes
+            .iter()
+            .any(|n| n.inputs.contains(&y_name));
     let y_steps = if y_read { steps } else { 1 };
     let state_id = lowering.new_state_id();
     let y_shape = match layout {
