@@ -1,5 +1,5 @@
 //! Resource bombs planted in a decoded model: an attribute, a dimension or a constant (pads,
-//! sizes, scales, split sizes) set to a huge, negative or wrapping value, a rank in the
+//! sizes, scales, split sizes, a recurrent layer's hidden size) set to a huge, negative or wrapping value, a rank in the
 //! thousands, a name of 70,000 characters. Shared by the bounded fuzz of the test suite
 //! (`tests/fuzz_bounded.rs`) and the cargo-fuzz target's mutator.
 
@@ -37,6 +37,8 @@ const SIZE_ATTRIBUTES: &[&str] = &[
     "split",
     "group",
     "output_padding",
+    "hidden_size",
+    "layout",
 ];
 
 /// Decodes the model, plants one bomb, encodes it again; `None` when the bytes do not decode.
@@ -54,7 +56,7 @@ pub fn plant_bomb(rng: &mut Rng, bytes: &[u8]) -> Option<Vec<u8>> {
             node.attribute.retain(|a| a.name != name);
             node.attribute.push(pb::AttributeProto {
                 name: name.into(),
-                r#type: if name == "blocksize" || name == "axis" || name == "group" {
+                r#type: if ["blocksize", "axis", "group", "hidden_size", "layout"].contains(&name) {
                     pb::attribute_proto::AttributeType::Int as i32
                 } else {
                     pb::attribute_proto::AttributeType::Ints as i32

@@ -86,6 +86,10 @@ fn seeds() -> Vec<Vec<u8>> {
         "codegen-tests/models/ops/transpose.onnx",
         "codegen-tests/models/ops/gather_constant.onnx",
         "codegen-tests/models/ops/slice_steps.onnx",
+        // Recurrent layers: sizes from W, R, the input and hidden_size; state in Model; the
+        // folded Shape/ConstantOfShape initial state of PyTorch's export.
+        "codegen-tests/models/recurrent/lstm_bidirectional_y_h.onnx",
+        "codegen-tests/models/recurrent/kws_gru_pt.onnx",
     ]
     .iter()
     .map(|p| std::fs::read(format!("{root}/{p}")).unwrap())

@@ -84,6 +84,14 @@ impl Sizes {
         self.directions * self.gates * self.hidden
     }
 
+    /// [`Sizes::states`], saturating: sizes from a hostile model are checked against the RAM
+    /// budget before anything of their size is built.
+    fn states_saturating(&self) -> usize {
+        self.directions
+            .saturating_mul(self.batch)
+            .saturating_mul(self.hidden)
+    }
+
     /// Hidden (or cell) values over all directions and batch rows.
     fn states(&self) -> usize {
         self.directions * self.batch * self.hidden
@@ -191,6 +199,12 @@ fn lower(lowering: &mut Lowering, node: &Node, cell: Cell) -> Result<()> {
     };
 
     let (bias, recurrent_bias) = biases(lowering, node, cell, sizes)?;
+    // The state lives in Model beside the arena: within the RAM budget, as i32.
+    let state_len = sizes
+        .states_saturating()
+        .saturating_mul(2)
+        .saturating_add(2 * hidden);
+    crate::lower::checked_len(lowering, node, &[state_len], 4)?;
     let initial = initial_state(lowering, node, cell, sizes)?;
     let x_magnitude = x_tensor.dtype.magnitude();
     let x_shifts = row_shifts(node, &weights, sizes, |e| {
