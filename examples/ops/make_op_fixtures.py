@@ -15,7 +15,8 @@ the digits fixtures). Deterministic: rerunning rewrites identical files.
 
 Usage (from the repository root):
     /path/to/venv/bin/python examples/ops/make_op_fixtures.py [--only NAME ...]
-Writes codegen-tests/models/ops/NAME.onnx and NAME.expected.json.
+Writes codegen-tests/models/ops/NAME.onnx and NAME.expected.json (the kernel benchmarks, which
+the MCU runners measure: codegen-tests/models/NAME.*).
 """
 
 import argparse
@@ -1425,10 +1426,70 @@ def in_place_chain():
     return g.finish(g.node("Relu", [t]), -3, opset=INT16_OPSET)
 
 
+# ---------------------------------------------------------------------------------------------
+# Kernel benchmarks: 3x3 convolutions on the small maps of a small CNN's late layers (mostly
+# border), and the same channels on a map without padding (every column interior), which the
+# MCU runners measure. They are whole-model fixtures: written to codegen-tests/models/ (the
+# runners' directory), with few samples since each costs the runners up to a few million
+# instructions.
+
+MODEL_DIR = os.path.join(ROOT, "codegen-tests", "models")
+KERNEL_BENCHMARK_SAMPLES = 4
+KERNEL_BENCHMARKS = set()
+
+
+def kernel_benchmark(fn):
+    KERNEL_BENCHMARKS.add(fn.__name__)
+    return fixture(fn)
+
+
+def conv3x3_relu(name, channels, size, stride, pad):
+    rng = rng_for(name)
+    g = Graph(name)
+    x = g.input([1, channels, size, size], -5)
+    w = g.weight(int8_weights(rng, [channels, channels, 3, 3]), -9)
+    bias = g.weight(rng.integers(-20000, 20000, size=[channels]), -14, np.int32)
+    y = g.node("Conv", [x, w, bias], strides=[stride, stride], pads=[pad] * 4)
+    return g.finish(g.node("Relu", [y]), -4)
+
+
+@kernel_benchmark
+def smallmap_conv3x3_s2_8x8():
+    """Stride 2 from 8x8 to 4x4, 32 channels: a small CNN's downsampling layer."""
+    return conv3x3_relu("smallmap_conv3x3_s2_8x8", 32, 8, 2, 1)
+
+
+@kernel_benchmark
+def smallmap_conv3x3_4x4():
+    """Padding 1 on a 4x4 map, 32 channels: 12 of its 16 outputs read the padding."""
+    return conv3x3_relu("smallmap_conv3x3_4x4", 32, 4, 1, 1)
+
+
+@kernel_benchmark
+def smallmap_conv3x3_2x2():
+    """Padding 1 on a 2x2 map, 64 channels: every output reads the padding."""
+    return conv3x3_relu("smallmap_conv3x3_2x2", 64, 2, 1, 1)
+
+
+@kernel_benchmark
+def smallmap_interior_32():
+    """The interior reference for 32 channels: 12x12 to 10x10, no padding."""
+    return conv3x3_relu("smallmap_interior_32", 32, 12, 1, 0)
+
+
+@kernel_benchmark
+def smallmap_interior_64():
+    """The interior reference for 64 channels: 8x8 to 6x6, no padding."""
+    return conv3x3_relu("smallmap_interior_64", 64, 8, 1, 0)
+
+
 def record(name, model):
     samples = TABLE_SAMPLES if name in TABLE_OPS or name.startswith(("leaky_relu", "prelu", "swish", "pow")) else SAMPLES
-    os.makedirs(OUT_DIR, exist_ok=True)
-    path = os.path.join(OUT_DIR, name + ".onnx")
+    out_dir = OUT_DIR
+    if name in KERNEL_BENCHMARKS:
+        samples, out_dir = KERNEL_BENCHMARK_SAMPLES, MODEL_DIR
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, name + ".onnx")
     onnx.save(model, path)
     sess = reference_session(path)
     rng = rng_for(name + "/inputs")
@@ -1452,7 +1513,7 @@ def record(name, model):
         inputs.append([v for xs in inputs_per_tensor for v in f32_list(xs[s])])
         outputs.append(f32_list(y))
     write_recording(
-        os.path.join(OUT_DIR, name + ".expected.json"),
+        os.path.join(out_dir, name + ".expected.json"),
         model_path=path,
         input_name=model.graph.input[0].name,
         output_name="y",

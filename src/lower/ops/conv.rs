@@ -268,6 +268,104 @@ impl Conv {
     }
 }
 
+impl Conv {
+    /// The plan of a convolution on a small output map (at most [`SMALL_MAP_PIXELS`] pixels),
+    /// ungrouped, over several input channels: every output pixel is written out with the
+    /// taps that read inside the input only, so the border costs no test and no zero MAC,
+    /// and a register tile of output channels by pixels accumulates while the input channels
+    /// stream past (each weight and input loaded once per tile, as in the pointwise kernel).
+    /// `None` for other convolutions, which run row by row.
+    fn small_map_plan(&self, budget: usize) -> Option<SmallMapPlan> {
+        let w = &self.window;
+        let plane = w.out_h * w.out_w;
+        // Each tap is a loop over the input channels, with a few instructions of its own:
+        // over few channels, or few pixels, the row kernel is faster. On Xtensa (the small
+        // tiles of an unroll budget below 12), LLVM unrolls the loops over 16 channels and
+        // spills (docs/xtensa.md).
+        let fewest_channels = if budget >= 12 { 16 } else { 32 };
+        if self.groups != 1
+            || self.in_channels < fewest_channels
+            || !(SMALL_MAP_PIXELS / 2..=SMALL_MAP_PIXELS).contains(&plane)
+        {
+            return None;
+        }
+        // The tile: as many pixels as fit the budget up to 3 (neighbours share input loads),
+        // then the most output channels that divide the layer's and fit the rest.
+        let pixels = budget.clamp(1, 3).min(plane);
+        let channels = (1..=(budget / pixels).max(1))
+            .rev()
+            .find(|c| self.out_channels % c == 0)
+            .unwrap_or(1);
+        let taps = w.taps();
+        // The input that output pixel `at` reads through `tap`, if inside the input.
+        let read = |at: usize, tap: &Tap| {
+            let (oy, ox) = (at / w.out_w, at % w.out_w);
+            let iy = (oy * w.strides[0] + tap.dy).checked_sub(w.pads[0])?;
+            let ix = (ox * w.strides[1] + tap.dx).checked_sub(w.pads[1])?;
+            (iy < w.in_h && ix < w.in_w).then_some(iy * w.in_w + ix)
+        };
+        let pixel_groups = (0..plane)
+            .collect::<Vec<_>>()
+            .chunks(pixels)
+            .map(|group| SmallMapGroup {
+                pixels: group.to_vec(),
+                // Tap by tap, so that only one tap's weights are live at a time.
+                taps: taps
+                    .iter()
+                    .map(|tap| SmallMapTap {
+                        tap: tap.index,
+                        reads: group
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(slot, &at)| {
+                                read(at, tap).map(|input| SmallMapRead { slot, input })
+                            })
+                            .collect(),
+                    })
+                    .filter(|tap| !tap.reads.is_empty())
+                    .collect(),
+            })
+            .collect();
+        Some(SmallMapPlan {
+            channels,
+            groups: pixel_groups,
+        })
+    }
+}
+
+/// Largest output map (pixels) whose every pixel [`Conv::small_map_plan`] writes out.
+const SMALL_MAP_PIXELS: usize = 16;
+
+/// A small map's convolution: blocks of `channels` output channels, each computing the
+/// pixel groups in turn (see [`Conv::small_map_plan`]).
+#[derive(Serialize)]
+struct SmallMapPlan {
+    channels: usize,
+    groups: Vec<SmallMapGroup>,
+}
+
+/// Output pixels computed together (their indices in the output plane), and the kernel taps
+/// that any of them reads inside the input.
+#[derive(Serialize)]
+struct SmallMapGroup {
+    pixels: Vec<usize>,
+    taps: Vec<SmallMapTap>,
+}
+
+/// Kernel tap `tap` of a pixel group: the pixels (their slots in the group) that read inside
+/// the input through it, and the index of that input in the input plane.
+#[derive(Serialize)]
+struct SmallMapTap {
+    tap: usize,
+    reads: Vec<SmallMapRead>,
+}
+
+#[derive(Serialize)]
+struct SmallMapRead {
+    slot: usize,
+    input: usize,
+}
+
 /// Most border columns of a conv2d row written out one by one.
 const MAX_WRITTEN_OUT_COLUMNS: usize = 16;
 
@@ -326,6 +424,8 @@ impl Kernel for Conv {
         if self.is_pointwise() {
             let plane = self.window.in_h * self.window.in_w;
             RegisterTile::new(out.unroll(), self.out_channels, plane, self.in_channels).set(out);
+        } else if let Some(plan) = self.small_map_plan(out.unroll()) {
+            out.set("small_map", plan);
         } else {
             self.set_row_plan(out);
         }
