@@ -670,6 +670,85 @@ def scatter_nd_elements():
     return g.finish(g.node("ScatterND", [data, indices, updates]), -5)
 
 
+def scatter_nd_reduction(name, reduction, opset=16):
+    """Rank 3 data and row indices with repeats, so that updates combine in index order;
+    the updates at a finer exponent than the data, the output coarser than both."""
+    g = Graph(name)
+    data = g.input([2, 3, 4], -4)
+    indices = g.const(np.array([[0, 1], [1, 2], [0, 1], [1, 0], [0, 1]], dtype=np.int64), "indices")
+    updates = g.input([5, 4], -5)
+    return g.finish(g.node("ScatterND", [data, indices, updates], reduction=reduction), -3, opset=opset)
+
+
+@fixture
+def scatter_nd_add():
+    return scatter_nd_reduction("scatter_nd_add", "add")
+
+
+@fixture
+def scatter_nd_mul():
+    # At most two updates per element (the third [0, 1] is in scatter_nd_add's): a product of
+    # three int8 values stays exact in f32.
+    g = Graph("scatter_nd_mul")
+    data = g.input([2, 3, 4], -4)
+    indices = g.const(np.array([[0, 1], [1, 2], [0, 1], [1, 0], [1, 2]], dtype=np.int64), "indices")
+    updates = g.input([5, 4], -5)
+    return g.finish(g.node("ScatterND", [data, indices, updates], reduction="mul"), 2, opset=16)
+
+
+@fixture
+def scatter_nd_max():
+    return scatter_nd_reduction("scatter_nd_max", "max", opset=18)
+
+
+@fixture
+def scatter_nd_min():
+    return scatter_nd_reduction("scatter_nd_min", "min", opset=18)
+
+
+@fixture
+def scatter_nd_add_constant_updates():
+    """Element indices with repeats and constant updates (a DequantizeLinear of int8)."""
+    rng = rng_for("scatter_nd_add_constant_updates")
+    g = Graph("scatter_nd_add_constant_updates")
+    data = g.input([3, 4], -5)
+    indices = g.const(np.array([[0, 0], [2, 3], [0, 0], [1, 1], [0, 0]], dtype=np.int64), "indices")
+    updates = g.weight(int8_weights(rng, [5]), -6)
+    return g.finish(g.node("ScatterND", [data, indices, updates], reduction="add"), -4, opset=16)
+
+
+@fixture
+def scatter_nd_add_int16():
+    """int16 data and updates (repeated indices), int16 output."""
+    g = Graph("scatter_nd_add_int16")
+    data = g.input([2, 3, 4], -10, dtype=np.int16)
+    indices = g.const(np.array([[0, 1], [1, 2], [0, 1], [1, 0], [0, 1]], dtype=np.int64), "indices")
+    updates = g.input([5, 4], -11, dtype=np.int16)
+    y = g.node("ScatterND", [data, indices, updates], reduction="add")
+    return g.finish(y, -9, opset=INT16_OPSET, dtype=np.int16)
+
+
+@fixture
+def scatter_nd_max_int16_to_int8():
+    """int16 data, int8 updates, max, an int8 output: the requantization saturates."""
+    g = Graph("scatter_nd_max_int16_to_int8")
+    data = g.input([2, 3, 4], -10, dtype=np.int16)
+    indices = g.const(np.array([[1, 1], [0, 2], [1, 1]], dtype=np.int64), "indices")
+    updates = g.input([3, 4], -5)
+    y = g.node("ScatterND", [data, indices, updates], reduction="max")
+    return g.finish(y, -4, opset=INT16_OPSET)
+
+
+@fixture
+def scatter_nd_slices_int16():
+    """Reduction none: int16 data, int8 updates, int16 output."""
+    g = Graph("scatter_nd_slices_int16")
+    data = g.input([4, 3, 5], -9, dtype=np.int16)
+    indices = g.const(np.array([[3], [1]], dtype=np.int64), "indices")
+    updates = g.input([2, 3, 5], -6)
+    return g.finish(g.node("ScatterND", [data, indices, updates]), -8, opset=INT16_OPSET, dtype=np.int16)
+
+
 @fixture
 def lp_norm_p2_last_axis():
     g = Graph("lp_norm_p2_last_axis")
