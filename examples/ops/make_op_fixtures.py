@@ -1459,6 +1459,19 @@ def int8_conv_to_int16():
 
 
 @fixture
+def int16_conv_small_map():
+    """A 3x3 convolution over 32 int16 channels onto a 4x4 map, which every profile writes
+    out pixel by pixel. The weights are small so that ONNX Runtime's f32 sums stay exact
+    integers (below 2^24 units): a larger sum would be rounded by ORT, not by onnx2esp."""
+    rng = rng_for("int16_conv_small_map")
+    g = Graph("int16_conv_small_map")
+    x = g.input([1, 32, 4, 4], -10, dtype=np.int16)
+    w = g.weight(rng.integers(-7, 8, size=[8, 32, 3, 3]).astype(np.int8), -6)
+    y = g.node("Conv", [x, w], pads=[1, 1, 1, 1])
+    return g.finish(g.node("Relu", [y]), -8, opset=INT16_OPSET, dtype=np.int16)
+
+
+@fixture
 def int16_gemm_to_int8():
     """The int16 -> int8 boundary: Gemm on an int16 activation, quantized to int8."""
     rng = rng_for("int16_gemm_to_int8")
