@@ -269,8 +269,9 @@ impl Conv {
 }
 
 impl Conv {
-    /// The plan of a convolution on a small output map (at most [`SMALL_MAP_PIXELS`] pixels),
-    /// ungrouped, over several input channels: every output pixel is written out with the
+    /// The plan of a convolution on a small output map ([`SMALL_MAP_PIXELS`] / 2 to
+    /// [`SMALL_MAP_PIXELS`] pixels), ungrouped, over many input channels (16, or 32 on
+    /// Xtensa's profile): every output pixel is written out with the
     /// taps that read inside the input only, so the border costs no test and no zero MAC,
     /// and a register tile of output channels by pixels accumulates while the input channels
     /// stream past (each weight and input loaded once per tile, as in the pointwise kernel).
@@ -296,41 +297,46 @@ impl Conv {
             .rev()
             .find(|c| self.out_channels % c == 0)
             .unwrap_or(1);
-        let taps = w.taps();
-        // The input that output pixel `at` reads through `tap`, if inside the input.
-        let read = |at: usize, tap: &Tap| {
-            let (oy, ox) = (at / w.out_w, at % w.out_w);
-            let iy = (oy * w.strides[0] + tap.dy).checked_sub(w.pads[0])?;
-            let ix = (ox * w.strides[1] + tap.dx).checked_sub(w.pads[1])?;
-            (iy < w.in_h && ix < w.in_w).then_some(iy * w.in_w + ix)
-        };
-        let pixel_groups = (0..plane)
-            .collect::<Vec<_>>()
-            .chunks(pixels)
-            .map(|group| SmallMapGroup {
-                pixels: group.to_vec(),
-                // Tap by tap, so that only one tap's weights are live at a time.
-                taps: taps
-                    .iter()
-                    .map(|tap| SmallMapTap {
-                        tap: tap.index,
-                        reads: group
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(slot, &at)| {
-                                read(at, tap).map(|input| SmallMapRead { slot, input })
-                            })
-                            .collect(),
-                    })
-                    .filter(|tap| !tap.reads.is_empty())
-                    .collect(),
-            })
-            .collect();
         Some(SmallMapPlan {
             channels,
-            groups: pixel_groups,
+            groups: pixel_groups(w, pixels),
         })
     }
+}
+
+/// The output pixels of `w` in groups of `pixels` (row-major order), each with its taps:
+/// every (pixel, tap) that reads inside the input, and no other.
+fn pixel_groups(w: &Window, pixels: usize) -> Vec<SmallMapGroup> {
+    let taps = w.taps();
+    // The input that output pixel `at` reads through `tap`, if inside the input.
+    let read = |at: usize, tap: &Tap| {
+        let (oy, ox) = (at / w.out_w, at % w.out_w);
+        let iy = (oy * w.strides[0] + tap.dy).checked_sub(w.pads[0])?;
+        let ix = (ox * w.strides[1] + tap.dx).checked_sub(w.pads[1])?;
+        (iy < w.in_h && ix < w.in_w).then_some(iy * w.in_w + ix)
+    };
+    (0..w.out_h * w.out_w)
+        .collect::<Vec<_>>()
+        .chunks(pixels.max(1))
+        .map(|group| SmallMapGroup {
+            pixels: group.to_vec(),
+            // Tap by tap, so that only one tap's weights are live at a time.
+            taps: taps
+                .iter()
+                .map(|tap| SmallMapTap {
+                    tap: tap.index,
+                    reads: group
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(slot, &at)| {
+                            read(at, tap).map(|input| SmallMapRead { slot, input })
+                        })
+                        .collect(),
+                })
+                .filter(|tap| !tap.reads.is_empty())
+                .collect(),
+        })
+        .collect()
 }
 
 /// Largest output map (pixels) whose every pixel [`Conv::small_map_plan`] writes out.
@@ -465,5 +471,64 @@ impl Kernel for Conv {
 
     fn accumulator(&self) -> Option<Accumulator> {
         Some(self.accumulator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every output pixel is in one group, and its reads are exactly the taps whose input
+    /// lies inside the map, each at that input's index (checked against the padded input).
+    #[test]
+    fn small_map_pixels_read_exactly_their_taps_inside_the_input() {
+        for (size, stride, pad, dilation) in
+            [(4, 1, 1, 1), (8, 2, 1, 1), (2, 1, 1, 1), (5, 2, 2, 2)]
+        {
+            let extent = dilation * 2 + 1;
+            let out = (size + 2 * pad - extent) / stride + 1;
+            let w = Window {
+                in_h: size,
+                in_w: size + 1,
+                kernel: [3, 3],
+                strides: [stride; 2],
+                dilations: [dilation; 2],
+                pads: [pad; 4],
+                out_h: out,
+                out_w: (size + 1 + 2 * pad - extent) / stride + 1,
+            };
+            for pixels in 1..=3 {
+                let mut seen = vec![0; w.out_h * w.out_w];
+                for group in pixel_groups(&w, pixels) {
+                    assert!(group.pixels.len() <= pixels);
+                    for &at in &group.pixels {
+                        seen[at] += 1;
+                    }
+                    for (slot, &at) in group.pixels.iter().enumerate() {
+                        let (oy, ox) = (at / w.out_w, at % w.out_w);
+                        for tap in w.taps() {
+                            // In padded coordinates, then back to the input.
+                            let (py, px) = (oy * stride + tap.dy, ox * stride + tap.dx);
+                            let inside =
+                                py >= pad && px >= pad && py - pad < w.in_h && px - pad < w.in_w;
+                            let reads: Vec<usize> = group
+                                .taps
+                                .iter()
+                                .filter(|t| t.tap == tap.index)
+                                .flat_map(|t| t.reads.iter().filter(|r| r.slot == slot))
+                                .map(|r| r.input)
+                                .collect();
+                            let expected: Vec<usize> = if inside {
+                                vec![(py - pad) * w.in_w + px - pad]
+                            } else {
+                                vec![]
+                            };
+                            assert_eq!(reads, expected, "{w:?} pixel {at} tap {}", tap.index);
+                        }
+                    }
+                }
+                assert!(seen.iter().all(|&n| n == 1), "{w:?}: {seen:?}");
+            }
+        }
     }
 }
