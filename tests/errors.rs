@@ -594,6 +594,26 @@ fn a_scatter_nd_with_float_constant_updates_generates() {
 }
 
 #[test]
+fn a_scatter_nd_reduction_takes_repeated_indices() {
+    for reduction in ["add", "mul", "max", "min"] {
+        let code = generate_from_bytes(
+            &scatter_model(
+                &[2, 2],
+                &[0, 1, 0, 1],
+                &[2, 4],
+                vec![string_attr("reduction", reduction)],
+            ),
+            "m.onnx",
+        )
+        .unwrap();
+        assert!(
+            code.contains(&format!("reduction {reduction}, 8 updates of 4 elements")),
+            "{code}"
+        );
+    }
+}
+
+#[test]
 fn an_unsupported_scatter_nd_names_the_node_and_the_reason() {
     let cases = [
         (
@@ -601,9 +621,18 @@ fn an_unsupported_scatter_nd_names_the_node_and_the_reason() {
                 &[1, 1],
                 &[1],
                 &[1, 3, 4],
-                vec![string_attr("reduction", "add")],
+                vec![string_attr("reduction", "sum")],
             ),
-            "reduction 'add' is not supported (only 'none')",
+            "reduction 'sum' is not valid (none, add, mul, max or min)",
+        ),
+        (
+            scatter_model(
+                &[3, 2],
+                &[0, 1, 0, 1, 0, 1],
+                &[3, 4],
+                vec![string_attr("reduction", "mul")],
+            ),
+            "reduction 'mul' with 3 updates of one element",
         ),
         (
             scatter_model(&[2, 2], &[0, 1, 0, 1], &[2, 4], vec![]),

@@ -89,15 +89,14 @@ pub fn write_fixtures(models: &Path, samples: &dyn Fn(&str) -> usize) {
         let json = Json::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", recording.display()));
         let inputs = json.get("inputs").matrix();
         let outputs = json.get("outputs").matrix();
-        let labels: Vec<usize> = json
-            .get("labels")
-            .array()
-            .iter()
-            .map(|v| v.number() as usize)
-            .collect();
+        // A classifier's labels; none for the kernel benchmarks (examples/ops), which are not.
+        let labels: Option<Vec<usize>> = match json.get("labels") {
+            Json::Null => None,
+            labels => Some(labels.array().iter().map(|v| v.number() as usize).collect()),
+        };
         let n = inputs.len().min(samples(name));
         assert!(
-            n > 0 && outputs.len() >= n && labels.len() >= n,
+            n > 0 && outputs.len() >= n && labels.as_ref().is_none_or(|l| l.len() >= n),
             "{name}: short recording"
         );
         let (in_len, out_len) = (inputs[0].len(), outputs[0].len());
@@ -152,18 +151,17 @@ pub fn write_fixtures(models: &Path, samples: &dyn Fn(&str) -> usize) {
             .unwrap();
         }
         writeln!(src, "    ];").unwrap();
-        writeln!(
-            src,
-            "    pub static LABELS: [usize; {n}] = [{}];",
-            join(labels[..n].iter().map(|l| l.to_string()))
-        )
-        .unwrap();
+        let labels = match &labels {
+            Some(labels) => join(labels[..n].iter().map(|l| format!("Some({l})"))),
+            None => join((0..n).map(|_| "None".to_owned())),
+        };
+        writeln!(src, "    pub static LABELS: [Option<usize>; {n}] = [{labels}];").unwrap();
         writeln!(src, "}}\n").unwrap();
         writeln!(checks, "    crate::check_fixture!(report, {name});").unwrap();
     }
     // Model::self_test, on the module with embedded samples and on its copy with one expected
-    // element a step off (codegen-tests' build.rs makes both, and the host tests check that
-    // they ran; a directory of modules made otherwise, as perf.sh's, has none).
+    // element a step off (codegen-tests' build.rs makes both, perf.sh copies them into its
+    // directory, and the host tests check that they ran).
     let self_test = [
         ("self_test_passing", "digits_qat_self_test"),
         ("self_test_corrupted", "digits_qat_self_test_corrupted"),

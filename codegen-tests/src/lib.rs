@@ -204,6 +204,25 @@ pub mod fc_autoencoder_esppq {
     include!(concat!(env!("OUT_DIR"), "/fc_autoencoder_esppq.rs"));
 }
 
+/// Kernel benchmarks (examples/ops/make_op_fixtures.py): a 3x3 convolution with Relu on the
+/// small maps of a small CNN's late layers, mostly border, and on maps without padding (the
+/// interior kernel), with the same channels.
+pub mod smallmap_conv3x3_s2_8x8 {
+    include!(concat!(env!("OUT_DIR"), "/smallmap_conv3x3_s2_8x8.rs"));
+}
+pub mod smallmap_conv3x3_4x4 {
+    include!(concat!(env!("OUT_DIR"), "/smallmap_conv3x3_4x4.rs"));
+}
+pub mod smallmap_conv3x3_2x2 {
+    include!(concat!(env!("OUT_DIR"), "/smallmap_conv3x3_2x2.rs"));
+}
+pub mod smallmap_interior_32 {
+    include!(concat!(env!("OUT_DIR"), "/smallmap_interior_32.rs"));
+}
+pub mod smallmap_interior_64 {
+    include!(concat!(env!("OUT_DIR"), "/smallmap_interior_64.rs"));
+}
+
 /// The same with `--unroll 1`: the pointwise kernel one MAC at a time.
 pub mod mobilenet_v2_esppq_unroll_1 {
     include!(concat!(env!("OUT_DIR"), "/mobilenet_v2_esppq_unroll_1.rs"));

@@ -10,7 +10,8 @@ use codegen_tests::{
     mlp_ort_flatten_snap, mobilenet_v1_vww_esppq, mobilenet_v2_esppq, mobilenet_v2_esppq_unroll_1,
     mobilenet_v2_esppq_unroll_7, outlier_cnn_int16_esppq, outlier_cnn_int8_esppq,
     outlier_cnn_mixed_esppq, residual_cnn_esppq, residual_pt2e_ptq, residual_pt2e_qat,
-    resnet8_esppq,
+    resnet8_esppq, smallmap_conv3x3_2x2, smallmap_conv3x3_4x4, smallmap_conv3x3_s2_8x8,
+    smallmap_interior_32, smallmap_interior_64,
 };
 
 /// ESP-PPQ gives int32 biases at exactly `ex + ew`, so every step of the integer pipeline
@@ -213,6 +214,15 @@ model_is_bit_exact!(mlperf_ds_cnn_is_bit_exact, ds_cnn_kws_esppq);
 model_is_bit_exact!(mlperf_resnet8_is_bit_exact, resnet8_esppq);
 model_is_bit_exact!(mlperf_mobilenet_v1_vww_is_bit_exact, mobilenet_v1_vww_esppq);
 model_is_bit_exact!(mlperf_fc_autoencoder_is_bit_exact, fc_autoencoder_esppq);
+
+// The kernel benchmarks (examples/ops/make_op_fixtures.py): 3x3 convolutions on small maps,
+// whose every pixel is written out with the taps inside the input, and their interior
+// references.
+model_is_bit_exact!(smallmap_stride2_is_bit_exact, smallmap_conv3x3_s2_8x8);
+model_is_bit_exact!(smallmap_4x4_is_bit_exact, smallmap_conv3x3_4x4);
+model_is_bit_exact!(smallmap_2x2_is_bit_exact, smallmap_conv3x3_2x2);
+model_is_bit_exact!(smallmap_interior_32_is_bit_exact, smallmap_interior_32);
+model_is_bit_exact!(smallmap_interior_64_is_bit_exact, smallmap_interior_64);
 model_is_bit_exact!(
     unroll_budget_1_is_bit_exact,
     mobilenet_v2_esppq_unroll_1,

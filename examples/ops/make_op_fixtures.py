@@ -15,7 +15,8 @@ the digits fixtures). Deterministic: rerunning rewrites identical files.
 
 Usage (from the repository root):
     /path/to/venv/bin/python examples/ops/make_op_fixtures.py [--only NAME ...]
-Writes codegen-tests/models/ops/NAME.onnx and NAME.expected.json.
+Writes codegen-tests/models/ops/NAME.onnx and NAME.expected.json (the kernel benchmarks, which
+the MCU runners measure: codegen-tests/models/NAME.*).
 """
 
 import argparse
@@ -667,6 +668,85 @@ def scatter_nd_elements():
     indices = g.const(np.array([[0, 0, 0], [1, 2, 3], [0, 2, 1], [1, 0, 2]], dtype=np.int64), "indices")
     updates = g.input([4], -5)
     return g.finish(g.node("ScatterND", [data, indices, updates]), -5)
+
+
+def scatter_nd_reduction(name, reduction, opset=16):
+    """Rank 3 data and row indices with repeats, so that updates combine in index order;
+    the updates at a finer exponent than the data, the output coarser than both."""
+    g = Graph(name)
+    data = g.input([2, 3, 4], -4)
+    indices = g.const(np.array([[0, 1], [1, 2], [0, 1], [1, 0], [0, 1]], dtype=np.int64), "indices")
+    updates = g.input([5, 4], -5)
+    return g.finish(g.node("ScatterND", [data, indices, updates], reduction=reduction), -3, opset=opset)
+
+
+@fixture
+def scatter_nd_add():
+    return scatter_nd_reduction("scatter_nd_add", "add")
+
+
+@fixture
+def scatter_nd_mul():
+    # At most two updates per element (the third [0, 1] is in scatter_nd_add's): a product of
+    # three int8 values stays exact in f32.
+    g = Graph("scatter_nd_mul")
+    data = g.input([2, 3, 4], -4)
+    indices = g.const(np.array([[0, 1], [1, 2], [0, 1], [1, 0], [1, 2]], dtype=np.int64), "indices")
+    updates = g.input([5, 4], -5)
+    return g.finish(g.node("ScatterND", [data, indices, updates], reduction="mul"), 2, opset=16)
+
+
+@fixture
+def scatter_nd_max():
+    return scatter_nd_reduction("scatter_nd_max", "max", opset=18)
+
+
+@fixture
+def scatter_nd_min():
+    return scatter_nd_reduction("scatter_nd_min", "min", opset=18)
+
+
+@fixture
+def scatter_nd_add_constant_updates():
+    """Element indices with repeats and constant updates (a DequantizeLinear of int8)."""
+    rng = rng_for("scatter_nd_add_constant_updates")
+    g = Graph("scatter_nd_add_constant_updates")
+    data = g.input([3, 4], -5)
+    indices = g.const(np.array([[0, 0], [2, 3], [0, 0], [1, 1], [0, 0]], dtype=np.int64), "indices")
+    updates = g.weight(int8_weights(rng, [5]), -6)
+    return g.finish(g.node("ScatterND", [data, indices, updates], reduction="add"), -4, opset=16)
+
+
+@fixture
+def scatter_nd_add_int16():
+    """int16 data and updates (repeated indices), int16 output."""
+    g = Graph("scatter_nd_add_int16")
+    data = g.input([2, 3, 4], -10, dtype=np.int16)
+    indices = g.const(np.array([[0, 1], [1, 2], [0, 1], [1, 0], [0, 1]], dtype=np.int64), "indices")
+    updates = g.input([5, 4], -11, dtype=np.int16)
+    y = g.node("ScatterND", [data, indices, updates], reduction="add")
+    return g.finish(y, -9, opset=INT16_OPSET, dtype=np.int16)
+
+
+@fixture
+def scatter_nd_max_int16_to_int8():
+    """int16 data, int8 updates, max, an int8 output: the requantization saturates."""
+    g = Graph("scatter_nd_max_int16_to_int8")
+    data = g.input([2, 3, 4], -10, dtype=np.int16)
+    indices = g.const(np.array([[1, 1], [0, 2], [1, 1]], dtype=np.int64), "indices")
+    updates = g.input([3, 4], -5)
+    y = g.node("ScatterND", [data, indices, updates], reduction="max")
+    return g.finish(y, -4, opset=INT16_OPSET)
+
+
+@fixture
+def scatter_nd_slices_int16():
+    """Reduction none: int16 data, int8 updates, int16 output."""
+    g = Graph("scatter_nd_slices_int16")
+    data = g.input([4, 3, 5], -9, dtype=np.int16)
+    indices = g.const(np.array([[3], [1]], dtype=np.int64), "indices")
+    updates = g.input([2, 3, 5], -6)
+    return g.finish(g.node("ScatterND", [data, indices, updates]), -8, opset=INT16_OPSET, dtype=np.int16)
 
 
 @fixture
@@ -1379,6 +1459,19 @@ def int8_conv_to_int16():
 
 
 @fixture
+def int16_conv_small_map():
+    """A 3x3 convolution over 32 int16 channels onto a 4x4 map, which every profile writes
+    out pixel by pixel. The weights are small so that ONNX Runtime's f32 sums stay exact
+    integers (below 2^24 units): a larger sum would be rounded by ORT, not by onnx2esp."""
+    rng = rng_for("int16_conv_small_map")
+    g = Graph("int16_conv_small_map")
+    x = g.input([1, 32, 4, 4], -10, dtype=np.int16)
+    w = g.weight(rng.integers(-7, 8, size=[8, 32, 3, 3]).astype(np.int8), -6)
+    y = g.node("Conv", [x, w], pads=[1, 1, 1, 1])
+    return g.finish(g.node("Relu", [y]), -8, opset=INT16_OPSET, dtype=np.int16)
+
+
+@fixture
 def int16_gemm_to_int8():
     """The int16 -> int8 boundary: Gemm on an int16 activation, quantized to int8."""
     rng = rng_for("int16_gemm_to_int8")
@@ -1425,10 +1518,70 @@ def in_place_chain():
     return g.finish(g.node("Relu", [t]), -3, opset=INT16_OPSET)
 
 
+# ---------------------------------------------------------------------------------------------
+# Kernel benchmarks: 3x3 convolutions on the small maps of a small CNN's late layers (mostly
+# border), and the same channels on a map without padding (every column interior), which the
+# MCU runners measure. They are whole-model fixtures: written to codegen-tests/models/ (the
+# runners' directory), with few samples since each costs the runners up to a few million
+# instructions.
+
+MODEL_DIR = os.path.join(ROOT, "codegen-tests", "models")
+KERNEL_BENCHMARK_SAMPLES = 4
+KERNEL_BENCHMARKS = set()
+
+
+def kernel_benchmark(fn):
+    KERNEL_BENCHMARKS.add(fn.__name__)
+    return fixture(fn)
+
+
+def conv3x3_relu(name, channels, size, stride, pad):
+    rng = rng_for(name)
+    g = Graph(name)
+    x = g.input([1, channels, size, size], -5)
+    w = g.weight(int8_weights(rng, [channels, channels, 3, 3]), -9)
+    bias = g.weight(rng.integers(-20000, 20000, size=[channels]), -14, np.int32)
+    y = g.node("Conv", [x, w, bias], strides=[stride, stride], pads=[pad] * 4)
+    return g.finish(g.node("Relu", [y]), -4)
+
+
+@kernel_benchmark
+def smallmap_conv3x3_s2_8x8():
+    """Stride 2 from 8x8 to 4x4, 32 channels: a small CNN's downsampling layer."""
+    return conv3x3_relu("smallmap_conv3x3_s2_8x8", 32, 8, 2, 1)
+
+
+@kernel_benchmark
+def smallmap_conv3x3_4x4():
+    """Padding 1 on a 4x4 map, 32 channels: 12 of its 16 outputs read the padding."""
+    return conv3x3_relu("smallmap_conv3x3_4x4", 32, 4, 1, 1)
+
+
+@kernel_benchmark
+def smallmap_conv3x3_2x2():
+    """Padding 1 on a 2x2 map, 64 channels: every output reads the padding."""
+    return conv3x3_relu("smallmap_conv3x3_2x2", 64, 2, 1, 1)
+
+
+@kernel_benchmark
+def smallmap_interior_32():
+    """The interior reference for 32 channels: 12x12 to 10x10, no padding."""
+    return conv3x3_relu("smallmap_interior_32", 32, 12, 1, 0)
+
+
+@kernel_benchmark
+def smallmap_interior_64():
+    """The interior reference for 64 channels: 8x8 to 6x6, no padding."""
+    return conv3x3_relu("smallmap_interior_64", 64, 8, 1, 0)
+
+
 def record(name, model):
     samples = TABLE_SAMPLES if name in TABLE_OPS or name.startswith(("leaky_relu", "prelu", "swish", "pow")) else SAMPLES
-    os.makedirs(OUT_DIR, exist_ok=True)
-    path = os.path.join(OUT_DIR, name + ".onnx")
+    out_dir = OUT_DIR
+    if name in KERNEL_BENCHMARKS:
+        samples, out_dir = KERNEL_BENCHMARK_SAMPLES, MODEL_DIR
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, name + ".onnx")
     onnx.save(model, path)
     sess = reference_session(path)
     rng = rng_for(name + "/inputs")
@@ -1452,7 +1605,7 @@ def record(name, model):
         inputs.append([v for xs in inputs_per_tensor for v in f32_list(xs[s])])
         outputs.append(f32_list(y))
     write_recording(
-        os.path.join(OUT_DIR, name + ".expected.json"),
+        os.path.join(out_dir, name + ".expected.json"),
         model_path=path,
         input_name=model.graph.input[0].name,
         output_name="y",

@@ -130,7 +130,7 @@ macro_rules! check_fixture {
                 errors += 1;
                 $crate::println!("MISMATCH {} sample {}: argmax differs", fx::NAME, i);
             }
-            if $crate::check::argmax(&y) == fx::LABELS[i] {
+            if Some($crate::check::argmax(&y)) == fx::LABELS[i] {
                 correct += 1;
             }
             // The integer outputs, for the host test's bit-exact comparison.

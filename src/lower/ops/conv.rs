@@ -268,6 +268,110 @@ impl Conv {
     }
 }
 
+impl Conv {
+    /// The plan of a convolution on a small output map ([`SMALL_MAP_PIXELS`] / 2 to
+    /// [`SMALL_MAP_PIXELS`] pixels), ungrouped, over many input channels (16, or 32 on
+    /// Xtensa's profile): every output pixel is written out with the
+    /// taps that read inside the input only, so the border costs no test and no zero MAC,
+    /// and a register tile of output channels by pixels accumulates while the input channels
+    /// stream past (each weight and input loaded once per tile, as in the pointwise kernel).
+    /// `None` for other convolutions, which run row by row.
+    fn small_map_plan(&self, budget: usize) -> Option<SmallMapPlan> {
+        let w = &self.window;
+        let plane = w.out_h * w.out_w;
+        // Each tap is a loop over the input channels, with a few instructions of its own:
+        // over few channels, or few pixels, the row kernel is faster. On Xtensa (the small
+        // tiles of an unroll budget below 12), LLVM unrolls the loops over 16 channels and
+        // spills (docs/xtensa.md).
+        let fewest_channels = if budget >= 12 { 16 } else { 32 };
+        if self.groups != 1
+            || self.in_channels < fewest_channels
+            || !(SMALL_MAP_PIXELS / 2..=SMALL_MAP_PIXELS).contains(&plane)
+        {
+            return None;
+        }
+        // The tile: as many pixels as fit the budget up to 3 (neighbours share input loads),
+        // then the most output channels that divide the layer's and fit the rest.
+        let pixels = budget.clamp(1, 3).min(plane);
+        let channels = (1..=(budget / pixels).max(1))
+            .rev()
+            .find(|c| self.out_channels % c == 0)
+            .unwrap_or(1);
+        Some(SmallMapPlan {
+            channels,
+            groups: pixel_groups(w, pixels),
+        })
+    }
+}
+
+/// The output pixels of `w` in groups of `pixels` (row-major order), each with its taps:
+/// every (pixel, tap) that reads inside the input, and no other.
+fn pixel_groups(w: &Window, pixels: usize) -> Vec<SmallMapGroup> {
+    let taps = w.taps();
+    // The input that output pixel `at` reads through `tap`, if inside the input.
+    let read = |at: usize, tap: &Tap| {
+        let (oy, ox) = (at / w.out_w, at % w.out_w);
+        let iy = (oy * w.strides[0] + tap.dy).checked_sub(w.pads[0])?;
+        let ix = (ox * w.strides[1] + tap.dx).checked_sub(w.pads[1])?;
+        (iy < w.in_h && ix < w.in_w).then_some(iy * w.in_w + ix)
+    };
+    (0..w.out_h * w.out_w)
+        .collect::<Vec<_>>()
+        .chunks(pixels.max(1))
+        .map(|group| SmallMapGroup {
+            pixels: group.to_vec(),
+            // Tap by tap, so that only one tap's weights are live at a time.
+            taps: taps
+                .iter()
+                .map(|tap| SmallMapTap {
+                    tap: tap.index,
+                    reads: group
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(slot, &at)| {
+                            read(at, tap).map(|input| SmallMapRead { slot, input })
+                        })
+                        .collect(),
+                })
+                .filter(|tap| !tap.reads.is_empty())
+                .collect(),
+        })
+        .collect()
+}
+
+/// Largest output map (pixels) whose every pixel [`Conv::small_map_plan`] writes out.
+const SMALL_MAP_PIXELS: usize = 16;
+
+/// A small map's convolution: blocks of `channels` output channels, each computing the
+/// pixel groups in turn (see [`Conv::small_map_plan`]).
+#[derive(Serialize)]
+struct SmallMapPlan {
+    channels: usize,
+    groups: Vec<SmallMapGroup>,
+}
+
+/// Output pixels computed together (their indices in the output plane), and the kernel taps
+/// that any of them reads inside the input.
+#[derive(Serialize)]
+struct SmallMapGroup {
+    pixels: Vec<usize>,
+    taps: Vec<SmallMapTap>,
+}
+
+/// Kernel tap `tap` of a pixel group: the pixels (their slots in the group) that read inside
+/// the input through it, and the index of that input in the input plane.
+#[derive(Serialize)]
+struct SmallMapTap {
+    tap: usize,
+    reads: Vec<SmallMapRead>,
+}
+
+#[derive(Serialize)]
+struct SmallMapRead {
+    slot: usize,
+    input: usize,
+}
+
 /// Most border columns of a conv2d row written out one by one.
 const MAX_WRITTEN_OUT_COLUMNS: usize = 16;
 
@@ -326,6 +430,8 @@ impl Kernel for Conv {
         if self.is_pointwise() {
             let plane = self.window.in_h * self.window.in_w;
             RegisterTile::new(out.unroll(), self.out_channels, plane, self.in_channels).set(out);
+        } else if let Some(plan) = self.small_map_plan(out.unroll()) {
+            out.set("small_map", plan);
         } else {
             self.set_row_plan(out);
         }
@@ -365,5 +471,64 @@ impl Kernel for Conv {
 
     fn accumulator(&self) -> Option<Accumulator> {
         Some(self.accumulator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every output pixel is in one group, and its reads are exactly the taps whose input
+    /// lies inside the map, each at that input's index (checked against the padded input).
+    #[test]
+    fn small_map_pixels_read_exactly_their_taps_inside_the_input() {
+        for (size, stride, pad, dilation) in
+            [(4, 1, 1, 1), (8, 2, 1, 1), (2, 1, 1, 1), (5, 2, 2, 2)]
+        {
+            let extent = dilation * 2 + 1;
+            let out = (size + 2 * pad - extent) / stride + 1;
+            let w = Window {
+                in_h: size,
+                in_w: size + 1,
+                kernel: [3, 3],
+                strides: [stride; 2],
+                dilations: [dilation; 2],
+                pads: [pad; 4],
+                out_h: out,
+                out_w: (size + 1 + 2 * pad - extent) / stride + 1,
+            };
+            for pixels in 1..=3 {
+                let mut seen = vec![0; w.out_h * w.out_w];
+                for group in pixel_groups(&w, pixels) {
+                    assert!(group.pixels.len() <= pixels);
+                    for &at in &group.pixels {
+                        seen[at] += 1;
+                    }
+                    for (slot, &at) in group.pixels.iter().enumerate() {
+                        let (oy, ox) = (at / w.out_w, at % w.out_w);
+                        for tap in w.taps() {
+                            // In padded coordinates, then back to the input.
+                            let (py, px) = (oy * stride + tap.dy, ox * stride + tap.dx);
+                            let inside =
+                                py >= pad && px >= pad && py - pad < w.in_h && px - pad < w.in_w;
+                            let reads: Vec<usize> = group
+                                .taps
+                                .iter()
+                                .filter(|t| t.tap == tap.index)
+                                .flat_map(|t| t.reads.iter().filter(|r| r.slot == slot))
+                                .map(|r| r.input)
+                                .collect();
+                            let expected: Vec<usize> = if inside {
+                                vec![(py - pad) * w.in_w + px - pad]
+                            } else {
+                                vec![]
+                            };
+                            assert_eq!(reads, expected, "{w:?} pixel {at} tap {}", tap.index);
+                        }
+                    }
+                }
+                assert!(seen.iter().all(|&n| n == 1), "{w:?}: {seen:?}");
+            }
+        }
     }
 }
