@@ -174,20 +174,23 @@ read_counts() {
 
 QEMU_RAN=0
 XTENSA_RAN=0
-# Model::self_test's two modules, from codegen-tests' build (which makes them from the
-# recording), into each directory the runners read: the runners then hold exactly the code
-# of the test suite's runs, whose counts must equal the docs. (Other modules in a runner
-# change LLVM's inlining of the code that modules share, and with it `predict`'s count.)
-self_test_modules() { # profile subdirectory of codegen-tests' OUT_DIR ("" or esp32c3), destination
+# Model::self_test's two modules and the streaming modules (streaming/), from codegen-tests'
+# build (which makes them from the recordings), into each directory the runners read: the
+# runners then hold exactly the code of the test suite's runs, whose counts must equal the
+# docs. (Other modules in a runner change LLVM's inlining of the code that modules share, and
+# with it `predict`'s count.)
+suite_modules() { # profile subdirectory of codegen-tests' OUT_DIR ("" or esp32c3), destination
   local out
   out=$(cargo build -q -p codegen-tests --message-format=json |
     sed -nE 's/.*"reason":"build-script-executed".*"package_id":"[^"]*codegen-tests[^"]*".*"out_dir":"([^"]*)".*/\1/p' | tail -1)
   [ -n "$out" ] || { echo "cannot find codegen-tests' OUT_DIR" >&2; exit 1; }
   cp "$out/$1"/digits_qat_self_test*.rs "$2/"
+  mkdir -p "$2/streaming"
+  cp "$out/$1"/streaming/kws_gru_pt_{step,whole}.* "$2/streaming/"
 }
 # The runners need every fixture's module, so PERF_ONLY skips them too.
 if [ "${PERF_QEMU:-1}" != 0 ] && [ -z "${PERF_ONLY:-}" ]; then
-  self_test_modules esp32c3 "$WORK/gen"
+  suite_modules esp32c3 "$WORK/gen"
   if command -v qemu-system-riscv32 >/dev/null; then
     for opt in 3 s; do
       (cd codegen-tests/mcu-runner &&
@@ -211,7 +214,7 @@ if [ "${PERF_QEMU:-1}" != 0 ] && [ -z "${PERF_ONLY:-}" ]; then
       name=$1 model=$2; shift 2
       generate "$name" "$model" gen-xtensa "${XTENSA_TARGET_CPU:-esp32s3}" "$@"
     done
-    self_test_modules "" "$WORK/gen-xtensa"
+    suite_modules "" "$WORK/gen-xtensa"
     # xtensa <generated dir> <run array> <predict array>
     xtensa() {
       XTENSA_RUNNER_GENERATED_DIR="$1" cargo test -q -p codegen-tests --test xtensa -- --nocapture \
