@@ -18,11 +18,67 @@ use modules::MODULES;
 /// fixture's exact elements and the entry's distance to the tie, never a share of elements.
 #[test]
 fn every_op_fixture_matches_onnx_runtime() {
-    let fixtures: Vec<_> = MODULES.iter().filter(|m| m.is_op_fixture()).collect();
+    let fixtures: Vec<_> = MODULES
+        .iter()
+        .filter(|m| m.is_op_fixture() && !INTERPOLATED.contains(&m.name))
+        .collect();
     assert!(
         !fixtures.is_empty(),
         "build.rs found no models/ops fixtures"
     );
+    let failures = off_fixtures(fixtures, |a| a.exact_elements == a.elements);
+    assert!(
+        failures.is_empty(),
+        "fixtures off:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The int16 fixtures of smooth unary ops, which read an interpolated table
+/// (docs/numerics.md, "Unary ops on int16") and so cannot be exact everywhere.
+const INTERPOLATED: &[&str] = &[
+    "int16_elu",
+    "int16_erf",
+    "int16_exp",
+    "int16_gelu",
+    "int16_hard_swish",
+    "int16_log",
+    "int16_pow",
+    "int16_sigmoid",
+    "int16_softplus",
+    "int16_sqrt",
+    "int16_swish",
+    "int16_tanh",
+];
+
+/// The interpolated fixtures are within 2 LSB of ONNX Runtime on every element: the generator
+/// proves the table within 1 step of `round(f)` with f in f64 (it evaluates the kernel on all
+/// 65,536 inputs), and ONNX Runtime's f32 f may round to the other neighbour of a tie, one
+/// more step, as int8 tables could.
+#[test]
+fn interpolated_int16_tables_are_within_two_lsb_of_onnx_runtime() {
+    let fixtures: Vec<_> = MODULES
+        .iter()
+        .filter(|m| INTERPOLATED.contains(&m.name))
+        .collect();
+    assert_eq!(
+        fixtures.len(),
+        INTERPOLATED.len(),
+        "a fixture of INTERPOLATED is missing"
+    );
+    let failures = off_fixtures(fixtures, |a| a.max_lsb <= 2.0);
+    assert!(
+        failures.is_empty(),
+        "fixtures beyond 2 LSB:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The fixtures whose agreement with their recording fails `good`, with their figures.
+fn off_fixtures(
+    fixtures: Vec<&modules::Module>,
+    good: impl Fn(&common::Agreement) -> bool,
+) -> Vec<String> {
     let mut failures = Vec::new();
     for fixture in fixtures {
         let recording = common::load(fixture.recording);
@@ -52,13 +108,9 @@ fn every_op_fixture_matches_onnx_runtime() {
             output.len,
         );
         agreement.print_elements(fixture.name);
-        if agreement.exact_elements != agreement.elements {
+        if !good(&agreement) {
             failures.push(format!("{}: {agreement:?}", fixture.name));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "fixtures off:\n{}",
-        failures.join("\n")
-    );
+    failures
 }

@@ -270,6 +270,70 @@ def int16_reverse_sequence():
 
 
 # ---------------------------------------------------------------------------------------------
+# Unary ops. An int16 input reads an interpolated table (LeakyRelu and PRelu: exact f32
+# evaluation); an int8 input with an int16 output a 256-entry table.
+
+# name: (op, input exponent, output exponent, attributes)
+UNARY = {
+    "int16_sigmoid": ("Sigmoid", -12, -15, {}),
+    "int16_tanh": ("Tanh", -12, -15, {}),
+    "int16_hard_sigmoid": ("HardSigmoid", -12, -15, {"alpha": 0.25, "beta": 0.5}),
+    "int16_hard_swish": ("HardSwish", -11, -11, {}),
+    "int16_elu": ("Elu", -12, -12, {"alpha": 0.7}),
+    "int16_exp": ("Exp", -12, -10, {}),
+    "int16_log": ("Log", -10, -11, {}),
+    "int16_sqrt": ("Sqrt", -10, -12, {}),
+    "int16_softplus": ("Softplus", -12, -12, {}),
+    "int16_neg": ("Neg", -10, -10, {}),
+    "int16_erf": ("Erf", -12, -15, {}),
+    "int16_gelu": ("Gelu", -12, -12, {}),
+    "int16_leaky_relu": ("LeakyRelu", -10, -11, {"alpha": 0.1}),
+}
+
+
+def unary(name):
+    op, ex, ey, attrs = UNARY[name]
+    g = Graph(name)
+    x = g.input([1, 4, 16, 16], ex, dtype=I16)
+    return finish16(g, g.node(op, [x], **attrs), ey)
+
+
+for _name in UNARY:
+    FIXTURES[_name] = lambda name=_name: unary(name)
+
+
+@fixture
+def int16_pow():
+    g = Graph("int16_pow")
+    x = g.input([1, 4, 16, 16], -12, dtype=I16)
+    return finish16(g, g.node("Pow", [x, g.const(np.float32(2.0), "exponent")]), -9)
+
+
+@fixture
+def int16_swish():
+    """x * Sigmoid(x), fused into one table of x * f(x)."""
+    g = Graph("int16_swish")
+    x = g.input([1, 4, 16, 16], -12, dtype=I16)
+    return finish16(g, g.node("Mul", [x, g.node("Sigmoid", [x])]), -12)
+
+
+@fixture
+def int16_prelu():
+    g = Graph("int16_prelu")
+    x = g.input([1, 4, 8, 8], -10, dtype=I16)
+    slope = g.const(np.array([0.25, -0.3, 0.01, 1.7], dtype=np.float32).reshape(4, 1, 1), "slope")
+    return finish16(g, g.node("PRelu", [x, slope]), -10)
+
+
+@fixture
+def int8_sigmoid_to_int16():
+    """An int8 input into an int16 output: a 256-entry table of int16 entries."""
+    g = Graph("int8_sigmoid_to_int16")
+    x = g.input([1, 4, 8, 8], -5)
+    return finish16(g, g.node("Sigmoid", [x]), -15)
+
+
+# ---------------------------------------------------------------------------------------------
 # Mixed edges: int8 -> int16 op -> int8.
 
 

@@ -6,6 +6,7 @@ pub mod accumulator;
 pub mod exponent;
 pub mod expr;
 pub mod float_bias;
+pub mod interpolation;
 pub mod runtime;
 pub mod table;
 
