@@ -20,7 +20,11 @@ use modules::MODULES;
 fn every_op_fixture_matches_onnx_runtime() {
     let fixtures: Vec<_> = MODULES
         .iter()
-        .filter(|m| m.is_op_fixture() && !INTERPOLATED.contains(&m.name))
+        .filter(|m| {
+            m.is_op_fixture()
+                && !INTERPOLATED.contains(&m.name)
+                && !WITHIN_ONE_LSB.contains(&m.name)
+        })
         .collect();
     assert!(
         !fixtures.is_empty(),
@@ -70,6 +74,44 @@ fn interpolated_int16_tables_are_within_two_lsb_of_onnx_runtime() {
     assert!(
         failures.is_empty(),
         "fixtures beyond 2 LSB:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// int16 fixtures whose kernels cannot round exactly as ONNX Runtime's f32 everywhere, though
+/// they stay within a quarter step of the exact value, so that an element can only land on
+/// the other side of a tie from ONNX Runtime's: 1 LSB.
+/// - Softmax and LogSoftmax with an int16 input or output: exp in Q30 fixed point, the error
+///   proven below a quarter step at codegen (ONNX Runtime's own f32 exp is an approximation).
+/// - LayerNormalization and RMSNormalization of an int16 input: the squares (up to 2^30)
+///   round in f32, in an order ONNX Runtime does not fix; at most 64 elements (the lowering's
+///   limit) keep the sums' relative error below 2^-18, under 2^-4 of a step for outputs
+///   within the int16 range.
+const WITHIN_ONE_LSB: &[&str] = &[
+    "int16_softmax",
+    "int16_softmax_channels",
+    "int16_log_softmax",
+    "int8_softmax_to_int16",
+    "int16_layer_norm",
+    "int16_layer_norm_to_int8",
+    "int16_rms_norm",
+];
+
+#[test]
+fn int16_softmax_and_normalizations_are_within_one_lsb_of_onnx_runtime() {
+    let fixtures: Vec<_> = MODULES
+        .iter()
+        .filter(|m| WITHIN_ONE_LSB.contains(&m.name))
+        .collect();
+    assert_eq!(
+        fixtures.len(),
+        WITHIN_ONE_LSB.len(),
+        "a fixture of WITHIN_ONE_LSB is missing"
+    );
+    let failures = off_fixtures(fixtures, |a| a.max_lsb <= 1.0);
+    assert!(
+        failures.is_empty(),
+        "fixtures beyond 1 LSB:\n{}",
         failures.join("\n")
     );
 }

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_op_fixtures import INT16_OPSET, Graph, record  # noqa: E402
+from make_op_fixtures import INT16_OPSET, Graph, record, rng_for  # noqa: E402
 
 I16 = np.int16
 FIXTURES = {}
@@ -29,8 +29,8 @@ def fixture(fn):
     return fn
 
 
-def finish16(g, y, exponent, dtype=I16):
-    return g.finish(y, exponent, opset=INT16_OPSET, dtype=dtype)
+def finish16(g, y, exponent, dtype=I16, opset=INT16_OPSET):
+    return g.finish(y, exponent, opset=opset, dtype=dtype)
 
 
 def const_i64(g, values, stem):
@@ -331,6 +331,97 @@ def int8_sigmoid_to_int16():
     g = Graph("int8_sigmoid_to_int16")
     x = g.input([1, 4, 8, 8], -5)
     return finish16(g, g.node("Sigmoid", [x]), -15)
+
+
+# ---------------------------------------------------------------------------------------------
+# Softmax and the normalizations.
+
+
+@fixture
+def int16_softmax():
+    g = Graph("int16_softmax")
+    x = g.input([2, 3, 16], -10, dtype=I16)
+    return finish16(g, g.node("Softmax", [x]), -15)
+
+
+@fixture
+def int16_softmax_channels():
+    g = Graph("int16_softmax_channels")
+    x = g.input([1, 5, 3, 4], -11, dtype=I16)
+    return finish16(g, g.node("Softmax", [x], axis=1), -14)
+
+
+@fixture
+def int16_log_softmax():
+    g = Graph("int16_log_softmax")
+    x = g.input([2, 3, 16], -10, dtype=I16)
+    return finish16(g, g.node("LogSoftmax", [x]), -10)
+
+
+@fixture
+def int8_softmax_to_int16():
+    """An int8 input into an int16 softmax output."""
+    g = Graph("int8_softmax_to_int16")
+    x = g.input([2, 3, 10], -4)
+    return finish16(g, g.node("Softmax", [x]), -15)
+
+
+@fixture
+def int16_layer_norm():
+    g = Graph("int16_layer_norm")
+    rng = rng_for("int16_layer_norm")
+    x = g.input([2, 3, 16], -10, dtype=I16)
+    scale = g.const(rng.uniform(0.5, 1.5, size=[16]).astype(np.float32), "scale")
+    bias = g.const(rng.uniform(-0.5, 0.5, size=[16]).astype(np.float32), "bias")
+    y = g.node("LayerNormalization", [x, scale, bias], epsilon=1e-5)
+    return finish16(g, y, -12)
+
+
+@fixture
+def int16_layer_norm_to_int8():
+    """int16 in, normalised over the last three axes, int8 out."""
+    g = Graph("int16_layer_norm_to_int8")
+    rng = rng_for("int16_layer_norm_to_int8")
+    x = g.input([2, 4, 3, 5], -9, dtype=I16)
+    scale = g.const(rng.uniform(0.5, 1.5, size=[4, 3, 5]).astype(np.float32), "scale")
+    y = g.node("LayerNormalization", [x, scale], axis=1, epsilon=1e-3)
+    return g.finish(y, -5, opset=INT16_OPSET)
+
+
+@fixture
+def int8_layer_norm_to_int16():
+    g = Graph("int8_layer_norm_to_int16")
+    rng = rng_for("int8_layer_norm_to_int16")
+    x = g.input([2, 3, 16], -4)
+    scale = g.const(rng.uniform(0.5, 1.5, size=[16]).astype(np.float32), "scale")
+    bias = g.const(rng.uniform(-0.5, 0.5, size=[16]).astype(np.float32), "bias")
+    y = g.node("LayerNormalization", [x, scale, bias], epsilon=1e-5)
+    return finish16(g, y, -12)
+
+
+@fixture
+def int16_rms_norm():
+    g = Graph("int16_rms_norm")
+    rng = rng_for("int16_rms_norm")
+    x = g.input([2, 3, 16], -10, dtype=I16)
+    scale = g.const(rng.uniform(0.5, 1.5, size=[16]).astype(np.float32), "scale")
+    y = g.node("RMSNormalization", [x, scale], epsilon=1e-5)
+    return finish16(g, y, -12, opset=23)
+
+
+@fixture
+def int16_lp_norm_p1():
+    g = Graph("int16_lp_norm_p1")
+    x = g.input([1, 4, 3, 5], -10, dtype=I16)
+    y = g.node("LpNormalization", [g.node("Relu", [x])], axis=1, p=1)
+    return finish16(g, y, -15)
+
+
+@fixture
+def int8_lp_norm_p2_to_int16():
+    g = Graph("int8_lp_norm_p2_to_int16")
+    x = g.input([2, 3, 8], -3)
+    return finish16(g, g.node("LpNormalization", [x], axis=-1, p=2), -15)
 
 
 # ---------------------------------------------------------------------------------------------
