@@ -354,30 +354,25 @@ fn tensor_i16(name: &str, values: &[i16]) -> onnx2esp::onnx::proto::TensorProto 
 
 #[test]
 fn an_int16_tensor_in_an_op_without_int16_support_names_node_and_tensor() {
-    let mut pool = node("AveragePool", "pool16", &["xd"], &["p"]);
-    pool.attribute.push(onnx2esp::onnx::proto::AttributeProto {
-        name: "kernel_shape".into(),
-        r#type: onnx2esp::onnx::proto::attribute_proto::AttributeType::Ints as i32,
-        ints: vec![2, 2],
-        ..Default::default()
-    });
+    // MatMul of two activations has no int16 kernel.
+    let matmul = node("MatMul", "matmul16", &["xd", "xd"], &["p"]);
     let bytes = model(
         vec![
             node("QuantizeLinear", "q", &["x", "s", "z16"], &["xq"]),
             node("DequantizeLinear", "dq", &["xq", "s", "z16"], &["xd"]),
-            pool,
+            matmul,
             node("QuantizeLinear", "q_out", &["p", "s", "z16"], &["yq"]),
             node("DequantizeLinear", "dq_out", &["yq", "s", "z16"], &["y"]),
         ],
         vec![tensor_f32("s", &[], &[0.5]), tensor_i16("z16", &[0])],
         &[1, 1, 4, 4],
-        &[1, 1, 2, 2],
+        &[1, 1, 4, 4],
     );
     let err = generate_from_bytes(&bytes, "m.onnx")
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("node 'pool16'") && err.contains("tensor 'x' is int16"),
+        err.contains("node 'matmul16'") && err.contains("tensor 'x' is int16"),
         "{err}"
     );
 }
