@@ -452,7 +452,9 @@ def main():
     ap.add_argument("--only", nargs="*", help="fixture names (default: all)")
     args = ap.parse_args()
     for name in args.only or sorted(FIXTURES):
-        record(name, FIXTURES[name]())
+        model = FIXTURES[name]()
+        model.producer_name = "onnx2esp examples/ops/make_int16_fixtures.py"
+        record(name, model)
 
 
 if __name__ == "__main__":
