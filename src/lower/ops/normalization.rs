@@ -192,10 +192,13 @@ impl Kernel for NormKernel {
         out.set("int16_input", self.int16_input);
         out.set("length", self.length);
         out.set("step", format!("{:?}", 2f64.powi(self.input_exponent)));
-        out.set(
-            "square_step",
-            format!("{:?}", 2f64.powi(2 * self.input_exponent)),
-        );
+        // 2^2ex as the shortest f32 literal (an int16 input's fine steps have long f64 ones).
+        let square_step = if self.int16_input {
+            format!("{:?}", 2f32.powi(2 * self.input_exponent))
+        } else {
+            format!("{:?}", 2f64.powi(2 * self.input_exponent))
+        };
+        out.set("square_step", square_step);
         out.set(
             "inverse_scale",
             format!("{:?}", 2f64.powi(-self.output_exponent)),
