@@ -46,6 +46,7 @@ const INTERPOLATED: &[&str] = &[
     "int16_exp",
     "int16_gelu",
     "int16_hard_swish",
+    "int16_in_place_chain",
     "int16_log",
     "int16_pow",
     "int16_sigmoid",
@@ -53,6 +54,7 @@ const INTERPOLATED: &[&str] = &[
     "int16_sqrt",
     "int16_swish",
     "int16_tanh",
+    "int16_tanh_to_int8",
 ];
 
 /// The interpolated fixtures are within 2 LSB of ONNX Runtime on every element: the generator

@@ -447,6 +447,30 @@ def int16_mixed_pool_to_int8():
     return g.finish(g.node("GlobalAveragePool", [c]), -6, opset=INT16_OPSET)
 
 
+@fixture
+def int16_in_place_chain():
+    """Pointwise int16 layers whose input dies there, so that the memory plan runs them in
+    place: Mul by a constant, LeakyRelu, Neg (an exact interpolated table), Sigmoid (an
+    interpolated table), Add of a constant."""
+    g = Graph("int16_in_place_chain")
+    x = g.input([1, 3, 4, 5], -10, dtype=I16)
+    c = g.weight(np.array([100, -37, 5], dtype=np.int8).reshape(3, 1, 1), -6)
+    t = g.qdq(g.node("Mul", [x, c]), -9, dtype=I16)
+    t = g.qdq(g.node("LeakyRelu", [t], alpha=0.1), -9, dtype=I16)
+    t = g.qdq(g.node("Neg", [t]), -9, dtype=I16)
+    t = g.qdq(g.node("Sigmoid", [t]), -15, dtype=I16)
+    bias = g.weight(np.int8(3), -7)
+    return finish16(g, g.node("Add", [t, bias]), -14)
+
+
+@fixture
+def int16_tanh_to_int8():
+    """An int16 input through an interpolated table into an int8 output."""
+    g = Graph("int16_tanh_to_int8")
+    x = g.input([1, 4, 16, 16], -12, dtype=I16)
+    return g.finish(g.node("Tanh", [x]), -7, opset=INT16_OPSET)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", help="fixture names (default: all)")
