@@ -471,6 +471,18 @@ def int16_tanh_to_int8():
     return g.finish(g.node("Tanh", [x]), -7, opset=INT16_OPSET)
 
 
+@fixture
+def int8_transpose_pool_to_int16():
+    """The int8 -> int16 edge after movement and pooling: an int8 Transpose quantized to int16,
+    then an int16 AveragePool and ReduceMax."""
+    g = Graph("int8_transpose_pool_to_int16")
+    x = g.input([1, 4, 6, 3], -5)
+    t = g.qdq(g.node("Transpose", [x], perm=[0, 3, 1, 2]), -9, dtype=I16)
+    p = g.qdq(g.node("AveragePool", [t], kernel_shape=[2, 2], strides=[2, 2]), -10, dtype=I16)
+    y = g.node("ReduceMax", [p, const_i64(g, [1], "axes")], keepdims=1)
+    return finish16(g, y, -10)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", help="fixture names (default: all)")

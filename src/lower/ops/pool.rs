@@ -10,7 +10,7 @@ use crate::kernel::{BuiltinTemplate, Clamp, Kernel, Renderer};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Value};
 use crate::onnx::Node;
-use crate::quant::accumulator::{worst_case, Accumulator, INT8_MAGNITUDE};
+use crate::quant::accumulator::{worst_case, Accumulator};
 use crate::quant::QType;
 use std::rc::Rc;
 
@@ -166,12 +166,7 @@ impl Pending for PoolPending {
         if int16 && matches!(self.kind, PoolKind::Average { .. }) {
             check_f32_average(&self.node, taps, shift)?;
         }
-        let magnitude = if input.dtype == QType::I8 {
-            INT8_MAGNITUDE
-        } else {
-            input.dtype.magnitude()
-        };
-        let sum = worst_case(0, std::iter::repeat_n(1, taps), magnitude);
+        let sum = worst_case(0, std::iter::repeat_n(1, taps), input.dtype.magnitude());
         let accumulator = match self.kind {
             PoolKind::Max => None,
             PoolKind::Average { .. } => Some(Accumulator::for_bound(&self.node, sum, false)?),
