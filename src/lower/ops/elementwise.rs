@@ -1,9 +1,11 @@
 //! Add, Sub, Mul, Div, Mod and the comparisons of two quantized operands (activations, or one
-//! DequantizeLinear constant) with numpy broadcasting. One kernel serves them all; only the
-//! integer arithmetic per element differs:
+//! DequantizeLinear constant), int8 or int16, with numpy broadcasting. One kernel serves them
+//! all; only the integer arithmetic per element differs:
 //! - Add/Sub: both operands exactly at `e = min(ea, eb)` by left shifts, then requantized.
-//! - Mul: the product is exact at `ea + eb`, then requantized.
-//! - Div: `round_half_even(a * 2^k / b)` with `k = ea - eb - ey`, in integers.
+//! - Mul: the product is exact at `ea + eb`, then requantized; a product beyond 2^24 (int16)
+//!   is first rounded to f32, as ONNX Runtime's f32 product is.
+//! - Div: `round_half_even(a * 2^k / b)` with `k = ea - eb - ey`, in integers; with an int16
+//!   operand or output, ONNX Runtime's own f32 quotient `a / b`, scaled by `2^k`.
 //! - Equal, Greater, GreaterOrEqual, Less, LessOrEqual: the aligned integers compared; the
 //!   boolean, once Cast to float and quantized, is 0 or `Q(1.0)` at the output exponent.
 //! - Mod (fmod = 1): both operands aligned like Add, then the truncated remainder (C's fmod,
@@ -266,8 +268,8 @@ impl Pending for ElementwisePending {
                 -k
             }
         };
-        // The i32 sum `a << shift_a + b << shift_b`, or the product `a * b`; the f32
-        // exactness checks above already keep both far inside i32.
+        // The i32 sum `a << shift_a + b << shift_b`, or the product `a * b` (at most 2^30);
+        // the f32 exactness checks above already keep both inside i32.
         let accumulator = match self.arithmetic {
             Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod => {
                 let aligned = [mag_a << shift_a, mag_b << shift_b];
@@ -277,11 +279,6 @@ impl Pending for ElementwisePending {
                     false,
                 )?)
             }
-            Arithmetic::Mul if f32_product => Some(Accumulator::for_bound(
-                &self.node,
-                worst_case(0, [mag_a], mag_b as u64),
-                false,
-            )?),
             Arithmetic::Mul => Some(Accumulator::for_bound(
                 &self.node,
                 worst_case(0, [mag_a], mag_b as u64),

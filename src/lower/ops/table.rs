@@ -5,6 +5,9 @@
 //!   uses f32 approximations, so an entry can differ by one step near a rounding boundary.
 //! - LeakyRelu and PRelu are evaluated as ONNX Runtime does, `slope * x` in f32, so their
 //!   tables are exact. PRelu with a per-channel slope gets one table per channel.
+//! - An int8 input with an int16 output gets int16 entries. An int16 input reads an
+//!   interpolated table instead (`quant::interpolation`, within 1 step of f, measured at
+//!   codegen), except LeakyRelu and PRelu, which compute `slope * x` in f32 at run time.
 //!
 //! [`unary_function`] is the one place that maps an op to its real function.
 
