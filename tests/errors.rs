@@ -354,25 +354,37 @@ fn tensor_i16(name: &str, values: &[i16]) -> onnx2esp::onnx::proto::TensorProto 
 
 #[test]
 fn an_int16_tensor_in_an_op_without_int16_support_names_node_and_tensor() {
-    // MatMul of two activations has no int16 kernel.
-    let matmul = node("MatMul", "matmul16", &["xd", "xd"], &["p"]);
+    // Linear Resize has no int16 kernel (as in ESP-DL).
+    let mut resize = node("Resize", "resize16", &["xd", "", "scales"], &["p"]);
+    resize
+        .attribute
+        .push(onnx2esp::onnx::proto::AttributeProto {
+            name: "mode".into(),
+            r#type: onnx2esp::onnx::proto::attribute_proto::AttributeType::String as i32,
+            s: b"linear".to_vec(),
+            ..Default::default()
+        });
     let bytes = model(
         vec![
             node("QuantizeLinear", "q", &["x", "s", "z16"], &["xq"]),
             node("DequantizeLinear", "dq", &["xq", "s", "z16"], &["xd"]),
-            matmul,
+            resize,
             node("QuantizeLinear", "q_out", &["p", "s", "z16"], &["yq"]),
             node("DequantizeLinear", "dq_out", &["yq", "s", "z16"], &["y"]),
         ],
-        vec![tensor_f32("s", &[], &[0.5]), tensor_i16("z16", &[0])],
+        vec![
+            tensor_f32("s", &[], &[0.5]),
+            tensor_i16("z16", &[0]),
+            tensor_f32("scales", &[4], &[1.0, 1.0, 2.0, 2.0]),
+        ],
         &[1, 1, 4, 4],
-        &[1, 1, 4, 4],
+        &[1, 1, 8, 8],
     );
     let err = generate_from_bytes(&bytes, "m.onnx")
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("node 'matmul16'") && err.contains("tensor 'x' is int16"),
+        err.contains("node 'resize16'") && err.contains("tensor 'x' is int16"),
         "{err}"
     );
 }

@@ -102,6 +102,24 @@ def int16_compare_less_or_equal():
     return finish16(g, y, -12)
 
 
+@fixture
+def int16_matmul_two_inputs():
+    """int16 x int16 activations (products up to 2^30, an i64 accumulator), broadcast batch."""
+    g = Graph("int16_matmul_two_inputs")
+    a = g.input([2, 3, 8], -10, dtype=I16)
+    b = g.input([1, 8, 4], -11, dtype=I16)
+    return finish16(g, g.node("MatMul", [a, b]), -4)
+
+
+@fixture
+def int16_matmul_mixed_to_int8():
+    """int8 x int16 activations into int8."""
+    g = Graph("int16_matmul_mixed_to_int8")
+    a = g.input([3, 6], -4)
+    b = g.input([6, 5], -10, dtype=I16)
+    return g.finish(g.node("MatMul", [a, b]), -2, opset=INT16_OPSET)
+
+
 # ---------------------------------------------------------------------------------------------
 # Concat and pools.
 
