@@ -299,6 +299,41 @@ fn round_quotient(numerator: i64, denominator: i64) -> i8 {
     saturate_i8(rounded)
 }
 
+/// [`divide_round`] to int16: `(sum * 2^-shift) / count` rounded to nearest and saturated.
+#[inline(always)]
+fn divide_round_i16(sum: i32, shift: i32, count: i32) -> i16 {
+    let (numerator, denominator) = if shift >= 0 {
+        let s = if shift > 30 { 30 } else { shift as u32 };
+        (sum as i64, (count as i64) << s)
+    } else {
+        let s = if shift < -32 { 32 } else { (-shift) as u32 };
+        ((sum as i64) << s, count as i64)
+    };
+    saturate_i16(rounded_quotient(numerator, denominator))
+}
+
+/// `numerator / denominator` rounded to nearest (ties as `ROUND_HALF_UP` says), exactly, not
+/// saturated; a denominator below 1 counts as 1. For `|numerator| <= 2^62`.
+#[inline(always)]
+fn rounded_quotient(numerator: i64, denominator: i64) -> i64 {
+    let denominator = if denominator < 1 { 1 } else { denominator };
+    // Floor division with the operators (see `round_quotient`).
+    let (quotient, remainder) = (numerator / denominator, numerator % denominator);
+    let (quotient, remainder) = if remainder < 0 {
+        (quotient - 1, remainder + denominator)
+    } else {
+        (quotient, remainder)
+    };
+    let twice_remainder = 2 * remainder;
+    if twice_remainder > denominator
+        || (twice_remainder == denominator && (ROUND_HALF_UP || quotient & 1 == 1))
+    {
+        quotient + 1
+    } else {
+        quotient
+    }
+}
+
 /// ONNX QuantizeLinear to int8 for a power-of-two scale: `x * inverse_scale` is exact, then
 /// round (ties to even as ONNX, or up with `ROUND_HALF_UP`) and saturate. NaN becomes -128,
 /// as in ONNX Runtime 1.32.

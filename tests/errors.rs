@@ -354,30 +354,101 @@ fn tensor_i16(name: &str, values: &[i16]) -> onnx2esp::onnx::proto::TensorProto 
 
 #[test]
 fn an_int16_tensor_in_an_op_without_int16_support_names_node_and_tensor() {
-    let mut pool = node("AveragePool", "pool16", &["xd"], &["p"]);
-    pool.attribute.push(onnx2esp::onnx::proto::AttributeProto {
-        name: "kernel_shape".into(),
-        r#type: onnx2esp::onnx::proto::attribute_proto::AttributeType::Ints as i32,
-        ints: vec![2, 2],
-        ..Default::default()
-    });
+    // Linear Resize has no int16 kernel (as in ESP-DL).
+    let mut resize = node("Resize", "resize16", &["xd", "", "scales"], &["p"]);
+    resize
+        .attribute
+        .push(onnx2esp::onnx::proto::AttributeProto {
+            name: "mode".into(),
+            r#type: onnx2esp::onnx::proto::attribute_proto::AttributeType::String as i32,
+            s: b"linear".to_vec(),
+            ..Default::default()
+        });
     let bytes = model(
         vec![
             node("QuantizeLinear", "q", &["x", "s", "z16"], &["xq"]),
             node("DequantizeLinear", "dq", &["xq", "s", "z16"], &["xd"]),
-            pool,
+            resize,
             node("QuantizeLinear", "q_out", &["p", "s", "z16"], &["yq"]),
             node("DequantizeLinear", "dq_out", &["yq", "s", "z16"], &["y"]),
         ],
-        vec![tensor_f32("s", &[], &[0.5]), tensor_i16("z16", &[0])],
+        vec![
+            tensor_f32("s", &[], &[0.5]),
+            tensor_i16("z16", &[0]),
+            tensor_f32("scales", &[4], &[1.0, 1.0, 2.0, 2.0]),
+        ],
         &[1, 1, 4, 4],
-        &[1, 1, 2, 2],
+        &[1, 1, 8, 8],
     );
     let err = generate_from_bytes(&bytes, "m.onnx")
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("node 'pool16'") && err.contains("tensor 'x' is int16"),
+        err.contains("node 'resize16'") && err.contains("tensor 'x' is int16"),
+        "{err}"
+    );
+}
+
+/// `x (int16) → op → y (int16)` with the op named `op16`; the error of generating it.
+fn int16_error(
+    op: &str,
+    attributes: Vec<onnx2esp::onnx::proto::AttributeProto>,
+    shape: &[i64],
+    out: &[i64],
+) -> String {
+    let mut n = node(op, "op16", &["xd"], &["p"]);
+    n.attribute.extend(attributes);
+    let bytes = model(
+        vec![
+            node("QuantizeLinear", "q", &["x", "s", "z16"], &["xq"]),
+            node("DequantizeLinear", "dq", &["xq", "s", "z16"], &["xd"]),
+            n,
+            node("QuantizeLinear", "q_out", &["p", "s_out", "z16"], &["yq"]),
+            node(
+                "DequantizeLinear",
+                "dq_out",
+                &["yq", "s_out", "z16"],
+                &["y"],
+            ),
+        ],
+        vec![
+            tensor_f32("s", &[], &[2f32.powi(-10)]),
+            tensor_f32("s_out", &[], &[2f32.powi(-4)]),
+            tensor_i16("z16", &[0]),
+        ],
+        shape,
+        out,
+    );
+    generate_from_bytes(&bytes, "m.onnx")
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn int16_limits_are_errors_naming_the_node() {
+    use onnx2esp::onnx::proto::{attribute_proto::AttributeType, AttributeProto};
+    // A mean of 256 values at shift 6: f32 might round it otherwise than the exact quotient.
+    let err = int16_error("GlobalAveragePool", vec![], &[1, 1, 16, 16], &[1, 1, 1, 1]);
+    assert!(
+        err.contains("node 'op16'") && err.contains("int16 average of 256 elements"),
+        "{err}"
+    );
+    // The squares of int16 values round in ONNX Runtime's f32.
+    let keepdims = AttributeProto {
+        name: "keepdims".into(),
+        r#type: AttributeType::Int as i32,
+        i: 0,
+        ..Default::default()
+    };
+    let err = int16_error("ReduceSumSquare", vec![keepdims], &[1, 4], &[]);
+    assert!(
+        err.contains("node 'op16'") && err.contains("int8 inputs only"),
+        "{err}"
+    );
+    // LpNormalization p = 2 on int16.
+    let err = int16_error("LpNormalization", vec![], &[1, 4], &[1, 4]);
+    assert!(
+        err.contains("node 'op16'") && err.contains("p = 1"),
         "{err}"
     );
 }

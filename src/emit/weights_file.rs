@@ -219,6 +219,7 @@ fn encode(array: &StaticArray, bytes: &mut Vec<u8>) -> Result<()> {
     for &value in &array.values {
         let fits = match array.elem {
             Elem::I8 => i8::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
+            Elem::I16 => i16::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
             Elem::I32 => i32::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
             Elem::U16 => u16::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
             Elem::U32 => u32::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),

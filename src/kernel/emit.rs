@@ -8,6 +8,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Elem {
     I8,
+    I16,
     I32,
     /// Index tables.
     U16,
@@ -18,6 +19,7 @@ impl Elem {
     pub fn rust(self) -> &'static str {
         match self {
             Elem::I8 => "i8",
+            Elem::I16 => "i16",
             Elem::I32 => "i32",
             Elem::U16 => "u16",
             Elem::U32 => "u32",
@@ -36,7 +38,7 @@ impl Elem {
     pub fn bytes(self) -> usize {
         match self {
             Elem::I8 => 1,
-            Elem::U16 => 2,
+            Elem::I16 | Elem::U16 => 2,
             Elem::I32 | Elem::U32 => 4,
         }
     }

@@ -7,6 +7,7 @@ pub mod activation;
 pub mod exponent;
 pub mod expr;
 pub mod float_bias;
+pub mod interpolation;
 pub mod runtime;
 pub mod table;
 

@@ -43,6 +43,10 @@ macro_rules! runtime_with_rounding {
                 divide_round(sum, shift, count)
             }
 
+            pub fn average_i16(sum: i32, shift: i32, count: i32) -> i16 {
+                divide_round_i16(sum, shift, count)
+            }
+
             pub fn quotient(numerator: i64, denominator: i64) -> i8 {
                 round_quotient(numerator, denominator)
             }
@@ -355,6 +359,30 @@ mod tests {
                     let expected = (exact.round_ties_even() as i64).clamp(-128, 127) as i8;
                     assert_eq!(
                         average(sum, shift, count),
+                        expected,
+                        "{sum} {shift} {count}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn int16_average_rounds_the_exact_quotient_and_saturates_at_int16() {
+        assert_eq!(average_i16(10, 0, 4), 2);
+        assert_eq!(average_i16(14, 0, 4), 4);
+        assert_eq!(average_i16(1000, 0, 1), 1000);
+        assert_eq!(average_i16(-40000, 0, 1), -32768);
+        assert_eq!(average_i16(40000, 0, 1), 32767);
+        assert_eq!(average_i16(i32::MIN, -32, 1), -32768);
+        assert_eq!(half_up::average_i16(-10, 0, 4), -2); // -2.5 -> -2 (toward +inf)
+        for count in 1..20 {
+            for shift in -3..4 {
+                for sum in (-70_000..70_000).step_by(7) {
+                    let exact = sum as f64 * 2f64.powi(-shift) / count as f64;
+                    let expected = (exact.round_ties_even() as i64).clamp(-32768, 32767) as i16;
+                    assert_eq!(
+                        average_i16(sum, shift, count),
                         expected,
                         "{sum} {shift} {count}"
                     );

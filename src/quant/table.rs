@@ -25,6 +25,20 @@ pub fn int8_table<E>(
         .collect()
 }
 
+/// The 256-entry table of `f` from int8 at exponent `ex` to `dtype` at exponent `ey` (an
+/// int8 input with an int16 output).
+pub fn int8_input_table(
+    f: impl Fn(f64) -> f64,
+    ex: i32,
+    ey: i32,
+    dtype: super::QType,
+    rounding: Rounding,
+) -> Vec<i64> {
+    (-128i32..=127)
+        .map(|q| super::quantize_real_to(f(q as f64 * 2f64.powi(ex)), ey, dtype, rounding))
+        .collect()
+}
+
 /// The table of an expression in `x`, with extra named variables.
 pub fn expression_table(
     expression: &str,

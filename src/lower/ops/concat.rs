@@ -120,4 +120,9 @@ impl Kernel for ConcatKernel {
         ));
         Ok(())
     }
+
+    /// Each input (int8 or int16) is requantized to the output's type.
+    fn supports_int16(&self) -> bool {
+        true
+    }
 }

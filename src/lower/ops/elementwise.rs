@@ -1,16 +1,18 @@
 //! Add, Sub, Mul, Div, Mod and the comparisons of two quantized operands (activations, or one
-//! DequantizeLinear constant) with numpy broadcasting. One kernel serves them all; only the
-//! integer arithmetic per element differs:
+//! DequantizeLinear constant), int8 or int16, with numpy broadcasting. One kernel serves them
+//! all; only the integer arithmetic per element differs:
 //! - Add/Sub: both operands exactly at `e = min(ea, eb)` by left shifts, then requantized.
-//! - Mul: the product is exact at `ea + eb`, then requantized.
-//! - Div: `round_half_even(a * 2^k / b)` with `k = ea - eb - ey`, in integers.
+//! - Mul: the product is exact at `ea + eb`, then requantized; a product beyond 2^24 (int16)
+//!   is first rounded to f32, as ONNX Runtime's f32 product is.
+//! - Div: `round_half_even(a * 2^k / b)` with `k = ea - eb - ey`, in integers; with an int16
+//!   operand or output, ONNX Runtime's own f32 quotient `a / b`, scaled by `2^k`.
 //! - Equal, Greater, GreaterOrEqual, Less, LessOrEqual: the aligned integers compared; the
 //!   boolean, once Cast to float and quantized, is 0 or `Q(1.0)` at the output exponent.
 //! - Mod (fmod = 1): both operands aligned like Add, then the truncated remainder (C's fmod,
 //!   exact in f32 too), requantized.
 
 use crate::error::{Error, Result};
-use crate::ir::TensorId;
+use crate::ir::{QType, TensorId};
 use crate::kernel::{BuiltinTemplate, Clamp, Kernel, Renderer};
 use crate::kernel::{Elem, KernelEmit};
 use crate::lower::Pending;
@@ -91,9 +93,9 @@ impl Operand {
     }
 
     /// The largest magnitude the integer operand can have.
-    fn magnitude(&self) -> i64 {
+    fn magnitude(&self, lowering: &Lowering) -> i64 {
         match self {
-            Operand::Tensor(_) => 128,
+            Operand::Tensor(t) => lowering.tensor(*t).dtype.magnitude() as i64,
             Operand::Constant(c) => c.values.iter().map(|v| v.abs()).max().unwrap_or(0).max(1),
         }
     }
@@ -185,7 +187,14 @@ impl Pending for ElementwisePending {
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         let (ea, eb) = (self.a.exponent(lowering), self.b.exponent(lowering));
-        let (mag_a, mag_b) = (self.a.magnitude(), self.b.magnitude());
+        let (mag_a, mag_b) = (self.a.magnitude(lowering), self.b.magnitude(lowering));
+        // Any int16 operand or output: see Div and Mul below.
+        let int16 = clamp.dtype == QType::I16
+            || [&self.a, &self.b].iter().any(
+                |o| matches!(o, Operand::Tensor(t) if lowering.tensor(*t).dtype == QType::I16),
+            );
+        let mut division = Division::Integer;
+        let mut f32_product = false;
         let (mut shift_a, mut shift_b) = (0, 0);
         let shift = match self.arithmetic {
             Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod | Arithmetic::Compare(_) => {
@@ -193,7 +202,7 @@ impl Pending for ElementwisePending {
                 (shift_a, shift_b) = (ea - common, eb - common);
                 // ONNX Runtime adds in f32: the sum is exact (and so is ours, in i32) while
                 // both aligned operands together fit in f32's 24-bit significand; for two int8
-                // activations that allows exponents up to 16 apart.
+                // activations that allows exponents up to 16 apart, for two int16 ones 8.
                 let aligned = |m: i64, s: i32| m.checked_shl(s as u32).filter(|&v| v < 1 << 24);
                 let fits = matches!(
                     (aligned(mag_a, shift_a), aligned(mag_b, shift_b)),
@@ -212,14 +221,32 @@ impl Pending for ElementwisePending {
                 }
             }
             Arithmetic::Mul => {
-                // An f32 product of integers below 2^24 in magnitude is exact.
-                if mag_a * mag_b > 1 << 24 {
+                // An f32 product of integers below 2^24 in magnitude is exact. A larger one
+                // (int16 operands) is exact in i32 up to 2^30 and rounded to f32 as ONNX
+                // Runtime's product is, before it is requantized.
+                if mag_a * mag_b > 1 << 30 {
                     return Err(Error::node(
                         &self.node,
-                        "the constant operand is too large for an exact f32 product",
+                        "the operands' product can exceed 2^30: too large for the exact product that ONNX Runtime's f32 product is rounded from",
                     ));
                 }
+                f32_product = mag_a * mag_b > 1 << 24;
                 output_exponent - ea - eb
+            }
+            Arithmetic::Div if int16 => {
+                // ONNX Runtime's quotient is the f32 division of the two integers, scaled
+                // exactly by 2^k: the kernel computes that same f32 division and quantizes it
+                // as QuantizeLinear does (the int16 range leaves no margin for the integer
+                // argument below). Both integers are exact in f32 (below 2^24).
+                let k = ea - eb - output_exponent;
+                if !(-100..=100).contains(&k) || mag_a > 1 << 24 || mag_b > 1 << 24 {
+                    return Err(Error::node(
+                        &self.node,
+                        format!("a quotient of 2^{ea} by 2^{eb} at 2^{output_exponent} (k = {k}) is outside the exact f32 range"),
+                    ));
+                }
+                division = Division::F32 { k };
+                -k
             }
             Arithmetic::Div => {
                 if mag_b > 128 {
@@ -241,8 +268,8 @@ impl Pending for ElementwisePending {
                 -k
             }
         };
-        // The i32 sum `a << shift_a + b << shift_b`, or the product `a * b`; the f32
-        // exactness checks above already keep both far inside i32.
+        // The i32 sum `a << shift_a + b << shift_b`, or the product `a * b` (at most 2^30);
+        // the f32 exactness checks above already keep both inside i32.
         let accumulator = match self.arithmetic {
             Arithmetic::Add | Arithmetic::Sub | Arithmetic::Mod => {
                 let aligned = [mag_a << shift_a, mag_b << shift_b];
@@ -281,6 +308,8 @@ impl Pending for ElementwisePending {
             shift_b,
             shift,
             accumulator,
+            division,
+            f32_product,
             clamp,
             rounding: lowering.rounding,
         };
@@ -303,14 +332,26 @@ struct ElementwiseKernel {
     shift_b: i32,
     shift: i32,
     accumulator: Option<Accumulator>,
+    division: Division,
+    /// Mul: round the exact product to f32 first, as ONNX Runtime's f32 product.
+    f32_product: bool,
     clamp: Clamp,
     rounding: crate::quant::Rounding,
 }
 
+/// How Div computes its quotient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Division {
+    /// `round(a * 2^k / b)` exactly in integers, proven to round as ONNX Runtime's f32 (int8).
+    Integer,
+    /// ONNX Runtime's own f32 quotient `a / b`, scaled by 2^k and quantized (int16).
+    F32 { k: i32 },
+}
+
 impl ElementwiseKernel {
     /// A true comparison as a real 1.0 at the output exponent (`shift` is then `ey`).
-    fn true_value(&self) -> i8 {
-        crate::quant::quantize_real(1.0, self.shift, self.rounding)
+    fn true_value(&self) -> i64 {
+        crate::quant::quantize_real_to(1.0, self.shift, self.clamp.dtype, self.rounding)
     }
 }
 
@@ -366,6 +407,14 @@ impl Kernel for ElementwiseKernel {
         out.set("shift_a", self.shift_a);
         out.set("shift_b", self.shift_b);
         out.set("shift", self.shift);
+        let (min, max) = self.clamp.dtype.range();
+        out.set("min", min);
+        out.set("max", max);
+        out.set("f32_product", self.f32_product);
+        out.set("f32_quotient", self.division != Division::Integer);
+        if let Division::F32 { k } = self.division {
+            out.set("inverse_scale", format!("{:?}", 2f64.powi(k) as f32));
+        }
         self.clamp.set(out);
         out.describe(match self.arithmetic {
             Arithmetic::Compare(operator) => format!(
@@ -390,6 +439,11 @@ impl Kernel for ElementwiseKernel {
 
     fn accumulator(&self) -> Option<Accumulator> {
         self.accumulator
+    }
+
+    /// Operands and output in int8 or int16, each read as i32.
+    fn supports_int16(&self) -> bool {
+        true
     }
 
     /// One activation read at the output's own index, the other operand a constant.

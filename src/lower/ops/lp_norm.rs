@@ -14,6 +14,7 @@ use crate::kernel::{BuiltinTemplate, Clamp, Kernel, Renderer};
 use crate::lower::Lowering;
 use crate::lower::Pending;
 use crate::onnx::{normalize_axis, Node};
+use crate::quant::QType;
 use std::rc::Rc;
 
 /// The f32 sums stay exact below 2^24: `128^2 N` for p = 2, `128 N` for p = 1.
@@ -33,6 +34,16 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
         return Err(Error::node(node, format!("p {p} is not 1 or 2")));
     }
     let length = shape[axis];
+    if lowering.tensor(input).dtype == QType::I16 {
+        // Squares of int16 values round in f32, in an order ONNX Runtime leaves to Eigen; a
+        // sum of |x| is exact below 2^24 (at most 512 elements).
+        if p == 2 || length > 1 << 9 {
+            return Err(Error::node(
+                node,
+                format!("an int16 input supports p = 1 over at most 512 elements (p = {p}, {length} elements), so that ONNX Runtime's f32 sum is exact"),
+            ));
+        }
+    }
     if length > max_length(p) {
         return Err(Error::node(
             node,
@@ -122,5 +133,11 @@ impl Kernel for LpNormKernel {
             self.p, self.length, self.inner
         ));
         Ok(())
+    }
+
+    /// An int8 input to an int8 or int16 output; an int16 input for p = 1 (the lowering
+    /// refuses p = 2).
+    fn supports_int16(&self) -> bool {
+        true
     }
 }

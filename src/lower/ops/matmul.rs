@@ -1,6 +1,6 @@
-//! MatMul of two activations, `[..., M, K] × [..., K, N]` with the batch dims broadcast:
-//! the products are exact at `ea + eb`, summed in i32 (i64 when the inner dimension could
-//! overflow it), then requantized.
+//! MatMul of two activations (int8 or int16), `[..., M, K] × [..., K, N]` with the batch dims
+//! broadcast: the products are exact at `ea + eb`, summed in i32 (i64 when the inner dimension
+//! could overflow it), then requantized.
 
 use super::elementwise::{broadcast_index, broadcast_shape};
 use crate::error::{Error, Result};
@@ -10,7 +10,7 @@ use crate::kernel::{BuiltinTemplate, Clamp, Kernel, Renderer};
 use crate::lower::Lowering;
 use crate::lower::Pending;
 use crate::onnx::Node;
-use crate::quant::accumulator::{worst_case, Accumulator, INT8_MAGNITUDE};
+use crate::quant::accumulator::{worst_case, Accumulator};
 use std::rc::Rc;
 
 pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -31,9 +31,13 @@ pub fn lower(lowering: &mut Lowering, node: &Node) -> Result<()> {
             format!("input shapes {sa:?} and {sb:?} disagree on the inner dimension"),
         ));
     }
-    // Both operands are int8: each product is at most 128 * 128.
-    let products = std::iter::repeat_n(INT8_MAGNITUDE as i64, k);
-    let accumulator = Accumulator::for_bound(node, worst_case(0, products, INT8_MAGNITUDE), true)?;
+    // Each product is at most the two types' magnitudes (128 for int8, 32768 for int16).
+    let (mag_a, mag_b) = (
+        lowering.tensor(a).dtype.magnitude(),
+        lowering.tensor(b).dtype.magnitude(),
+    );
+    let products = std::iter::repeat_n(mag_a as i64, k);
+    let accumulator = Accumulator::for_bound(node, worst_case(0, products, mag_b), true)?;
     let batch = broadcast_shape(node, batch_a, batch_b)?;
     let pending = MatMulPending {
         a,
@@ -127,6 +131,11 @@ impl Kernel for MatMulKernel {
     fn macs(&self) -> u64 {
         let [m, k, n] = self.dims;
         (self.matrices * m * k * n) as u64
+    }
+
+    /// Operands and output in int8 or int16, summed in i32 or i64 as the bound needs.
+    fn supports_int16(&self) -> bool {
+        true
     }
 
     fn shift(&self) -> Option<i32> {

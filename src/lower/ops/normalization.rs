@@ -16,10 +16,16 @@ use crate::kernel::{Elem, KernelEmit};
 use crate::lower::Lowering;
 use crate::lower::Pending;
 use crate::onnx::{normalize_axis, Node};
+use crate::quant::QType;
 use std::rc::Rc;
 
 /// Normalised elements at most, so that the f32 sum of squares (`<= 128^2 N`) is exact.
 const MAX_LENGTH: usize = 1024;
+/// Normalised int16 elements at most: the f32 sum of `x` is exact, and the f32 sum of the
+/// squares, rounded in an order ONNX Runtime does not fix, is within `N 2^-24 <= 2^-18` of the
+/// exact one, which moves an output within the int16 range by at most 2^-4 of a step (unless
+/// the mean dwarfs the spread, where `sum_sq / N - mean^2` cancels).
+const MAX_INT16_LENGTH: usize = 64;
 
 pub fn lower_layer_normalization(lowering: &mut Lowering, node: &Node) -> Result<()> {
     lower(lowering, node, false)
@@ -38,6 +44,13 @@ fn lower(lowering: &mut Lowering, node: &Node, rms: bool) -> Result<()> {
     }
     let epsilon = node.attr_float("epsilon", 1e-5)?;
     let length: usize = shape[axis..].iter().product();
+    let int16 = lowering.tensor(input).dtype == QType::I16;
+    if int16 && length > MAX_INT16_LENGTH {
+        return Err(Error::node(
+            node,
+            format!("{length} normalised int16 elements; at most {MAX_INT16_LENGTH}, so that ONNX Runtime's f32 sums stay within a small fraction of a step"),
+        ));
+    }
     if length > MAX_LENGTH {
         return Err(Error::node(
             node,
@@ -131,6 +144,7 @@ impl Pending for NormPending {
         let ex = lowering.tensor(self.input).exponent;
         check_f32_exponents(&self.node, ex, output_exponent)?;
         let kernel = NormKernel {
+            int16_input: lowering.tensor(self.input).dtype == QType::I16,
             rms: self.rms,
             length: self.length,
             input_exponent: ex,
@@ -146,6 +160,8 @@ impl Pending for NormPending {
 
 #[derive(Debug)]
 struct NormKernel {
+    /// The squares of int16 values round in f32: summed in f32, in ONNX Runtime's order.
+    int16_input: bool,
     rms: bool,
     length: usize,
     input_exponent: i32,
@@ -173,12 +189,16 @@ impl Kernel for NormKernel {
             out.set("bias", bias);
         }
         out.set("rms", self.rms);
+        out.set("int16_input", self.int16_input);
         out.set("length", self.length);
         out.set("step", format!("{:?}", 2f64.powi(self.input_exponent)));
-        out.set(
-            "square_step",
-            format!("{:?}", 2f64.powi(2 * self.input_exponent)),
-        );
+        // 2^2ex as the shortest f32 literal (an int16 input's fine steps have long f64 ones).
+        let square_step = if self.int16_input {
+            format!("{:?}", 2f32.powi(2 * self.input_exponent))
+        } else {
+            format!("{:?}", 2f64.powi(2 * self.input_exponent))
+        };
+        out.set("square_step", square_step);
         out.set(
             "inverse_scale",
             format!("{:?}", 2f64.powi(-self.output_exponent)),
@@ -196,5 +216,9 @@ impl Kernel for NormKernel {
             self.epsilon
         ));
         Ok(())
+    }
+
+    fn supports_int16(&self) -> bool {
+        true
     }
 }

@@ -10,8 +10,30 @@ use crate::kernel::{BuiltinTemplate, Clamp, Kernel, Renderer};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Value};
 use crate::onnx::Node;
-use crate::quant::accumulator::{worst_case, Accumulator, INT8_MAGNITUDE};
+use crate::quant::accumulator::{worst_case, Accumulator};
+use crate::quant::QType;
 use std::rc::Rc;
+
+/// The largest `N * 2^shift` of an int16 average (int16 input or output), so that it rounds
+/// like ONNX Runtime's f32 one: the exact quotient `sum * 2^-shift / N` is on a rounding
+/// boundary or at least `1 / (2 N 2^shift)` away from one, and below the int16 range f32's
+/// division (or multiplication by `1 / N`, two roundings) errs by at most 2^-8. With
+/// `N * 2^shift <= 64` the distance is at least 2^-7.
+pub const MAX_INT16_AVERAGE_DENOMINATOR: f64 = 64.0;
+
+/// Refuses an int16 average of `count` values at `shift` that f32 might round differently
+/// (see [`MAX_INT16_AVERAGE_DENOMINATOR`]). The sum itself is exact in f32 when
+/// `count * 2^15 <= 2^24`, which the same bound implies.
+pub fn check_f32_average(node: &Node, count: usize, shift: i32) -> Result<()> {
+    let denominator = count as f64 * 2f64.powi(shift.max(0));
+    if denominator > MAX_INT16_AVERAGE_DENOMINATOR {
+        return Err(Error::node(
+            node,
+            format!("an int16 average of {count} elements at shift {shift} may not round like ONNX Runtime's f32 (N * 2^shift = {denominator} > {MAX_INT16_AVERAGE_DENOMINATOR})"),
+        ));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PoolKind {
@@ -138,7 +160,13 @@ impl Pending for PoolPending {
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         // An average pool sums its taps in i32 (the pool kernel has no i64 form).
         let taps = self.window.kernel[0] * self.window.kernel[1];
-        let sum = worst_case(0, std::iter::repeat_n(1, taps), INT8_MAGNITUDE);
+        let input = lowering.tensor(self.input);
+        let shift = output_exponent - input.exponent;
+        let int16 = input.dtype == QType::I16 || clamp.dtype == QType::I16;
+        if int16 && matches!(self.kind, PoolKind::Average { .. }) {
+            check_f32_average(&self.node, taps, shift)?;
+        }
+        let sum = worst_case(0, std::iter::repeat_n(1, taps), input.dtype.magnitude());
         let accumulator = match self.kind {
             PoolKind::Max => None,
             PoolKind::Average { .. } => Some(Accumulator::for_bound(&self.node, sum, false)?),
@@ -148,7 +176,7 @@ impl Pending for PoolPending {
             accumulator,
             window: self.window.clone(),
             planes: self.planes,
-            shift: output_exponent - lowering.tensor(self.input).exponent,
+            shift,
             clamp,
         };
         Ok((Box::new(kernel), vec![self.input]))
@@ -170,15 +198,22 @@ impl Kernel for Pool2d {
         Renderer::Builtin(BuiltinTemplate::Pool)
     }
 
-    /// Max pooling only moves values; averages round to int8.
+    /// Max pooling only moves values; averages round to the output's type.
     fn supports_int16(&self) -> bool {
-        self.kind == PoolKind::Max
+        true
     }
 
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
         self.window.set(out);
         self.clamp.set(out);
         out.set("planes", self.planes);
+        out.set(
+            "divide_round",
+            match out.output_type() {
+                QType::I8 => "divide_round",
+                QType::I16 => "divide_round_i16",
+            },
+        );
         out.set("shift", self.shift);
         match self.kind {
             PoolKind::Max => out.set("kind", "max"),

@@ -16,6 +16,7 @@ use crate::lower::Lowering;
 use crate::lower::Pending;
 use crate::onnx::{normalize_axis, Node};
 use crate::quant::accumulator::{worst_case, Accumulator};
+use crate::quant::QType;
 use std::rc::Rc;
 
 /// The reduction of a Reduce* op.
@@ -76,7 +77,11 @@ pub fn lower(lowering: &mut Lowering, node: &Node, reduction: Reduction) -> Resu
         })
         .collect();
     let count: usize = axes.iter().map(|&a| shape[a]).product();
+    if lowering.tensor(input).dtype == QType::I16 {
+        check_int16(node, reduction, count)?;
+    }
     let largest_term: usize = match reduction {
+        _ if lowering.tensor(input).dtype == QType::I16 => 1 << 15,
         Reduction::SumSquare | Reduction::L2 => 128 * 128,
         // The Q24 exps are at most 2^24 each, summed in i64.
         Reduction::LogSumExp => 1,
@@ -107,6 +112,25 @@ pub fn lower(lowering: &mut Lowering, node: &Node, reduction: Reduction) -> Resu
         output_shape,
     };
     crate::lower::define_pending(lowering, node, Rc::new(pending))
+}
+
+/// The reductions of an int16 input, and their size limit: ONNX Runtime sums in f32, which
+/// is exact while the sum stays below 2^24 (`count * 2^15 <= 2^24`). Squares of int16 values
+/// (SumSquare, L2) already round in f32, and the table reductions (LogSum, LogSumExp) and
+/// Prod have int8-sized tables or products: those refuse int16.
+fn check_int16(node: &Node, reduction: Reduction, count: usize) -> Result<()> {
+    match reduction {
+        Reduction::Max | Reduction::Min => Ok(()),
+        Reduction::Sum | Reduction::Mean | Reduction::L1 if count <= 1 << 9 => Ok(()),
+        Reduction::Sum | Reduction::Mean | Reduction::L1 => Err(Error::node(
+            node,
+            format!("an int16 sum of {count} elements can exceed 2^24 and round in ONNX Runtime's f32 (at most 512)"),
+        )),
+        other => Err(Error::node(
+            node,
+            format!("Reduce{other:?} supports int8 inputs only (int16: Sum, Mean, Max, Min, L1)"),
+        )),
+    }
 }
 
 /// Rust expression for the flat output index that input element `i` reduces into: the input
@@ -164,6 +188,23 @@ impl Pending for ReducePending {
             _ => ex,
         };
         let shift = output_exponent - acc_exponent;
+        let int16 = lowering.tensor(self.input).dtype == QType::I16 || clamp.dtype == QType::I16;
+        if int16 && matches!(self.reduction, Reduction::Mean) {
+            super::pool::check_f32_average(&self.node, self.count, shift)?;
+        } else if int16
+            && !matches!(
+                self.reduction,
+                Reduction::Sum | Reduction::Max | Reduction::Min | Reduction::L1
+            )
+        {
+            return Err(Error::node(
+                &self.node,
+                format!(
+                    "Reduce{:?} to int16 is not supported (int16: Sum, Mean, Max, Min, L1)",
+                    self.reduction
+                ),
+            ));
+        }
         if self.reduction == Reduction::Mean {
             // ONNX Runtime divides the f32 sum by N; the exact quotient is at least
             // 1 / (N * 2^(shift + 1)) away from a rounding boundary unless on it, and f32's
@@ -240,6 +281,13 @@ impl Kernel for ReduceKernel {
         out.set("output_len", self.output_len);
         out.set("count", self.count);
         out.set("shift", self.shift);
+        out.set(
+            "divide_round",
+            match out.output_type() {
+                QType::I8 => "divide_round",
+                QType::I16 => "divide_round_i16",
+            },
+        );
         match self.reduction {
             Reduction::LogSum => {
                 let table = out.add_static("LN", Elem::I8, &[self.table.len()], self.table.clone());
@@ -267,6 +315,14 @@ impl Kernel for ReduceKernel {
 
     fn shift(&self) -> Option<i32> {
         Some(self.shift)
+    }
+
+    /// Sum, Mean, Max, Min and L1 (the lowering refuses the others on int16).
+    fn supports_int16(&self) -> bool {
+        matches!(
+            self.reduction,
+            Reduction::Sum | Reduction::Mean | Reduction::Max | Reduction::Min | Reduction::L1
+        )
     }
 
     fn accumulator(&self) -> Option<Accumulator> {

@@ -11,6 +11,11 @@
 //! ONNX Runtime computes it, with the log in f64 (`ln_f64`) once per softmax and the result
 //! quantized from f32. ONNX Runtime's f32 exp and log make it differ by 1 LSB near a rounding
 //! boundary, as Softmax.
+//!
+//! With an int16 input or output, `q_max - q_i` takes up to 65,536 values: `exp` is the
+//! product of two 256-entry tables in Q30 (`d = 256 h + l`), and the quotient or the log is
+//! rounded to the output type. The codegen check below keeps the fixed-point error under a
+//! quarter step, so an output differs from ONNX Runtime's by at most 1 LSB.
 
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
@@ -19,10 +24,13 @@ use crate::kernel::{Elem, KernelEmit};
 use crate::lower::Lowering;
 use crate::lower::Pending;
 use crate::onnx::{normalize_axis, Node};
+use crate::quant::QType;
 use std::rc::Rc;
 
 /// Fixed-point scale of the exp table: `T[k] = round(exp(-k * 2^ex) * 2^ONE_BITS)`.
 const ONE_BITS: i32 = 24;
+/// Fixed-point scale of the int16 kernel's two exp tables and of their product.
+const WIDE_ONE_BITS: i32 = 30;
 
 pub fn lower_softmax(lowering: &mut Lowering, node: &Node) -> Result<()> {
     lower(lowering, node, false)
@@ -84,7 +92,14 @@ impl Pending for SoftmaxPending {
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
         // The numerator T_i * 2^-ey must fit in i64 (T_i <= 2^24), and the sum of `length`
         // entries too.
-        let exponents = if self.log { -100..=100 } else { -38..=0 };
+        let input = lowering.tensor(self.input);
+        let wide = input.dtype == QType::I16 || clamp.dtype == QType::I16;
+        let exponents = match (self.log, wide) {
+            (true, _) => -100..=100,
+            (false, false) => -38..=0,
+            // exp << -ey stays below 2^62.
+            (false, true) => -32..=0,
+        };
         if !exponents.contains(&output_exponent) || self.length > 1 << 30 {
             return Err(Error::node(
                 &self.node,
@@ -94,12 +109,30 @@ impl Pending for SoftmaxPending {
                 ),
             ));
         }
-        let step = 2f64.powi(lowering.tensor(self.input).exponent);
-        let exp_table = (0..256)
-            .map(|k| ((-(k as f64) * step).exp() * 2f64.powi(ONE_BITS)).round() as i64)
-            .collect();
+        let step = 2f64.powi(input.exponent);
+        let table = |bits: i32, stride: f64| -> Vec<i64> {
+            (0..256)
+                .map(|k| ((-(k as f64) * stride * step).exp() * 2f64.powi(bits)).round() as i64)
+                .collect()
+        };
+        let (exp_table, exp_high) = if wide {
+            // Each exp is off by at most 2^-29 (two entries and the product rounded), the sum
+            // is at least 1 (the maximum's exp), so an output moves by at most
+            // (N + 1) 2^-29 2^-ey steps: keep that under a quarter step.
+            let error = (self.length as f64 + 1.0) * 2f64.powi(-29 - output_exponent);
+            if error > 0.25 {
+                return Err(Error::node(
+                    &self.node,
+                    format!("an int16 softmax of {} elements at 2^{output_exponent}: the fixed-point error could reach {error:.2} steps (at most 0.25)", self.length),
+                ));
+            }
+            (table(WIDE_ONE_BITS, 1.0), Some(table(WIDE_ONE_BITS, 256.0)))
+        } else {
+            (table(ONE_BITS, 1.0), None)
+        };
         let kernel = SoftmaxKernel {
             exp_table,
+            exp_high,
             log: self.log,
             step,
             output_exponent,
@@ -114,7 +147,10 @@ impl Pending for SoftmaxPending {
 
 #[derive(Debug)]
 struct SoftmaxKernel {
+    /// `exp(-k 2^ex)` for `k` in `0..256`: in Q24, or Q30 with `exp_high`.
     exp_table: Vec<i64>,
+    /// int16: `exp(-256 k 2^ex)` in Q30, the other factor.
+    exp_high: Option<Vec<i64>>,
     log: bool,
     /// The input's scale, `2^ex`.
     step: f64,
@@ -134,6 +170,15 @@ impl Kernel for SoftmaxKernel {
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
         let table = out.add_static("EXP", Elem::U32, &[256], self.exp_table.clone());
         out.set("exp_table", table);
+        let one_bits = match &self.exp_high {
+            Some(high) => {
+                let high = out.add_static("EXP_HIGH", Elem::U32, &[256], high.clone());
+                out.set("exp_high", high);
+                WIDE_ONE_BITS
+            }
+            None => ONE_BITS,
+        };
+        out.set("wide", self.exp_high.is_some());
         out.set("length", self.length);
         out.set("inner", self.inner);
         out.set("shift", self.shift);
@@ -144,15 +189,20 @@ impl Kernel for SoftmaxKernel {
                 "inverse_scale",
                 format!("{:?}", 2f64.powi(-self.output_exponent)),
             );
-            out.set("one_bits", ONE_BITS);
+            out.set("one_bits", one_bits);
         }
         self.clamp.set(out);
         out.describe(format!(
-            "{} of {} elements {} apart, exp table in Q{ONE_BITS}",
+            "{} of {} elements {} apart, exp table in Q{one_bits}",
             if self.log { "log-softmax" } else { "softmax" },
             self.length,
             self.inner
         ));
         Ok(())
+    }
+
+    /// int16 input or output through the two Q30 tables.
+    fn supports_int16(&self) -> bool {
+        true
     }
 }

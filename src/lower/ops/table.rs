@@ -5,6 +5,9 @@
 //!   uses f32 approximations, so an entry can differ by one step near a rounding boundary.
 //! - LeakyRelu and PRelu are evaluated as ONNX Runtime does, `slope * x` in f32, so their
 //!   tables are exact. PRelu with a per-channel slope gets one table per channel.
+//! - An int8 input with an int16 output gets int16 entries. An int16 input reads an
+//!   interpolated table instead (`quant::interpolation`, within 1 step of f, measured at
+//!   codegen), except LeakyRelu and PRelu, which compute `slope * x` in f32 at run time.
 //!
 //! [`unary_function`] is the one place that maps an op to its real function.
 
@@ -15,7 +18,9 @@ use crate::kernel::{Elem, KernelEmit};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Value};
 use crate::onnx::Node;
-use crate::quant::table::int8_table;
+use crate::quant::interpolation::{interpolated, Interpolated, FRACTION_BITS, SEGMENT_BITS};
+use crate::quant::table::{int8_input_table, int8_table};
+use crate::quant::QType;
 use std::rc::Rc;
 
 /// The real function of a unary op, for the ops that become tables.
@@ -112,30 +117,45 @@ pub fn gelu(_: &Lowering, node: &Node) -> Result<RealFunction> {
 /// A unary op whose real function `function_of` reads from the node: one table.
 pub fn lower_unary(lowering: &mut Lowering, node: &Node, function_of: FunctionOf) -> Result<()> {
     let function = function_of(lowering, node)?;
-    lower_tables(lowering, node, |_, _, _| Ok(vec![function]))
+    lower_tables(lowering, node, |_, _, _| Ok(vec![function]), None)
 }
 
 pub fn lower_leaky_relu(lowering: &mut Lowering, node: &Node) -> Result<()> {
     let alpha = node.attr_float("alpha", 0.01)?;
-    lower_tables(lowering, node, |_, _, _| Ok(vec![leaky(alpha)]))
+    lower_tables(
+        lowering,
+        node,
+        |_, _, _| Ok(vec![leaky(alpha)]),
+        Some(|_, node, _| Ok(vec![node.attr_float("alpha", 0.01)?])),
+    )
 }
 
 /// PRelu: one table, or one per channel.
 pub fn lower_prelu(lowering: &mut Lowering, node: &Node) -> Result<()> {
-    lower_tables(lowering, node, |lowering, node, shape| {
-        Ok(prelu_slopes(lowering, node, shape)?
-            .into_iter()
-            .map(leaky)
-            .collect())
-    })
+    lower_tables(
+        lowering,
+        node,
+        |lowering, node, shape| {
+            Ok(prelu_slopes(lowering, node, shape)?
+                .into_iter()
+                .map(leaky)
+                .collect())
+        },
+        Some(prelu_slopes),
+    )
 }
 
+/// How a LeakyRelu/PRelu reads its slopes (one, or one per channel) for an input shape.
+type SlopesOf = fn(&Lowering, &Node, &[usize]) -> Result<Vec<f32>>;
+
 /// A table op with the functions `functions_of` gives for its input shape: one, or one per
-/// channel.
+/// channel. `slopes_of` gives LeakyRelu's and PRelu's slopes, which an int16 input evaluates
+/// exactly instead of by table.
 fn lower_tables(
     lowering: &mut Lowering,
     node: &Node,
     functions_of: impl FnOnce(&Lowering, &Node, &[usize]) -> Result<Vec<RealFunction>>,
+    slopes_of: Option<SlopesOf>,
 ) -> Result<()> {
     let input = lowering.quant_input(node, 0)?;
     let shape = lowering.tensor(input).shape.clone();
@@ -143,6 +163,7 @@ fn lower_tables(
         return Err(Error::node(node, format!("input shape {shape:?} is empty")));
     }
     let functions = functions_of(lowering, node, &shape)?;
+    let slopes = slopes_of.map(|f| f(lowering, node, &shape)).transpose()?;
     // Elements per channel, for per-channel tables over NCHW (the channel is axis 1).
     let inner = if functions.len() > 1 {
         shape[2..].iter().product()
@@ -150,8 +171,10 @@ fn lower_tables(
         shape.iter().product()
     };
     let pending = TablePending {
+        node: node.clone(),
         input,
         functions,
+        slopes,
         inner,
         shape,
     };
@@ -178,7 +201,9 @@ pub fn lower_product_with_self(lowering: &mut Lowering, node: &Node) -> Result<b
     };
     let shape = lowering.tensor(input).shape.clone();
     let pending = TablePending {
+        node: node.clone(),
         input,
+        slopes: None,
         functions: vec![Rc::new(move |x: f64| x * f(x))],
         inner: shape.iter().product(),
         shape,
@@ -244,9 +269,12 @@ fn prelu_slopes(lowering: &Lowering, node: &Node, shape: &[usize]) -> Result<Vec
 }
 
 struct TablePending {
+    node: Node,
     input: TensorId,
     /// One function, or one per channel.
     functions: Vec<RealFunction>,
+    /// LeakyRelu's or PRelu's slopes (one, or one per channel).
+    slopes: Option<Vec<f32>>,
     inner: usize,
     shape: Vec<usize>,
 }
@@ -280,22 +308,85 @@ impl Pending for TablePending {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
-        let input_exponent = lowering.tensor(self.input).exponent;
+        let input = lowering.tensor(self.input);
+        let (input_exponent, input_type) = (input.exponent, input.dtype);
+        if input_type == QType::I16 {
+            return self.finish_int16(lowering, output_exponent, clamp);
+        }
         let tables = self
             .functions
             .iter()
-            .map(|f| {
-                let (lo, hi) = clamp.int8();
-                let exact = |x| Ok::<f64, std::convert::Infallible>(f(x));
-                let Ok(table) =
-                    int8_table(exact, input_exponent, output_exponent, lowering.rounding);
-                table.into_iter().map(|v| v.max(lo).min(hi)).collect()
+            .map(|f| match clamp.dtype {
+                QType::I8 => {
+                    let (lo, hi) = clamp.int8();
+                    let exact = |x| Ok::<f64, std::convert::Infallible>(f(x));
+                    let Ok(table) =
+                        int8_table(exact, input_exponent, output_exponent, lowering.rounding);
+                    table
+                        .into_iter()
+                        .map(|v| v.max(lo).min(hi) as i64)
+                        .collect()
+                }
+                QType::I16 => {
+                    let table = int8_input_table(
+                        f.as_ref(),
+                        input_exponent,
+                        output_exponent,
+                        QType::I16,
+                        lowering.rounding,
+                    );
+                    table
+                        .into_iter()
+                        .map(|v| v.max(clamp.lo).min(clamp.hi))
+                        .collect()
+                }
             })
             .collect();
         let kernel = TableKernel {
             tables,
+            elem: match clamp.dtype {
+                QType::I8 => Elem::I8,
+                QType::I16 => Elem::I16,
+            },
             inner: self.inner,
         };
+        Ok((Box::new(kernel), vec![self.input]))
+    }
+}
+
+impl TablePending {
+    /// An int16 input: LeakyRelu and PRelu exactly, every other function by an interpolated
+    /// table (docs/numerics.md, "Unary ops on int16").
+    fn finish_int16(
+        &self,
+        lowering: &mut Lowering,
+        output_exponent: i32,
+        clamp: Clamp,
+    ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        let input_exponent = lowering.tensor(self.input).exponent;
+        if let Some(slopes) = &self.slopes {
+            let kernel = LeakyKernel {
+                slopes: slopes.clone(),
+                inner: self.inner,
+                shift: output_exponent - input_exponent,
+                clamp,
+            };
+            return Ok((Box::new(kernel), vec![self.input]));
+        }
+        let [f] = &self.functions[..] else {
+            return Err(Error::Internal(format!(
+                "'{}': per-channel tables on int16 without slopes",
+                self.node.name
+            )));
+        };
+        let table = interpolated(
+            f.as_ref(),
+            input_exponent,
+            output_exponent,
+            clamp.dtype,
+            lowering.rounding,
+        );
+        let kernel = InterpolatedKernel { table, clamp };
         Ok((Box::new(kernel), vec![self.input]))
     }
 }
@@ -303,7 +394,9 @@ impl Pending for TablePending {
 #[derive(Debug)]
 struct TableKernel {
     /// One 256-entry table, or one per channel; entry `q + 128` holds the output for `q`.
-    tables: Vec<Vec<i8>>,
+    tables: Vec<Vec<i64>>,
+    /// The output's type: the entries' type.
+    elem: Elem,
     /// Consecutive elements that share a table.
     inner: usize,
 }
@@ -314,12 +407,13 @@ impl Kernel for TableKernel {
     }
 
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        out.set("kind", "lookup");
         out.set("inner", self.inner);
         let table = out.add_static(
             "TABLE",
-            Elem::I8,
+            self.elem,
             &[self.tables.len(), 256],
-            self.tables.iter().flatten().map(|&v| v as i64).collect(),
+            self.tables.iter().flatten().copied().collect(),
         );
         out.set("table", table);
         out.describe(format!(
@@ -330,6 +424,112 @@ impl Kernel for TableKernel {
     }
 
     fn pointwise(&self) -> bool {
+        true
+    }
+
+    /// An int8 input, with int8 or int16 entries.
+    fn supports_int16(&self) -> bool {
+        true
+    }
+}
+
+/// An int16 input through an interpolated table.
+#[derive(Debug)]
+struct InterpolatedKernel {
+    table: Interpolated,
+    clamp: Clamp,
+}
+
+impl Kernel for InterpolatedKernel {
+    fn renderer(&self) -> Renderer {
+        Renderer::Builtin(BuiltinTemplate::Table)
+    }
+
+    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        out.set("kind", "interpolate");
+        let segments = out.add_static(
+            "SEGMENTS",
+            Elem::U32,
+            &[self.table.segments.len()],
+            self.table.segments.iter().map(|&v| v as i64).collect(),
+        );
+        out.set("segments", segments);
+        let entries = self.table.entries.len();
+        let table = out.add_static(
+            "TABLE",
+            Elem::I32,
+            &[entries],
+            self.table.entries.iter().map(|&v| v as i64).collect(),
+        );
+        out.set("table", table);
+        out.set("segment_bits", SEGMENT_BITS);
+        out.set("fraction_bits", FRACTION_BITS);
+        out.set("max_error", self.table.max_error);
+        self.clamp.set(out);
+        out.describe(format!(
+            "interpolated table of {entries} entries and {} segments ({} bytes), at most {} LSB from f",
+            self.table.segments.len(),
+            self.table.bytes(),
+            self.table.max_error
+        ));
+        Ok(())
+    }
+
+    fn pointwise(&self) -> bool {
+        true
+    }
+
+    fn supports_int16(&self) -> bool {
+        true
+    }
+}
+
+/// LeakyRelu/PRelu of an int16 input, as ONNX Runtime computes it: `x >= 0` requantized by a
+/// shift, `slope * x` in f32 for a negative `x`, quantized as QuantizeLinear does.
+#[derive(Debug)]
+struct LeakyKernel {
+    /// One slope, or one per channel.
+    slopes: Vec<f32>,
+    /// Consecutive elements that share a slope.
+    inner: usize,
+    /// `ey - ex`.
+    shift: i32,
+    clamp: Clamp,
+}
+
+impl Kernel for LeakyKernel {
+    fn renderer(&self) -> Renderer {
+        Renderer::Builtin(BuiltinTemplate::Table)
+    }
+
+    fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        out.set("kind", "leaky");
+        out.set("inner", self.inner);
+        let literal = |v: f32| format!("{v:?}f32");
+        out.set(
+            "slopes",
+            self.slopes.iter().map(|&v| literal(v)).collect::<Vec<_>>(),
+        );
+        out.set("shift", self.shift);
+        out.set("inverse_scale", literal(2f32.powi(-self.shift)));
+        self.clamp.set(out);
+        out.describe(format!(
+            "{} slope(s), in f32 as ONNX Runtime; shift {}",
+            self.slopes.len(),
+            self.shift
+        ));
+        Ok(())
+    }
+
+    fn shift(&self) -> Option<i32> {
+        Some(self.shift)
+    }
+
+    fn pointwise(&self) -> bool {
+        true
+    }
+
+    fn supports_int16(&self) -> bool {
         true
     }
 }

@@ -138,10 +138,10 @@ pub fn transpose_now(
         in_len: tensor.len(),
         shift: 0,
         pad: 0,
-        clamp: Clamp::NONE,
+        clamp: Clamp::none(tensor.dtype),
     };
     let name = format!("{}_transposed", tensor.name);
-    let output = lowering.new_tensor(&name, out_shape, tensor.exponent, None);
+    let output = lowering.new_typed_tensor(&name, out_shape, tensor.exponent, None, tensor.dtype);
     lowering.push_layer(node, "Transpose", vec![input], output, Box::new(kernel));
     Ok(output)
 }
@@ -174,14 +174,15 @@ impl Pending for MovePending {
         output_exponent: i32,
         clamp: Clamp,
     ) -> Result<(Box<dyn Kernel>, Vec<TensorId>)> {
+        // Pad's constant is quantized in the output's type (int8 or int16).
         let pad = self.pad_value.map_or(0, |v| {
-            crate::quant::quantize_real(v, output_exponent, lowering.rounding)
+            crate::quant::quantize_real_to(v, output_exponent, clamp.dtype, lowering.rounding)
         });
         let kernel = MoveKernel {
             map: self.map.clone(),
             in_len: self.in_len,
             shift: output_exponent - lowering.tensor(self.input).exponent,
-            pad: pad.max(clamp.int8().0).min(clamp.int8().1),
+            pad: pad.max(clamp.lo).min(clamp.hi),
             clamp,
         };
         Ok((Box::new(kernel), vec![self.input]))
@@ -193,7 +194,7 @@ struct MoveKernel {
     map: Vec<u32>,
     in_len: usize,
     shift: i32,
-    pad: i8,
+    pad: i64,
     clamp: Clamp,
 }
 
@@ -223,5 +224,10 @@ impl Kernel for MoveKernel {
 
     fn shift(&self) -> Option<i32> {
         Some(self.shift)
+    }
+
+    /// A copy, or a requantization to the output's type.
+    fn supports_int16(&self) -> bool {
+        true
     }
 }
