@@ -278,25 +278,7 @@ fn divide_round(sum: i32, shift: i32, count: i32) -> i8 {
 /// average pools and Softmax.
 #[inline(always)]
 fn round_quotient(numerator: i64, denominator: i64) -> i8 {
-    let denominator = if denominator < 1 { 1 } else { denominator };
-    // Floor division: `/` and `%` truncate, so a negative remainder takes one step down. The
-    // operators, not `div_euclid`, so that at opt-level `z` no out-of-line call keeps a
-    // check for a zero denominator.
-    let (quotient, remainder) = (numerator / denominator, numerator % denominator);
-    let (quotient, remainder) = if remainder < 0 {
-        (quotient - 1, remainder + denominator)
-    } else {
-        (quotient, remainder)
-    };
-    let twice_remainder = 2 * remainder;
-    let rounded = if twice_remainder > denominator
-        || (twice_remainder == denominator && (ROUND_HALF_UP || quotient & 1 == 1))
-    {
-        quotient + 1
-    } else {
-        quotient
-    };
-    saturate_i8(rounded)
+    saturate_i8(rounded_quotient(numerator, denominator))
 }
 
 /// [`divide_round`] to int16: `(sum * 2^-shift) / count` rounded to nearest and saturated.
@@ -317,7 +299,9 @@ fn divide_round_i16(sum: i32, shift: i32, count: i32) -> i16 {
 #[inline(always)]
 fn rounded_quotient(numerator: i64, denominator: i64) -> i64 {
     let denominator = if denominator < 1 { 1 } else { denominator };
-    // Floor division with the operators (see `round_quotient`).
+    // Floor division: `/` and `%` truncate, so a negative remainder takes one step down. The
+    // operators, not `div_euclid`, so that at opt-level `z` no out-of-line call keeps a
+    // check for a zero denominator.
     let (quotient, remainder) = (numerator / denominator, numerator % denominator);
     let (quotient, remainder) = if remainder < 0 {
         (quotient - 1, remainder + denominator)

@@ -125,33 +125,15 @@ fn off_fixtures(
 ) -> Vec<String> {
     let mut failures = Vec::new();
     for fixture in fixtures {
-        let recording = common::load(fixture.recording);
+        let lens: Vec<usize> = fixture.inputs.iter().map(|p| p.len).collect();
         let output = &fixture.outputs[0];
-        let mut y64 = vec![0f64; output.len];
-        let agreement = common::compare(
-            &recording,
-            output.exponent,
-            |x, y| {
-                // The recording stores several inputs one after another, in graph order.
-                let mut rest = x;
-                let inputs: Vec<&[f32]> = fixture
-                    .inputs
-                    .iter()
-                    .map(|port| {
-                        let (input, tail) = rest.split_at(port.len);
-                        rest = tail;
-                        input
-                    })
-                    .collect();
-                assert!(rest.is_empty(), "{}: recorded input too long", fixture.name);
-                (fixture.predict)(&inputs, &mut [&mut y64]);
-                for (y, v) in y.iter_mut().zip(&y64) {
-                    *y = *v as f32;
-                }
-            },
-            output.len,
+        let agreement = common::fixture_agreement(
+            fixture.name,
+            fixture.recording,
+            &lens,
+            (output.len, output.exponent),
+            fixture.predict,
         );
-        agreement.print_elements(fixture.name);
         if !good(&agreement) {
             failures.push(format!("{}: {agreement:?}", fixture.name));
         }

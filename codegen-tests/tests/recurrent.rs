@@ -32,21 +32,14 @@ fn every_recurrent_fixture_is_within_one_lsb_of_onnx_runtime() {
     let mut failures = Vec::new();
     let (mut elements, mut exact) = (0, 0);
     for fixture in fixtures {
-        let recording = common::load(fixture.recording);
         let output = &fixture.outputs[0];
-        let mut y64 = vec![0f64; output.len];
-        let agreement = common::compare(
-            &recording,
-            output.exponent,
-            |x, y| {
-                (fixture.predict)(&[x], &mut [&mut y64]);
-                for (y, v) in y.iter_mut().zip(&y64) {
-                    *y = *v as f32;
-                }
-            },
-            output.len,
+        let agreement = common::fixture_agreement(
+            fixture.name,
+            fixture.recording,
+            &[fixture.inputs[0].len],
+            (output.len, output.exponent),
+            fixture.predict,
         );
-        agreement.print_elements(fixture.name);
         elements += agreement.elements;
         exact += agreement.exact_elements;
         let share = agreement.exact_elements as f64 / agreement.elements as f64;

@@ -35,6 +35,44 @@ fn load_path(path: &str) -> Recording {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// How a generated module's `predict` agrees with its recording `recording` (e.g. `ops/neg`):
+/// `inputs` are its input ports' lengths (a recording stores several inputs one after
+/// another, in graph order), `output` its one output's length and exponent. Prints the figures
+/// as `name: ...`.
+pub fn fixture_agreement(
+    name: &str,
+    recording: &str,
+    inputs: &[usize],
+    (output_len, output_exponent): (usize, i32),
+    predict: fn(&[&[f32]], &mut [&mut [f64]]),
+) -> Agreement {
+    let recording = load(recording);
+    let mut y64 = vec![0f64; output_len];
+    let agreement = compare(
+        &recording,
+        output_exponent,
+        |x, y| {
+            let mut rest = x;
+            let parts: Vec<&[f32]> = inputs
+                .iter()
+                .map(|&len| {
+                    let (input, tail) = rest.split_at(len);
+                    rest = tail;
+                    input
+                })
+                .collect();
+            assert!(rest.is_empty(), "{name}: recorded input too long");
+            predict(&parts, &mut [&mut y64]);
+            for (y, v) in y.iter_mut().zip(&y64) {
+                *y = *v as f32;
+            }
+        },
+        output_len,
+    );
+    agreement.print_elements(name);
+    agreement
+}
+
 pub mod doc_figures;
 pub mod mcu;
 
