@@ -224,6 +224,7 @@ if [ "${PERF_QEMU:-1}" != 0 ] && [ -z "${PERF_ONLY:-}" ]; then
     }
     declare -A unused=()
     xtensa "$WORK/gen-xtensa" XRUN XPREDICT
+    cp "$WORK/xtensa.log" "$WORK/xtensa-esp32s3.log"
     xtensa "$WORK/gen" XRUN_C3 unused
     XTENSA_RAN=1
   fi
@@ -255,6 +256,18 @@ isa_table() {
   done
 }
 
+# The keyword spotter fed frame by frame (the runners' streaming check), for docs/recurrent.md.
+streaming_table() {
+  local line riscv xtensa
+  line='s/^streaming kws_gru_pt instructions: ([0-9]+) per frame, ([0-9]+) per whole sequence/\1 \2/p'
+  read -r -a riscv < <(sed -nE "$line" "$WORK/riscv-3.log")
+  read -r -a xtensa < <(sed -nE "$line" "$WORK/xtensa-esp32s3.log")
+  echo "| instructions | riscv32imc (\`esp32c3\` profile) | Xtensa (\`esp32s3\` profile, LLVM 22 proxy) |"
+  echo "|---|---|---|"
+  echo "| per frame, one frame per run | $(count "${riscv[0]:-}") | $(count "${xtensa[0]:-}") |"
+  echo "| per 49-frame run | $(count "${riscv[1]:-}") | $(count "${xtensa[1]:-}") |"
+}
+
 echo "riscv32imc, --target-cpu ${PERF_TARGET_CPU:-esp32c3}:"
 echo
 riscv_table | tee "$WORK/riscv32imc.md"
@@ -263,21 +276,27 @@ if [ "$QEMU_RAN$XTENSA_RAN" != 00 ]; then
   echo "instructions per inference of run on both ISAs:"
   echo
   isa_table | tee "$WORK/isa.md"
+  echo
+  echo "the keyword spotter frame by frame:"
+  echo
+  streaming_table | tee "$WORK/streaming.md"
 fi
 
-# Replaces the lines between `<!-- perf:begin ID -->` and `<!-- perf:end -->` in $DOC.
-splice() { # id table-file
-  grep -qx "<!-- perf:begin $1 -->" "$DOC" || { echo "$DOC has no <!-- perf:begin $1 --> marker" >&2; exit 1; }
+# Replaces the lines between `<!-- perf:begin ID -->` and `<!-- perf:end -->` in a doc.
+splice() { # id table-file [doc, default $DOC]
+  local doc=${3:-$DOC}
+  grep -qx "<!-- perf:begin $1 -->" "$doc" || { echo "$doc has no <!-- perf:begin $1 --> marker" >&2; exit 1; }
   awk -v begin="<!-- perf:begin $1 -->" -v table="$2" '
     $0 == begin { print; while ((getline line < table) > 0) print line; skipping = 1; next }
     skipping && $0 == "<!-- perf:end -->" { skipping = 0 }
-    !skipping { print }' "$DOC" >"$WORK/doc.md"
-  cat "$WORK/doc.md" >"$DOC"
+    !skipping { print }' "$doc" >"$WORK/doc.md"
+  cat "$WORK/doc.md" >"$doc"
 }
 if [ "$WRITE_DOCS" = 1 ]; then
   [ "$QEMU_RAN$XTENSA_RAN" = 11 ] || { echo "--write-docs: the instruction counts are missing" >&2; exit 1; }
   splice riscv32imc "$WORK/riscv32imc.md"
   splice isa "$WORK/isa.md"
+  splice streaming "$WORK/streaming.md" "$ROOT/docs/recurrent.md"
   echo
-  echo "wrote the tables into docs/performance.md"
+  echo "wrote the tables into docs/performance.md and docs/recurrent.md"
 fi

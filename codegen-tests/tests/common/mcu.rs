@@ -284,4 +284,32 @@ pub fn assert_streaming(isa: &str, log: &str) {
         "{isa}: the keyword spotter frame by frame equals the host's whole run on {} samples",
         lines.len()
     );
+    // The figures docs/recurrent.md shows: exact on riscv32imc, within 50 on Xtensa (its
+    // counter steps once per 25 instructions).
+    let counts: Vec<u64> = log
+        .lines()
+        .find_map(|l| l.strip_prefix("streaming kws_gru_pt instructions: "))
+        .expect("a streaming instructions line")
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let table = super::doc_figures::table("docs/recurrent.md", "streaming");
+    let (column, tolerance) = if isa == "xtensa" { (2, 50) } else { (1, 0) };
+    for (row, measured) in ["per frame, one frame per run", "per 49-frame run"]
+        .iter()
+        .zip(&counts)
+    {
+        let cell = table
+            .rows
+            .get(*row)
+            .map(|r| r[column].clone())
+            .unwrap_or_default();
+        let documented = super::doc_figures::number(&cell).unwrap_or(0);
+        assert!(
+            documented.abs_diff(*measured) <= tolerance,
+            "{}, `{row}`, {isa}: the doc says {cell}, measured {measured}; rewrite with `{}`",
+            table.name,
+            super::doc_figures::REGENERATE
+        );
+    }
 }
