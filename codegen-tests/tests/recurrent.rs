@@ -29,6 +29,9 @@ fn every_recurrent_fixture_is_within_one_lsb_of_onnx_runtime() {
         "build.rs found {} recurrent fixtures",
         fixtures.len()
     );
+    // docs/fixtures.md shows each fixture's figures: they must be the ones measured here.
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/fixtures.md"))
+        .expect("read docs/fixtures.md");
     let mut failures = Vec::new();
     let (mut elements, mut exact) = (0, 0);
     for fixture in fixtures {
@@ -40,6 +43,17 @@ fn every_recurrent_fixture_is_within_one_lsb_of_onnx_runtime() {
             (output.len, output.exponent),
             fixture.predict,
         );
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", fixture.name)))
+            .unwrap_or_default();
+        let figures = format!("| {}/{} ", agreement.exact_elements, agreement.elements);
+        if !row.contains(&figures) || !row.contains(&format!("| {} LSB |", agreement.max_lsb)) {
+            failures.push(format!(
+                "{}: docs/fixtures.md says `{row}`, measured {}/{} exact, {} LSB",
+                fixture.name, agreement.exact_elements, agreement.elements, agreement.max_lsb
+            ));
+        }
         elements += agreement.elements;
         exact += agreement.exact_elements;
         let share = agreement.exact_elements as f64 / agreement.elements as f64;
