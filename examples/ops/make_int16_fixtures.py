@@ -219,6 +219,18 @@ def int16_reduce_sum_square_to_int8():
 
 
 @fixture
+def int16_reduce_sum_square_256():
+    """The largest int16 sum of squares (256), its outputs up to the int16 range: ONNX
+    Runtime's f32 squares and sum are within half a step of the exact sum."""
+    return reduction("ReduceSumSquare", "int16_reduce_sum_square_256", [2, 3], 1, -10, 2, shape=(2, 2, 8, 32))
+
+
+@fixture
+def int16_reduce_l2_256():
+    return reduction("ReduceL2", "int16_reduce_l2_256", [2, 3], 0, -10, -6, shape=(2, 2, 8, 32))
+
+
+@fixture
 def int16_reduce_l2():
     return reduction("ReduceL2", "int16_reduce_l2", [1, 3], 0, -10, -8)
 
