@@ -270,6 +270,12 @@ def int16_reduce_log_sum_exp():
 
 
 @fixture
+def int16_reduce_log_sum_exp_from_int8():
+    """An int8 input to an int16 output: the two Q30 tables."""
+    return reduction("ReduceLogSumExp", "int16_reduce_log_sum_exp_from_int8", [3], 0, -4, -11, dtype_in=np.int8)
+
+
+@fixture
 def int16_reduce_log_sum_exp_to_int8():
     return reduction("ReduceLogSumExp", "int16_reduce_log_sum_exp_to_int8", [2, 3], 1, -10, -2, dtype_out=np.int8)
 
