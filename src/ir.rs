@@ -98,7 +98,7 @@ impl QGraph {
                     return Err(Error::node(
                         &layer.node,
                         format!(
-                            "tensor '{}' is int16, which {} does not support (int16 works in every built-in op except linear Resize and the int8-only Reduce ops; custom layers are int8)",
+                            "tensor '{}' is int16, which {} does not support (int16 works in every built-in op except linear Resize; custom layers are int8)",
                             self.tensors[t].name, layer.ops
                         ),
                     ));

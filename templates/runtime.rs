@@ -402,6 +402,39 @@ fn sqrt_round(sum: i64, shift: i32) -> i8 {
     saturate_i8(rounded as i64)
 }
 
+/// [`sqrt_round`] over the int16 range (ReduceL2 with an int16 side), unsaturated: a result
+/// of 32768 stands for every value that saturates int16. `sum` is at least 0 and below 2^40.
+#[inline(always)]
+fn sqrt_round_wide(sum: i64, shift: i32) -> i64 {
+    let sum = (if sum < 0 { 0 } else { sum }) as u64;
+    if sum == 0 {
+        return 0;
+    }
+    let up = if shift < 0 { (-shift) as u32 } else { 0 };
+    // sqrt(sum) * 2^up reaches 2^15 once sum * 4^up >= 2^30: those saturate, and below it
+    // x = 4 * sum * 4^up stays below 2^32.
+    if up > 0 && (up >= 15 || sum >= (1u64 << 30) >> (2 * up)) {
+        return 32768;
+    }
+    // Beyond down = 40 every sum rounds to 0, so capping it is exact.
+    let down = if shift > 40 { 40 } else if shift > 0 { shift as u32 } else { 0 };
+    let x = (sum * 4) << (2 * up);
+    let twice_floor = isqrt(x) >> down;
+    let m = twice_floor / 2;
+    let rounded = if twice_floor & 1 == 0 {
+        m
+    } else {
+        // The value lies in [m + 1/2, m + 1); exactly m + 1/2 only if 2v is that integer.
+        let scaled = twice_floor << down;
+        if scaled * scaled == x && m & 1 == 0 && !ROUND_HALF_UP {
+            m
+        } else {
+            m + 1
+        }
+    };
+    rounded as i64
+}
+
 /// `ln(x)` in f64 for an integer `x >= 1` (below 1 counts as 1), to within a few f64 ULP:
 /// `x = m * 2^k` with m in [sqrt(2)/2, sqrt(2)], then `ln(m) = 2 atanh(z)` with
 /// `z = (m - 1) / (m + 1)`, `|z| < 0.172`, by 15 terms of its series (the next is below 2^-80).

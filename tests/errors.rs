@@ -433,16 +433,30 @@ fn int16_limits_are_errors_naming_the_node() {
         err.contains("node 'op16'") && err.contains("int16 average of 256 elements"),
         "{err}"
     );
-    // The squares of int16 values round in ONNX Runtime's f32.
+    // The squares of int16 values round in ONNX Runtime's f32: at most 256 of them.
     let keepdims = AttributeProto {
         name: "keepdims".into(),
         r#type: AttributeType::Int as i32,
         i: 0,
         ..Default::default()
     };
-    let err = int16_error("ReduceSumSquare", vec![keepdims], &[1, 4], &[]);
+    let err = int16_error("ReduceSumSquare", vec![keepdims.clone()], &[1, 300], &[]);
     assert!(
-        err.contains("node 'op16'") && err.contains("int8 inputs only"),
+        err.contains("node 'op16'")
+            && err.contains("ReduceSumSquare of 300 int16 elements; at most 256"),
+        "{err}"
+    );
+    // Three int16 factors round in f32 twice.
+    let err = int16_error("ReduceProd", vec![keepdims.clone()], &[1, 3], &[]);
+    assert!(
+        err.contains("node 'op16'") && err.contains("ReduceProd of 3 int16 elements; at most 2"),
+        "{err}"
+    );
+    // An int16 sum beyond 2^24 rounds in f32, the log of it too.
+    let err = int16_error("ReduceLogSum", vec![keepdims], &[1, 513], &[]);
+    assert!(
+        err.contains("node 'op16'")
+            && err.contains("ReduceLogSum of 513 int16 elements; at most 512"),
         "{err}"
     );
     // LpNormalization p = 2 on int16.

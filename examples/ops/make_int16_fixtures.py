@@ -176,11 +176,11 @@ def int16_global_max_pool():
 # Reductions (opset 21: axes are an input).
 
 
-def reduction(op, name, axes, keepdims, ex, ey):
+def reduction(op, name, axes, keepdims, ex, ey, shape=(2, 3, 4, 5), dtype_in=I16, dtype_out=I16):
     g = Graph(name)
-    x = g.input([2, 3, 4, 5], ex, dtype=I16)
+    x = g.input(list(shape), ex, dtype=dtype_in)
     y = g.node(op, [x, const_i64(g, axes, "axes")], keepdims=keepdims)
-    return finish16(g, y, ey)
+    return finish16(g, y, ey, dtype=dtype_out)
 
 
 @fixture
@@ -206,6 +206,78 @@ def int16_reduce_min():
 @fixture
 def int16_reduce_l1():
     return reduction("ReduceL1", "int16_reduce_l1", [0, 2], 0, -10, -8)
+
+
+@fixture
+def int16_reduce_sum_square():
+    return reduction("ReduceSumSquare", "int16_reduce_sum_square", [3], 1, -10, -2)
+
+
+@fixture
+def int16_reduce_sum_square_to_int8():
+    return reduction("ReduceSumSquare", "int16_reduce_sum_square_to_int8", [1], 0, -10, 3, dtype_out=np.int8)
+
+
+@fixture
+def int16_reduce_sum_square_256():
+    """The largest int16 sum of squares (256), its outputs up to the int16 range: ONNX
+    Runtime's f32 squares and sum are within half a step of the exact sum."""
+    return reduction("ReduceSumSquare", "int16_reduce_sum_square_256", [2, 3], 1, -10, 2, shape=(2, 2, 8, 32))
+
+
+@fixture
+def int16_reduce_l2_256():
+    return reduction("ReduceL2", "int16_reduce_l2_256", [2, 3], 0, -10, -6, shape=(2, 2, 8, 32))
+
+
+@fixture
+def int16_reduce_l2():
+    return reduction("ReduceL2", "int16_reduce_l2", [1, 3], 0, -10, -8)
+
+
+@fixture
+def int16_reduce_l2_from_int8():
+    """An int8 input to an int16 output."""
+    return reduction("ReduceL2", "int16_reduce_l2_from_int8", [1], 1, -4, -11, dtype_in=np.int8)
+
+
+@fixture
+def int16_reduce_prod():
+    """Two factors: their product rounds in f32 once."""
+    return reduction("ReduceProd", "int16_reduce_prod", [1], 0, -10, -5, shape=(2, 2, 4, 5))
+
+
+@fixture
+def int16_reduce_prod_from_int8():
+    """Four int8 factors to an int16 output."""
+    return reduction("ReduceProd", "int16_reduce_prod_from_int8", [3], 1, -4, -2, shape=(2, 3, 5, 4), dtype_in=np.int8)
+
+
+@fixture
+def int16_reduce_log_sum():
+    return reduction("ReduceLogSum", "int16_reduce_log_sum", [2, 3], 1, -10, -12)
+
+
+@fixture
+def int16_reduce_log_sum_from_int8():
+    """An int8 input to an int16 output: ln at run time instead of the int8 table."""
+    return reduction("ReduceLogSum", "int16_reduce_log_sum_from_int8", [1], 0, -4, -12, dtype_in=np.int8)
+
+
+@fixture
+def int16_reduce_log_sum_exp():
+    return reduction("ReduceLogSumExp", "int16_reduce_log_sum_exp", [1], 0, -10, -10)
+
+
+@fixture
+def int16_reduce_log_sum_exp_from_int8():
+    """An int8 input to an int16 output: the two Q30 tables."""
+    return reduction("ReduceLogSumExp", "int16_reduce_log_sum_exp_from_int8", [3], 0, -4, -11, dtype_in=np.int8)
+
+
+@fixture
+def int16_reduce_log_sum_exp_to_int8():
+    return reduction("ReduceLogSumExp", "int16_reduce_log_sum_exp_to_int8", [2, 3], 1, -10, -2, dtype_out=np.int8)
 
 
 # ---------------------------------------------------------------------------------------------

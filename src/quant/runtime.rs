@@ -55,6 +55,10 @@ macro_rules! runtime_with_rounding {
                 sqrt_round(sum, shift)
             }
 
+            pub fn square_root_i16(sum: i64, shift: i32) -> i16 {
+                saturate_i16(sqrt_round_wide(sum, shift))
+            }
+
             pub fn quantize(x: f32, inverse_scale: f32) -> i8 {
                 quantize_i8(x, inverse_scale)
             }
@@ -336,6 +340,30 @@ mod tests {
                 let exact = (sum as f64).sqrt() * 2f64.powi(-shift);
                 let expected = (exact.round_ties_even() as i64).clamp(-128, 127) as i8;
                 assert_eq!(square_root(sum, shift), expected, "{sum} {shift}");
+            }
+        }
+    }
+
+    /// Over the int16 range, against f64 (exact here: a root of an integer below 2^40 is
+    /// either a tie, represented exactly, or far from one), from shifts that saturate
+    /// everything to those that round everything to 0.
+    #[test]
+    fn wide_square_root_rounds_the_exact_root() {
+        assert_eq!(square_root_i16(25, 1), 2); // 2.5 -> 2
+        assert_eq!(half_up::square_root_i16(25, 1), 3);
+        assert_eq!(square_root_i16(0, -100), 0);
+        assert_eq!(square_root_i16(1, -100), 32767);
+        assert_eq!(square_root_i16((1 << 40) - 1, 50), 0);
+        assert_eq!(square_root_i16((1 << 40) - 1, 0), 32767);
+        let sums = (0..3000i64)
+            .chain((0..3000).map(|k| (1 << 30) - 1500 + k))
+            .chain((0..2000).map(|k| k * k * 4 + (k & 1)))
+            .chain((0..2000).map(|k| ((1i64 << 40) - 1) / (k + 1)));
+        for sum in sums {
+            for shift in -17..45 {
+                let exact = (sum as f64).sqrt() * 2f64.powi(-shift);
+                let expected = exact.round_ties_even().clamp(-32768.0, 32767.0) as i16;
+                assert_eq!(square_root_i16(sum, shift), expected, "{sum} {shift}");
             }
         }
     }

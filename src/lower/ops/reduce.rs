@@ -1,5 +1,6 @@
 //! ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceSumSquare and ReduceL1 over any set of
-//! axes: an i32 accumulator per output element, then one rounding to the output exponent.
+//! axes: an i32 accumulator per output element (i64 for int16 squares), then one rounding to
+//! the output exponent.
 //! - Sum, L1: the sum of `x` or `|x|` at `ex`, shifted to `ey`.
 //! - SumSquare: the sum of `x * x` at `2 ex`, shifted.
 //! - Mean: `round(sum * 2^(ex - ey) / N)` in integers, as the average pools.
@@ -7,6 +8,10 @@
 //! - L2: `round(sqrt(sum of x * x) * 2^(ex - ey))`, exact in integers (`sqrt_round`). ONNX
 //!   Runtime's f32 square root can fall on the other side of a rounding boundary, so like the
 //!   table ops it may differ by 1 LSB.
+//! - Prod: the exact integer product rounded to f32 once, as ONNX Runtime's f32 product.
+//! - LogSum: int8 to int8 reads a table of `ln` over the sums; with an int16 side, `ln` of the
+//!   exact sum in f64, quantized from f32.
+//! - LogSumExp: `max + ln(sum exp(x - max))`, the exps from Softmax's tables.
 
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
@@ -38,6 +43,13 @@ pub enum Reduction {
 const ONE_BITS: i32 = 24;
 /// ReduceProd: at most this many factors, so that ONNX Runtime's f32 product rounds once.
 const MAX_PROD_FACTORS: usize = 4;
+/// ReduceProd of an int16 input: two factors (at most 2^30) round in f32 once.
+const MAX_PROD_FACTORS_INT16: usize = 2;
+/// An int16 sum (Sum, Mean, L1, LogSum) stays exact in ONNX Runtime's f32 below 2^24.
+const MAX_INT16_SUM: usize = 1 << 9;
+/// ReduceSumSquare and ReduceL2 of an int16 input: ONNX Runtime's f32 squares and sum are
+/// within `N 2^-24` of the exact sum, under half a step of an int16 output.
+const MAX_INT16_SQUARES: usize = 1 << 8;
 /// ReduceLogSum: the largest table (entries `1..=127 N`).
 const MAX_LOG_TABLE: usize = 1 << 16;
 
@@ -77,11 +89,14 @@ pub fn lower(lowering: &mut Lowering, node: &Node, reduction: Reduction) -> Resu
         })
         .collect();
     let count: usize = axes.iter().map(|&a| shape[a]).product();
-    if lowering.tensor(input).dtype == QType::I16 {
+    let int16_input = lowering.tensor(input).dtype == QType::I16;
+    if int16_input {
         check_int16(node, reduction, count)?;
     }
+    let squares = matches!(reduction, Reduction::SumSquare | Reduction::L2);
     let largest_term: usize = match reduction {
-        _ if lowering.tensor(input).dtype == QType::I16 => 1 << 15,
+        _ if int16_input && squares => 1 << 30,
+        _ if int16_input => 1 << 15,
         Reduction::SumSquare | Reduction::L2 => 128 * 128,
         // The Q24 exps are at most 2^24 each, summed in i64.
         Reduction::LogSumExp => 1,
@@ -93,15 +108,10 @@ pub fn lower(lowering: &mut Lowering, node: &Node, reduction: Reduction) -> Resu
             format!("a product of {count} elements; at most {MAX_PROD_FACTORS}, so that ONNX Runtime's f32 product rounds only once"),
         ));
     }
-    if reduction == Reduction::LogSum && count * 127 > MAX_LOG_TABLE {
-        return Err(Error::node(
-            node,
-            format!("a log-sum of {count} elements needs a table of {} entries (at most {MAX_LOG_TABLE})", count * 127),
-        ));
-    }
-    // The i32 sum of `count` terms (the reduce kernel has no i64 form).
+    // The i32 sum of `count` terms; int16 squares sum in i64.
     let terms = std::iter::repeat_n(largest_term as i64, count);
-    let accumulator = Accumulator::for_bound(node, worst_case(0, terms, 1), false)?;
+    let accumulator =
+        Accumulator::for_bound(node, worst_case(0, terms, 1), int16_input && squares)?;
     let pending = ReducePending {
         node: node.clone(),
         reduction,
@@ -114,23 +124,32 @@ pub fn lower(lowering: &mut Lowering, node: &Node, reduction: Reduction) -> Resu
     crate::lower::define_pending(lowering, node, Rc::new(pending))
 }
 
-/// The reductions of an int16 input, and their size limit: ONNX Runtime sums in f32, which
-/// is exact while the sum stays below 2^24 (`count * 2^15 <= 2^24`). Squares of int16 values
-/// (SumSquare, L2) already round in f32, and the table reductions (LogSum, LogSumExp) and
-/// Prod have int8-sized tables or products: those refuse int16.
+/// The size limits of an int16 input, so that ONNX Runtime's f32 arithmetic is matched
+/// exactly or within 1 LSB (docs/numerics.md, "int16").
 fn check_int16(node: &Node, reduction: Reduction, count: usize) -> Result<()> {
-    match reduction {
-        Reduction::Max | Reduction::Min => Ok(()),
-        Reduction::Sum | Reduction::Mean | Reduction::L1 if count <= 1 << 9 => Ok(()),
-        Reduction::Sum | Reduction::Mean | Reduction::L1 => Err(Error::node(
+    let (limit, why) = match reduction {
+        // LogSumExp's limit is its fixed-point error, checked with the output exponent.
+        Reduction::Max | Reduction::Min | Reduction::LogSumExp => return Ok(()),
+        Reduction::Sum | Reduction::Mean | Reduction::L1 | Reduction::LogSum => (
+            MAX_INT16_SUM,
+            "an int16 sum that can exceed 2^24 rounds in ONNX Runtime's f32",
+        ),
+        Reduction::SumSquare | Reduction::L2 => (
+            MAX_INT16_SQUARES,
+            "ONNX Runtime's f32 squares and sum could then stray a step from the exact sum",
+        ),
+        Reduction::Prod => (
+            MAX_PROD_FACTORS_INT16,
+            "a longer int16 product rounds in f32 more than once, in ONNX Runtime's order",
+        ),
+    };
+    if count > limit {
+        return Err(Error::node(
             node,
-            format!("an int16 sum of {count} elements can exceed 2^24 and round in ONNX Runtime's f32 (at most 512)"),
-        )),
-        other => Err(Error::node(
-            node,
-            format!("Reduce{other:?} supports int8 inputs only (int16: Sum, Mean, Max, Min, L1)"),
-        )),
+            format!("Reduce{reduction:?} of {count} int16 elements; at most {limit}: {why}"),
+        ));
     }
+    Ok(())
 }
 
 /// Rust expression for the flat output index that input element `i` reduces into: the input
@@ -191,19 +210,6 @@ impl Pending for ReducePending {
         let int16 = lowering.tensor(self.input).dtype == QType::I16 || clamp.dtype == QType::I16;
         if int16 && matches!(self.reduction, Reduction::Mean) {
             super::pool::check_f32_average(&self.node, self.count, shift)?;
-        } else if int16
-            && !matches!(
-                self.reduction,
-                Reduction::Sum | Reduction::Max | Reduction::Min | Reduction::L1
-            )
-        {
-            return Err(Error::node(
-                &self.node,
-                format!(
-                    "Reduce{:?} to int16 is not supported (int16: Sum, Mean, Max, Min, L1)",
-                    self.reduction
-                ),
-            ));
         }
         if self.reduction == Reduction::Mean {
             // ONNX Runtime divides the f32 sum by N; the exact quotient is at least
@@ -218,13 +224,24 @@ impl Pending for ReducePending {
             }
         }
         let step = 2f64.powi(ex);
-        let table: Vec<i64> = match self.reduction {
-            Reduction::LogSum => (1..=127 * self.count)
-                .map(|s| {
-                    let y = ((s as f64) * step).ln() * 2f64.powi(-output_exponent);
-                    lowering.rounding.round(y).clamp(-128.0, 127.0) as i64
-                })
-                .collect(),
+        let (table, exp_high): (Vec<i64>, Option<Vec<i64>>) = match self.reduction {
+            // An int16 side takes `ln` at run time instead.
+            Reduction::LogSum if !int16 => {
+                if self.count * 127 > MAX_LOG_TABLE {
+                    return Err(Error::node(
+                        &self.node,
+                        format!("a log-sum of {} elements needs a table of {} entries (at most {MAX_LOG_TABLE})", self.count, self.count * 127),
+                    ));
+                }
+                let table = (1..=127 * self.count)
+                    .map(|s| {
+                        let y = ((s as f64) * step).ln() * 2f64.powi(-output_exponent);
+                        lowering.rounding.round(y).clamp(-128.0, 127.0) as i64
+                    })
+                    .collect();
+                (table, None)
+            }
+            Reduction::LogSum => (Vec::new(), None),
             Reduction::LogSumExp => {
                 if !(-100..=100).contains(&output_exponent) {
                     return Err(Error::node(
@@ -232,15 +249,29 @@ impl Pending for ReducePending {
                         format!("output exponent {output_exponent} outside -100..=100"),
                     ));
                 }
-                (0..256)
-                    .map(|k| ((-(k as f64) * step).exp() * 2f64.powi(ONE_BITS)).round() as i64)
-                    .collect()
+                if int16 {
+                    // Softmax's int16 exps: each within 2^-29, the sum at least 1, so the log
+                    // moves by at most N 2^-29: keep that under a quarter step.
+                    let error = self.count as f64 * 2f64.powi(-29 - output_exponent);
+                    if error > 0.25 {
+                        return Err(Error::node(
+                            &self.node,
+                            format!("an int16 log-sum-exp of {} elements at 2^{output_exponent}: the fixed-point error could reach {error:.2} steps (at most 0.25)", self.count),
+                        ));
+                    }
+                    let (low, high) = super::softmax::wide_exp_tables(step);
+                    (low, Some(high))
+                } else {
+                    (super::softmax::exp_table(ONE_BITS, 1.0, step), None)
+                }
             }
-            _ => Vec::new(),
+            _ => (Vec::new(), None),
         };
         let kernel = ReduceKernel {
             reduction: self.reduction,
             table,
+            exp_high,
+            input_exponent: ex,
             input_step: step,
             output_exponent,
             output_len: self.output_shape.iter().product(),
@@ -257,8 +288,12 @@ impl Pending for ReducePending {
 #[derive(Debug)]
 struct ReduceKernel {
     reduction: Reduction,
-    /// LogSum: `ln` of the sums `1..`; LogSumExp: the Q24 exps.
+    /// LogSum: `ln` of the sums `1..` (empty: `ln` at run time); LogSumExp: the Q24 exps, or
+    /// Softmax's low Q30 table with `exp_high`.
     table: Vec<i64>,
+    /// LogSumExp with an int16 side: `exp(-256 k 2^ex)` in Q30.
+    exp_high: Option<Vec<i64>>,
+    input_exponent: i32,
     input_step: f64,
     output_exponent: i32,
     output_len: usize,
@@ -288,22 +323,44 @@ impl Kernel for ReduceKernel {
                 QType::I16 => "divide_round_i16",
             },
         );
-        match self.reduction {
-            Reduction::LogSum => {
-                let table = out.add_static("LN", Elem::I8, &[self.table.len()], self.table.clone());
-                out.set("table", table);
-            }
-            Reduction::LogSumExp => {
-                let table = out.add_static("EXP", Elem::U32, &[256], self.table.clone());
-                out.set("table", table);
-                out.set("input_step", format!("{:?}", self.input_step));
-                out.set(
-                    "inverse_scale",
-                    format!("{:?}", 2f64.powi(-self.output_exponent)),
-                );
-                out.set("one_bits", ONE_BITS);
-            }
-            _ => {}
+        out.set("acc_ty", if self.accumulator.wide { "i64" } else { "i32" });
+        let wide_requantize = match out.output_type() {
+            QType::I8 => "requantize_i64",
+            QType::I16 => "requantize_i64_to_i16",
+        };
+        out.set("wide_requantize", wide_requantize);
+        // L2 with an int16 side: the square root rounded over the int16 range.
+        let wide_sqrt = self.accumulator.wide || out.output_type() == QType::I16;
+        out.set("wide_sqrt", wide_sqrt);
+        let runtime_ln = self.reduction == Reduction::LogSum && self.table.is_empty();
+        out.set("runtime_ln", runtime_ln);
+        if runtime_ln {
+            out.set("input_exponent", self.input_exponent);
+        }
+        if self.reduction == Reduction::LogSum && !runtime_ln {
+            let table = out.add_static("LN", Elem::I8, &[self.table.len()], self.table.clone());
+            out.set("table", table);
+        }
+        if runtime_ln || self.reduction == Reduction::LogSumExp {
+            out.set(
+                "inverse_scale",
+                format!("{:?}", 2f64.powi(-self.output_exponent)),
+            );
+        }
+        if self.reduction == Reduction::LogSumExp {
+            let table = out.add_static("EXP", Elem::U32, &[256], self.table.clone());
+            out.set("table", table);
+            out.set("input_step", format!("{:?}", self.input_step));
+            let one_bits = match &self.exp_high {
+                Some(high) => {
+                    let high = out.add_static("EXP_HIGH", Elem::U32, &[256], high.clone());
+                    out.set("exp_high", high);
+                    super::softmax::WIDE_ONE_BITS
+                }
+                None => ONE_BITS,
+            };
+            out.set("wide_exp", self.exp_high.is_some());
+            out.set("one_bits", one_bits);
         }
         self.clamp.set(out);
         out.describe(format!(
@@ -317,12 +374,9 @@ impl Kernel for ReduceKernel {
         Some(self.shift)
     }
 
-    /// Sum, Mean, Max, Min and L1 (the lowering refuses the others on int16).
+    /// Every reduction; the lowering refuses the sizes it cannot match on int16.
     fn supports_int16(&self) -> bool {
-        matches!(
-            self.reduction,
-            Reduction::Sum | Reduction::Mean | Reduction::Max | Reduction::Min | Reduction::L1
-        )
+        true
     }
 
     fn accumulator(&self) -> Option<Accumulator> {

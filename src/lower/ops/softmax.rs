@@ -30,7 +30,7 @@ use std::rc::Rc;
 /// Fixed-point scale of the exp table: `T[k] = round(exp(-k * 2^ex) * 2^ONE_BITS)`.
 const ONE_BITS: i32 = 24;
 /// Fixed-point scale of the int16 kernel's two exp tables and of their product.
-const WIDE_ONE_BITS: i32 = 30;
+pub(super) const WIDE_ONE_BITS: i32 = 30;
 
 pub fn lower_softmax(lowering: &mut Lowering, node: &Node) -> Result<()> {
     lower(lowering, node, false)
@@ -110,11 +110,6 @@ impl Pending for SoftmaxPending {
             ));
         }
         let step = 2f64.powi(input.exponent);
-        let table = |bits: i32, stride: f64| -> Vec<i64> {
-            (0..256)
-                .map(|k| ((-(k as f64) * stride * step).exp() * 2f64.powi(bits)).round() as i64)
-                .collect()
-        };
         let (exp_table, exp_high) = if wide {
             // Each exp is off by at most 2^-29 (two entries and the product rounded), the sum
             // is at least 1 (the maximum's exp), so an output moves by at most
@@ -126,9 +121,10 @@ impl Pending for SoftmaxPending {
                     format!("an int16 softmax of {} elements at 2^{output_exponent}: the fixed-point error could reach {error:.2} steps (at most 0.25)", self.length),
                 ));
             }
-            (table(WIDE_ONE_BITS, 1.0), Some(table(WIDE_ONE_BITS, 256.0)))
+            let (low, high) = wide_exp_tables(step);
+            (low, Some(high))
         } else {
-            (table(ONE_BITS, 1.0), None)
+            (exp_table(ONE_BITS, 1.0, step), None)
         };
         let kernel = SoftmaxKernel {
             exp_table,
@@ -143,6 +139,22 @@ impl Pending for SoftmaxPending {
         };
         Ok((Box::new(kernel), vec![self.input]))
     }
+}
+
+/// `round(exp(-k stride step) 2^bits)` for `k` in `0..256`.
+pub(super) fn exp_table(bits: i32, stride: f64, step: f64) -> Vec<i64> {
+    (0..256)
+        .map(|k| ((-(k as f64) * stride * step).exp() * 2f64.powi(bits)).round() as i64)
+        .collect()
+}
+
+/// The int16 kernels' two Q30 tables, `exp(-l 2^ex)` and `exp(-256 h 2^ex)`: their product is
+/// `exp(-(256 h + l) 2^ex)` for a difference of up to 65,535 codes (also ReduceLogSumExp's).
+pub(super) fn wide_exp_tables(step: f64) -> (Vec<i64>, Vec<i64>) {
+    (
+        exp_table(WIDE_ONE_BITS, 1.0, step),
+        exp_table(WIDE_ONE_BITS, 256.0, step),
+    )
 }
 
 #[derive(Debug)]
