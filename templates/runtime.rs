@@ -381,29 +381,12 @@ fn isqrt(value: u64) -> u64 {
 /// int8; exact in integers (ReduceL2). `sum` is at least 0 and below 2^40.
 #[inline(always)]
 fn sqrt_round(sum: i64, shift: i32) -> i8 {
-    // Twice the value is sqrt(x) / 2^down with x = 4 * sum * 4^up. Beyond up = 8 any nonzero
-    // sum saturates, and beyond down = 40 every sum rounds to 0, so capping both is exact.
-    let up = if shift < -8 { 8 } else if shift < 0 { (-shift) as u32 } else { 0 };
-    let down = if shift > 40 { 40 } else if shift > 0 { shift as u32 } else { 0 };
-    let x = ((if sum < 0 { 0 } else { sum }) as u64 * 4) << (2 * up);
-    let twice_floor = isqrt(x) >> down;
-    let m = twice_floor / 2;
-    let rounded = if twice_floor & 1 == 0 {
-        m
-    } else {
-        // The value lies in [m + 1/2, m + 1); exactly m + 1/2 only if 2v is that integer.
-        let scaled = twice_floor << down;
-        if scaled * scaled == x && m & 1 == 0 && !ROUND_HALF_UP {
-            m
-        } else {
-            m + 1
-        }
-    };
-    saturate_i8(rounded as i64)
+    saturate_i8(sqrt_round_wide(sum, shift))
 }
 
-/// [`sqrt_round`] over the int16 range (ReduceL2 with an int16 side), unsaturated: a result
-/// of 32768 stands for every value that saturates int16. `sum` is at least 0 and below 2^40.
+/// `sqrt(sum) * 2^-shift` rounded to nearest (ties as `ROUND_HALF_UP` says), exact in
+/// integers, unsaturated: a result of 32768 stands for every value that saturates int16 (and
+/// int8). `sum` is at least 0 and below 2^40. ReduceL2 ([`sqrt_round`] for int8).
 #[inline(always)]
 fn sqrt_round_wide(sum: i64, shift: i32) -> i64 {
     let sum = (if sum < 0 { 0 } else { sum }) as u64;
