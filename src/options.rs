@@ -75,6 +75,30 @@ impl Options {
     pub fn unroll_budget(&self) -> usize {
         self.unroll.unwrap_or(self.target_cpu.unroll())
     }
+
+    /// How the kernels are shaped: the unroll budget and the target CPU's weight layout.
+    pub fn kernel_profile(&self) -> KernelProfile {
+        KernelProfile {
+            unroll: self.unroll_budget(),
+            offset_weights: self.target_cpu.offset_weights(),
+        }
+    }
+}
+
+/// What shapes the kernels of a module, from `--target-cpu` and `--unroll`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelProfile {
+    /// How many multiply-accumulates an innermost loop body may write out.
+    pub unroll: usize,
+    /// Fully connected layers store their int8 weights plus 128, as u8, interleaved by
+    /// register tile ([`TargetCpu::offset_weights`]).
+    pub offset_weights: bool,
+}
+
+impl Default for KernelProfile {
+    fn default() -> Self {
+        Options::default().kernel_profile()
+    }
 }
 
 impl Default for Options {
@@ -119,6 +143,15 @@ impl TargetCpu {
             TargetCpu::Esp32s3 => 6,
             TargetCpu::Esp32c3 | TargetCpu::Generic => DEFAULT_UNROLL,
         }
+    }
+
+    /// Whether weights are stored plus 128, as u8. Xtensa has no sign-extending byte load
+    /// (`l8ui` then `sext`), so an int8 weight costs two instructions per load; `w + 128` as
+    /// u8 is one `l8ui`, and the sum comes back exact as `sum((w + 128) x) - 128 sum(x)`,
+    /// where `sum(x)` is paid once per input row, not per weight. riscv32 loads int8 with one
+    /// `lb`, so there it would only add the correction.
+    pub fn offset_weights(self) -> bool {
+        matches!(self, TargetCpu::Esp32s3)
     }
 }
 

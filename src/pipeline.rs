@@ -96,7 +96,7 @@ pub fn generate(
         &templates,
         emit::EmitSettings {
             arena_link_section: options.arena_link_section.as_deref(),
-            unroll: options.unroll_budget(),
+            profile: options.kernel_profile(),
             side_file,
             regenerate,
             max_code: options.max_code,
@@ -125,7 +125,7 @@ pub fn template_context(
 ) -> Result<String> {
     let compiled = compile(bytes, file_name, options)?;
     let qgraph = &compiled.qgraph;
-    match emit::layer_context(qgraph, &compiled.plan, options.unroll_budget(), node)? {
+    match emit::layer_context(qgraph, &compiled.plan, options.kernel_profile(), node)? {
         Some(context) => Ok(serde_json::to_string_pretty(&context).unwrap_or_default()),
         None => {
             let layers: Vec<String> = qgraph

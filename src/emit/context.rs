@@ -9,6 +9,7 @@
 use crate::ir::{Layer, QGraph, TensorId};
 use crate::kernel::KernelEmit;
 use crate::onnx::Attribute;
+use crate::options::KernelProfile;
 use crate::text::model_text;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -84,7 +85,12 @@ fn attribute_value(attribute: &Attribute, text: fn(&str) -> String) -> tera::Val
     value.unwrap_or_default()
 }
 
-pub fn set_layer_context(graph: &QGraph, layer: &Layer, unroll: usize, out: &mut KernelEmit) {
+pub fn set_layer_context(
+    graph: &QGraph,
+    layer: &Layer,
+    profile: KernelProfile,
+    out: &mut KernelEmit,
+) {
     let node = &layer.node;
     out.set(
         "node",
@@ -126,5 +132,5 @@ pub fn set_layer_context(graph: &QGraph, layer: &Layer, unroll: usize, out: &mut
     // The output's element type, for kernels that handle int16 (`Kernel::supports_int16`);
     // inputs carry theirs in `inputs[i].dtype`.
     out.set("out_ty", out.output_type().rust());
-    out.set_unroll(unroll);
+    out.set_profile(profile);
 }

@@ -15,8 +15,9 @@ pub use weights_file::{SideFile, WeightsFile};
 
 use crate::error::{Error, Result};
 use crate::ir::{QGraph, QType};
-use crate::kernel::{KernelEmit, StaticArray};
+use crate::kernel::{KernelEmit, Renderer, StaticArray};
 use crate::onnx::Graph;
+use crate::options::KernelProfile;
 use crate::plan::Plan;
 use crate::text::rust_ident;
 
@@ -41,8 +42,8 @@ pub struct Emitted {
 pub struct EmitSettings<'a> {
     /// The link section the firmware's `Model` static may be put in (`in_arena_section!`).
     pub arena_link_section: Option<&'a str>,
-    /// The unroll budget of the kernels' register tiles.
-    pub unroll: usize,
+    /// The kernels' register tiles and weight layout.
+    pub profile: KernelProfile,
     /// With a side file, the statics of at least its threshold go there instead of being
     /// array literals.
     pub side_file: Option<SideFile<'a>>,
@@ -70,7 +71,7 @@ pub fn emit(
 ) -> Result<Emitted> {
     let EmitSettings {
         arena_link_section,
-        unroll,
+        profile,
         side_file,
         regenerate,
         max_code,
@@ -82,7 +83,7 @@ pub fn emit(
     // model of thousands of layers must stop before it takes gigabytes.
     let mut code_bytes = 0usize;
     for (index, layer) in qgraph.layers.iter().enumerate() {
-        let (fn_name, out) = layer_emit(qgraph, plan, index, unroll)?;
+        let (fn_name, out) = layer_emit(qgraph, plan, index, profile)?;
         let in_place = plan.in_place[index];
         let mut function = templates.render(&layer.renderer, out.context(), &layer.node.name)?;
         simplify::simplify(&mut function);
@@ -164,7 +165,7 @@ fn layer_emit(
     qgraph: &QGraph,
     plan: &Plan,
     index: usize,
-    unroll: usize,
+    profile: KernelProfile,
 ) -> Result<(String, KernelEmit)> {
     let layer = &qgraph.layers[index];
     let fn_name = format!("{}_{index}", rust_ident(&layer.ops.replace('+', "_")));
@@ -177,7 +178,13 @@ fn layer_emit(
         plan.in_place[index],
         layer.kernel.state().map(|s| (s.len(), s.writes())),
     );
-    context::set_layer_context(qgraph, layer, unroll, &mut out);
+    // A user template overriding a built-in kernel reads the weights as documented for it,
+    // one int8 row per output: the offset layout is the built-in templates' own.
+    let profile = KernelProfile {
+        offset_weights: profile.offset_weights && matches!(layer.renderer, Renderer::Builtin(_)),
+        ..profile
+    };
+    context::set_layer_context(qgraph, layer, profile, &mut out);
     layer.kernel.emit(&mut out)?;
     Ok((fn_name, out))
 }
@@ -187,11 +194,11 @@ fn layer_emit(
 pub fn layer_context(
     qgraph: &QGraph,
     plan: &Plan,
-    unroll: usize,
+    profile: KernelProfile,
     node: &str,
 ) -> Result<Option<serde_json::Value>> {
     for (index, layer) in qgraph.layers.iter().enumerate() {
-        let (fn_name, out) = layer_emit(qgraph, plan, index, unroll)?;
+        let (fn_name, out) = layer_emit(qgraph, plan, index, profile)?;
         if layer.node.name == node || fn_name == node {
             return Ok(Some(out.context().clone().into_json()));
         }

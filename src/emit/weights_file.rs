@@ -219,6 +219,7 @@ fn encode(array: &StaticArray, bytes: &mut Vec<u8>) -> Result<()> {
     for &value in &array.values {
         let fits = match array.elem {
             Elem::I8 => i8::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
+            Elem::U8 => u8::try_from(value).map(|v| bytes.push(v)),
             Elem::I16 => i16::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
             Elem::I32 => i32::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
             Elem::U16 => u16::try_from(value).map(|v| bytes.extend(v.to_le_bytes())),
@@ -244,7 +245,9 @@ fn decoder(elem: Elem) -> String {
             .collect::<String>()
     };
     let decode = |first: usize| {
-        if width == 1 {
+        if elem == Elem::U8 {
+            format!("*b{first}")
+        } else if width == 1 {
             format!("*b{first} as {ty}")
         } else {
             let bytes: Vec<String> = (first..first + width).map(|i| format!("*b{i}")).collect();

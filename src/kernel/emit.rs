@@ -1,6 +1,7 @@
 //! What a layer's kernel hands to its template: the context variables and the weight statics
 //! (the emitter renders them into a Rust function).
 
+use crate::options::KernelProfile;
 use crate::quant::QType;
 use serde::Serialize;
 
@@ -8,6 +9,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Elem {
     I8,
+    /// Offset weights (`w + 128`, see [`KernelEmit::offset_weight_blocks`]).
+    U8,
     I16,
     I32,
     /// Index tables.
@@ -19,6 +22,7 @@ impl Elem {
     pub fn rust(self) -> &'static str {
         match self {
             Elem::I8 => "i8",
+            Elem::U8 => "u8",
             Elem::I16 => "i16",
             Elem::I32 => "i32",
             Elem::U16 => "u16",
@@ -37,7 +41,7 @@ impl Elem {
 
     pub fn bytes(self) -> usize {
         match self {
-            Elem::I8 => 1,
+            Elem::I8 | Elem::U8 => 1,
             Elem::I16 | Elem::U16 => 2,
             Elem::I32 | Elem::U32 => 4,
         }
@@ -69,7 +73,7 @@ pub struct KernelEmit {
     input_vars: Vec<String>,
     output_var: &'static str,
     output_type: QType,
-    unroll: usize,
+    profile: KernelProfile,
     in_place: bool,
 }
 
@@ -127,20 +131,32 @@ impl KernelEmit {
             input_vars: names,
             output_var: if in_place { IN_PLACE_BUFFER } else { "output" },
             output_type: out_type,
-            unroll: 1,
+            profile: KernelProfile {
+                unroll: 1,
+                offset_weights: false,
+            },
             in_place,
         }
     }
 
-    /// The unroll budget (`--unroll`), also the template variable `unroll`.
-    pub fn set_unroll(&mut self, budget: usize) {
-        self.unroll = budget.max(1);
-        self.set("unroll", self.unroll);
+    /// The kernel profile (`--target-cpu`, `--unroll`); its unroll budget is also the
+    /// template variable `unroll`.
+    pub fn set_profile(&mut self, profile: KernelProfile) {
+        self.profile = KernelProfile {
+            unroll: profile.unroll.max(1),
+            ..profile
+        };
+        self.set("unroll", self.profile.unroll);
     }
 
     /// How many multiply-accumulates an innermost loop body may write out.
     pub fn unroll(&self) -> usize {
-        self.unroll
+        self.profile.unroll
+    }
+
+    /// Whether the target prefers offset u8 weights ([`KernelEmit::offset_weight_blocks`]).
+    pub fn offset_weights(&self) -> bool {
+        self.profile.offset_weights
     }
 
     /// The element type of the output buffer.
@@ -211,6 +227,58 @@ impl KernelEmit {
             "BIAS",
             Elem::I32,
             &[bias.len()],
+            bias.iter().map(|&b| b as i64).collect(),
+        );
+        self.set("bias", name);
+    }
+
+    /// The statics of a layer whose weights are read `block` outputs at a time, each weight
+    /// stored as `w + 128` in a u8 (loaded without a sign extension; the kernel subtracts
+    /// `128 * sum(x)`): `WEIGHTS`, `[outputs / block][per_output][block]`, the weights of a
+    /// block's outputs side by side so that one pointer walks them; `WEIGHTS_REST`,
+    /// `[outputs % block][per_output][1]`, the outputs left over; and `BIAS`. `weights` is one
+    /// row per output, as in [`KernelEmit::weights_and_bias`]. Sets `weights`, `weights_rest`
+    /// (empty when there is no rest) and `bias`.
+    pub fn offset_weight_blocks(
+        &mut self,
+        weights: &[i8],
+        per_output: usize,
+        block: usize,
+        bias: &[i32],
+    ) {
+        let outputs = bias.len();
+        let block = block.max(1);
+        let interleave = |first: usize, count: usize, width: usize| -> Vec<i64> {
+            (0..count)
+                .flat_map(|b| {
+                    (0..per_output).flat_map(move |k| {
+                        (0..width).map(move |o| {
+                            i64::from(weights[(first + b * width + o) * per_output + k]) + 128
+                        })
+                    })
+                })
+                .collect()
+        };
+        let blocks = outputs / block;
+        let rest = outputs % block;
+        let name = if blocks > 0 {
+            let values = interleave(0, blocks, block);
+            self.add_static("WEIGHTS", Elem::U8, &[blocks, per_output, block], values)
+        } else {
+            String::new()
+        };
+        self.set("weights", name);
+        let name = if rest > 0 {
+            let values = interleave(blocks * block, rest, 1);
+            self.add_static("WEIGHTS_REST", Elem::U8, &[rest, per_output, 1], values)
+        } else {
+            String::new()
+        };
+        self.set("weights_rest", name);
+        let name = self.add_static(
+            "BIAS",
+            Elem::I32,
+            &[outputs],
             bias.iter().map(|&b| b as i64).collect(),
         );
         self.set("bias", name);

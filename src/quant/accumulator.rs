@@ -21,6 +21,13 @@ pub fn worst_case(bias: i64, weights: impl IntoIterator<Item = i64>, input_magni
     bias.unsigned_abs() as u128 + input_magnitude as u128 * weights
 }
 
+/// The worst-case `|acc|` of a sum over offset weights (`w + 128`, stored as u8): it starts at
+/// `bias - 128 * sum(x)` and adds `(w + 128) * x` per input, with `0 <= w + 128 <= 255`, so
+/// no partial sum exceeds `|bias| + inputs * input_magnitude * (128 + 255)`.
+pub fn offset_weights_worst_case(bias: i64, inputs: usize, input_magnitude: u64) -> u128 {
+    bias.unsigned_abs() as u128 + inputs as u128 * input_magnitude as u128 * (128 + 255)
+}
+
 /// A layer's accumulator: its type and the worst-case `|acc|` it must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accumulator {

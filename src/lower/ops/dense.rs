@@ -12,7 +12,7 @@ use crate::lower::bias::{bias_input, int8_values, Bias};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Value, Weights};
 use crate::onnx::{Constant, Node};
-use crate::quant::accumulator::Accumulator;
+use crate::quant::accumulator::{offset_weights_worst_case, Accumulator};
 use std::rc::Rc;
 
 pub fn lower_gemm(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -169,6 +169,7 @@ impl Pending for DensePending {
             clamp,
         )?;
         let kernel = Dense {
+            input_magnitude: lowering.tensor(self.input).dtype.magnitude(),
             rows: self.output_shape.iter().rev().skip(1).product(),
             in_features: self.in_features,
             out_features: self.out_features,
@@ -184,6 +185,8 @@ impl Pending for DensePending {
 
 #[derive(Debug)]
 pub struct Dense {
+    /// The largest `|x|` of the input type.
+    input_magnitude: u64,
     rows: usize,
     in_features: usize,
     out_features: usize,
@@ -193,6 +196,18 @@ pub struct Dense {
     shifts: Shifts,
     accumulator: Accumulator,
     clamp: Clamp,
+}
+
+impl Dense {
+    /// Whether every partial sum over offset weights fits the i32 accumulator (the layer's
+    /// own bound may need i64, and the offset sums reach further).
+    fn offset_sums_fit_i32(&self) -> bool {
+        !self.accumulator.wide
+            && self.bias.iter().all(|&b| {
+                offset_weights_worst_case(b.into(), self.in_features, self.input_magnitude)
+                    <= i32::MAX as u128
+            })
+    }
 }
 
 impl Kernel for Dense {
@@ -208,9 +223,17 @@ impl Kernel for Dense {
         out.set("rows", self.rows);
         out.set("in_features", self.in_features);
         out.set("out_features", self.out_features);
-        RegisterTile::dense(out.unroll(), self.out_features).set(out);
+        let tile = RegisterTile::dense(out.unroll(), self.out_features);
+        tile.set(out);
         self.accumulator.set(out, self.clamp, self.shifts.values());
-        out.weights_and_bias(&self.weights, self.in_features, &self.bias);
+        let offset_weights = out.offset_weights() && self.offset_sums_fit_i32();
+        out.set("offset_weights", offset_weights);
+        if offset_weights {
+            let block = tile.channels();
+            out.offset_weight_blocks(&self.weights, self.in_features, block, &self.bias);
+        } else {
+            out.weights_and_bias(&self.weights, self.in_features, &self.bias);
+        }
         self.shifts.set(out);
         out.describe(format!(
             "{} -> {} features, {}",

@@ -60,6 +60,11 @@ impl RegisterTile {
         }
     }
 
+    /// The output channels (or units) of a block.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
     /// `channel_block`, `pixel_tile` and `tiled` (pixels covered by whole tiles), and the
     /// passes the template writes out: whole blocks of channels then the leftover channels
     /// one at a time (`channel_passes`), whole pixel tiles then the leftover pixels one at a
