@@ -11,7 +11,7 @@ use crate::lower::bias::{bias_input, int8_values, Bias};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Weights};
 use crate::onnx::Node;
-use crate::quant::accumulator::Accumulator;
+use crate::quant::accumulator::{offset_weights_worst_case, Accumulator};
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -135,6 +135,7 @@ impl Pending for ConvPending {
             clamp,
         )?;
         let kernel = Conv {
+            input_magnitude: x.dtype.magnitude(),
             batch: self.output_shape[0],
             in_channels,
             out_channels,
@@ -152,6 +153,8 @@ impl Pending for ConvPending {
 
 #[derive(Debug)]
 pub struct Conv {
+    /// The largest `|x|` of the input type.
+    input_magnitude: u64,
     batch: usize,
     in_channels: usize,
     out_channels: usize,
@@ -178,7 +181,77 @@ impl Conv {
     }
 }
 
+/// How a pointwise convolution with offset weights goes over its pixels: in `chunks` chunks of
+/// `chunk` pixels, each first summing its pixels over the input channels (into a stack array of
+/// `chunk` i32), then `tiled` of them in register tiles and the rest one at a time
+/// (`pixel_passes`, as [`RegisterTile::set`] writes them for a whole plane).
+#[derive(Debug, Serialize)]
+struct OffsetChunks {
+    chunk: usize,
+    chunks: usize,
+    tiled: usize,
+    pixel_passes: Vec<PixelPass>,
+}
+
+#[derive(Debug, Serialize)]
+struct PixelPass {
+    pixels: usize,
+    rest: bool,
+}
+
 impl Conv {
+    /// The chunks of a pointwise convolution with offset weights ([`KernelEmit::offset_weight_blocks`]),
+    /// or `None` where they do not pay or do not fit:
+    /// - the sums cost about 6 instructions per input element and chunk, shared by the output
+    ///   channels, against one `sext` saved per weight load: with fewer than
+    ///   [`Conv::OFFSET_MIN_OUT_CHANNELS`] output channels the sums cost more than they save;
+    /// - every partial sum must fit i32 (`offset_weights_worst_case`);
+    /// - the plane must split into equal chunks of at most [`Conv::OFFSET_MAX_CHUNK`] pixels
+    ///   (the stack array), each a whole number of pixel tiles, or be one such chunk.
+    fn offset_chunks(&self, plane: usize, pixels: usize) -> Option<OffsetChunks> {
+        let fits = !self.accumulator.wide
+            && self.bias.iter().all(|&b| {
+                offset_weights_worst_case(b.into(), self.in_channels, self.input_magnitude)
+                    <= i32::MAX as u128
+            });
+        if !fits || self.out_channels < Self::OFFSET_MIN_OUT_CHANNELS {
+            return None;
+        }
+        let chunk = if plane <= Self::OFFSET_MAX_CHUNK {
+            plane
+        } else {
+            (pixels.max(1)..=Self::OFFSET_MAX_CHUNK)
+                .rev()
+                .find(|&c| plane % c == 0 && c % pixels.max(1) == 0)?
+        };
+        let pixels = pixels.clamp(1, chunk.max(1));
+        let tiled = chunk / pixels * pixels;
+        let mut pixel_passes = Vec::new();
+        if tiled > 0 {
+            pixel_passes.push(PixelPass {
+                pixels,
+                rest: false,
+            });
+        }
+        if tiled < chunk {
+            pixel_passes.push(PixelPass {
+                pixels: 1,
+                rest: true,
+            });
+        }
+        Some(OffsetChunks {
+            chunk,
+            chunks: plane / chunk,
+            tiled,
+            pixel_passes,
+        })
+    }
+
+    /// See [`Conv::offset_chunks`].
+    const OFFSET_MIN_OUT_CHANNELS: usize = 24;
+    /// 384 bytes of stack for the sums.
+    const OFFSET_MAX_CHUNK: usize = 96;
+
     /// The row-at-a-time plan of `conv.rs.tera`: the kernel rows' offsets, and the output
     /// columns of a row in segments (see [`ColumnSegment`]).
     fn set_row_plan(&self, out: &mut KernelEmit) {
@@ -427,16 +500,27 @@ impl Kernel for Conv {
     }
 
     fn emit(&self, out: &mut KernelEmit) -> Result<()> {
+        let per_channel = self.weights.len() / self.out_channels;
+        let mut offset_block = None;
         if self.is_pointwise() {
             let plane = self.window.in_h * self.window.in_w;
-            RegisterTile::new(out.unroll(), self.out_channels, plane, self.in_channels).set(out);
+            let tile = RegisterTile::new(out.unroll(), self.out_channels, plane, self.in_channels);
+            tile.set(out);
+            let chunks = out
+                .offset_weights()
+                .then(|| self.offset_chunks(plane, tile.pixels()))
+                .flatten();
+            out.set("offset_weights", chunks.is_some());
+            if let Some(chunks) = chunks {
+                out.set("offset", chunks);
+                offset_block = Some(tile.channels());
+            }
         } else if let Some(plan) = self.small_map_plan(out.unroll()) {
             out.set("small_map", plan);
         } else {
             self.set_row_plan(out);
         }
         let per_group_in = self.in_channels / self.groups;
-        let per_channel = self.weights.len() / self.out_channels;
         out.set("batch", self.batch);
         out.set("in_channels", self.in_channels);
         out.set("out_channels", self.out_channels);
@@ -445,7 +529,10 @@ impl Kernel for Conv {
         out.set("weights_per_channel", per_channel);
         self.window.set(out);
         self.accumulator.set(out, self.clamp, self.shifts.values());
-        out.weights_and_bias(&self.weights, per_channel, &self.bias);
+        match offset_block {
+            Some(block) => out.offset_weight_blocks(&self.weights, per_channel, block, &self.bias),
+            None => out.weights_and_bias(&self.weights, per_channel, &self.bias),
+        }
         self.shifts.set(out);
         out.describe(format!(
             "{} groups, {}, {}",

@@ -65,6 +65,11 @@ impl RegisterTile {
         self.channels
     }
 
+    /// The output pixels of a tile.
+    pub fn pixels(&self) -> usize {
+        self.pixels
+    }
+
     /// `channel_block`, `pixel_tile` and `tiled` (pixels covered by whole tiles), and the
     /// passes the template writes out: whole blocks of channels then the leftover channels
     /// one at a time (`channel_passes`), whole pixel tiles then the leftover pixels one at a
