@@ -4,7 +4,7 @@
 # tables; asserts nothing.
 #
 #   codegen-tests/perf.sh                 # from the repository root: print the tables
-#   codegen-tests/perf.sh --write-docs    # and write them into docs/performance.md
+#   codegen-tests/perf.sh --write-docs    # and write them into docs/performance.md, recurrent.md, benchmarks.md
 #
 # --write-docs replaces the tables between `<!-- perf:begin riscv32imc -->` /
 # `<!-- perf:begin isa -->` and `<!-- perf:end -->` in docs/performance.md (review the diff
@@ -268,6 +268,49 @@ streaming_table() {
   echo "| per 49-frame run | $(count "${riscv[1]:-}") | $(count "${xtensa[1]:-}") |"
 }
 
+# The MLPerf Tiny fixtures, for docs/benchmarks.md: instructions per inference on both ISAs and
+# the S3's time at one instruction per cycle (a floor: see the doc).
+mlperf_table() {
+  echo "| fixture | architecture | MACs | Xtensa \`run\` (\`esp32s3\`) | per MAC | ms at 240 MHz, 1 instruction per cycle | riscv32imc \`run\` (\`esp32c3\`) | per MAC |"
+  echo "|---|---|---|---|---|---|---|---|"
+  local row n arch m
+  for row in "ds_cnn_kws_esppq|DS-CNN, keyword spotting" "resnet8_esppq|ResNet-8, image classification" \
+    "mobilenet_v1_vww_esppq|MobileNetV1 0.25, visual wake words" "fc_autoencoder_esppq|FC autoencoder, anomaly detection"; do
+    n=${row%%|*} arch=${row#*|}
+    [ -n "${MACS[$n]:-}" ] || continue
+    m=${MACS[$n]}
+    echo "| \`$n\` | $arch | $(commas "$m") | $(count "${XRUN[$n]:-}") | $(ratio "${XRUN[$n]:-}" "$m") | $(awk -v n="${XRUN[$n]:-0}" 'BEGIN { printf "%.1f", n / 240e3 }') | $(count "${RUN3[$n]:-}") | $(ratio "${RUN3[$n]:-}" "$m") |"
+  done
+}
+
+# The published figures' cycles per MAC (docs/benchmarks.md gives their sources: MLPerf Tiny
+# v0.5's reference submission on a Cortex-M4F at 120 MHz; esp-tflite-micro's person detection
+# with ESP-NN), against our instructions per MAC on the ISA each compares with: the average
+# cycles per instruction at which our code would take as many cycles.
+cpi_table() {
+  echo "| published figure | cycles per MAC | our fixture | Xtensa instructions per MAC | Xtensa: equal at CPI | riscv32imc instructions per MAC | riscv32imc: equal at CPI |"
+  echo "|---|---|---|---|---|---|---|"
+  local row label cycles n isa m x r
+  for row in "DS-CNN, MLPerf reference (Cortex-M4)|8.22|ds_cnn_kws_esppq|both" \
+    "ResNet-8, MLPerf reference|6.76|resnet8_esppq|both" \
+    "MobileNetV1, MLPerf reference|9.62|mobilenet_v1_vww_esppq|both" \
+    "autoencoder, MLPerf reference|4.57|fc_autoencoder_esppq|both" \
+    "person detection, TFLM + ESP-NN on the S3 (54 ms)|1.81|mobilenet_v1_vww_esppq|xtensa" \
+    "person detection, TFLM + ESP-NN on the S3 (47 ms)|1.58|mobilenet_v1_vww_esppq|xtensa" \
+    "person detection, TFLM + ESP-NN on the C3|9.52|mobilenet_v1_vww_esppq|riscv"; do
+    IFS='|' read -r label cycles n isa <<<"$row"
+    [ -n "${MACS[$n]:-}" ] || continue
+    m=${MACS[$n]} x=— r=—
+    if [ "$isa" != riscv ] && [ -n "${XRUN[$n]:-}" ]; then
+      x=$(awk -v c="$cycles" -v n="${XRUN[$n]}" -v m="$m" 'BEGIN { printf "%.2f", c / (n / m) }')
+    fi
+    if [ "$isa" != xtensa ] && [ -n "${RUN3[$n]:-}" ]; then
+      r=$(awk -v c="$cycles" -v n="${RUN3[$n]}" -v m="$m" 'BEGIN { printf "%.2f", c / (n / m) }')
+    fi
+    echo "| $label | $cycles | \`$n\` | $(ratio "${XRUN[$n]:-}" "$m") | $x | $(ratio "${RUN3[$n]:-}" "$m") | $r |"
+  done
+}
+
 echo "riscv32imc, --target-cpu ${PERF_TARGET_CPU:-esp32c3}:"
 echo
 riscv_table | tee "$WORK/riscv32imc.md"
@@ -280,6 +323,12 @@ if [ "$QEMU_RAN$XTENSA_RAN" != 00 ]; then
   echo "the keyword spotter frame by frame:"
   echo
   streaming_table | tee "$WORK/streaming.md"
+  echo
+  echo "the MLPerf Tiny architectures, and beside the published figures:"
+  echo
+  mlperf_table | tee "$WORK/mlperf.md"
+  echo
+  cpi_table | tee "$WORK/cpi.md"
 fi
 
 # Replaces the lines between `<!-- perf:begin ID -->` and `<!-- perf:end -->` in a doc.
@@ -297,6 +346,8 @@ if [ "$WRITE_DOCS" = 1 ]; then
   splice riscv32imc "$WORK/riscv32imc.md"
   splice isa "$WORK/isa.md"
   splice streaming "$WORK/streaming.md" "$ROOT/docs/recurrent.md"
+  splice mlperf "$WORK/mlperf.md" "$ROOT/docs/benchmarks.md"
+  splice mlperf-cpi "$WORK/cpi.md" "$ROOT/docs/benchmarks.md"
   echo
-  echo "wrote the tables into docs/performance.md and docs/recurrent.md"
+  echo "wrote the tables into docs/performance.md, docs/recurrent.md and docs/benchmarks.md"
 fi

@@ -97,3 +97,53 @@ fn module_sizes_in_the_docs_are_the_modules_own() {
         .collect();
     assert_figures(&checks);
 }
+
+/// docs/benchmarks.md's table of the MLPerf Tiny fixtures shows the same figures as the
+/// two-ISA table of docs/performance.md (which the runners' tests hold to their own runs):
+/// perf.sh writes both from one measurement.
+#[test]
+fn mlperf_figures_are_the_two_isa_tables_own() {
+    const DOC: &str = "docs/benchmarks.md";
+    let isa = common::doc_figures::table("docs/performance.md", "isa");
+    let mlperf = common::doc_figures::table(DOC, "mlperf");
+    assert_eq!(
+        mlperf.rows.len(),
+        4,
+        "{DOC}: one row per MLPerf Tiny architecture"
+    );
+    // (benchmarks.md column, performance.md column)
+    let columns = [
+        ("MACs", "MACs"),
+        ("Xtensa `run` (`esp32s3`)", "Xtensa, esp32s3"),
+        ("riscv32imc `run` (`esp32c3`)", "riscv32imc, esp32c3"),
+    ];
+    let figures: Vec<(&str, BTreeMap<String, u64>)> = columns
+        .iter()
+        .map(|&(column, source)| {
+            let index = isa
+                .header
+                .iter()
+                .position(|h| h == source)
+                .unwrap_or_else(|| panic!("{}: no column `{source}`", isa.name));
+            let values = mlperf
+                .rows
+                .keys()
+                .map(|fixture| {
+                    let row = isa
+                        .rows
+                        .get(fixture)
+                        .unwrap_or_else(|| panic!("{}: no row for `{fixture}`", isa.name));
+                    let value = common::doc_figures::number(&row[index])
+                        .unwrap_or_else(|| panic!("{}: `{fixture}` {source}", isa.name));
+                    (fixture.clone(), value)
+                })
+                .collect();
+            (column, values)
+        })
+        .collect();
+    let checks: Vec<_> = figures
+        .iter()
+        .map(|(column, measured)| exact(DOC, "mlperf", column, measured))
+        .collect();
+    assert_figures(&checks);
+}
