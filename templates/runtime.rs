@@ -479,35 +479,27 @@ fn sqrt_f32(v: f32) -> f32 {
 }
 
 /// The consecutive `N`-element chunks of `elements` as arrays, a shorter tail left out: what
-/// `chunks_exact(N)` gives, with the chunk size a constant of the type. Where the optimiser
-/// does not inline core's iterator code (opt-level `s` and `z`), `chunks_exact` and `zip`
-/// keep a division by the chunk size, and with it a panic path; this has no division.
-/// `N = 0` gives no chunk.
+/// `chunks_exact(N)` gives, with the chunk size a constant of the type. `chunks_exact` keeps
+/// its chunk size in the iterator, so where the optimiser does not inline core's iterator
+/// code (opt-level `s` and `z`) a division by it, and with it a panic path, stays; here the
+/// size is a constant, and the chunks are a slice iterator, which `zip` walks with one index
+/// (a loop over zipped chunks keeps one counter, not an end test per iterator). `N = 0`
+/// gives no chunk.
 #[inline(always)]
-fn array_chunks<const N: usize, T>(elements: &[T]) -> impl Iterator<Item = &[T; N]> + Clone {
-    let mut rest = elements;
-    core::iter::from_fn(move || {
-        if N == 0 {
-            return None;
-        }
-        let (chunk, tail) = rest.split_first_chunk::<N>()?;
-        rest = tail;
-        Some(chunk)
-    })
+fn array_chunks<const N: usize, T>(elements: &[T]) -> core::slice::Iter<'_, [T; N]> {
+    if N == 0 {
+        return [].iter();
+    }
+    elements.as_chunks::<N>().0.iter()
 }
 
 /// [`array_chunks`] of a mutable slice.
 #[inline(always)]
-fn array_chunks_mut<const N: usize, T>(elements: &mut [T]) -> impl Iterator<Item = &mut [T; N]> {
-    let mut rest = elements;
-    core::iter::from_fn(move || {
-        if N == 0 {
-            return None;
-        }
-        let (chunk, tail) = core::mem::take(&mut rest).split_first_chunk_mut::<N>()?;
-        rest = tail;
-        Some(chunk)
-    })
+fn array_chunks_mut<const N: usize, T>(elements: &mut [T]) -> core::slice::IterMut<'_, [T; N]> {
+    if N == 0 {
+        return [].iter_mut();
+    }
+    elements.as_chunks_mut::<N>().0.iter_mut()
 }
 
 /// Chunk `index` of `elements` cut into `N`-element chunks, as an array; `None` past the end.
