@@ -128,7 +128,7 @@ impl Constant {
         })?;
         let values = if !t.raw_data.is_empty() {
             let size = dtype.bytes();
-            if t.raw_data.len() % size != 0 {
+            if !t.raw_data.len().is_multiple_of(size) {
                 return Err(fail(format!(
                     "raw_data has {} bytes, not a whole number of {dtype:?} elements ({size} bytes each)",
                     t.raw_data.len()

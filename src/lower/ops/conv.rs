@@ -222,7 +222,7 @@ impl Conv {
         } else {
             (pixels.max(1)..=Self::OFFSET_MAX_CHUNK)
                 .rev()
-                .find(|&c| plane % c == 0 && c % pixels.max(1) == 0)?
+                .find(|&c| plane.is_multiple_of(c) && c % pixels.max(1) == 0)?
         };
         let pixels = pixels.clamp(1, chunk.max(1));
         let tiled = chunk / pixels * pixels;
@@ -368,7 +368,7 @@ impl Conv {
         let pixels = budget.clamp(1, 3).min(plane);
         let channels = (1..=(budget / pixels).max(1))
             .rev()
-            .find(|c| self.out_channels % c == 0)
+            .find(|c| self.out_channels.is_multiple_of(*c))
             .unwrap_or(1);
         Some(SmallMapPlan {
             channels,

@@ -140,7 +140,7 @@ fn reshape_shape(node: &Node, shape: &[usize], target: &Constant) -> Result<Vec<
         )
     })?;
     if let Some(axis) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(Error::node(
                 node,
                 format!("cannot reshape {shape:?} to {:?}", target.values),

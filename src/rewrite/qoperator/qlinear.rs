@@ -88,7 +88,7 @@ pub(super) fn form(node: &Node) -> Result<Option<Form>> {
         (MS_DOMAIN, "QLinearConcat") => {
             // Y_scale, Y_zero_point, then (X, X_scale, X_zero_point) per input.
             let count = node.inputs.len().saturating_sub(2);
-            if count == 0 || count % 3 != 0 {
+            if count == 0 || !count.is_multiple_of(3) {
                 return Err(Error::node(
                     node,
                     format!(
