@@ -225,21 +225,22 @@ fn rounding_mode_is_chosen_by_flag_and_stated_in_the_header() {
 
 /// `--unroll` sizes the register tiles: the Gemm's 10 output units go 4 at a time by default
 /// (two blocks of 4, then 2 one at a time) and one at a time with `--unroll 1`; 0 is refused.
+/// (esp32c3: int8 rows, one per unit; the esp32s3 layout is checked below.)
 #[test]
 fn unroll_budget_sizes_the_register_tiles() {
-    let (status, default, _) = generate_to_stdout(&[]);
+    let (status, default, _) = generate_to_stdout(&["--target-cpu", "esp32c3"]);
     assert!(status.success());
     assert!(
         default.contains("let ([row0, row1, row2, row3], [b0, b1, b2, b3]) = (rows, biases);"),
         "{default}"
     );
-    let (status, explicit, _) = generate_to_stdout(&["--unroll", "12"]);
+    let (status, explicit, _) = generate_to_stdout(&["--target-cpu", "esp32c3", "--unroll", "12"]);
     assert!(status.success());
     assert_eq!(
         without_regenerate_line(&explicit),
         without_regenerate_line(&default)
     );
-    let (status, one, _) = generate_to_stdout(&["--unroll", "1"]);
+    let (status, one, _) = generate_to_stdout(&["--target-cpu", "esp32c3", "--unroll", "1"]);
     assert!(status.success());
     assert!(
         one.contains("let ([row0], [b0]) = (rows, biases);"),
@@ -252,7 +253,8 @@ fn unroll_budget_sizes_the_register_tiles() {
 }
 
 /// `--target-cpu` picks the unroll budget when `--unroll` is absent: esp32c3 and generic take
-/// 12, esp32s3 (the default) 6; an explicit `--unroll` wins; an unknown CPU is refused.
+/// 12, esp32s3 (the default) 6; an explicit `--unroll` wins; an unknown CPU is refused. esp32s3
+/// also stores the Gemm's weights as offset u8 blocks, whatever the unroll budget.
 #[test]
 fn target_cpu_chooses_the_unroll_budget() {
     let (status, default, _) = generate_to_stdout(&[]);
@@ -263,14 +265,27 @@ fn target_cpu_chooses_the_unroll_budget() {
     let (status, s3_six, _) = generate_to_stdout(&["--unroll", "6"]);
     assert!(status.success());
     assert_eq!(s3_six, default);
+    assert!(
+        default.contains("static GEMM_2_WEIGHTS: Align16<[[[u8; 4]; 128]; 2]>")
+            && default.contains("let offset = 128 * x.iter().fold(0i32"),
+        "{default}"
+    );
     let (status, c3, _) = generate_to_stdout(&["--target-cpu", "esp32c3"]);
     assert!(status.success());
-    let (status, twelve, _) = generate_to_stdout(&["--unroll", "12"]);
+    assert!(
+        c3.contains("static GEMM_2_WEIGHTS: Align16<[[i8; 128]; 10]>")
+            && !c3.contains("let offset"),
+        "{c3}"
+    );
+    let (status, twelve, _) = generate_to_stdout(&["--target-cpu", "esp32c3", "--unroll", "12"]);
     assert!(status.success());
     assert_eq!(
         without_regenerate_line(&c3),
         without_regenerate_line(&twelve)
     );
+    let (status, s3_twelve, _) = generate_to_stdout(&["--unroll", "12"]);
+    assert!(status.success());
+    assert!(s3_twelve.contains("[[[u8; 4]; 128]; 2]"), "{s3_twelve}");
     let (status, generic, _) = generate_to_stdout(&["--target-cpu", "generic"]);
     assert!(status.success());
     assert_eq!(
@@ -279,7 +294,7 @@ fn target_cpu_chooses_the_unroll_budget() {
     );
     let (status, c3_one, _) = generate_to_stdout(&["--target-cpu", "esp32c3", "--unroll", "1"]);
     assert!(status.success());
-    let (_, one, _) = generate_to_stdout(&["--unroll", "1"]);
+    let (_, one, _) = generate_to_stdout(&["--target-cpu", "generic", "--unroll", "1"]);
     assert_eq!(
         without_regenerate_line(&c3_one),
         without_regenerate_line(&one)
@@ -333,13 +348,14 @@ fn weights_file_is_written_checked_and_removed() {
     let _ = std::fs::remove_file(&weights);
     let run = |extra: &[&str]| {
         onnx2esp()
-            .args(["generate", MODEL, "-o"])
+            .args(["generate", MODEL, "--target-cpu", "esp32c3", "-o"])
             .arg(&module)
             .args(extra)
             .output()
             .unwrap()
     };
-    // digits.onnx: one static of 1280 bytes (the Gemm's weights), the others below 100.
+    // digits.onnx with esp32c3's int8 rows: one static of 1280 bytes (the Gemm's weights),
+    // the others below 100.
     let written = run(&["--weights-file-threshold", "1000"]);
     assert!(
         written.status.success(),
