@@ -268,6 +268,30 @@ streaming_table() {
   echo "| per 49-frame run | $(count "${riscv[1]:-}") | $(count "${xtensa[1]:-}") |"
 }
 
+# The small-map kernel benchmarks against the interior kernel of the same channels, for
+# docs/performance.md: instructions per MAC (every tap, as the header counts MACs), per
+# in-bounds MAC (the taps that read the input, of 144 per output), and their ratios.
+smallmap_table() {
+  echo "| fixture | map | channels | riscv32imc per MAC | in-bounds | × interior | Xtensa per MAC | in-bounds | × interior |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  local row n map channels inside interior m r ri rx rix x xi xx xix
+  for row in "smallmap_conv3x3_s2_8x8|8×8 → 4×4, stride 2|32 → 32|121|smallmap_interior_32" \
+    "smallmap_conv3x3_4x4|4×4|32 → 32|100|smallmap_interior_32" \
+    "smallmap_conv3x3_2x2|2×2 (row kernel)|64 → 64|64|smallmap_interior_64" \
+    "smallmap_interior_32|12×12 → 10×10 (interior)|32 → 32|144|smallmap_interior_32" \
+    "smallmap_interior_64|8×8 → 6×6 (interior)|64 → 64|144|smallmap_interior_64"; do
+    IFS='|' read -r n map channels inside interior <<<"$row"
+    [ -n "${MACS[$n]:-}" ] && [ -n "${RUN3[$n]:-}" ] && [ -n "${XRUN[$n]:-}" ] || continue
+    m=${MACS[$n]}
+    # per MAC, per in-bounds MAC, and both against the interior fixture's per MAC
+    read -r r ri rx rix < <(awk -v n="${RUN3[$n]}" -v m="$m" -v i="$inside" -v j="${RUN3[$interior]}" -v mj="${MACS[$interior]}" \
+      'BEGIN { a = n / m; b = a * 144 / i; c = j / mj; printf "%.2f %.2f %.2f %.2f\n", a, b, a / c, b / c }')
+    read -r x xi xx xix < <(awk -v n="${XRUN[$n]}" -v m="$m" -v i="$inside" -v j="${XRUN[$interior]}" -v mj="${MACS[$interior]}" \
+      'BEGIN { a = n / m; b = a * 144 / i; c = j / mj; printf "%.2f %.2f %.2f %.2f\n", a, b, a / c, b / c }')
+    echo "| \`$n\` | $map | $channels | $r | $ri | $rx ($rix) | $x | $xi | $xx ($xix) |"
+  done
+}
+
 # The MLPerf Tiny fixtures, for docs/benchmarks.md: instructions per inference on both ISAs and
 # the S3's time at one instruction per cycle (a floor: see the doc).
 mlperf_table() {
@@ -324,6 +348,10 @@ if [ "$QEMU_RAN$XTENSA_RAN" != 00 ]; then
   echo
   streaming_table | tee "$WORK/streaming.md"
   echo
+  echo "the small-map kernel against the interior kernel:"
+  echo
+  smallmap_table | tee "$WORK/smallmap.md"
+  echo
   echo "the MLPerf Tiny architectures, and beside the published figures:"
   echo
   mlperf_table | tee "$WORK/mlperf.md"
@@ -346,6 +374,7 @@ if [ "$WRITE_DOCS" = 1 ]; then
   splice riscv32imc "$WORK/riscv32imc.md"
   splice isa "$WORK/isa.md"
   splice streaming "$WORK/streaming.md" "$ROOT/docs/recurrent.md"
+  splice smallmap "$WORK/smallmap.md"
   splice mlperf "$WORK/mlperf.md" "$ROOT/docs/benchmarks.md"
   splice mlperf-cpi "$WORK/cpi.md" "$ROOT/docs/benchmarks.md"
   echo
