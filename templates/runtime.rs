@@ -262,15 +262,21 @@ fn shift_round_i64(acc: i64, shift: i32) -> i64 {
 /// `count` is at least 1; used by the average pools.
 #[inline(always)]
 fn divide_round(sum: i32, shift: i32, count: i32) -> i8 {
-    // Scale first (exactly) so that one rounding step handles both the shift and the division.
-    let (numerator, denominator) = if shift >= 0 {
+    let (numerator, denominator) = scaled_fraction(sum, shift, count);
+    round_quotient(numerator, denominator)
+}
+
+/// `(sum * 2^-shift) / count` as an exact fraction: the shift goes into the numerator or the
+/// denominator, so that one rounding step handles both the shift and the division.
+#[inline(always)]
+fn scaled_fraction(sum: i32, shift: i32, count: i32) -> (i64, i64) {
+    if shift >= 0 {
         let s = if shift > 30 { 30 } else { shift as u32 };
         (sum as i64, (count as i64) << s)
     } else {
         let s = if shift < -32 { 32 } else { (-shift) as u32 };
         ((sum as i64) << s, count as i64)
-    };
-    round_quotient(numerator, denominator)
+    }
 }
 
 /// `numerator / denominator` rounded to nearest (ties to even, or up with `ROUND_HALF_UP`),
@@ -284,13 +290,7 @@ fn round_quotient(numerator: i64, denominator: i64) -> i8 {
 /// [`divide_round`] to int16: `(sum * 2^-shift) / count` rounded to nearest and saturated.
 #[inline(always)]
 fn divide_round_i16(sum: i32, shift: i32, count: i32) -> i16 {
-    let (numerator, denominator) = if shift >= 0 {
-        let s = if shift > 30 { 30 } else { shift as u32 };
-        (sum as i64, (count as i64) << s)
-    } else {
-        let s = if shift < -32 { 32 } else { (-shift) as u32 };
-        ((sum as i64) << s, count as i64)
-    };
+    let (numerator, denominator) = scaled_fraction(sum, shift, count);
     saturate_i16(rounded_quotient(numerator, denominator))
 }
 
