@@ -95,12 +95,6 @@ pub struct KernelProfile {
     pub offset_weights: bool,
 }
 
-impl Default for KernelProfile {
-    fn default() -> Self {
-        Options::default().kernel_profile()
-    }
-}
-
 impl Default for Options {
     fn default() -> Self {
         Options {

@@ -21,11 +21,21 @@ pub fn worst_case(bias: i64, weights: impl IntoIterator<Item = i64>, input_magni
     bias.unsigned_abs() as u128 + input_magnitude as u128 * weights
 }
 
-/// The worst-case `|acc|` of a sum over offset weights (`w + 128`, stored as u8): it starts at
-/// `bias - 128 * sum(x)` and adds `(w + 128) * x` per input, with `0 <= w + 128 <= 255`, so
-/// no partial sum exceeds `|bias| + inputs * input_magnitude * (128 + 255)`.
-pub fn offset_weights_worst_case(bias: i64, inputs: usize, input_magnitude: u64) -> u128 {
-    bias.unsigned_abs() as u128 + inputs as u128 * input_magnitude as u128 * (128 + 255)
+/// Whether a layer may sum over offset weights (`w + 128`, stored as u8) in its i32
+/// accumulator: not when its own bound already needs i64, and only if every partial sum fits.
+/// The sum starts at `bias - 128 * sum(x)` and adds `(w + 128) * x` per input, with
+/// `0 <= w + 128 <= 255`, so no partial sum exceeds
+/// `|bias| + inputs * input_magnitude * (128 + 255)`.
+pub fn offset_weights_fit_i32(
+    accumulator: Accumulator,
+    biases: &[i32],
+    inputs: usize,
+    input_magnitude: u64,
+) -> bool {
+    let worst = |bias: i32| {
+        bias.unsigned_abs() as u128 + inputs as u128 * input_magnitude as u128 * (128 + 255)
+    };
+    !accumulator.wide && biases.iter().all(|&b| worst(b) <= i32::MAX as u128)
 }
 
 /// A layer's accumulator: its type and the worst-case `|acc|` it must hold.
@@ -114,6 +124,32 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The offset sum's worst case, `|b| + K * m * 383`, decides at the last unit: a bias one
+    /// larger, one more input, or an i64 accumulator keeps the int8 rows.
+    #[test]
+    fn offset_weights_fit_up_to_the_last_unit_of_i32() {
+        let narrow = Accumulator {
+            bound: 0,
+            wide: false,
+            floor_shift: false,
+            f32_sum: false,
+        };
+        let wide = Accumulator {
+            wide: true,
+            ..narrow
+        };
+        let edge = i32::MAX - 2 * 128 * 383;
+        assert!(offset_weights_fit_i32(narrow, &[0, edge, -edge], 2, 128));
+        assert!(!offset_weights_fit_i32(narrow, &[edge + 1], 2, 128));
+        assert!(!offset_weights_fit_i32(narrow, &[-edge - 1], 2, 128));
+        assert!(!offset_weights_fit_i32(narrow, &[edge], 3, 128));
+        assert!(!offset_weights_fit_i32(wide, &[0], 2, 128));
+        // int16 inputs: 32768 * 383 per input; a huge K never wraps (u128).
+        assert!(offset_weights_fit_i32(narrow, &[0], 171, 32768));
+        assert!(!offset_weights_fit_i32(narrow, &[0], 172, 32768));
+        assert!(!offset_weights_fit_i32(narrow, &[0], usize::MAX, 32768));
+    }
 
     #[test]
     fn rounding_headroom_needs_room_for_half_a_step() {

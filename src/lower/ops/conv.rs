@@ -1,7 +1,7 @@
 //! Conv (1-D and 2-D, any groups, so depthwise too): `acc = b + sum(x * w)`, requantized to the
 //! output exponent, with a fused Relu/Clip clamp.
 
-use super::tile::RegisterTile;
+use super::tile::{pixel_passes, PixelPass, RegisterTile};
 use super::window::{Tap, Window};
 use crate::error::{Error, Result};
 use crate::ir::TensorId;
@@ -11,7 +11,7 @@ use crate::lower::bias::{bias_input, int8_values, Bias};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Weights};
 use crate::onnx::Node;
-use crate::quant::accumulator::{offset_weights_worst_case, Accumulator};
+use crate::quant::accumulator::{offset_weights_fit_i32, Accumulator};
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -193,28 +193,23 @@ struct OffsetChunks {
     pixel_passes: Vec<PixelPass>,
 }
 
-#[derive(Debug, Serialize)]
-struct PixelPass {
-    pixels: usize,
-    rest: bool,
-}
-
 impl Conv {
     /// The chunks of a pointwise convolution with offset weights ([`KernelEmit::offset_weight_blocks`]),
     /// or `None` where they do not pay or do not fit:
     /// - the sums cost about 6 instructions per input element and chunk, shared by the output
     ///   channels, against one `sext` saved per weight load: with fewer than
     ///   [`Conv::OFFSET_MIN_OUT_CHANNELS`] output channels the sums cost more than they save;
-    /// - every partial sum must fit i32 (`offset_weights_worst_case`);
+    /// - every partial sum must fit i32 (`offset_weights_fit_i32`);
     /// - the plane must split into equal chunks of at most [`Conv::OFFSET_MAX_CHUNK`] pixels
     ///   (the stack array), each a whole number of pixel tiles, or be one such chunk.
     fn offset_chunks(&self, plane: usize, pixels: usize) -> Option<OffsetChunks> {
-        let fits = !self.accumulator.wide
-            && self.bias.iter().all(|&b| {
-                offset_weights_worst_case(b.into(), self.in_channels, self.input_magnitude)
-                    <= i32::MAX as u128
-            });
-        if !fits || self.out_channels < Self::OFFSET_MIN_OUT_CHANNELS {
+        let fits = offset_weights_fit_i32(
+            self.accumulator,
+            &self.bias,
+            self.in_channels,
+            self.input_magnitude,
+        );
+        if !fits || self.out_channels < Self::OFFSET_MIN_OUT_CHANNELS || plane == 0 {
             return None;
         }
         let chunk = if plane <= Self::OFFSET_MAX_CHUNK {
@@ -224,21 +219,7 @@ impl Conv {
                 .rev()
                 .find(|&c| plane.is_multiple_of(c) && c % pixels.max(1) == 0)?
         };
-        let pixels = pixels.clamp(1, chunk.max(1));
-        let tiled = chunk / pixels * pixels;
-        let mut pixel_passes = Vec::new();
-        if tiled > 0 {
-            pixel_passes.push(PixelPass {
-                pixels,
-                rest: false,
-            });
-        }
-        if tiled < chunk {
-            pixel_passes.push(PixelPass {
-                pixels: 1,
-                rest: true,
-            });
-        }
+        let (tiled, pixel_passes) = pixel_passes(chunk, pixels);
         Some(OffsetChunks {
             chunk,
             chunks: plane / chunk,

@@ -12,7 +12,7 @@ use crate::lower::bias::{bias_input, int8_values, Bias};
 use crate::lower::Pending;
 use crate::lower::{Lowering, Value, Weights};
 use crate::onnx::{Constant, Node};
-use crate::quant::accumulator::{offset_weights_worst_case, Accumulator};
+use crate::quant::accumulator::{offset_weights_fit_i32, Accumulator};
 use std::rc::Rc;
 
 pub fn lower_gemm(lowering: &mut Lowering, node: &Node) -> Result<()> {
@@ -198,18 +198,6 @@ pub struct Dense {
     clamp: Clamp,
 }
 
-impl Dense {
-    /// Whether every partial sum over offset weights fits the i32 accumulator (the layer's
-    /// own bound may need i64, and the offset sums reach further).
-    fn offset_sums_fit_i32(&self) -> bool {
-        !self.accumulator.wide
-            && self.bias.iter().all(|&b| {
-                offset_weights_worst_case(b.into(), self.in_features, self.input_magnitude)
-                    <= i32::MAX as u128
-            })
-    }
-}
-
 impl Kernel for Dense {
     fn supports_int16(&self) -> bool {
         true
@@ -226,7 +214,13 @@ impl Kernel for Dense {
         let tile = RegisterTile::dense(out.unroll(), self.out_features);
         tile.set(out);
         self.accumulator.set(out, self.clamp, self.shifts.values());
-        let offset_weights = out.offset_weights() && self.offset_sums_fit_i32();
+        let offset_weights = out.offset_weights()
+            && offset_weights_fit_i32(
+                self.accumulator,
+                &self.bias,
+                self.in_features,
+                self.input_magnitude,
+            );
         out.set("offset_weights", offset_weights);
         if offset_weights {
             let block = tile.channels();

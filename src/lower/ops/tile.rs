@@ -80,12 +80,6 @@ impl RegisterTile {
             channels: usize,
             rest: usize,
         }
-        #[derive(serde::Serialize)]
-        struct PixelPass {
-            pixels: usize,
-            /// The leftover pixels, `tiled..plane`.
-            rest: bool,
-        }
         let blocks = self.out_channels / self.channels;
         let rest = self.out_channels % self.channels;
         let mut channel_passes = Vec::new();
@@ -98,26 +92,43 @@ impl RegisterTile {
         if rest > 0 {
             channel_passes.push(ChannelPass { channels: 1, rest });
         }
-        let tiled = self.plane / self.pixels * self.pixels;
-        let mut pixel_passes = Vec::new();
-        if tiled > 0 {
-            pixel_passes.push(PixelPass {
-                pixels: self.pixels,
-                rest: false,
-            });
-        }
-        if tiled < self.plane {
-            pixel_passes.push(PixelPass {
-                pixels: 1,
-                rest: true,
-            });
-        }
+        let (tiled, pixel_passes) = pixel_passes(self.plane, self.pixels);
         out.set("channel_block", self.channels);
         out.set("pixel_tile", self.pixels);
         out.set("tiled", tiled);
         out.set("channel_passes", channel_passes);
         out.set("pixel_passes", pixel_passes);
     }
+}
+
+/// A loop over pixels a template writes out: whole tiles of `pixels`, or the leftover pixels
+/// one at a time (`rest`).
+#[derive(Debug, serde::Serialize)]
+pub struct PixelPass {
+    pixels: usize,
+    /// The leftover pixels, `tiled..plane`.
+    rest: bool,
+}
+
+/// The pixels of `plane` covered by whole tiles of `pixels` (`tiled`), and the passes over
+/// them: the tiles, then the leftover pixels one at a time.
+pub fn pixel_passes(plane: usize, pixels: usize) -> (usize, Vec<PixelPass>) {
+    let pixels = pixels.max(1);
+    let tiled = plane / pixels * pixels;
+    let mut passes = Vec::new();
+    if tiled > 0 {
+        passes.push(PixelPass {
+            pixels,
+            rest: false,
+        });
+    }
+    if tiled < plane {
+        passes.push(PixelPass {
+            pixels: 1,
+            rest: true,
+        });
+    }
+    (tiled, passes)
 }
 
 #[cfg(test)]
